@@ -1,5 +1,6 @@
 import type { StageTimer } from "../metrics/stages.js";
 import type { ImageConfig } from "../images/types.js";
+import type { NetworkSlot } from "../network/types.js";
 
 export type SandboxKind = "firecracker" | "gvisor" | "containerd";
 
@@ -26,6 +27,8 @@ export interface BootRequest {
   vcpus: number;
   memoryMiB: number;
   env?: Record<string, string>;
+  /** Network slot for sandboxes with a network device (Firecracker); absent for the others. */
+  network?: NetworkSlot;
 }
 
 export interface RestoreRequest extends BootRequest {
