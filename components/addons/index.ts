@@ -1,0 +1,2 @@
+export type { AddonVersions, AddonChecksums, ClusterAddonsArgs, MetalLbPoolArgs, RegistryArgs } from "./args.js";
+export type { ManifestFetcher } from "./fetch.js";

@@ -1,0 +1,1 @@
+export type { FunctionSpec, FunctionsArgs } from "./args.js";

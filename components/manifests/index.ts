@@ -1,0 +1,1 @@
+export type { IngressKind, K8sObject, PoolKind, SandboxKind } from "./types.js";

@@ -1,0 +1,1 @@
+export type { MinioArgs } from "./args.js";

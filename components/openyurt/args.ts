@@ -1,0 +1,37 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import type { PoolKind, SandboxKind } from "../manifests/types.js";
+import type { ManifestFetcher } from "../addons/fetch.js";
+import type { FunctionSpec } from "../functions/args.js";
+
+/** One node of the cluster and the OpenYurt pool it is placed in. */
+export interface OpenYurtNodeArgs {
+  /** Kubernetes node name (as kubelet registered it). */
+  name: pulumi.Input<string>;
+  pool: PoolKind;
+}
+
+export interface OpenYurtArgs {
+  /** Provider built from the control plane's admin kubeconfig. */
+  provider: k8s.Provider;
+  sandbox: SandboxKind;
+  /** Every node with its pool; at least one cloud node. */
+  nodes: OpenYurtNodeArgs[];
+  /** Pinned OpenYurt release (no leading "v"; default the built-in one). */
+  version?: string;
+  /** sha256 of the OpenYurt Helm chart archives, keyed "yurt-manager" / "yurthub" (overrides the table). */
+  checksums?: Partial<Record<string, string>>;
+  /** Pool names (default "cloud" and "edge"). */
+  poolNames?: { cloud?: string; edge?: string };
+  /** API server address yurthub proxies to, "https://host:6443". */
+  apiServerUrl: pulumi.Input<string>;
+  /** Bootstrap token yurthub uses to obtain its certificate; a Pulumi secret. */
+  bootstrapToken: pulumi.Input<string>;
+  /** Demo functions deployed once per pool (pinned to it by node selector); default helloworld. */
+  demoFunctions?: FunctionSpec[];
+  /** Knative domain the demo functions are reached under (for endpoints.json). */
+  domain?: pulumi.Input<string>;
+  /** Base URL replacing upstream hosts of release files. */
+  artifactMirror?: string;
+  fetcher?: ManifestFetcher;
+}

@@ -1,0 +1,1 @@
+export type { OpenYurtArgs, OpenYurtNodeArgs } from "./args.js";
