@@ -1,0 +1,157 @@
+// Rules that relate several settings. They run on whatever parts of the raw config are well
+// formed, so a malformed field elsewhere never hides one of these problems.
+import { DEFAULT_VERSIONS } from "./artifacts.js";
+import { formatIpv4, isIpv4, overlaps, contains, containsAddress, parseCidr, parseIpv4, parsePool, type Ipv4Range } from "./ipv4.js";
+import { HostSchema, MinioSchema, OpenYurtSchema, type HostConfig } from "./schema.js";
+
+export interface Problem {
+  readonly path: string;
+  readonly message: string;
+}
+
+type Raw = Record<string, unknown>;
+
+function asRecord(value: unknown): Raw {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Raw) : {};
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[-+]/)[0]!.split(".").map(Number);
+  const pb = b.split(/[-+]/)[0]!.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function rangeText(r: Ipv4Range): string {
+  return `${formatIpv4(r.first)}-${formatIpv4(r.last)}`;
+}
+
+export interface CrossCheckContext {
+  /** Config keys present in the stack (without the project prefix), to check secret references. */
+  readonly configKeys?: ReadonlySet<string>;
+}
+
+export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[] {
+  const problems: Problem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+
+  const target = raw.target === "hosts" ? "hosts" : raw.target === undefined || raw.target === "kind" ? "kind" : undefined;
+  const rawHosts = Array.isArray(raw.hosts) ? raw.hosts : [];
+  // Hosts that parse, with their index in the list, take part in the rules below.
+  const hosts: { index: number; host: HostConfig }[] = [];
+  rawHosts.forEach((entry, index) => {
+    const parsed = HostSchema.safeParse(entry);
+    if (parsed.success) hosts.push({ index, host: parsed.data });
+  });
+
+  const openyurt = OpenYurtSchema.safeParse(raw.openyurt ?? {});
+  const openyurtOn = openyurt.success && openyurt.data.enabled;
+
+  if (target === "hosts") {
+    if (rawHosts.length === 0) add("hosts", 'at least one host is required when target is "hosts"');
+    else if (hosts.length === rawHosts.length) {
+      const planes = hosts.filter((h) => h.host.role === "control-plane");
+      if (planes.length === 0) add("hosts", 'exactly one host must have role "control-plane" (found none)');
+      if (planes.length > 1)
+        add("hosts", `exactly one host must have role "control-plane" (found ${planes.length}: ${planes.map((h) => h.host.name).join(", ")})`);
+    }
+  }
+  if (target === "kind" && rawHosts.length > 0)
+    add("hosts", 'must be empty when target is "kind" (the kind dev environment is one local node)');
+
+  // Uniqueness: names, SSH endpoints and node IPs.
+  const seen = new Map<string, number>();
+  const unique = (kind: string, field: string, value: string, index: number) => {
+    const key = `${kind}\u0000${value}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, index);
+    else add(`hosts[${index}].${field}`, `duplicate of hosts[${first}].${field} (${JSON.stringify(value)})`);
+  };
+  for (const { index, host } of hosts) {
+    unique("name", "name", host.name, index);
+    unique("endpoint", "address", `${host.address}:${host.port}`, index);
+    if (host.nodeIp) unique("nodeIp", "nodeIp", host.nodeIp, index);
+  }
+
+  for (const { index, host } of hosts) {
+    if (!host.hostKey && !host.allowUnknownHostKey)
+      add(
+        `hosts[${index}].hostKey`,
+        "required: pin the host's public key (ssh-keyscan -t ed25519 <address>), or set allowUnknownHostKey: true to accept any key",
+      );
+    if (!host.nodeIp && !isIpv4(host.address))
+      add(`hosts[${index}].nodeIp`, "required when address is a host name (the IP the node advertises to the cluster)");
+    if (typeof host.sshKey === "object" && "secret" in host.sshKey && context.configKeys && !context.configKeys.has(host.sshKey.secret))
+      add(
+        `hosts[${index}].sshKey`,
+        `config key "${host.sshKey.secret}" is not set (pulumi config set --secret ${host.sshKey.secret} < ~/.ssh/id_ed25519)`,
+      );
+    if (openyurtOn && !host.pool) add(`hosts[${index}].pool`, 'required when openyurt.enabled is true ("cloud" or "edge")');
+    if (openyurtOn && host.role === "control-plane" && host.pool === "edge")
+      add(`hosts[${index}].pool`, 'the control plane must be in the "cloud" pool');
+  }
+  if (openyurtOn && target === "kind") add("openyurt.enabled", 'needs target "hosts" (OpenYurt pools span several machines)');
+  else if (openyurtOn && hosts.length === rawHosts.length && rawHosts.length > 0 && !hosts.some((h) => h.host.pool === "edge"))
+    add("openyurt.enabled", 'needs at least one host with pool "edge"');
+
+  // Sandbox and snapshot mode.
+  const sandbox = raw.sandbox ?? "firecracker";
+  if ((raw.snapshots === "vanilla" || raw.snapshots === "reap") && (sandbox === "gvisor" || sandbox === "containerd"))
+    add("snapshots", `"${raw.snapshots}" needs sandbox "firecracker" (only microVMs are snapshotted); use "off" with ${sandbox}`);
+
+  const versions = asRecord(raw.versions);
+  const fc = typeof versions.firecracker === "string" ? versions.firecracker : DEFAULT_VERSIONS.firecracker;
+  if (/^[0-9]+(\.[0-9]+)*/.test(fc) && compareVersions(fc, "1.13.1") < 0)
+    add("versions.firecracker", `must be 1.13.1 or later (got "${fc}")`);
+
+  // Network: pod CIDR, service CIDR, host subnet and MetalLB pool.
+  const rawNetwork = asRecord(raw.network);
+  const text = (key: string, fallback?: string) => (typeof rawNetwork[key] === "string" ? (rawNetwork[key] as string) : fallback);
+  const pod = parseCidr(text("podCidr", "10.168.0.0/16")!);
+  const service = parseCidr(text("serviceCidr", "10.96.0.0/12")!);
+  const hostNet = text("hostCidr") !== undefined ? parseCidr(text("hostCidr")!) : target === "kind" ? parseCidr("172.17.0.0/16") : undefined;
+  const poolText = text("metallbPool") ?? (target === "kind" ? "172.17.255.200-172.17.255.250" : undefined);
+  const pool = poolText !== undefined ? parsePool(poolText) : undefined;
+
+  if (target === "hosts" && rawNetwork.hostCidr === undefined)
+    add("network.hostCidr", 'required when target is "hosts" (the subnet the nodes\' IPs are on, e.g. 192.0.2.0/24)');
+  if (target === "hosts" && rawNetwork.metallbPool === undefined)
+    add("network.metallbPool", 'required when target is "hosts" (free addresses in network.hostCidr, e.g. 192.0.2.240-192.0.2.250)');
+  if (pod && service && overlaps(pod, service))
+    add("network.serviceCidr", `overlaps network.podCidr (${rangeText(service)} and ${rangeText(pod)})`);
+  if (hostNet && pod && overlaps(hostNet, pod)) add("network.podCidr", `overlaps network.hostCidr (${rangeText(pod)} and ${rangeText(hostNet)})`);
+  if (hostNet && service && overlaps(hostNet, service))
+    add("network.serviceCidr", `overlaps network.hostCidr (${rangeText(service)} and ${rangeText(hostNet)})`);
+  if (pool) {
+    if (pod && overlaps(pool, pod)) add("network.metallbPool", `overlaps network.podCidr (${rangeText(pool)} and ${rangeText(pod)})`);
+    if (service && overlaps(pool, service))
+      add("network.metallbPool", `overlaps network.serviceCidr (${rangeText(pool)} and ${rangeText(service)})`);
+    if (hostNet && !contains(hostNet, pool))
+      add("network.metallbPool", `must lie inside network.hostCidr (${rangeText(pool)} is not inside ${rangeText(hostNet)})`);
+    for (const { index, host } of hosts) {
+      const ip = parseIpv4(host.nodeIp ?? host.address);
+      if (ip !== undefined && containsAddress(pool, ip))
+        add("network.metallbPool", `contains the node IP of hosts[${index}] (${formatIpv4(ip)})`);
+    }
+  }
+
+  // MinIO.
+  const minio = MinioSchema.safeParse(raw.minio ?? {});
+  if (minio.success && minio.data.enabled) {
+    const names = hosts.map((h) => h.host.name);
+    if (!minio.data.node && target === "hosts") add("minio.node", "required when minio.enabled is true (the host whose disk holds the data)");
+    if (minio.data.node && target === "hosts" && hosts.length === rawHosts.length && !names.includes(minio.data.node))
+      add("minio.node", `${JSON.stringify(minio.data.node)} is not a host name (hosts: ${names.join(", ")})`);
+    for (const field of ["accessKey", "secretKey"] as const) {
+      const ref = minio.data[field];
+      if (!ref) add(`minio.${field}`, `required when minio.enabled is true ({ secret: <config key> })`);
+      else if (context.configKeys && !context.configKeys.has(ref.secret))
+        add(`minio.${field}`, `config key "${ref.secret}" is not set (pulumi config set --secret ${ref.secret} <value>)`);
+    }
+  }
+
+  return problems;
+}

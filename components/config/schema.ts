@@ -1,0 +1,177 @@
+// The stack configuration: one zod schema for every setting of a stack file. Field-level rules
+// live here; rules that relate several fields (one control plane, CIDR overlaps, pools) are in
+// crossChecks.ts so they still run, and report, when some other field is malformed.
+import { z } from "zod";
+import { DEFAULT_VERSIONS, type ArtifactName, type VersionKey } from "./artifacts.js";
+import { isIpv4, parseCidr, parsePool } from "./ipv4.js";
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+const CHECKSUM = /^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
+const VERSION = /^[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.-]+)?$/;
+
+const dnsLabel = z
+  .string()
+  .regex(DNS_LABEL, { error: "must be a lowercase DNS label (a-z, 0-9 and '-', at most 63 characters)" });
+
+const ipv4 = z.string().refine(isIpv4, { error: "must be an IPv4 address like 192.0.2.10" });
+
+const cidr = z
+  .string()
+  .refine((v) => parseCidr(v) !== undefined, { error: "must be an IPv4 CIDR like 10.0.0.0/16 (network address, no host bits)" });
+
+const httpUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === "http:" || u.protocol === "https:") && u.host !== "";
+    } catch {
+      return false;
+    }
+  },
+  { error: "must be an http:// or https:// URL" },
+);
+
+/** A secret read from another config key (set with `pulumi config set --secret <key>`). */
+const secretRef = z.strictObject({ secret: z.string().min(1, { error: "must name a config key" }) });
+
+/**
+ * How the SSH private key is obtained: the local ssh-agent, a secret config key, or a file on
+ * the machine running Pulumi. Never the key itself: stack files are committed.
+ */
+export const SshKeySchema = z.union(
+  [z.literal("agent"), secretRef, z.strictObject({ file: z.string().min(1, { error: "must be a path" }) })],
+  { error: 'must be "agent", { secret: <config key> } or { file: <path to private key> }' },
+);
+
+export const HostSchema = z.strictObject({
+  name: dnsLabel,
+  address: z.string().refine((v) => isIpv4(v) || HOSTNAME.test(v), { error: "must be an IPv4 address or a host name" }),
+  port: z.number().int().min(1, { error: "must be 1-65535" }).max(65535, { error: "must be 1-65535" }).default(22),
+  user: z.string().min(1, { error: "must not be empty" }).default("root"),
+  sshKey: SshKeySchema,
+  hostKey: z
+    .string()
+    .regex(HOST_KEY, { error: 'must be a public key line like "ssh-ed25519 AAAA…" (as ssh-keyscan prints it, without the host)' })
+    .optional(),
+  allowUnknownHostKey: z.boolean().default(false),
+  nodeIp: ipv4.optional(),
+  role: z.enum(["control-plane", "worker"]),
+  pool: z.enum(["cloud", "edge"]).optional(),
+});
+export type HostConfig = z.output<typeof HostSchema>;
+
+const versionString = z.string().regex(VERSION, { error: "must be a version like 1.2.3 (no leading v)" });
+
+export const VersionsSchema = z.strictObject(
+  Object.fromEntries(
+    (Object.keys(DEFAULT_VERSIONS) as VersionKey[]).map((key) => [key, versionString.default(DEFAULT_VERSIONS[key])]),
+  ) as Record<VersionKey, z.ZodDefault<z.ZodString>>,
+);
+
+const checksum = z.string().regex(CHECKSUM, { error: 'must be "sha256:<64 hex digits>" or "sha512:<128 hex digits>"' });
+
+export const ChecksumsSchema = z.strictObject(
+  Object.fromEntries(
+    (
+      [
+        "containerd",
+        "runc",
+        "cniPlugins",
+        "runsc",
+        "runscShim",
+        "crictl",
+        "kubeadm",
+        "kubelet",
+        "kubectl",
+        "firecracker",
+        "guestKernel",
+        "stargz",
+        "kind",
+      ] satisfies ArtifactName[]
+    ).map((key) => [key, checksum.optional()]),
+  ) as Record<ArtifactName, z.ZodOptional<typeof checksum>>,
+);
+
+export const NetworkSchema = z.strictObject({
+  podCidr: cidr.default("10.168.0.0/16"),
+  serviceCidr: cidr.default("10.96.0.0/12"),
+  /** The subnet the nodes' IPs are on; MetalLB's pool must lie inside it. */
+  hostCidr: cidr.optional(),
+  metallbPool: z
+    .string()
+    .refine((v) => parsePool(v) !== undefined, { error: 'must be "first-last" (e.g. 192.0.2.240-192.0.2.250) or a CIDR' })
+    .optional(),
+});
+
+export const KindSchema = z.strictObject({
+  clusterName: dnsLabel.default("vhive"),
+  /** vHive's dev image; the tag floats upstream, so pin a digest here for reproducible runs. */
+  devImage: z.string().min(1).default("vhiveease/vhive_dev_env:latest"),
+  /** Loopback port the API server is published on. */
+  apiServerPort: z.number().int().min(1024, { error: "must be 1024-65535" }).max(65535, { error: "must be 1024-65535" }).default(16443),
+});
+
+export const MinioSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Host (node) whose disk holds the data. */
+  node: z.string().optional(),
+  path: z.string().startsWith("/", { error: "must be an absolute path" }).default("/var/lib/vhive-minio"),
+  accessKey: secretRef.optional(),
+  secretKey: secretRef.optional(),
+  storageSize: z.string().regex(/^[0-9]+(Mi|Gi|Ti)$/, { error: 'must be a size like "20Gi"' }).default("20Gi"),
+  image: z.string().optional(),
+});
+
+export const OpenYurtSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Pinned OpenYurt release; omitted = the in-cluster component's built-in pin. */
+  version: versionString.optional(),
+});
+
+export const NodeRuntimeSchema = z.strictObject({
+  /** Port of the node runtime's health endpoint on every worker (loopback). */
+  healthPort: z.number().int().min(1).max(65535).default(10990),
+  installDir: z.string().startsWith("/", { error: "must be an absolute path" }).default("/opt/vhive-node-runtime"),
+});
+
+export const StackConfigSchema = z.strictObject({
+  target: z.enum(["kind", "hosts"]).default("kind"),
+  kind: KindSchema.prefault({}),
+  hosts: z.array(HostSchema).default([]),
+  sandbox: z.enum(["firecracker", "gvisor", "containerd"]).default("firecracker"),
+  snapshots: z.enum(["off", "vanilla", "reap"]).default("off"),
+  packages: z
+    .strictObject({
+      /** release: pinned upstream files with checksums; debian: the distribution's packages. */
+      source: z.enum(["release", "debian"]).default("release"),
+      /** Keep the packages we installed when the stack is destroyed. */
+      keepOnDestroy: z.boolean().default(false),
+    })
+    .prefault({}),
+  versions: VersionsSchema.prefault({}),
+  checksums: ChecksumsSchema.prefault({}),
+  /** sha256 of in-cluster release files (Calico, MetalLB, Knative, …), handed to the addons. */
+  addonChecksums: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex digits (sha256)" })).default({}),
+  network: NetworkSchema.prefault({}),
+  ingress: z.enum(["istio", "kourier"]).default("istio"),
+  eventing: z.boolean().default(false),
+  registry: z.boolean().default(true),
+  /** Knative domain; omitted = magic DNS (sslip.io on the ingress address). */
+  domain: z.string().regex(HOSTNAME, { error: "must be a DNS name" }).optional(),
+  estargz: z.boolean().default(false),
+  minio: MinioSchema.prefault({}),
+  openyurt: OpenYurtSchema.prefault({}),
+  /** Knative functions to deploy (names from the functions catalog). */
+  functions: z.array(dnsLabel).default([]),
+  /** URL prefix replacing upstream download hosts: <mirror>/<host>/<path>. */
+  artifactMirror: httpUrl.optional(),
+  /** HTTP proxy apt uses on every host (an /etc/apt/apt.conf.d drop-in). */
+  aptProxy: httpUrl.optional(),
+  nodeRuntime: NodeRuntimeSchema.prefault({}),
+});
+
+export type StackConfig = z.output<typeof StackConfigSchema>;
+export type Sandbox = StackConfig["sandbox"];
+export type SnapshotMode = StackConfig["snapshots"];

@@ -1,0 +1,33 @@
+// Validates a raw stack configuration: the zod schema and the cross-field rules run together,
+// and every problem is reported in one error, one line per problem, before anything is created.
+import { StackConfigSchema, type StackConfig } from "./schema.js";
+import { crossCheck, type CrossCheckContext } from "./crossChecks.js";
+import { formatIssues } from "./formatIssues.js";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; problems: string[] };
+
+export function validateStackConfig(raw: unknown, context: CrossCheckContext = {}): ValidationResult {
+  const parsed = StackConfigSchema.safeParse(raw, { reportInput: true });
+  const lines = parsed.success ? [] : formatIssues(parsed.error.issues);
+  const record = typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  for (const problem of crossCheck(record, context)) {
+    const line = `${problem.path}: ${problem.message}`;
+    if (!lines.includes(line)) lines.push(line);
+  }
+  if (lines.length > 0 || !parsed.success) return { ok: false, problems: lines };
+  return { ok: true, config: parsed.data };
+}
+
+/** Validates or throws a ConfigError listing every problem. */
+export function parseStackConfig(raw: unknown, context: CrossCheckContext = {}): StackConfig {
+  const result = validateStackConfig(raw, context);
+  if (!result.ok) throw new ConfigError(result.problems);
+  return result.config;
+}
