@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as grpc from "@grpc/grpc-js";
+import { CriProxy } from "../../node-runtime/api/cri/criProxy.js";
+import { RawCriClient } from "../../node-runtime/api/cri/rawGrpc.js";
+import { methodPath } from "../../node-runtime/api/cri/criMethods.js";
+import { RecordingFunctionBackend } from "../doubles/functionBackend/recordingFunctionBackend.js";
+import { CriTestClient, methodCodec } from "./criTestClient.js";
+import { PAUSE_REF, PrivateContainerd } from "./privateContainerd.js";
+
+// Pass-through: every CRI call that is not about a function container reaches containerd as sent
+// and comes back as containerd answered, byte for byte.
+
+const id = `pt${process.pid}`;
+const containerd = new PrivateContainerd(id);
+const backend = new RecordingFunctionBackend();
+let proxy: CriProxy;
+let direct: RawCriClient;
+let viaProxy: RawCriClient;
+let cri: CriTestClient;
+
+const hostNetworkPod = (name: string) => ({
+  metadata: { name, uid: `${name}-uid`, namespace: "default", attempt: 0 },
+  logDirectory: `${containerd.root}/logs/${name}`,
+  labels: { app: name },
+  linux: { securityContext: { namespaceOptions: { network: "NODE" } } },
+});
+
+function encode(service: "RuntimeService" | "ImageService", method: string, req: object): Buffer {
+  return methodCodec(service, method).requestSerialize(req);
+}
+
+async function both(service: "RuntimeService" | "ImageService", method: string, req: object) {
+  const bytes = encode(service, method, req);
+  const path = methodPath({ service, name: method });
+  return { direct: await direct.unary(path, bytes), proxied: await viaProxy.unary(path, bytes) };
+}
+
+beforeAll(async () => {
+  await containerd.start();
+  proxy = new CriProxy({
+    socketPath: `${containerd.state}/proxy/cri.sock`,
+    upstream: containerd.socket,
+    stateFile: `${containerd.root}/proxy-state.json`,
+    backend,
+  });
+  await proxy.start();
+  direct = new RawCriClient(`unix://${containerd.socket}`);
+  viaProxy = new RawCriClient(`unix://${proxy.socketPath}`);
+  cri = new CriTestClient(proxy.socketPath);
+});
+
+afterAll(async () => {
+  cri?.close();
+  direct?.close();
+  viaProxy?.close();
+  await proxy?.stop();
+  await containerd.destroy();
+});
+
+describe("CRI proxy pass-through", () => {
+  it("answers Version, Status and image calls with containerd's exact bytes", async () => {
+    for (const [service, method, req] of [
+      ["RuntimeService", "Version", { version: "v1" }],
+      ["RuntimeService", "Status", { verbose: false }],
+      ["ImageService", "ListImages", {}],
+      ["ImageService", "ImageStatus", { image: { image: PAUSE_REF } }],
+    ] as const) {
+      const r = await both(service, method, req);
+      expect(r.proxied.length, method).toBeGreaterThan(0);
+      expect(r.proxied.equals(r.direct), method).toBe(true);
+    }
+  });
+
+  it("forwards pod and container lifecycles, and their listings match byte for byte", async () => {
+    const pod = await cri.call<{ podSandboxId: string }>("RunPodSandbox", { config: hostNetworkPod("plain") });
+    const created = await cri.call<{ containerId: string }>("CreateContainer", {
+      podSandboxId: pod.podSandboxId,
+      config: {
+        metadata: { name: "sleeper", attempt: 0 },
+        image: { image: PAUSE_REF },
+        labels: { role: "plain" },
+        logPath: "sleeper.log",
+        // A field the proxy's own message subset does not know: it must still reach containerd.
+        linux: { resources: { memoryLimitInBytes: String(64 * 1024 * 1024) } },
+      },
+      sandboxConfig: hostNetworkPod("plain"),
+    });
+    await cri.call("StartContainer", { containerId: created.containerId });
+
+    for (const [method, req] of [
+      ["PodSandboxStatus", { podSandboxId: pod.podSandboxId }],
+      ["ListPodSandbox", {}],
+      ["ListContainers", {}],
+      ["ContainerStatus", { containerId: created.containerId, verbose: true }],
+    ] as const) {
+      const r = await both("RuntimeService", method, req);
+      expect(r.proxied.equals(r.direct), method).toBe(true);
+    }
+
+    const status = await cri.call<{ status: { state: string; labels: Record<string, string> }; info: Record<string, string> }>(
+      "ContainerStatus",
+      { containerId: created.containerId, verbose: true },
+    );
+    expect(status.status.state).toBe("CONTAINER_RUNNING");
+    expect(status.status.labels.role).toBe("plain");
+    expect(status.info.info).toContain(String(64 * 1024 * 1024));
+
+    await cri.call("StopContainer", { containerId: created.containerId, timeout: 5 });
+    await cri.call("RemoveContainer", { containerId: created.containerId });
+    await cri.call("StopPodSandbox", { podSandboxId: pod.podSandboxId });
+    await cri.call("RemovePodSandbox", { podSandboxId: pod.podSandboxId });
+    expect(backend.started).toEqual([]);
+  });
+
+  it("passes containerd's errors through with their code and message", async () => {
+    const bytes = encode("RuntimeService", "ContainerStatus", { containerId: "no-such-container" });
+    const path = methodPath({ service: "RuntimeService", name: "ContainerStatus" });
+    const errOf = (c: RawCriClient) => c.unary(path, bytes).then(() => undefined, (e: grpc.ServiceError) => e);
+    const [d, p] = [await errOf(direct), await errOf(viaProxy)];
+    expect(d?.code).toBe(grpc.status.NOT_FOUND);
+    expect(p?.code).toBe(d?.code);
+    expect(p?.details).toBe(d?.details);
+  });
+
+  it("streams GetContainerEvents through, ending as containerd ends it", async () => {
+    // containerd 1.6 (Debian 12) has no evented PLEG: its stream ends with a status at once. The
+    // proxy must end the stream the same way; with a newer containerd the events flow through.
+    const path = methodPath({ service: "RuntimeService", name: "GetContainerEvents" });
+    const outcome = (socket: string) =>
+      new Promise<{ messages: number; code: number }>((resolve) => {
+        const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
+        let messages = 0;
+        const stream = client.makeServerStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), new grpc.Metadata(), {});
+        stream.on("data", () => messages++);
+        stream.on("error", () => undefined);
+        stream.on("status", (s: grpc.StatusObject) => {
+          client.close();
+          resolve({ messages, code: s.code });
+        });
+        setTimeout(() => stream.cancel(), 3000);
+      });
+    const d = await outcome(containerd.socket);
+    const p = await outcome(proxy.socketPath);
+    expect(p).toEqual(d);
+  });
+});
