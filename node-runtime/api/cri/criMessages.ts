@@ -1,14 +1,17 @@
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
+import { extendEmbeddedField } from "./protobufWire.js";
 
 // Decoding and byte-preserving extension of the CRI messages the proxy looks into. Extensions are
-// appended: protobuf merges a repeated embedded message field into the one already encoded, so
-// the original bytes (with fields unknown to us) reach containerd untouched.
+// written into the embedded message they belong to, after the fields already there, so the
+// original bytes (with fields unknown to us) reach the other side untouched.
 
 const root = protobuf.loadSync(fileURLToPath(new URL("./cri-function-messages.proto", import.meta.url)));
 const type = (name: string) => root.lookupType(`runtime.v1.${name}`);
 
 const CreateContainerRequest = type("CreateContainerRequest");
+const ContainerConfig = type("ContainerConfig");
+const ContainerStatus = type("ContainerStatus");
 const CreateContainerResponse = type("CreateContainerResponse");
 const ContainerIdRequest = type("ContainerIdRequest");
 const ContainerStatusResponse = type("ContainerStatusResponse");
@@ -71,8 +74,8 @@ export function decodeCreateContainer(bytes: Buffer): CreateContainerInfo {
 
 /** Returns the request with `envs` added to its container config; the original bytes are kept. */
 export function appendContainerEnvs(request: Buffer, envs: KeyValue[]): Buffer {
-  const extra = CreateContainerRequest.encode(CreateContainerRequest.create({ config: { envs } })).finish();
-  return Buffer.concat([request, extra]);
+  const extra = ContainerConfig.encode(ContainerConfig.create({ envs })).finish();
+  return extendEmbeddedField(request, 2, extra); // CreateContainerRequest.config
 }
 
 export function decodeContainerId(bytes: Buffer): string {
@@ -107,19 +110,17 @@ export function decodeContainerState(bytes: Buffer): number {
 
 /** Overrides the status fields that describe the function instance; all other fields stay as containerd sent them. */
 export function appendContainerStatus(response: Buffer, o: ContainerStatusOverride): Buffer {
-  const extra = ContainerStatusResponse.encode(
+  const extra = ContainerStatus.encode(
     // fromObject takes int64 as a decimal string, so nanosecond timestamps stay exact.
-    ContainerStatusResponse.fromObject({
-      status: {
-        state: o.state,
-        exitCode: o.exitCode,
-        finishedAt: o.finishedAtNs.toString(),
-        reason: o.reason,
-        message: o.message,
-      },
+    ContainerStatus.fromObject({
+      state: o.state,
+      exitCode: o.exitCode,
+      finishedAt: o.finishedAtNs.toString(),
+      reason: o.reason,
+      message: o.message,
     }),
   ).finish();
-  return Buffer.concat([response, extra]);
+  return extendEmbeddedField(response, 1, extra); // ContainerStatusResponse.status
 }
 
 export function decodeListContainerIds(bytes: Buffer): string[] {
