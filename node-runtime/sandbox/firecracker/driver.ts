@@ -1,0 +1,423 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { chown, copyFile, link, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import type {
+  BootRequest,
+  RestoreRequest,
+  SandboxDriver,
+  SandboxHandle,
+  SandboxStats,
+  SnapshotFiles,
+  FunctionEndpoint,
+} from "../driver.js";
+import type { StageTimer } from "../../metrics/stages.js";
+import type { ImageStore } from "../../images/types.js";
+import type { NetworkSlot } from "../../network/types.js";
+import { FirecrackerApiClient } from "./api-client.js";
+import type { SnapshotType } from "./api-types.js";
+import { DEFAULT_BASE_BOOT_ARGS, buildBootArgs } from "./boot-args.js";
+import { buildGuestConfig } from "./guest-config.js";
+import { cloneDiskImage, injectGuestInit } from "./rootfs.js";
+import { readSnapshotMeta, writeSnapshotMeta, type FirecrackerSnapshotMeta } from "./snapshot-meta.js";
+import type { UffdHandlerLauncher, UffdHandlerSession } from "./uffd-seam.js";
+import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, jailRoot, type JailMode } from "./vm-layout.js";
+
+/** vHive's defaults for a function VM. */
+export const FIRECRACKER_DEFAULT_MACHINE = { vcpus: 1, memoryMiB: 512 } as const;
+
+/** The one network interface every function VM has. */
+const IFACE_ID = "eth0";
+
+export interface FirecrackerDriverOptions {
+  /** The upstream `firecracker` binary (or, under the jailer, the file it copies into the jail). */
+  firecrackerBin: string;
+  /** Uncompressed guest kernel (vmlinux). */
+  kernelPath: string;
+  /** Supplies the function image as an ext4 file (cached per digest by the store). */
+  images: Pick<ImageStore, "ext4">;
+  /** Static guest init, see `buildGuestInit()` in guest-init/build.ts. */
+  guestInitBinary: string;
+  /** Directory for per-VM directories when not jailed (direct mode). */
+  runDir: string;
+  /** Run every VM under the jailer: chroot per VM, dropped uid/gid, its network namespace. */
+  jailer?: { jailerBin: string; uid: number; gid: number; chrootBaseDir: string };
+  /** Kernel arguments before ours (`init=`, `ip=`); default DEFAULT_BASE_BOOT_ARGS. */
+  bootArgs?: string;
+  /** What `snapshot()` writes; Diff enables dirty-page tracking on boot and load. Default Full. */
+  snapshotType?: SnapshotType;
+  /** REAP restores (`memory.kind === "uffd"`) need a page-fault handler. */
+  uffd?: UffdHandlerLauncher;
+  /** How long Firecracker may take to open its API socket. Default 10 s. */
+  apiStartTimeoutMs?: number;
+}
+
+interface VmRecord {
+  handle: FirecrackerSandbox;
+  child: ChildProcess;
+  client: FirecrackerApiClient;
+  /** The VM's root as Firecracker sees it (its cwd / chroot). */
+  root: string;
+  /** Everything to delete when the VM is gone. */
+  removeOnStop: string;
+  vcpus: number;
+  memoryMiB: number;
+  network?: NetworkSlot;
+  firecrackerVersion: string;
+  /** Memory image the next Diff snapshot is written on top of. */
+  baseMemory?: { file: string; snapshotDir: string };
+  uffd?: UffdHandlerSession;
+  stopping: boolean;
+}
+
+class FirecrackerSandbox implements SandboxHandle {
+  readonly kind = "firecracker" as const;
+  constructor(
+    readonly instanceId: string,
+    readonly endpoint: FunctionEndpoint,
+    readonly pid: number | undefined,
+    readonly exited: Promise<{ code: number | null; signal: string | null }>,
+  ) {}
+}
+
+/**
+ * Runs functions in upstream Firecracker microVMs. Every VM has its own jail directory in which its
+ * disk, kernel and snapshot files have the same names, and its own network namespace in which the
+ * tap has the same name, so a snapshot of one VM loads unchanged into any other.
+ */
+export class FirecrackerDriver implements SandboxDriver {
+  readonly kind = "firecracker" as const;
+  readonly supportsSnapshots = true;
+  private readonly vms = new Map<string, VmRecord>();
+  private readonly mode: JailMode;
+  private readonly bootArgsBase: string;
+  private readonly snapshotType: SnapshotType;
+
+  constructor(private readonly opts: FirecrackerDriverOptions) {
+    for (const field of ["firecrackerBin", "kernelPath", "guestInitBinary", "runDir"] as const) {
+      if (typeof opts[field] !== "string" || opts[field].length === 0) throw new Error(`FirecrackerDriver: option ${field} is required`);
+    }
+    this.mode = opts.jailer === undefined ? { kind: "direct" } : { kind: "jailer", ...opts.jailer };
+    this.bootArgsBase = opts.bootArgs ?? DEFAULT_BASE_BOOT_ARGS;
+    this.snapshotType = opts.snapshotType ?? "Full";
+  }
+
+  /** Instances this driver has started and not yet stopped. */
+  liveInstances(): string[] {
+    return [...this.vms.keys()];
+  }
+
+  async boot(req: BootRequest, timer: StageTimer): Promise<SandboxHandle> {
+    checkRequest(req);
+    const image = await timer.time("GetImage", () => this.opts.images.ext4(req.imageDigest));
+    return timer.time("FcCreateVM", async () => {
+      const { root, removeOnStop } = await this.prepareJail(req.instanceId);
+      let record: VmRecord | undefined;
+      try {
+        const disk = join(root, IN_JAIL.rootfs);
+        await cloneDiskImage(image, disk);
+        await injectGuestInit(disk, resolve(this.opts.guestInitBinary), buildGuestConfig(req.image, req.env), removeOnStop);
+        await linkOrCopy(resolve(this.opts.kernelPath), join(root, IN_JAIL.kernel));
+        await this.handOver(root, [IN_JAIL.rootfs, IN_JAIL.kernel]);
+        record = await this.startVmm(req, root, removeOnStop, req.vcpus, req.memoryMiB);
+        const c = record.client;
+        await c.putMachineConfig({
+          vcpu_count: req.vcpus,
+          mem_size_mib: req.memoryMiB,
+          smt: false,
+          track_dirty_pages: this.snapshotType === "Diff",
+        });
+        await c.putBootSource({
+          kernel_image_path: IN_JAIL.kernel,
+          boot_args: buildBootArgs(this.bootArgsBase, req.network, req.instanceId),
+        });
+        await c.putDrive({ drive_id: "rootfs", path_on_host: IN_JAIL.rootfs, is_root_device: true, is_read_only: false });
+        if (req.network !== undefined) {
+          await c.putNetworkInterface({ iface_id: IFACE_ID, host_dev_name: req.network.tapName, guest_mac: req.network.guestMac });
+        }
+        await c.instanceStart();
+        return record.handle;
+      } catch (e) {
+        await this.teardown(req.instanceId, record, removeOnStop);
+        throw e;
+      }
+    });
+  }
+
+  async restore(req: RestoreRequest, timer: StageTimer): Promise<SandboxHandle> {
+    checkRequest(req);
+    const snapDir = resolve(req.snapshotDir);
+    const meta = await readSnapshotMeta(snapDir);
+    for (const f of [SNAPSHOT_FILES.vmstate, SNAPSHOT_FILES.memory, SNAPSHOT_FILES.rootfs]) {
+      await stat(join(snapDir, f)).catch(() => {
+        throw new Error(`snapshot ${snapDir} lacks ${f}`);
+      });
+    }
+    const overrides = networkOverrides(meta, req.network);
+    if (req.memory.kind === "uffd" && this.opts.uffd === undefined) {
+      throw new Error("restore with memory.kind 'uffd' needs the driver option `uffd` (a page-fault handler launcher)");
+    }
+    let record: VmRecord | undefined;
+    let removeOnStop: string | undefined;
+    try {
+      await timer.time("LoadVMM", async () => {
+        const jail = await this.prepareJail(req.instanceId);
+        removeOnStop = jail.removeOnStop;
+        const root = jail.root;
+        await cloneDiskImage(join(snapDir, SNAPSHOT_FILES.rootfs), join(root, IN_JAIL.rootfs));
+        await mkdir(join(root, IN_JAIL.snapshotDir));
+        await linkOrCopy(join(snapDir, SNAPSHOT_FILES.vmstate), join(root, IN_JAIL.vmstate));
+        if (req.memory.kind === "file") await linkOrCopy(join(snapDir, SNAPSHOT_FILES.memory), join(root, IN_JAIL.memory));
+        await this.handOver(root, [IN_JAIL.rootfs, IN_JAIL.snapshotDir, IN_JAIL.vmstate]);
+        record = await this.startVmm(req, root, jail.removeOnStop, meta.vcpus, meta.memoryMiB);
+        let backendPath: string = IN_JAIL.memory;
+        if (req.memory.kind === "uffd") {
+          const uffdSocket = "uffd.socket";
+          record.uffd = await this.opts.uffd!.start({
+            instanceId: req.instanceId,
+            memoryFile: join(snapDir, SNAPSHOT_FILES.memory),
+            socketPath: join(root, uffdSocket),
+            mode: req.memory.mode,
+            workingSetPath: req.memory.workingSetPath,
+            timer,
+          });
+          watchUffdHandler(record);
+          backendPath = uffdSocket;
+        }
+        await record.client.loadSnapshot({
+          snapshot_path: IN_JAIL.vmstate,
+          mem_backend: { backend_type: req.memory.kind === "uffd" ? "Uffd" : "File", backend_path: backendPath },
+          track_dirty_pages: this.snapshotType === "Diff",
+          resume_vm: false,
+          ...(overrides.length > 0 ? { network_overrides: overrides } : {}),
+        });
+      });
+      const live = record!;
+      await timer.time("FcResume", () => live.client.patchVm({ state: "Resumed" }));
+      live.baseMemory = { file: join(snapDir, SNAPSHOT_FILES.memory), snapshotDir: snapDir };
+      return live.handle;
+    } catch (e) {
+      await this.teardown(req.instanceId, record, removeOnStop);
+      throw e;
+    }
+  }
+
+  async pause(h: SandboxHandle): Promise<void> {
+    await this.record(h).client.patchVm({ state: "Paused" });
+  }
+
+  async resume(h: SandboxHandle): Promise<void> {
+    await this.record(h).client.patchVm({ state: "Resumed" });
+  }
+
+  snapshot(h: SandboxHandle, dir: string): Promise<SnapshotFiles> {
+    return this.snapshotOfType(h, dir, this.snapshotType);
+  }
+
+  /**
+   * Writes a snapshot of a paused VM into `dir`. A Diff is written on top of a copy of the memory
+   * this VM was restored from (or last snapshotted to): Firecracker writes the dirty pages in place
+   * into an existing memory file, so `dir` still holds a complete, loadable memory image.
+   */
+  async snapshotOfType(h: SandboxHandle, dir: string, type: SnapshotType): Promise<SnapshotFiles> {
+    const r = this.record(h);
+    if (type === "Diff" && this.snapshotType !== "Diff") {
+      throw new Error("Diff snapshots need the driver option snapshotType: 'Diff' (it turns on dirty-page tracking at boot and load)");
+    }
+    const target = resolve(dir);
+    const inJail = join(r.root, IN_JAIL.snapshotDir);
+    await rm(inJail, { recursive: true, force: true });
+    await mkdir(inJail);
+    await this.handOver(r.root, [IN_JAIL.snapshotDir]);
+    if (type === "Diff" && r.baseMemory !== undefined) {
+      await cloneDiskImage(r.baseMemory.file, join(r.root, IN_JAIL.memory));
+      await this.handOver(r.root, [IN_JAIL.memory]);
+    }
+    await r.client.createSnapshot({ snapshot_path: IN_JAIL.vmstate, mem_file_path: IN_JAIL.memory, snapshot_type: type });
+    await moveFile(join(r.root, IN_JAIL.vmstate), join(target, SNAPSHOT_FILES.vmstate));
+    await moveFile(join(r.root, IN_JAIL.memory), join(target, SNAPSHOT_FILES.memory));
+    // The disk as it is at the pause, so clones see the files the snapshotted memory refers to.
+    await cloneDiskImage(join(r.root, IN_JAIL.rootfs), join(target, SNAPSHOT_FILES.rootfs));
+    const meta: FirecrackerSnapshotMeta = {
+      format: 1,
+      snapshotType: type,
+      firecrackerVersion: r.firecrackerVersion,
+      vcpus: r.vcpus,
+      memoryMiB: r.memoryMiB,
+      ...(r.network === undefined
+        ? {}
+        : { network: { ifaceId: IFACE_ID, tapName: r.network.tapName, guestIp: r.network.guestIp, guestMac: r.network.guestMac } }),
+      ...(type === "Diff" && r.baseMemory !== undefined ? { baseSnapshotDir: r.baseMemory.snapshotDir } : {}),
+      createdAt: new Date().toISOString(),
+    };
+    await writeSnapshotMeta(target, meta);
+    r.baseMemory = { file: join(target, SNAPSHOT_FILES.memory), snapshotDir: target };
+    return { files: [SNAPSHOT_FILES.vmstate, SNAPSHOT_FILES.memory, SNAPSHOT_FILES.rootfs, SNAPSHOT_FILES.meta] };
+  }
+
+  async stop(h: SandboxHandle): Promise<void> {
+    const r = this.vms.get(h.instanceId);
+    if (r === undefined) return;
+    await this.teardown(h.instanceId, r, r.removeOnStop);
+  }
+
+  async stats(h: SandboxHandle): Promise<SandboxStats> {
+    const pid = this.record(h).handle.pid;
+    if (pid === undefined) throw new Error(`instance ${h.instanceId} has no VMM process`);
+    const status = await readFile(`/proc/${pid}/status`, "utf8");
+    const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? "0");
+    // /proc/<pid>/stat: utime and stime are fields 14 and 15, in USER_HZ (100 on Linux) ticks.
+    const statLine = await readFile(`/proc/${pid}/stat`, "utf8");
+    const fields = statLine.slice(statLine.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+    return { rssBytes: rssKb * 1024, cpuMicros: ticks * 10_000 };
+  }
+
+  private record(h: SandboxHandle): VmRecord {
+    const r = this.vms.get(h.instanceId);
+    if (r === undefined) throw new Error(`no running Firecracker instance ${h.instanceId}`);
+    return r;
+  }
+
+  private async prepareJail(instanceId: string): Promise<{ root: string; removeOnStop: string }> {
+    if (this.vms.has(instanceId)) throw new Error(`instance ${instanceId} is already running`);
+    const root = jailRoot(this.mode, resolve(this.opts.runDir), instanceId, this.opts.firecrackerBin);
+    const removeOnStop = this.mode.kind === "direct" ? root : dirname(root);
+    try {
+      await stat(removeOnStop);
+      throw new Error(`jail ${removeOnStop} for instance ${instanceId} already exists (a previous VM was not cleaned up?)`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    await mkdir(root, { recursive: true });
+    return { root, removeOnStop };
+  }
+
+  /** Under the jailer Firecracker runs as uid/gid and must own what it writes. */
+  private async handOver(root: string, names: string[]): Promise<void> {
+    if (this.mode.kind !== "jailer") return;
+    for (const n of names) await chown(join(root, n), this.mode.uid, this.mode.gid);
+  }
+
+  private async startVmm(req: BootRequest, root: string, home: string, vcpus: number, memoryMiB: number): Promise<VmRecord> {
+    const cmd = buildVmmCommand({
+      mode: this.mode,
+      firecrackerBin: resolve(this.opts.firecrackerBin),
+      instanceId: req.instanceId,
+      root,
+      netns: req.network?.netns,
+    });
+    const logPath = join(home, "firecracker.log");
+    const log = await open(logPath, "a");
+    const child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, stdio: ["ignore", log.fd, log.fd] });
+    await log.close();
+    const exited = new Promise<{ code: number | null; signal: string | null }>((ok) => {
+      child.once("exit", (code, signal) => ok({ code, signal }));
+      child.once("error", () => ok({ code: null, signal: null }));
+    });
+    if (req.network === undefined) throw new Error(`instance ${req.instanceId}: no network slot`);
+    const endpoint: FunctionEndpoint = { kind: "tcp", host: req.network.cloneIp, port: req.port };
+    const record: VmRecord = {
+      handle: new FirecrackerSandbox(req.instanceId, endpoint, child.pid, exited),
+      child,
+      client: new FirecrackerApiClient(join(root, IN_JAIL.apiSocket)),
+      root,
+      removeOnStop: home,
+      vcpus,
+      memoryMiB,
+      network: req.network,
+      firecrackerVersion: "unknown",
+      stopping: false,
+    };
+    this.vms.set(req.instanceId, record);
+    await waitForApi(record, exited, logPath, this.opts.apiStartTimeoutMs ?? 10_000);
+    record.firecrackerVersion = (await record.client.version()).firecracker_version;
+    return record;
+  }
+
+  /** Kills the VMM, stops its page-fault handler and deletes its jail; safe on partial state. */
+  private async teardown(instanceId: string, r: VmRecord | undefined, removeOnStop: string | undefined): Promise<void> {
+    if (r !== undefined) {
+      r.stopping = true;
+      await killAndWait(r.child, r.handle.exited);
+      if (r.uffd !== undefined) await r.uffd.stop().catch(() => undefined);
+    }
+    this.vms.delete(instanceId);
+    if (removeOnStop !== undefined) await rm(removeOnStop, { recursive: true, force: true });
+  }
+}
+
+function checkRequest(req: BootRequest): void {
+  checkInstanceId(req.instanceId);
+  if (!Number.isInteger(req.vcpus) || req.vcpus < 1 || req.vcpus > 32) throw new Error(`vcpus must be an integer in 1..32, got ${req.vcpus}`);
+  if (!Number.isInteger(req.memoryMiB) || req.memoryMiB < 1) throw new Error(`memoryMiB must be a positive integer, got ${req.memoryMiB}`);
+  if (req.network === undefined) throw new Error(`instance ${req.instanceId}: Firecracker VMs need a network slot (BootRequest.network) to be reachable`);
+}
+
+/** Same guest address and MAC are required; a different tap name is handled with network_overrides. */
+function networkOverrides(meta: FirecrackerSnapshotMeta, slot: NetworkSlot | undefined): { iface_id: string; host_dev_name: string }[] {
+  if (meta.network === undefined || slot === undefined) return [];
+  if (meta.network.guestIp !== slot.guestIp || meta.network.guestMac.toLowerCase() !== slot.guestMac.toLowerCase()) {
+    throw new Error(
+      `snapshot guest network ${meta.network.guestIp}/${meta.network.guestMac} differs from slot ${slot.index} (${slot.guestIp}/${slot.guestMac}); the restored guest would keep the old address`,
+    );
+  }
+  return meta.network.tapName === slot.tapName ? [] : [{ iface_id: meta.network.ifaceId, host_dev_name: slot.tapName }];
+}
+
+function watchUffdHandler(r: VmRecord): void {
+  r.uffd?.exited
+    .then((result) => {
+      if (!result.ok && !r.stopping) r.child.kill("SIGKILL");
+    })
+    .catch(() => {
+      if (!r.stopping) r.child.kill("SIGKILL");
+    });
+}
+
+async function waitForApi(r: VmRecord, exited: Promise<unknown>, logPath: string, timeoutMs: number): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (gone) throw new Error(`Firecracker for ${r.handle.instanceId} exited before opening its API socket: ${await tail(logPath)}`);
+    try {
+      await r.client.describeInstance();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`Firecracker for ${r.handle.instanceId} did not open ${r.client.socketPath} within ${timeoutMs} ms: ${await tail(logPath)}`);
+      await new Promise((ok) => setTimeout(ok, 5));
+    }
+  }
+}
+
+async function tail(path: string): Promise<string> {
+  const text = await readFile(path, "utf8").catch(() => "");
+  return text.trim().split("\n").slice(-5).join(" | ") || "(no output)";
+}
+
+async function killAndWait(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 2_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function linkOrCopy(source: string, target: string): Promise<void> {
+  try {
+    await link(source, target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV" && (e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+    await copyFile(source, target);
+  }
+}
+
+async function moveFile(source: string, target: string): Promise<void> {
+  try {
+    await rename(source, target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+    await cloneDiskImage(source, target);
+    await rm(source);
+  }
+}
