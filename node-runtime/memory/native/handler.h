@@ -1,0 +1,134 @@
+/*
+ * Shared state of one userfaultfd memory-backend handler (one per restored VM).
+ *
+ * Threads: a handshake thread (accept + recvmsg of Firecracker's regions message and uffd) and,
+ * once TypeScript has validated the regions, a serve thread that installs the working set
+ * (prefetch mode) and then answers page faults. Node's event loop only receives events.
+ */
+#ifndef VHUF_HANDLER_H
+#define VHUF_HANDLER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define VHUF_MAX_REGIONS 64
+#define VHUF_MAX_HANDSHAKE_BYTES (256 * 1024)
+
+enum vhuf_mode { VHUF_LAZY = 0, VHUF_RECORD = 1, VHUF_PREFETCH = 2 };
+
+struct vhuf_region {
+  uint64_t host_base; /* address in the VMM's address space */
+  uint64_t size;      /* bytes */
+  uint64_t offset;    /* offset of the region's contents in the memory file */
+};
+
+/* Kinds of events the native threads post to JavaScript. */
+enum vhuf_event_kind {
+  VHUF_EV_HANDSHAKE = 1, /* message + fd received (or a handshake error) */
+  VHUF_EV_INSTALLED = 2, /* serve thread running; working set installed if prefetching */
+  VHUF_EV_FAILED = 3,    /* fatal error; VMM killed if its pid was known */
+  VHUF_EV_EXITED = 4,    /* serve thread ended without error (VMM gone or closed) */
+  VHUF_EV_WARNING = 5,   /* non-fatal (e.g. unusable working-set file, served lazily) */
+};
+
+struct vhuf_event {
+  enum vhuf_event_kind kind;
+  int error; /* message is an error text */
+  char *message; /* handshake JSON or error text; owned by the event */
+  size_t message_len;
+  int fd_count;
+  int peer_pid;
+  int killed_pid;
+  double fetch_us;
+  double install_us;
+  uint64_t installed_pages;
+};
+
+struct vhuf_counters {
+  _Atomic uint64_t faults;          /* page-fault messages read */
+  _Atomic uint64_t copied_pages;    /* pages installed lazily by UFFDIO_COPY */
+  _Atomic uint64_t zero_pages;      /* faults on balloon-removed pages, zero-filled */
+  _Atomic uint64_t eexist;          /* fault on a page already present (woken, not copied) */
+  _Atomic uint64_t eagain_retries;  /* UFFDIO_COPY retried after EAGAIN */
+  _Atomic uint64_t remove_events;   /* UFFD_EVENT_REMOVE messages */
+  _Atomic uint64_t removed_pages;   /* pages covered by those events */
+  _Atomic uint64_t unique_pages;    /* prefetch: distinct pages served lazily, outside the set */
+  _Atomic uint64_t ws_faults;       /* prefetch: faults on pages of the set (raced the install) */
+  _Atomic uint64_t serve_ns;        /* time spent serving faults (read to ioctl done) */
+  _Atomic uint64_t installed_pages; /* prefetch: pages of the set installed */
+  _Atomic uint64_t install_ioctls;  /* prefetch: UFFDIO_COPY calls for the set */
+};
+
+struct vhuf_handler {
+  /* configuration */
+  char socket_path[108];
+  int handshake_timeout_ms;
+  int mem_fd;
+  const uint8_t *mem; /* read-only mapping of the memory file */
+  uint64_t mem_size;
+  uint64_t page_size;
+
+  /* sockets and fds */
+  int listen_fd;
+  int conn_fd;
+  int uffd;
+  int stop_fd; /* eventfd: close() wakes both threads */
+  int peer_pid;
+  int vmm_pid; /* killed on failure; 0 = unknown */
+
+  /* regions, set by serve() after TypeScript validated them */
+  struct vhuf_region regions[VHUF_MAX_REGIONS];
+  int region_count;
+
+  enum vhuf_mode mode;
+  char ws_path[4096];
+  int cpu; /* -1 = no pinning */
+
+  /* per memory-file page state (indexed by file page number) */
+  uint64_t file_pages;
+  uint8_t *removed; /* 1 = balloon removed it; next fault gets a zero page */
+  uint8_t *seen;    /* record: already recorded; prefetch: in the working set or served */
+  uint8_t *in_ws;   /* prefetch: page belongs to the working set */
+
+  /* record mode: ordered list of touched file pages */
+  uint32_t *order;
+  _Atomic uint64_t order_len;
+  _Atomic int recording;
+
+  struct vhuf_counters c;
+  char fatal_msg[512];  /* serve thread: why it stopped */
+  void *queued_faults;  /* serve thread: faults read while installing (struct pending) */
+
+  pthread_t handshake_thread;
+  pthread_t serve_thread;
+  int handshake_started;
+  int serve_started;
+  _Atomic int stopping;
+
+  /* JavaScript side: event sink (napi_threadsafe_function, opaque here) */
+  void *tsfn;
+};
+
+/* Posts an event to JavaScript; takes ownership of ev->message. */
+void vhuf_post(struct vhuf_handler *h, struct vhuf_event *ev);
+void vhuf_post_error(struct vhuf_handler *h, enum vhuf_event_kind kind, const char *fmt, ...);
+
+void *vhuf_handshake_main(void *arg);
+void *vhuf_serve_main(void *arg);
+
+/* Working-set file (format in working-set-file.ts): read with O_DIRECT and install. */
+int vhuf_prefetch(struct vhuf_handler *h, double *fetch_us, double *install_us, char *err, size_t errlen);
+
+/* Reads queued uffd events (serve.c); used by the installer on EAGAIN. */
+int vhuf_absorb_events(struct vhuf_handler *h);
+
+uint64_t vhuf_hash64(const uint8_t *p, size_t n);
+uint64_t vhuf_now_ns(void);
+
+/* Maps a file page to the VMM address that holds it; 0 if no region covers it. */
+uint64_t vhuf_file_page_to_host(const struct vhuf_handler *h, uint64_t file_page);
+
+#endif

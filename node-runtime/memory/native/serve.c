@@ -1,0 +1,293 @@
+/*
+ * The fault-serving thread: installs the working set (prefetch mode), then answers every
+ * page fault of the VMM with UFFDIO_COPY from the memory file (or UFFDIO_ZEROPAGE for pages
+ * the balloon removed). Runs until the VMM exits, close() is called, or a fatal error occurs;
+ * on a fatal error the VMM is killed so it cannot hang on a fault nobody will answer.
+ */
+#define _GNU_SOURCE
+#include "handler.h"
+
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SERVED 0
+#define DEFER 1
+#define FATAL 2
+#define VMM_GONE 3
+
+uint64_t vhuf_now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+uint64_t vhuf_file_page_to_host(const struct vhuf_handler *h, uint64_t file_page) {
+  uint64_t off = file_page * h->page_size;
+  for (int i = 0; i < h->region_count; i++) {
+    const struct vhuf_region *r = &h->regions[i];
+    if (off >= r->offset && off < r->offset + r->size) return r->host_base + (off - r->offset);
+  }
+  return 0;
+}
+
+static int region_of(const struct vhuf_handler *h, uint64_t addr) {
+  for (int i = 0; i < h->region_count; i++) {
+    const struct vhuf_region *r = &h->regions[i];
+    if (addr >= r->host_base && addr < r->host_base + r->size) return i;
+  }
+  return -1;
+}
+
+static void wake_range(struct vhuf_handler *h, uint64_t start, uint64_t len) {
+  struct uffdio_range w = {.start = start, .len = len};
+  ioctl(h->uffd, UFFDIO_WAKE, &w);
+}
+
+/* The VMM's memory is gone once it exited; ioctls then fail with ESRCH (or ENOENT on old kernels). */
+static int vmm_gone_errno(int e) { return e == ESRCH || e == ENOENT; }
+
+static int serve_fault(struct vhuf_handler *h, uint64_t addr) {
+  uint64_t t0 = vhuf_now_ns();
+  uint64_t ps = h->page_size;
+  uint64_t dst = addr & ~(ps - 1);
+  int ri = region_of(h, dst);
+  if (ri < 0) {
+    snprintf(h->fatal_msg, sizeof h->fatal_msg, "page fault at 0x%llx lies outside every region of the handshake",
+             (unsigned long long)addr);
+    return FATAL;
+  }
+  const struct vhuf_region *r = &h->regions[ri];
+  uint64_t page = (r->offset + (dst - r->host_base)) / ps;
+  int rc;
+  if (h->removed[page]) {
+    /* Balloon gave this page back: its old contents are gone, the guest expects zeroes. */
+    struct uffdio_zeropage z = {.range = {.start = dst, .len = ps}, .mode = 0};
+    rc = ioctl(h->uffd, UFFDIO_ZEROPAGE, &z);
+    if (rc == 0) {
+      h->removed[page] = 0;
+      atomic_fetch_add_explicit(&h->c.zero_pages, 1, memory_order_relaxed);
+    }
+  } else {
+    struct uffdio_copy c = {.dst = dst, .src = (uint64_t)(uintptr_t)(h->mem + page * ps), .len = ps, .mode = 0};
+    rc = ioctl(h->uffd, UFFDIO_COPY, &c);
+    if (rc == 0) atomic_fetch_add_explicit(&h->c.copied_pages, 1, memory_order_relaxed);
+  }
+  if (rc != 0) {
+    int e = errno;
+    if (e == EEXIST) {
+      /* Already present (a second vCPU faulted on it, or prefetch won the race): the faulting
+         thread still sleeps until someone wakes it. */
+      wake_range(h, dst, ps);
+      atomic_fetch_add_explicit(&h->c.eexist, 1, memory_order_relaxed);
+    } else if (e == EAGAIN) {
+      /* The VMM's mappings changed (a REMOVE event is queued); retry after reading it. */
+      atomic_fetch_add_explicit(&h->c.eagain_retries, 1, memory_order_relaxed);
+      return DEFER;
+    } else if (vmm_gone_errno(e)) {
+      return VMM_GONE;
+    } else {
+      snprintf(h->fatal_msg, sizeof h->fatal_msg, "%s at 0x%llx failed: %s",
+               h->removed[page] ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", (unsigned long long)dst, strerror(e));
+      return FATAL;
+    }
+  }
+  if (h->mode == VHUF_RECORD) {
+    if (atomic_load_explicit(&h->recording, memory_order_relaxed) && !h->seen[page]) {
+      h->seen[page] = 1;
+      uint64_t n = atomic_load_explicit(&h->order_len, memory_order_relaxed);
+      h->order[n] = (uint32_t)page;
+      atomic_store_explicit(&h->order_len, n + 1, memory_order_release);
+    }
+  } else if (h->mode == VHUF_PREFETCH) {
+    if (h->in_ws[page]) {
+      atomic_fetch_add_explicit(&h->c.ws_faults, 1, memory_order_relaxed);
+    } else if (!h->seen[page]) {
+      h->seen[page] = 1;
+      atomic_fetch_add_explicit(&h->c.unique_pages, 1, memory_order_relaxed);
+    }
+  }
+  atomic_fetch_add_explicit(&h->c.serve_ns, vhuf_now_ns() - t0, memory_order_relaxed);
+  return SERVED;
+}
+
+static void apply_remove(struct vhuf_handler *h, uint64_t start, uint64_t end) {
+  atomic_fetch_add_explicit(&h->c.remove_events, 1, memory_order_relaxed);
+  uint64_t ps = h->page_size;
+  for (uint64_t a = start & ~(ps - 1); a < end; a += ps) {
+    int ri = region_of(h, a);
+    if (ri < 0) continue;
+    const struct vhuf_region *r = &h->regions[ri];
+    h->removed[(r->offset + (a - r->host_base)) / ps] = 1;
+    atomic_fetch_add_explicit(&h->c.removed_pages, 1, memory_order_relaxed);
+  }
+}
+
+/* Page faults that could not be served yet (EAGAIN), kept in arrival order. */
+struct pending {
+  uint64_t *addr;
+  size_t len, cap;
+};
+
+static int pending_push(struct pending *p, uint64_t a) {
+  if (p->len == p->cap) {
+    size_t cap = p->cap ? p->cap * 2 : 256;
+    uint64_t *n = realloc(p->addr, cap * sizeof *n);
+    if (!n) return -1;
+    p->addr = n;
+    p->cap = cap;
+  }
+  p->addr[p->len++] = a;
+  return 0;
+}
+
+/* Reads every queued uffd message. Faults go to `faults`; REMOVE events are applied at once.
+   Returns -1 on a read error other than "queue empty". */
+static int read_events(struct vhuf_handler *h, struct pending *faults) {
+  struct uffd_msg msgs[64];
+  for (;;) {
+    ssize_t n = read(h->uffd, msgs, sizeof msgs);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return 0;
+      snprintf(h->fatal_msg, sizeof h->fatal_msg, "read(userfaultfd) failed: %s", strerror(errno));
+      return -1;
+    }
+    size_t k = (size_t)n / sizeof msgs[0];
+    for (size_t i = 0; i < k; i++) {
+      const struct uffd_msg *m = &msgs[i];
+      if (m->event == UFFD_EVENT_PAGEFAULT) {
+        atomic_fetch_add_explicit(&h->c.faults, 1, memory_order_relaxed);
+        if (pending_push(faults, m->arg.pagefault.address) != 0) {
+          snprintf(h->fatal_msg, sizeof h->fatal_msg, "out of memory queueing page faults");
+          return -1;
+        }
+      } else if (m->event == UFFD_EVENT_REMOVE) {
+        apply_remove(h, m->arg.remove.start, m->arg.remove.end);
+      }
+      /* FORK/REMAP/UNMAP are not requested by Firecracker (only EVENT_REMOVE); ignore. */
+    }
+    if (k < 64) return 0;
+  }
+}
+
+/* Used by the prefetch installer when UFFDIO_COPY returns EAGAIN: absorb queued events. */
+int vhuf_absorb_events(struct vhuf_handler *h) { return read_events(h, h->queued_faults); }
+
+static void fail(struct vhuf_handler *h, const char *msg) {
+  int pid = h->vmm_pid > 0 ? h->vmm_pid : h->peer_pid;
+  struct vhuf_event ev = {.kind = VHUF_EV_FAILED, .error = 1};
+  if (pid > 0 && kill(pid, SIGKILL) == 0) ev.killed_pid = pid;
+  ev.message = strdup(msg);
+  ev.message_len = ev.message ? strlen(ev.message) : 0;
+  vhuf_post(h, &ev);
+}
+
+static void exited(struct vhuf_handler *h, const char *why) {
+  struct vhuf_event ev = {.kind = VHUF_EV_EXITED};
+  ev.message = strdup(why);
+  ev.message_len = ev.message ? strlen(ev.message) : 0;
+  vhuf_post(h, &ev);
+}
+
+void *vhuf_serve_main(void *arg) {
+  struct vhuf_handler *h = arg;
+  if (h->cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(h->cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  }
+  struct pending faults = {0}, retry = {0};
+  h->queued_faults = &faults;
+
+  /* Watch the VMM process: when it exits there is nothing left to serve. */
+  int pid = h->vmm_pid > 0 ? h->vmm_pid : h->peer_pid;
+  int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+
+  struct vhuf_event ready = {.kind = VHUF_EV_INSTALLED};
+  if (h->mode == VHUF_PREFETCH) {
+    char err[512] = {0};
+    if (vhuf_prefetch(h, &ready.fetch_us, &ready.install_us, err, sizeof err) != 0) {
+      if (h->fatal_msg[0]) goto fatal; /* EAGAIN handling failed inside the installer */
+      vhuf_post_error(h, VHUF_EV_WARNING, "working set not used, serving lazily: %s", err);
+    }
+    ready.installed_pages = atomic_load(&h->c.installed_pages);
+  }
+  vhuf_post(h, &ready);
+
+  for (;;) {
+    /* Serve what is queued, in order; EAGAIN ones wait for the next read. */
+    for (size_t i = 0; i < faults.len; i++) {
+      int r = serve_fault(h, faults.addr[i]);
+      if (r == DEFER) {
+        if (pending_push(&retry, faults.addr[i]) != 0) {
+          snprintf(h->fatal_msg, sizeof h->fatal_msg, "out of memory deferring page faults");
+          goto fatal;
+        }
+      } else if (r == FATAL) {
+        goto fatal;
+      } else if (r == VMM_GONE) {
+        exited(h, "vmm-exited");
+        goto out;
+      }
+    }
+    faults.len = 0;
+    struct pending t = faults;
+    faults = retry;
+    retry = t;
+    h->queued_faults = &faults;
+
+    struct pollfd p[3] = {{.fd = h->uffd, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN},
+                          {.fd = pidfd, .events = POLLIN}};
+    int n = poll(p, pidfd >= 0 ? 3 : 2, faults.len ? 1 : -1);
+    if (n < 0 && errno != EINTR) {
+      snprintf(h->fatal_msg, sizeof h->fatal_msg, "poll failed: %s", strerror(errno));
+      goto fatal;
+    }
+    if (p[1].revents) {
+      exited(h, "closed");
+      goto out;
+    }
+    if (p[0].revents & POLLIN) {
+      if (read_events(h, &faults) != 0) goto fatal;
+    } else if (p[0].revents & (POLLERR | POLLHUP)) {
+      exited(h, "userfaultfd-closed");
+      goto out;
+    }
+    if (pidfd >= 0 && p[2].revents && !(p[0].revents & POLLIN)) {
+      exited(h, "vmm-exited");
+      goto out;
+    }
+  }
+
+fatal:
+  fail(h, h->fatal_msg);
+out:
+  if (pidfd >= 0) close(pidfd);
+  free(faults.addr);
+  free(retry.addr);
+  return NULL;
+}
+
+void vhuf_post_error(struct vhuf_handler *h, enum vhuf_event_kind kind, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  struct vhuf_event ev = {.kind = kind, .error = 1, .peer_pid = h->peer_pid};
+  ev.message = strdup(buf);
+  ev.message_len = ev.message ? strlen(ev.message) : 0;
+  vhuf_post(h, &ev);
+}

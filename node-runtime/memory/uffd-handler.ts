@@ -1,0 +1,296 @@
+import { lstat, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { StageTimer } from "../metrics/stages.js";
+import { loadUffdNative, type NativeEvent, type NativeHandle, type NativeStats, type UffdNative } from "./native-binding.js";
+import { parseUffdHandshake, UffdHandshakeError, type UffdRegion } from "./handshake.js";
+import { buildWorkingSetImage, writeFileAtomically } from "./working-set-file.js";
+import {
+  clearWorkingSetStale,
+  DEFAULT_RERECORD_THRESHOLD,
+  markWorkingSetStale,
+  workingSetPathFor,
+} from "./working-set-policy.js";
+
+export type UffdMode = "lazy" | "record" | "prefetch";
+
+export interface UffdHandlerOptions {
+  /** Unix socket to listen on; pass the same path as `mem_backend.backend_path` of `snapshot/load`. */
+  socketPath: string;
+  /** The snapshot's guest memory file. */
+  memFilePath: string;
+  mode: UffdMode;
+  /**
+   * Working-set file: read in `prefetch`, written in `record`. Defaults to `working-set.reap`
+   * beside the memory file (see `planReapLoad`, which also picks the mode).
+   */
+  workingSetPath?: string;
+  /** VMM process killed if the handler fails; defaults to the pid that connected (SO_PEERCRED). */
+  vmmPid?: number;
+  /** Receives FetchState and InstallWS (prefetch, at install) and ServeUnique (at stopRecording). */
+  timer?: StageTimer;
+  /** How long to wait for the VMM to connect and send its regions (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Prefetch: share of lazily served pages above which the set is re-recorded (default 0.25). */
+  rerecordThreshold?: number;
+  /** Pin the fault-serving thread to this CPU (benchmarks; default: not pinned). */
+  cpu?: number;
+}
+
+export interface UffdReady {
+  regions: UffdRegion[];
+  /** Pid that connected to the socket (the VMM). */
+  peerPid: number;
+  /** Prefetch: pages of the working set installed before serving (0 otherwise). */
+  installedPages: number;
+  fetchStateUs: number;
+  installWsUs: number;
+  /** Prefetch only: why the working set could not be used (then every fault is served lazily). */
+  workingSetWarning?: string;
+}
+
+export interface UffdStats extends NativeStats {
+  mode: UffdMode;
+  /** Prefetch: pages of the working set installed (reused from the recorded set). */
+  reusedPages: number;
+  /** uniquePages / (reusedPages + uniquePages); 0 when nothing was served. */
+  outsideShare: number;
+}
+
+export interface UffdFailure {
+  error: Error;
+  /** Pid killed because of the failure (0 if none could be). */
+  killedPid: number;
+}
+
+export type FirstInvocationResult =
+  | { mode: "record"; recordedPages: Uint32Array; workingSetPath: string; workingSetBytes: number }
+  | { mode: "prefetch"; reusedPages: number; uniquePages: number; outsideShare: number; rerecord: boolean }
+  | { mode: "lazy"; faults: number };
+
+export interface UffdHandler {
+  /**
+   * Resolves once the handshake is validated and the fault thread serves (in prefetch mode,
+   * after the working set is installed); rejects with the failure otherwise.
+   */
+  readonly ready: Promise<UffdReady>;
+  /** Resolves when the handler stops: the VMM exited, close() was called, or it failed. */
+  readonly stopped: Promise<{ reason: string }>;
+  stats(): UffdStats;
+  /**
+   * Marks the end of the first invocation after the load. record: stops recording and writes the
+   * working set atomically (returns the touched pages in first-touch order); prefetch: reports
+   * reused vs unique pages, adds ServeUnique to the timer, and marks the set for re-recording if
+   * the outside share passes the threshold; lazy: returns the fault count.
+   */
+  stopRecording(): Promise<FirstInvocationResult>;
+  /** Stops serving and releases everything; the VMM must be gone or about to be. */
+  close(): Promise<void>;
+  /** Called once if the handler fails (bad handshake, timeout, fault-serving error). */
+  onFailure(listener: (f: UffdFailure) => void): void;
+}
+
+const MODE_CODE = { lazy: 0, record: 1, prefetch: 2 } as const;
+const MAX_SUN_PATH = 107;
+
+/**
+ * Starts a memory-backend handler for one snapshot restore. Call it before `snapshot/load`
+ * (the socket is listening when the returned promise resolves), then load the snapshot with
+ * `mem_backend: {backend_type: "Uffd", backend_path: socketPath}` and await `ready`.
+ *
+ * Faults are served on a native thread; the JavaScript event loop is never on the fault path.
+ * If anything fails, the VMM is killed (so it cannot hang on a fault nobody answers), `ready`
+ * rejects and the failure listeners run.
+ */
+export async function startUffdHandler(opts: UffdHandlerOptions): Promise<UffdHandler> {
+  if (!(opts.mode in MODE_CODE)) throw new Error(`mode must be lazy, record or prefetch, got ${JSON.stringify(opts.mode)}`);
+  if (Buffer.byteLength(opts.socketPath) > MAX_SUN_PATH) {
+    throw new Error(`socketPath ${opts.socketPath} is longer than ${MAX_SUN_PATH} bytes (Unix socket limit)`);
+  }
+  const threshold = opts.rerecordThreshold ?? DEFAULT_RERECORD_THRESHOLD;
+  if (!(threshold >= 0 && threshold <= 1)) throw new Error(`rerecordThreshold must be within [0, 1], got ${threshold}`);
+  const workingSetPath = opts.workingSetPath ?? workingSetPathFor(dirname(opts.memFilePath));
+  await removeStaleSocket(opts.socketPath);
+  const native = loadUffdNative();
+  const handler = new UffdHandlerImpl(native, opts, workingSetPath, threshold);
+  handler.start();
+  return handler;
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return;
+  if (!st.isSocket()) throw new Error(`socketPath ${path} exists and is not a socket; refusing to replace it`);
+  await rm(path);
+}
+
+class UffdHandlerImpl implements UffdHandler {
+  readonly ready: Promise<UffdReady>;
+  readonly stopped: Promise<{ reason: string }>;
+  private resolveReady!: (r: UffdReady) => void;
+  private rejectReady!: (e: Error) => void;
+  private resolveStopped!: (s: { reason: string }) => void;
+  private handle: NativeHandle | undefined;
+  private regions: UffdRegion[] = [];
+  private peerPid = 0;
+  private warning: string | undefined;
+  private settled = false;
+  private closed = false;
+  private failed: UffdFailure | undefined;
+  private recordingStopped = false;
+  private readonly failureListeners: ((f: UffdFailure) => void)[] = [];
+
+  constructor(
+    private readonly native: UffdNative,
+    private readonly opts: UffdHandlerOptions,
+    private readonly workingSetPath: string,
+    private readonly threshold: number,
+  ) {
+    this.ready = new Promise((res, rej) => {
+      this.resolveReady = res;
+      this.rejectReady = rej;
+    });
+    // Callers may rely on onFailure alone; an unobserved rejection must not crash the daemon.
+    this.ready.catch(() => undefined);
+    this.stopped = new Promise((res) => (this.resolveStopped = res));
+  }
+
+  start(): void {
+    this.handle = this.native.createHandler(this.opts.socketPath, this.opts.memFilePath, this.opts.handshakeTimeoutMs ?? 10_000, (e) =>
+      this.onEvent(e),
+    );
+  }
+
+  private onEvent(e: NativeEvent): void {
+    switch (e.kind) {
+      case "handshake":
+        return this.onHandshake(e);
+      case "warning":
+        this.warning = e.message;
+        return;
+      case "installed": {
+        if (this.opts.mode === "prefetch" && this.warning === undefined) {
+          this.opts.timer?.add("FetchState", e.fetchUs);
+          this.opts.timer?.add("InstallWS", e.installUs);
+        }
+        this.settled = true;
+        this.resolveReady({
+          regions: this.regions,
+          peerPid: this.peerPid,
+          installedPages: e.installedPages,
+          fetchStateUs: e.fetchUs,
+          installWsUs: e.installUs,
+          ...(this.warning !== undefined ? { workingSetWarning: this.warning } : {}),
+        });
+        return;
+      }
+      case "failed":
+        return this.fail(new Error(`UFFD handler: ${e.message ?? "fault thread failed"}`), e.killedPid);
+      case "exited":
+        if (!this.settled) this.fail(new Error(`UFFD handler: stopped before serving (${e.message})`), 0);
+        else void this.shutdown(e.message ?? "exited");
+        return;
+    }
+  }
+
+  private onHandshake(e: NativeEvent): void {
+    this.peerPid = e.peerPid;
+    if (e.error) return this.fail(new UffdHandshakeError(stripPrefix(e.message ?? "failed")), 0);
+    try {
+      const memFileSize = this.native.stats(this.handle!).memFileSize;
+      this.regions = parseUffdHandshake(e.message ?? "", e.fdCount, memFileSize);
+      this.native.serve(this.handle!, {
+        regions: this.regions.map(({ hostBase, size, offset }) => ({ hostBase, size, offset })),
+        pageSize: this.regions[0]!.pageSize,
+        mode: MODE_CODE[this.opts.mode],
+        ...(this.opts.mode === "prefetch" ? { workingSetPath: this.workingSetPath } : {}),
+        vmmPid: this.opts.vmmPid ?? 0,
+        cpu: this.opts.cpu ?? -1,
+      });
+    } catch (err) {
+      this.fail(err as Error, 0);
+    }
+  }
+
+  /** Kills the VMM (unless the native thread already did), reports, and releases everything. */
+  private fail(error: Error, killedByNative: number): void {
+    if (this.failed || this.closed) return;
+    let killedPid = killedByNative;
+    const pid = this.opts.vmmPid ?? this.peerPid;
+    if (!killedPid && pid > 0) {
+      try {
+        process.kill(pid, "SIGKILL");
+        killedPid = pid;
+      } catch {
+        // Already gone.
+      }
+    }
+    this.failed = { error, killedPid };
+    this.rejectReady(error);
+    for (const l of this.failureListeners) l(this.failed);
+    void this.shutdown(`failed: ${error.message}`);
+  }
+
+  onFailure(listener: (f: UffdFailure) => void): void {
+    if (this.failed) listener(this.failed);
+    else this.failureListeners.push(listener);
+  }
+
+  stats(): UffdStats {
+    if (!this.handle) throw new Error("UFFD handler not started");
+    const s = this.native.stats(this.handle);
+    const reusedPages = this.opts.mode === "prefetch" ? s.installedPages : 0;
+    const served = reusedPages + s.uniquePages;
+    return { ...s, mode: this.opts.mode, reusedPages, outsideShare: served === 0 ? 0 : s.uniquePages / served };
+  }
+
+  async stopRecording(): Promise<FirstInvocationResult> {
+    if (!this.handle || this.closed) throw new Error("UFFD handler is closed");
+    if (this.recordingStopped) throw new Error("stopRecording() was already called for this load");
+    await this.ready;
+    this.recordingStopped = true;
+    if (this.opts.mode === "record") {
+      const order = this.native.stopRecording(this.handle);
+      const sorted = Uint32Array.from(order).sort();
+      const data = this.native.readPages(this.handle, sorted);
+      const s = this.native.stats(this.handle);
+      const image = buildWorkingSetImage(
+        { pageSize: this.regions[0]!.pageSize, memFileSize: s.memFileSize, pages: sorted, data, recordedAtMs: Date.now() },
+        (b) => this.native.hash64(b),
+      );
+      await writeFileAtomically(this.workingSetPath, image);
+      await clearWorkingSetStale(this.workingSetPath);
+      return { mode: "record", recordedPages: order, workingSetPath: this.workingSetPath, workingSetBytes: image.length };
+    }
+    const s = this.stats();
+    if (this.opts.mode === "prefetch") {
+      this.opts.timer?.add("ServeUnique", s.serveUs);
+      const rerecord = s.outsideShare > this.threshold || this.warning !== undefined;
+      if (rerecord) {
+        await markWorkingSetStale(
+          this.workingSetPath,
+          this.warning ?? `outside share ${s.outsideShare.toFixed(3)} > threshold ${this.threshold}`,
+        );
+      }
+      return { mode: "prefetch", reusedPages: s.reusedPages, uniquePages: s.uniquePages, outsideShare: s.outsideShare, rerecord };
+    }
+    return { mode: "lazy", faults: s.faults };
+  }
+
+  async close(): Promise<void> {
+    await this.shutdown("closed");
+  }
+
+  private async shutdown(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.settled && !this.failed) this.rejectReady(new Error(`UFFD handler closed before it was ready (${reason})`));
+    // Joining the native threads is quick: close() wakes them through an eventfd.
+    if (this.handle) this.native.close(this.handle);
+    await rm(this.opts.socketPath, { force: true });
+    this.resolveStopped({ reason });
+  }
+}
+
+function stripPrefix(m: string): string {
+  return m.replace(/^handshake: /, "");
+}
