@@ -1,0 +1,38 @@
+/**
+ * Errors the orchestrator raises, each carrying the category the API maps to a gRPC status code.
+ * Categories follow gRPC's vocabulary so the mapping is one table, not guesswork per call site.
+ */
+export type RuntimeErrorCode =
+  | "INVALID_ARGUMENT"
+  | "NOT_FOUND"
+  | "ALREADY_EXISTS"
+  | "FAILED_PRECONDITION"
+  | "UNAVAILABLE"
+  | "DEADLINE_EXCEEDED"
+  | "RESOURCE_EXHAUSTED"
+  | "INTERNAL";
+
+export class RuntimeError extends Error {
+  constructor(
+    readonly code: RuntimeErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "RuntimeError";
+  }
+}
+
+export const invalidArgument = (msg: string) => new RuntimeError("INVALID_ARGUMENT", msg);
+export const notFound = (msg: string) => new RuntimeError("NOT_FOUND", msg);
+
+/** Wraps anything thrown into a RuntimeError, keeping an existing category. */
+export function asRuntimeError(err: unknown, fallback: RuntimeErrorCode = "INTERNAL", context?: string): RuntimeError {
+  if (err instanceof RuntimeError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new RuntimeError(fallback, context ? `${context}: ${message}` : message, { cause: err });
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

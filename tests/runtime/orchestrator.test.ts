@@ -1,0 +1,259 @@
+// Orchestrator logic against the process driver double (tests/doubles/driver): boot, snapshot on
+// teardown, concurrent restores, snapshot modes, corrupt snapshots, faults and their error codes,
+// reconciliation after a restart, and leak checks after each case.
+import { open, mkdir, readdir, stat, truncate } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { RuntimeError } from "../../node-runtime/orchestrator/errors.js";
+import { Orchestrator } from "../../node-runtime/orchestrator/orchestrator.js";
+import { DriverRegistry } from "../../node-runtime/orchestrator/driver-registry.js";
+import { InstanceStateStore } from "../../node-runtime/orchestrator/instance-state-store.js";
+import { IMAGE, orchestratorHarness } from "./orchestrator-harness.js";
+
+type Harness = Awaited<ReturnType<typeof orchestratorHarness>>;
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.dispose();
+  h = undefined;
+});
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(RuntimeError);
+    return (err as RuntimeError).code + ": " + (err as Error).message;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("orchestrator with the driver double", () => {
+  it("boots the first instance, snapshots it on teardown, restores three later ones concurrently", async () => {
+    h = await orchestratorHarness();
+    const { orchestrator, driver } = h;
+    const first = await orchestrator.start({ revision: "hello-00001", image: IMAGE, instanceId: "first" });
+    expect(first.startKind).toBe("boot");
+    expect(first.state).toBe("running");
+    expect(first.coldStart.AddInstance).toBeGreaterThan(0);
+    expect(first.coldStart.GetImage).toBeGreaterThan(0);
+    expect(first.coldStart.ConnectFuncClient).toBeGreaterThan(0);
+    expect((await orchestrator.invoke("first", "ann")).message).toBe("Hello, ann! [boot]");
+
+    const stopped = await orchestrator.stop("first");
+    expect(stopped.snapshot).toBe("taken");
+    expect(driver.calls).toMatchObject({ boot: 1, pause: 1, snapshot: 1, resume: 1, stop: 1 });
+    const [snap] = await h.snapshots.list();
+    expect(snap).toMatchObject({ revision: "hello-00001", sandbox: "gvisor", files: 2 });
+
+    const ids = ["r1", "r2", "r3"];
+    const restored = await Promise.all(ids.map((instanceId) => orchestrator.start({ revision: "hello-00001", image: IMAGE, instanceId })));
+    expect(restored.map((r) => r.startKind)).toEqual(["restore", "restore", "restore"]);
+    expect(driver.calls.restore).toBe(3);
+    expect(driver.restores[0]!.memory).toEqual({ kind: "file" });
+    for (const id of ids) {
+      expect((await orchestrator.invoke(id, id)).message).toBe(`Hello, ${id}! [restore snap-of-first]`);
+    }
+    const results = await Promise.all(ids.map((id) => orchestrator.stop(id)));
+    expect(results.map((r) => r.snapshot)).toEqual(["exists", "exists", "exists"]);
+    expect(driver.calls.snapshot).toBe(1);
+    expect(orchestrator.list()).toEqual([]);
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("records cold starts in the metrics: Prometheus histograms per stage and vHive CSV", async () => {
+    h = await orchestratorHarness();
+    await h.orchestrator.start({ revision: "m-1", image: IMAGE, instanceId: "m" });
+    const first = await h.orchestrator.invoke("m");
+    const second = await h.orchestrator.invoke("m");
+    expect(first.coldStart).toBe(true);
+    expect(second.coldStart).toBe(false);
+    const [rec] = h.metrics.coldStarts();
+    expect(rec).toMatchObject({ instanceId: "m", startKind: "boot" });
+    expect(rec!.stages.FuncInvocation).toBe(first.durationUs);
+    expect(rec!.rssBytes).toBeGreaterThan(1024 * 1024);
+    const text = await h.metrics.prometheusText();
+    expect(text).toMatch(/node_runtime_cold_start_stage_microseconds_count\{stage="AddInstance",sandbox="gvisor",start_kind="boot"\} 1/);
+    expect(text).toMatch(/node_runtime_sandbox_rss_bytes\{instance="m",revision="m-1",sandbox="gvisor"\} \d+/);
+    const csv = h.metrics.csv().trim().split("\n");
+    expect(csv[0]).toBe("FuncName,AddInstance,StdDev,ConnectFuncClient,StdDev,FuncInvocation,StdDev,GetImage,StdDev,NewTask,StdDev,Total,StdDev");
+    expect(csv[1]).toMatch(/^m-1\/gvisor\/boot,\d+,0\.0,/);
+  });
+
+  it("never snapshots with mode off, nor for drivers without snapshots", async () => {
+    h = await orchestratorHarness();
+    await h.orchestrator.start({ revision: "off-1", image: IMAGE, instanceId: "a", snapshotMode: "off" });
+    expect((await h.orchestrator.stop("a")).snapshot).toBe("off");
+    const b = await h.orchestrator.start({ revision: "off-1", image: IMAGE, instanceId: "b", snapshotMode: "off" });
+    expect(b.startKind).toBe("boot");
+    await h.orchestrator.stop("b");
+    expect(h.driver.calls.snapshot).toBe(0);
+    await h.dispose();
+
+    h = await orchestratorHarness({ supportsSnapshots: false });
+    await h.orchestrator.start({ revision: "plain-1", image: IMAGE, instanceId: "c" });
+    expect((await h.orchestrator.stop("c")).snapshot).toBe("unsupported");
+    expect((await h.orchestrator.start({ revision: "plain-1", image: IMAGE, instanceId: "d" })).startKind).toBe("boot");
+    expect(await h.snapshots.list()).toEqual([]);
+  });
+
+  it("only the first teardown of a booted revision snapshots, even when two booted instances stop together", async () => {
+    h = await orchestratorHarness();
+    await Promise.all(["x", "y"].map((instanceId) => h!.orchestrator.start({ revision: "two-1", image: IMAGE, instanceId })));
+    const results = await Promise.all(["x", "y"].map((id) => h!.orchestrator.stop(id)));
+    // The loser either finds the snapshot in progress or already committed; either way one snapshot.
+    expect(results.filter((r) => r.snapshot === "taken")).toHaveLength(1);
+    expect(results.filter((r) => r.snapshot !== "taken").map((r) => r.snapshot)).toEqual([expect.stringMatching(/^(not-first|exists)$/)]);
+    expect(h.driver.calls.snapshot).toBe(1);
+  });
+
+  it("passes REAP's uffd memory backend: record on the first load, prefetch once a working set exists", async () => {
+    h = await orchestratorHarness({ defaults: { snapshotMode: "reap" } });
+    await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "a" });
+    await h.orchestrator.stop("a");
+    await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "b" });
+    const wsPath = path.join(h.root, "working-sets", "reap-1");
+    expect(h.driver.restores[0]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: wsPath });
+    await mkdir(wsPath); // what the REAP handler leaves after recording
+    await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "c" });
+    expect(h.driver.restores[1]!.memory).toEqual({ kind: "uffd", mode: "prefetch", workingSetPath: wsPath });
+  });
+
+  it("discards a truncated snapshot and boots instead, then snapshots again", async () => {
+    h = await orchestratorHarness();
+    await h.orchestrator.start({ revision: "t-1", image: IMAGE, instanceId: "a" });
+    await h.orchestrator.stop("a");
+    const mem = path.join(h.root, "snapshots", "committed", "t-1", "memory.img");
+    await truncate(mem, 100);
+    const b = await h.orchestrator.start({ revision: "t-1", image: IMAGE, instanceId: "b" });
+    expect(b.startKind).toBe("boot");
+    expect(b.notes.join()).toMatch(/snapshot of revision t-1 is corrupt and was discarded: file memory.img has 100 bytes, manifest says 262144/);
+    expect(await h.snapshots.list()).toEqual([]);
+    expect((await h.orchestrator.invoke("b")).message).toMatch(/\[boot\]/);
+    expect((await h.orchestrator.stop("b")).snapshot).toBe("taken");
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("detects a same-size corruption by checksum", async () => {
+    h = await orchestratorHarness({ checksums: "every-load" });
+    await h.orchestrator.start({ revision: "c-1", image: IMAGE, instanceId: "a" });
+    await h.orchestrator.stop("a");
+    const fh = await open(path.join(h.root, "snapshots", "committed", "c-1", "memory.img"), "r+");
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, 1000);
+    byte[0] = byte[0]! ^ 0xff;
+    await fh.write(byte, 0, 1, 1000);
+    await fh.close();
+    const b = await h.orchestrator.start({ revision: "c-1", image: IMAGE, instanceId: "b" });
+    expect(b.startKind).toBe("boot");
+    expect(b.notes.join()).toMatch(/file memory.img has sha256 [0-9a-f]{64}, manifest says/);
+  });
+
+  it("falls back to a boot when the driver's restore fails", async () => {
+    h = await orchestratorHarness();
+    await h.orchestrator.start({ revision: "rf-1", image: IMAGE, instanceId: "a" });
+    await h.orchestrator.stop("a");
+    h.driver.faults.failRestore.add("rf-1");
+    const b = await h.orchestrator.start({ revision: "rf-1", image: IMAGE, instanceId: "b" });
+    expect(b.startKind).toBe("boot");
+    expect(b.notes.join()).toMatch(/restore from snapshot failed \(injected restore failure\)/);
+    expect((await h.orchestrator.invoke("b")).message).toMatch(/\[boot\]/);
+    await h.orchestrator.stop("b");
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("a failing snapshot leaves no staging files and still stops the sandbox", async () => {
+    h = await orchestratorHarness();
+    h.driver.faults.failSnapshot.add("fs-1");
+    await h.orchestrator.start({ revision: "fs-1", image: IMAGE, instanceId: "a" });
+    const res = await h.orchestrator.stop("a");
+    expect(res).toMatchObject({ snapshot: "failed", snapshotError: "injected snapshot failure" });
+    expect(h.driver.calls.resume).toBe(1);
+    expect(await h.snapshots.list()).toEqual([]);
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("rejects bad input with clear errors and codes", async () => {
+    h = await orchestratorHarness();
+    const o = h.orchestrator;
+    expect(await codeOf(o.start({ revision: "ok-1", image: "nope:latest" }))).toMatch(/^NOT_FOUND: .*image "nope:latest" is not available/);
+    expect(await codeOf(o.start({ revision: "../etc", image: IMAGE }))).toMatch(/^INVALID_ARGUMENT: revision "..\/etc" is invalid/);
+    expect(await codeOf(o.start({ revision: "", image: IMAGE }))).toMatch(/^INVALID_ARGUMENT: revision "" is invalid/);
+    expect(await codeOf(o.start({ revision: "ok-1", image: "" }))).toMatch(/^INVALID_ARGUMENT: image is required/);
+    expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, port: 70000 }))).toMatch(/^INVALID_ARGUMENT: port 70000/);
+    expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, sandbox: "qemu" as never }))).toMatch(/^INVALID_ARGUMENT: sandbox "qemu" is not a sandbox kind/);
+    expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, sandbox: "firecracker" }))).toMatch(/^FAILED_PRECONDITION: sandbox "firecracker" is not available on this node \(available: gvisor\)/);
+    expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, snapshotMode: "fast" as never }))).toMatch(/^INVALID_ARGUMENT: snapshot mode "fast"/);
+    expect(await codeOf(o.invoke("ghost"))).toMatch(/^NOT_FOUND: no instance "ghost"/);
+    expect(await codeOf(o.stop("ghost"))).toMatch(/^NOT_FOUND/);
+    await o.start({ revision: "ok-1", image: IMAGE, instanceId: "dup" });
+    expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, instanceId: "dup" }))).toMatch(/^ALREADY_EXISTS: instance dup already exists/);
+    await o.stop("dup");
+    expect(h.driver.calls.boot).toBe(1);
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("a function that never opens its port: DEADLINE_EXCEEDED, nothing left behind", async () => {
+    h = await orchestratorHarness({ defaults: { readyTimeoutMs: 800 } });
+    h.driver.faults.neverListen.add("mute-1");
+    expect(await codeOf(h.orchestrator.start({ revision: "mute-1", image: IMAGE }))).toMatch(
+      /^DEADLINE_EXCEEDED: function of revision mute-1 did not accept connections on port 50051 within 800 ms/,
+    );
+    expect(h.orchestrator.list()).toEqual([]);
+    expect(h.driver.calls.stop).toBe(1);
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("a sandbox that crashes while starting: UNAVAILABLE, nothing left behind", async () => {
+    h = await orchestratorHarness();
+    h.driver.faults.neverListen.add("crash-1");
+    h.driver.faults.crashAfterMs.set("crash-1", 100);
+    expect(await codeOf(h.orchestrator.start({ revision: "crash-1", image: IMAGE }))).toMatch(
+      /^UNAVAILABLE: sandbox of instance crash-1-[0-9a-f]{8} exited \(code 3, signal null\) before its function was ready/,
+    );
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("a sandbox that crashes while running shows as exited; invoke is UNAVAILABLE; stop cleans up", async () => {
+    h = await orchestratorHarness();
+    h.driver.faults.crashAfterMs.set("late-1", 1500);
+    await h.orchestrator.start({ revision: "late-1", image: IMAGE, instanceId: "late" });
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(h.orchestrator.status("late")).toMatchObject({ state: "exited", exit: { code: 3, signal: null } });
+    expect(await codeOf(h.orchestrator.invoke("late"))).toMatch(/^UNAVAILABLE: instance late cannot be invoked: its sandbox exited \(code 3/);
+    expect((await h.orchestrator.stop("late")).snapshot).toBe("not-running");
+    expect(await h.snapshots.list()).toEqual([]);
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("a revision's image cannot change under its snapshot", async () => {
+    h = await orchestratorHarness();
+    h.images.add("other:1", "sha256:" + "cd".repeat(32));
+    await h.orchestrator.start({ revision: "img-1", image: IMAGE, instanceId: "a" });
+    await h.orchestrator.stop("a");
+    expect(await codeOf(h.orchestrator.start({ revision: "img-1", image: "other:1" }))).toMatch(
+      /^INVALID_ARGUMENT: revision img-1 was snapshotted from image sha256:abab.*a revision's image cannot change/,
+    );
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("reconciles persisted instances after a restart: live ones are adopted and invokable", async () => {
+    h = await orchestratorHarness();
+    const a = await h.orchestrator.start({ revision: "rec-1", image: IMAGE, instanceId: "a" });
+    const again = new Orchestrator({
+      drivers: new DriverRegistry().register(h.driver),
+      images: h.images,
+      snapshots: h.snapshots,
+      state: new InstanceStateStore(path.join(h.root, "instances")),
+      workingSetDir: path.join(h.root, "working-sets"),
+    });
+    await again.init();
+    expect(again.list()).toMatchObject([{ instanceId: "a", state: "running", recovered: true, pid: a.pid }]);
+    expect((await again.invoke("a", "back")).message).toBe("Hello, back! [boot]");
+    await again.stop("a");
+    expect(await readdir(path.join(h.root, "instances"))).toEqual([]);
+    // The double's process is this test's child, so it is gone once reaped (the driver sees its exit).
+    for (let i = 0; i < 50 && h.driver.live.has(a.pid!); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(h.driver.live.has(a.pid!)).toBe(false);
+    await expect(stat(`/proc/${a.pid}`)).rejects.toThrow();
+  });
+});
