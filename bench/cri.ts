@@ -10,6 +10,10 @@ import { PAUSE_REF, PrivateContainerd } from "../tests/cri/privateContainerd.js"
 const ITERATIONS = Number(process.env.CRI_BENCH_ITERATIONS ?? 30);
 const LIST_SIZE = 100;
 
+type Path = "direct" | "proxy";
+/** Alternates which path goes first, so neither always runs on a warmer cache. */
+const order = (i: number): Path[] => (i % 2 ? ["proxy", "direct"] : ["direct", "proxy"]);
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -40,7 +44,7 @@ async function main() {
   await proxy.start();
   const clients = { direct: new CriTestClient(containerd.socket), proxy: new CriTestClient(proxy.socketPath) };
   const samples: Record<string, { direct: number[]; proxy: number[] }> = {};
-  const record = (call: string, path: "direct" | "proxy", ms: number) => {
+  const record = (call: string, path: Path, ms: number) => {
     samples[call] ??= { direct: [], proxy: [] };
     samples[call][path].push(ms);
   };
@@ -51,7 +55,7 @@ async function main() {
 
     let n = 0;
     for (let i = 0; i < ITERATIONS; i++) {
-      for (const path of (i % 2 ? ["proxy", "direct"] : ["direct", "proxy"]) as const) {
+      for (const path of order(i)) {
         const c = clients[path];
         const cfg = podConfig(`b${n++}`);
         const [runMs, pod] = await timed(() => c.call<{ podSandboxId: string }>("RunPodSandbox", { config: cfg }));
@@ -81,7 +85,7 @@ async function main() {
       });
     }
     for (let i = 0; i < ITERATIONS * 4; i++) {
-      for (const path of (i % 2 ? ["proxy", "direct"] : ["direct", "proxy"]) as const) {
+      for (const path of order(i)) {
         const [ms, res] = await timed(() => clients[path].call<{ containers: unknown[] }>("ListContainers", {}));
         if (res.containers.length !== LIST_SIZE) throw new Error(`ListContainers returned ${res.containers.length}, not ${LIST_SIZE}`);
         record("ListContainers100", path, ms);
