@@ -89,10 +89,11 @@ export function resolveArtifacts(
       continue;
     }
     const url = URLS[key](version);
-    const given = checksums[key]?.toLowerCase();
+    // Accept the stack config's "sha256:<hex>" form as well as bare hex.
+    const given = checksums[key]?.toLowerCase().replace(/^sha256:/, "");
     const sha256 = given ?? KNOWN_SHA256[`${key}@${version}`];
     if (given !== undefined && !SHA256.test(given)) {
-      problems.push(`checksums.${key}: "${checksums[key]}" is not a sha256 (64 hex digits)`);
+      problems.push(`checksums.${key}: "${checksums[key]}" is not a sha256 ("sha256:" and 64 hex digits)`);
       continue;
     }
     if (sha256 === undefined) {

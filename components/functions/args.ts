@@ -17,6 +17,8 @@ export interface FunctionSpec {
   /** Knative autoscaling bounds (annotations); defaults Knative's. */
   minScale?: number;
   maxScale?: number;
+  /** How many copies ("<name>-0", "<name>-1", …), as vSwarm's deployer counts them; default 1. */
+  count?: number;
   /** Event matchers for endpoints.json when the function is triggered by eventing. */
   eventing?: { matchers: Record<string, string> };
 }

@@ -1,1 +1,3 @@
 export type { FunctionSpec, FunctionsArgs } from "./args.js";
+export { Functions } from "./functions.js";
+export { FUNCTION_CATALOG, instanceNames, resolveFunction } from "./catalog.js";

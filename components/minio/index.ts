@@ -1,1 +1,2 @@
 export type { MinioArgs } from "./args.js";
+export { Minio } from "./minio.js";
