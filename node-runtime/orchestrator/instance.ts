@@ -13,8 +13,11 @@ export const DEFAULT_FUNCTION_PORT = 50051;
 export interface StartInstanceRequest {
   /** Unique instance id; generated from the revision when absent. */
   instanceId?: string;
-  /** Function revision (Knative's K_REVISION); snapshots are kept per revision. */
-  revision: string;
+  /**
+   * Function revision (Knative's K_REVISION); snapshots are kept per revision. When absent (vHive's
+   * StartVM), the revision is `img-<first 16 hex digits of the image digest>`.
+   */
+  revision?: string;
   /** Image reference or digest (vHive's GUEST_IMAGE). */
   image: string;
   /** Port the function listens on in its sandbox (vHive's GUEST_PORT); default 50051. */

@@ -24,6 +24,11 @@ import type { InstanceRecord, InstanceStateStore } from "./instance-state-store.
 import { checkInstanceId, checkPort, checkRevision } from "./names.js";
 import { adoptedHandle, pidAlive } from "./adopted-handle.js";
 
+/** The revision of an image-only start (vHive's StartVM): one per image digest. */
+export function imageRevision(digest: string): string {
+  return `img-${digest.replace(/^sha256:/, "").slice(0, 16)}`;
+}
+
 export interface OrchestratorDefaults {
   sandbox: SandboxKind;
   snapshotMode: SnapshotMode;
@@ -131,7 +136,8 @@ export class Orchestrator {
   }
 
   async start(req: StartInstanceRequest): Promise<InstanceInfo> {
-    const revision = checkRevision(req.revision ?? "");
+    // vHive's StartVM names no revision; its instances share snapshots per image digest instead.
+    const namedRevision = req.revision === undefined ? undefined : checkRevision(req.revision);
     if (!req.image) throw new RuntimeError("INVALID_ARGUMENT", "image is required (a reference or sha256 digest)");
     const port = checkPort(req.port ?? DEFAULT_FUNCTION_PORT);
     const sandbox = req.sandbox ?? this.defaults.sandbox;
@@ -144,12 +150,12 @@ export class Orchestrator {
     if (!Number.isInteger(vcpus) || vcpus < 1) throw new RuntimeError("INVALID_ARGUMENT", `vcpus must be a positive integer, got ${vcpus}`);
     if (!Number.isInteger(memoryMiB) || memoryMiB < 16) throw new RuntimeError("INVALID_ARGUMENT", `memoryMiB must be an integer ≥ 16, got ${memoryMiB}`);
     const entry = this.opts.drivers.get(sandbox);
-    const instanceId = checkInstanceId(req.instanceId || `${revision}-${randomBytes(4).toString("hex")}`);
+    const instanceId = checkInstanceId(req.instanceId || `${namedRevision ?? "fn"}-${randomBytes(4).toString("hex")}`);
     if (this.instances.has(instanceId)) throw new RuntimeError("ALREADY_EXISTS", `instance ${instanceId} already exists`);
 
     const info: InstanceInfo = {
       instanceId,
-      revision,
+      revision: namedRevision ?? "",
       image: req.image,
       imageDigest: "",
       sandbox,
@@ -165,11 +171,14 @@ export class Orchestrator {
     const live: LiveInstance = { info, invoked: false };
     this.instances.set(instanceId, live);
     this.updateGauges();
-    const log = this.log.child({ instance: instanceId, revision, sandbox });
+    let log = this.log.child({ instance: instanceId, sandbox });
     const timer = new StageTimer();
     try {
       const image = await timer.time("GetImage", () => this.resolveImage(req.image));
       info.imageDigest = image.digest;
+      const revision = namedRevision ?? imageRevision(image.digest);
+      info.revision = revision;
+      log = log.child({ revision });
       if (entry.needsNetwork) {
         if (!this.opts.network) throw new RuntimeError("FAILED_PRECONDITION", `sandbox ${sandbox} needs a network pool and none is configured`);
         live.slot = await this.opts.network.acquire().catch((err) => {

@@ -71,6 +71,10 @@ export class SnapshotStore {
     return this.opts.root;
   }
 
+  get budgetBytes(): number {
+    return this.opts.budgetBytes;
+  }
+
   async init(): Promise<void> {
     await this.disk.init();
     // A committed directory without a readable manifest cannot be checked, so it cannot be loaded.

@@ -1,0 +1,87 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import YAML from "yaml";
+import { z } from "zod";
+import { parseByteSize } from "./byte-size.js";
+
+export const DEFAULT_DATA_DIR = "/var/lib/vhive-node/runtime";
+export const DEFAULT_API_SOCKET = "/run/vhive-node/orchestrator.sock";
+
+const sandboxKind = z.enum(["firecracker", "gvisor", "containerd"]);
+const byteSize = (field: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    try {
+      return parseByteSize(v, field);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
+/**
+ * Node runtime settings: from a YAML/JSON file (`--config`), then command-line flags on top.
+ * Everything has a default so `node-runtime serve` works on a prepared node with no file at all.
+ */
+export const runtimeConfigSchema = z
+  .object({
+    /** Sandbox used when a request names none. */
+    sandbox: sandboxKind.default("gvisor"),
+    /** Sandboxes to enable on this node; default: the default sandbox only. */
+    sandboxes: z.array(sandboxKind).optional(),
+    snapshotMode: z.enum(["off", "vanilla", "reap"]).default("vanilla"),
+    /** Root of the runtime's state: snapshots, instance records, working sets, sandbox dirs. */
+    dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
+    /** Image store cache root; default `<dataDir>/../images` (the image store's own default). */
+    imageDir: z.string().min(1).optional(),
+    /** Disk budget for snapshots, e.g. "20GiB". */
+    diskBudget: byteSize("diskBudget").default(20 * 1024 ** 3),
+    /** "every-load" or "first-load" checksum verification (sizes are always checked). */
+    snapshotChecksums: z.enum(["every-load", "first-load"]).default("first-load"),
+    /** gRPC API: a Unix socket path, or a TCP port on `host`. */
+    socket: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    host: z.string().default("127.0.0.1"),
+    /** Prometheus exposition over HTTP (`/metrics`, `/metrics.csv`), off when absent. */
+    metricsPort: z.number().int().min(1).max(65535).optional(),
+    vcpus: z.number().int().min(1).default(1),
+    memoryMiB: z.number().int().min(16).default(512),
+    readyTimeoutMs: z.number().int().min(100).default(20_000),
+    invokeTimeoutMs: z.number().int().min(100).default(10_000),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .strict();
+
+export type RuntimeConfig = z.output<typeof runtimeConfigSchema>;
+export type RuntimeConfigInput = z.input<typeof runtimeConfigSchema>;
+
+/** Validates a config object; the error lists every problem with its field. */
+export function parseRuntimeConfig(input: unknown, source = "config"): RuntimeConfig {
+  const res = runtimeConfigSchema.safeParse(input ?? {});
+  if (!res.success) {
+    const problems = res.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new Error(`invalid ${source}:\n  ${problems.join("\n  ")}`);
+  }
+  const cfg = res.data;
+  if (cfg.socket === undefined && cfg.port === undefined) cfg.socket = DEFAULT_API_SOCKET;
+  cfg.dataDir = path.resolve(cfg.dataDir);
+  return cfg;
+}
+
+/** Reads a YAML or JSON file and overlays `overrides` (command-line flags) before validating. */
+export async function loadRuntimeConfig(file: string | undefined, overrides: Record<string, unknown> = {}): Promise<RuntimeConfig> {
+  let base: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      throw new Error(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    const parsed: unknown = YAML.parse(text);
+    if (parsed !== null && (typeof parsed !== "object" || Array.isArray(parsed))) throw new Error(`config file ${file}: expected a mapping at the top level`);
+    base = (parsed ?? {}) as Record<string, unknown>;
+  }
+  const merged = { ...base };
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
+  return parseRuntimeConfig(merged, file ? `config (${file} + flags)` : "config flags");
+}
