@@ -29,8 +29,8 @@ export interface OpenYurtArgs {
   bootstrapToken: pulumi.Input<string>;
   /** Demo functions deployed once per pool (pinned to it by node selector); default helloworld. */
   demoFunctions?: FunctionSpec[];
-  /** Knative domain the demo functions are reached under (for endpoints.json). */
-  domain?: pulumi.Input<string>;
+  /** Knative domain the demo functions are reached under (ClusterAddons' `domain` output). */
+  domain: pulumi.Input<string>;
   /** Base URL replacing upstream hosts of release files. */
   artifactMirror?: string;
   fetcher?: ManifestFetcher;
