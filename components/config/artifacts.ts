@@ -165,3 +165,22 @@ export function resolveArtifact(
 }
 
 export const ARTIFACT_NAMES = Object.keys(ARTIFACT_VERSION_KEY) as ArtifactName[];
+
+/**
+ * Resolves an artifact, or returns the reason it cannot be downloaded yet. Scripts turn the
+ * reason into a failing step (the error names the setting to add), so a preview still works
+ * and the problem surfaces where the file is needed.
+ */
+export function artifactOrMissing(
+  artifact: ArtifactName,
+  versions: Record<VersionKey, string>,
+  checksums: Partial<Record<ArtifactName, string>>,
+  artifactMirror: string | undefined,
+): ResolvedArtifact | MissingChecksumError {
+  try {
+    return resolveArtifact(artifact, versions, checksums, artifactMirror);
+  } catch (error) {
+    if (error instanceof MissingChecksumError) return error;
+    throw error;
+  }
+}

@@ -1,0 +1,222 @@
+# shellcheck shell=bash
+# Helper library prepended to every vHive provisioner step script (components/scripts/helpers.ts).
+# Each helper is idempotent and sets changed=1 only when it altered the host. State the delete
+# scripts need (packages we installed, files we replaced) lives under $state_dir.
+# shellcheck disable=SC2034,SC2154 # cache_dir is used by step bodies; step is set by the script
+changed=0
+state_dir=/var/lib/vhive/state
+# shellcheck disable=SC2034 # not every step downloads
+cache_dir=/var/cache/vhive
+
+# Runs a command as root: directly when we are root, else through sudo that must not ask.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n -- "$@"; fi
+}
+
+require_root_access() {
+  if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
+    echo "vhive-step $step: user $(id -un) on $(hostname) needs passwordless sudo" >&2
+    exit 1
+  fi
+}
+
+fail() {
+  echo "vhive-step $step: $*" >&2
+  exit 1
+}
+
+# missing_checksum MESSAGE: a download the stack config has no checksum for; stops the step
+# (set -e) with the message that names the setting to add.
+missing_checksum() {
+  echo "vhive-step $step: $*" >&2
+  return 1
+}
+
+# write_file PATH MODE < content: replaces PATH only if the content differs.
+write_file() {
+  local path="$1" mode="$2" tmp
+  tmp="$(mktemp)"
+  cat >"$tmp"
+  if as_root test -f "$path" && as_root cmp -s "$tmp" "$path"; then
+    rm -f "$tmp"
+    return 0
+  fi
+  as_root install -D -m "$mode" "$tmp" "$path"
+  rm -f "$tmp"
+  changed=1
+}
+
+remove_path() {
+  local path
+  for path in "$@"; do
+    if as_root test -e "$path" || as_root test -L "$path"; then
+      as_root rm -rf -- "$path"
+      changed=1
+    fi
+  done
+}
+
+# Saves PATH once (before we first replace it) so the delete script can restore it.
+backup_once() {
+  local path="$1" saved
+  saved="$state_dir/backup$path"
+  if as_root test -e "$path" && ! as_root test -e "$saved"; then
+    as_root install -d "$(dirname "$saved")"
+    as_root cp -a -- "$path" "$saved"
+  fi
+}
+
+restore_backup() {
+  local path="$1" saved
+  saved="$state_dir/backup$path"
+  if as_root test -e "$saved"; then
+    as_root mv -f -- "$saved" "$path"
+    changed=1
+  fi
+}
+
+package_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# apt_install LIST PKG...: installs missing packages and records them in LIST so the delete
+# script removes exactly what we added.
+apt_install() {
+  local list="$state_dir/$1.packages" missing=() pkg
+  shift
+  for pkg in "$@"; do
+    package_installed "$pkg" || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  as_root install -d "$state_dir"
+  printf '%s\n' "${missing[@]}" | as_root tee -a "$list" >/dev/null
+  changed=1
+}
+
+# apt_remove_recorded LIST KEEP: purges the packages apt_install recorded, unless KEEP is 1.
+apt_remove_recorded() {
+  local list="$state_dir/$1.packages" keep="$2" pkgs=() pkg
+  as_root test -f "$list" || return 0
+  if [ "$keep" != 1 ]; then
+    while IFS= read -r pkg; do
+      [ -n "$pkg" ] && package_installed "$pkg" && pkgs+=("$pkg")
+    done < <(as_root cat "$list")
+    if [ "${#pkgs[@]}" -gt 0 ]; then
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${pkgs[@]}" >/dev/null
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get autoremove --purge -y -qq >/dev/null
+    fi
+  fi
+  as_root rm -f "$list"
+  changed=1
+}
+
+# fetch_verified URL CHECKSUM DEST: downloads once into the cache and checks the checksum
+# ("sha256:<hex>" or "sha512:<hex>") before anything uses the file.
+fetch_verified() {
+  local url="$1" checksum="$2" dest="$3" algo sum tmp
+  algo="${checksum%%:*}"
+  sum="${checksum#*:}"
+  if as_root test -f "$dest" && [ "$(as_root "${algo}sum" "$dest" | cut -d' ' -f1)" = "$sum" ]; then
+    return 0
+  fi
+  command -v curl >/dev/null || fail "curl is missing (the base-packages step installs it)"
+  tmp="$(mktemp)"
+  if ! curl -fsSL --retry 3 --retry-delay 2 -o "$tmp" "$url"; then
+    rm -f "$tmp"
+    fail "download failed: $url"
+  fi
+  if [ "$("${algo}sum" "$tmp" | cut -d' ' -f1)" != "$sum" ]; then
+    rm -f "$tmp"
+    fail "checksum mismatch for $url (expected $checksum)"
+  fi
+  as_root install -D -m 0644 "$tmp" "$dest"
+  rm -f "$tmp"
+  changed=1
+}
+
+# record_file PATH: notes a file this step created, for remove_recorded_files.
+record_file() {
+  local list="$state_dir/$step.files"
+  as_root install -d "$state_dir"
+  if ! as_root grep -qxF -- "$1" "$list" 2>/dev/null; then
+    printf '%s\n' "$1" | as_root tee -a "$list" >/dev/null
+  fi
+}
+
+# remove_recorded_files STEP: deletes every file record_file noted for STEP.
+remove_recorded_files() {
+  local list="$state_dir/$1.files" path
+  as_root test -f "$list" || return 0
+  while IFS= read -r path; do
+    [ -n "$path" ] && remove_path "$path"
+  done < <(as_root cat "$list")
+  as_root rm -f "$list"
+}
+
+# install_binary SRC DEST: copies an executable if it differs, and records it.
+install_binary() {
+  local src="$1" dest="$2"
+  record_file "$dest"
+  if as_root test -f "$dest" && as_root cmp -s "$src" "$dest"; then return 0; fi
+  as_root install -D -m 0755 "$src" "$dest"
+  changed=1
+}
+
+has_systemd() {
+  [ -d /run/systemd/system ]
+}
+
+# enable_unit UNIT RESTART: enables and starts a unit; restarts it when RESTART is 1.
+enable_unit() {
+  local unit="$1" restart="$2"
+  has_systemd || fail "systemd is not running on $(hostname); $unit needs it"
+  as_root systemctl daemon-reload
+  if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+    as_root systemctl enable --quiet "$unit"
+    changed=1
+  fi
+  if [ "$restart" = 1 ] && systemctl is-active --quiet "$unit"; then
+    as_root systemctl restart "$unit"
+  elif ! systemctl is-active --quiet "$unit"; then
+    as_root systemctl start "$unit"
+    changed=1
+  fi
+}
+
+# enable_unit_only UNIT: enables a unit without starting it (kubeadm starts the kubelet).
+enable_unit_only() {
+  local unit="$1"
+  has_systemd || fail "systemd is not running on $(hostname); $unit needs it"
+  as_root systemctl daemon-reload
+  if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+    as_root systemctl enable --quiet "$unit"
+    changed=1
+  fi
+}
+
+# disable_unit UNIT: stops and disables a unit if it is known.
+disable_unit() {
+  local unit="$1"
+  has_systemd || return 0
+  if systemctl is-active --quiet "$unit" 2>/dev/null; then
+    as_root systemctl stop "$unit"
+    changed=1
+  fi
+  if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+    as_root systemctl disable --quiet "$unit"
+    changed=1
+  fi
+}
+
+# wait_for TIMEOUT DESCRIPTION COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+  local timeout="$1" what="$2" i
+  shift 2
+  for ((i = 0; i < timeout; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  fail "timed out after ${timeout}s waiting for $what"
+}

@@ -1,0 +1,27 @@
+// The shell function library every step script starts with (helpers.sh, kept as a real shell
+// file so shellcheck and editors see it as such), and the wrapper that turns a step body into a
+// complete script ending with the one `vhive-step <name>: changed|unchanged` line.
+import { readFileSync } from "node:fs";
+
+export const STATE_DIR = "/var/lib/vhive/state";
+export const CACHE_DIR = "/var/cache/vhive";
+
+const LIBRARY = readFileSync(new URL("./helpers.sh", import.meta.url), "utf8");
+/** The library without its file header (shellcheck directives that only make sense standalone). */
+export const HELPERS = LIBRARY.slice(LIBRARY.indexOf("changed=0"));
+
+/** Wraps a step body into a complete script that ends with the `vhive-step` status line. */
+export function stepScript(step: string, body: string): string {
+  return [
+    "#!/usr/bin/env bash",
+    `# vHive provisioner step "${step}": idempotent; prints one status line at the end.`,
+    "set -euo pipefail",
+    `step=${step}`,
+    HELPERS,
+    "require_root_access",
+    body.trimEnd(),
+    "",
+    'if [ "$changed" -eq 1 ]; then echo "vhive-step $step: changed"; else echo "vhive-step $step: unchanged"; fi',
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,80 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseStackConfig } from "../config/validate.js";
+import { hostBootstrapSteps } from "./hostSteps.js";
+import { checkShellBatch, type ShellCheckResult } from "./checkShell.js";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1vZ2d1c3Rlc3RrZXlmb3J2aGl2ZXRlc3Rz";
+const hosts = {
+  target: "hosts",
+  hosts: [
+    { name: "cp", address: "192.0.2.10", role: "control-plane", sshKey: "agent", hostKey: KEY },
+    { name: "w1", address: "192.0.2.11", role: "worker", sshKey: "agent", hostKey: KEY },
+  ],
+  network: { hostCidr: "192.0.2.0/24", metallbPool: "192.0.2.240-192.0.2.250" },
+};
+
+// The variants cover every branch of the builders: each sandbox, both package sources,
+// eStargz, the apt proxy and the artifact mirror.
+const variants = {
+  "firecracker-release": { ...hosts, sandbox: "firecracker", snapshots: "reap", estargz: true },
+  "gvisor-debian-proxy": { ...hosts, sandbox: "gvisor", packages: { source: "debian" }, aptProxy: "http://192.0.2.1:3142" },
+  "gvisor-release-mirror": { ...hosts, sandbox: "gvisor", artifactMirror: "https://mirror.example.org/artifacts" },
+  "containerd-debian-keep": { ...hosts, sandbox: "containerd", packages: { source: "debian", keepOnDestroy: true } },
+} as const;
+
+// Every distinct script, keyed by a readable name; identical scripts are checked once.
+const scripts = new Map<string, string>();
+for (const [variant, raw] of Object.entries(variants)) {
+  const config = parseStackConfig(raw);
+  for (const role of ["control-plane", "worker"] as const) {
+    for (const s of hostBootstrapSteps(config, { name: role, runsSandbox: role === "worker" })) {
+      for (const kind of ["create", "delete"] as const) {
+        if (![...scripts.values()].includes(s[kind])) scripts.set(`${variant} ${role} ${s.name} ${kind}`, s[kind]);
+      }
+    }
+  }
+}
+
+describe("host bootstrap steps", () => {
+  let results = new Map<string, ShellCheckResult>();
+  beforeAll(() => {
+    const names = [...scripts.keys()];
+    const checked = checkShellBatch(names.map((n) => scripts.get(n)!));
+    results = new Map(names.map((n, i) => [n, checked[i]!]));
+  });
+
+  for (const [name, script] of scripts) {
+    it(`${name}: bash -n and shellcheck clean, ends with the status line, snapshot`, () => {
+      expect(results.get(name)).toEqual({ syntax: "", shellcheck: "" });
+      expect(script.trimEnd().split("\n").at(-1)).toBe(
+        'if [ "$changed" -eq 1 ]; then echo "vhive-step $step: changed"; else echo "vhive-step $step: unchanged"; fi',
+      );
+      expect(script).toMatchSnapshot();
+    });
+  }
+
+  it("orders steps per sandbox and role", () => {
+    const names = (raw: object, runsSandbox: boolean) =>
+      hostBootstrapSteps(parseStackConfig(raw), { name: "n", runsSandbox }).map((s) => s.name);
+    expect(names(variants["firecracker-release"], true)).toEqual([
+      "apt-auto-upgrades-off", "base-packages", "swap-off", "kernel-modules", "sysctl", "limits",
+      "stargz", "firecracker", "containerd", "kubernetes",
+    ]);
+    expect(names(variants["firecracker-release"], false)).not.toContain("firecracker");
+    expect(names(variants["gvisor-debian-proxy"], true)).toEqual([
+      "apt-proxy", "apt-auto-upgrades-off", "base-packages", "swap-off", "kernel-modules", "sysctl", "limits",
+      "runsc", "containerd", "kubernetes",
+    ]);
+  });
+
+  it("downloads through the mirror with the pinned checksum, and stops clearly without one", () => {
+    const config = parseStackConfig(variants["gvisor-release-mirror"]);
+    const steps = hostBootstrapSteps(config, { name: "w", runsSandbox: true });
+    expect(steps.find((s) => s.name === "containerd")!.create).toContain(
+      "fetch_verified 'https://mirror.example.org/artifacts/github.com/containerd/containerd/releases/download/v2.2.3/containerd-2.2.3-linux-amd64.tar.gz' 'sha256:ca26ef5138f17b847bbeeec36d4bf5e002b54d25858197a870c125d57f44d32f'",
+    );
+    expect(steps.find((s) => s.name === "kubernetes")!.create).toContain(
+      `missing_checksum 'checksums.kubeadm: no published checksum is recorded for kubeadm 1.35.3; set checksums.kubeadm to "sha256:<hex>" (or "sha512:<hex>") from the upstream release page'`,
+    );
+  });
+});

@@ -1,0 +1,94 @@
+// systemd units for the daemons we install from release files. Distribution packages bring
+// their own units; these are only written for the `release` package source.
+
+export const CONTAINERD_UNIT = `[Unit]
+Description=containerd container runtime (vHive provisioner)
+After=network.target local-fs.target
+
+[Service]
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=/usr/local/bin/containerd
+Type=notify
+Delegate=yes
+KillMode=process
+Restart=always
+RestartSec=5
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+OOMScoreAdjust=-999
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+export const STARGZ_UNIT = `[Unit]
+Description=stargz snapshotter for lazy image pulls (vHive provisioner)
+PartOf=containerd.service
+Before=containerd.service
+
+[Service]
+Type=notify
+ExecStart=/usr/local/bin/containerd-stargz-grpc --log-level=info --config=/etc/containerd-stargz-grpc/config.toml
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+/** The kubelet unit; kubeadm supplies flags through the drop-in below. */
+export const KUBELET_UNIT = `[Unit]
+Description=kubelet (vHive provisioner)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+ExecStart=/usr/local/bin/kubelet
+Restart=always
+StartLimitInterval=0
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+export const KUBELET_KUBEADM_DROPIN = `[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/local/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+`;
+
+export interface NodeRuntimeUnitInput {
+  readonly installDir: string;
+  readonly sandbox: string;
+  readonly snapshots: string;
+  readonly healthPort: number;
+  readonly criSocket: string;
+}
+
+/** The node runtime as a service: `node-runtime serve` from the shipped bundle. */
+export function nodeRuntimeUnit(input: NodeRuntimeUnitInput): string {
+  return `[Unit]
+Description=vHive node runtime (sandboxes, snapshots, CRI)
+After=network-online.target containerd.service
+Wants=network-online.target
+
+[Service]
+Environment=VHIVE_SANDBOX=${input.sandbox}
+Environment=VHIVE_SNAPSHOTS=${input.snapshots}
+Environment=VHIVE_HEALTH_PORT=${input.healthPort}
+Environment=VHIVE_CRI_SOCKET=${input.criSocket}
+WorkingDirectory=${input.installDir}
+ExecStart=${input.installDir}/node_modules/.bin/tsx node-runtime/cli/main.ts serve --sandbox ${input.sandbox} --snapshots ${input.snapshots} --health-port ${input.healthPort} --cri-socket ${input.criSocket}
+Restart=always
+RestartSec=2
+LimitNOFILE=1048576
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
