@@ -87,7 +87,7 @@ describe("LocalImageStore with the helloworld image", () => {
     const manifest = JSON.parse(await readFile(path.join(bad, "blobs/sha256", index.manifests[0]!.digest.slice(7)), "utf8")) as { layers: { digest: string }[] };
     const appLayer = path.join(bad, "blobs/sha256", manifest.layers[2]!.digest.slice(7));
     const bytes = await readFile(appLayer);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
     await writeFile(appLayer, bytes);
     const store = new LocalImageStore({ root: await mkdtemp("/var/tmp/vhimg-store-") });
     scratch.push(store.root);
