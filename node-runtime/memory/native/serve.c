@@ -69,39 +69,8 @@ static int serve_fault(struct vhuf_handler *h, uint64_t addr) {
   }
   const struct vhuf_region *r = &h->regions[ri];
   uint64_t page = (r->offset + (dst - r->host_base)) / ps;
-  int rc;
-  if (h->removed[page]) {
-    /* Balloon gave this page back: its old contents are gone, the guest expects zeroes. */
-    struct uffdio_zeropage z = {.range = {.start = dst, .len = ps}, .mode = 0};
-    rc = ioctl(h->uffd, UFFDIO_ZEROPAGE, &z);
-    if (rc == 0) {
-      h->removed[page] = 0;
-      atomic_fetch_add_explicit(&h->c.zero_pages, 1, memory_order_relaxed);
-    }
-  } else {
-    struct uffdio_copy c = {.dst = dst, .src = (uint64_t)(uintptr_t)(h->mem + page * ps), .len = ps, .mode = 0};
-    rc = ioctl(h->uffd, UFFDIO_COPY, &c);
-    if (rc == 0) atomic_fetch_add_explicit(&h->c.copied_pages, 1, memory_order_relaxed);
-  }
-  if (rc != 0) {
-    int e = errno;
-    if (e == EEXIST) {
-      /* Already present (a second vCPU faulted on it, or prefetch won the race): the faulting
-         thread still sleeps until someone wakes it. */
-      wake_range(h, dst, ps);
-      atomic_fetch_add_explicit(&h->c.eexist, 1, memory_order_relaxed);
-    } else if (e == EAGAIN) {
-      /* The VMM's mappings changed (a REMOVE event is queued); retry after reading it. */
-      atomic_fetch_add_explicit(&h->c.eagain_retries, 1, memory_order_relaxed);
-      return DEFER;
-    } else if (vmm_gone_errno(e)) {
-      return VMM_GONE;
-    } else {
-      snprintf(h->fatal_msg, sizeof h->fatal_msg, "%s at 0x%llx failed: %s",
-               h->removed[page] ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", (unsigned long long)dst, strerror(e));
-      return FATAL;
-    }
-  }
+  /* Account before the ioctl: it wakes the vCPU, and whoever reads stats or the recorded
+     order after the guest moved on must already see this fault. */
   if (h->mode == VHUF_RECORD) {
     if (atomic_load_explicit(&h->recording, memory_order_relaxed) && !h->seen[page]) {
       h->seen[page] = 1;
@@ -115,6 +84,38 @@ static int serve_fault(struct vhuf_handler *h, uint64_t addr) {
     } else if (!h->seen[page]) {
       h->seen[page] = 1;
       atomic_fetch_add_explicit(&h->c.unique_pages, 1, memory_order_relaxed);
+    }
+  }
+  int rc;
+  int zero = h->removed[page];
+  atomic_fetch_add_explicit(zero ? &h->c.zero_pages : &h->c.copied_pages, 1, memory_order_relaxed);
+  if (zero) {
+    /* Balloon gave this page back: its old contents are gone, the guest expects zeroes. */
+    struct uffdio_zeropage z = {.range = {.start = dst, .len = ps}, .mode = 0};
+    rc = ioctl(h->uffd, UFFDIO_ZEROPAGE, &z);
+    if (rc == 0) h->removed[page] = 0;
+  } else {
+    struct uffdio_copy c = {.dst = dst, .src = (uint64_t)(uintptr_t)(h->mem + page * ps), .len = ps, .mode = 0};
+    rc = ioctl(h->uffd, UFFDIO_COPY, &c);
+  }
+  if (rc != 0) {
+    int e = errno;
+    atomic_fetch_sub_explicit(zero ? &h->c.zero_pages : &h->c.copied_pages, 1, memory_order_relaxed);
+    if (e == EEXIST) {
+      /* Already present (a second vCPU faulted on it, or prefetch won the race): the faulting
+         thread still sleeps until someone wakes it. */
+      wake_range(h, dst, ps);
+      atomic_fetch_add_explicit(&h->c.eexist, 1, memory_order_relaxed);
+    } else if (e == EAGAIN) {
+      /* The VMM's mappings changed (a REMOVE event is queued); retry after reading it. */
+      atomic_fetch_add_explicit(&h->c.eagain_retries, 1, memory_order_relaxed);
+      return DEFER;
+    } else if (vmm_gone_errno(e)) {
+      return VMM_GONE;
+    } else {
+      snprintf(h->fatal_msg, sizeof h->fatal_msg, "%s at 0x%llx failed: %s",
+               zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", (unsigned long long)dst, strerror(e));
+      return FATAL;
     }
   }
   atomic_fetch_add_explicit(&h->c.serve_ns, vhuf_now_ns() - t0, memory_order_relaxed);

@@ -1,0 +1,293 @@
+// REAP benchmark: cold snapshot-memory restore of a 512 MiB guest for several working-set shapes,
+// four ways: (a) vanilla — memory file mapped MAP_PRIVATE and faulted by the kernel (Firecracker's
+// File backend); (b) our userfaultfd handler, lazy; (c) REAP — working set prefetched with one
+// O_DIRECT read and installed before the guest needs it, rest lazy; (d) the limit — one O_DIRECT
+// read of the working set plus one copy of it. The page cache is dropped before every run.
+// Also: per-fault cost of our handler against a minimal C handler built here, warm page cache.
+// Every figure is reported unpinned and pinned (guest and fault handler on one CPU).
+// Writes bench/results/reap.json, reap.svg and reap.png; prints a table with ratios.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, mkdirSync, createWriteStream, readFileSync } from "node:fs";
+import { writeFile, mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { once } from "node:events";
+import { startUffdHandler } from "../node-runtime/memory/uffd-handler.js";
+import { GuestProcess, buildGuest, ensureAddonBuilt, writeTrace } from "../tests/memory/guest-process.js";
+import { SHAPES, workingSetTrace, meanRunLength, scatteredPages, type WorkingSetShape } from "./reap/shapes.js";
+import { drawReapPlot, type PlotRow } from "./reap/plot.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const RESULTS = join(here, "results");
+const GUEST_BYTES = 512 << 20;
+const PS = 4096;
+const TOTAL_PAGES = GUEST_BYTES / PS;
+const REPS = Number(process.env.REAP_BENCH_REPS ?? 3);
+const FAULT_PAGES = Number(process.env.REAP_BENCH_FAULT_PAGES ?? 20000);
+const PIN_CPU = 1;
+
+type Variant = "vanilla" | "lazy" | "reap" | "limit";
+interface Figures {
+  vanillaMs: number;
+  lazyMs: number;
+  reapMs: number;
+  limitMs: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function dropCaches(): void {
+  execFileSync("sync");
+  execFileSync("sh", ["-c", "echo 3 > /proc/sys/vm/drop_caches"]);
+}
+
+/** Checks that dropping the page cache really evicts the memory file (so "cold" means cold). */
+function cachedKiB(): number {
+  const m = /^Cached:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"));
+  return m ? Number(m[1]) : NaN;
+}
+
+const work = mkdtempSync("/var/tmp/vhuf-bench-");
+const children = new Set<GuestProcess>();
+function cleanup(): void {
+  for (const c of children) c.kill();
+  rmSync(work, { recursive: true, force: true });
+}
+process.on("exit", cleanup);
+process.on("SIGINT", () => process.exit(130));
+
+function guest(bin: string, args: string[], pinned: boolean): GuestProcess {
+  const g = pinned ? new GuestProcess("taskset", ["-c", String(PIN_CPU), bin, ...args]) : new GuestProcess(bin, args);
+  children.add(g);
+  void g.exited.then(() => children.delete(g));
+  return g;
+}
+
+async function writeMemoryFile(path: string): Promise<void> {
+  // Random contents: nothing compresses or dedups, every page is distinct.
+  const out = createWriteStream(path);
+  for (let off = 0; off < GUEST_BYTES; off += 16 << 20) {
+    if (!out.write(randomBytes(16 << 20))) await once(out, "drain");
+  }
+  out.end();
+  await once(out, "finish");
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error("bench:reap needs root (userfaultfd, drop_caches)");
+  ensureAddonBuilt();
+  const guestBin = buildGuest(work);
+  const cRef = join(work, "c-reference-handler");
+  execFileSync("cc", ["-O2", "-Wall", "-o", cRef, join(here, "reap", "c-reference-handler.c")]);
+  const memFile = join(work, "mem");
+  await writeMemoryFile(memFile);
+
+  dropCaches();
+  const before = cachedKiB();
+  readFileSync(memFile);
+  const warm = cachedKiB();
+  dropCaches();
+  const after = cachedKiB();
+  console.log(`drop_caches check: Cached ${before} KiB -> ${warm} KiB after reading the memory file -> ${after} KiB after dropping`);
+  if (warm - after < (GUEST_BYTES / 1024) * 0.9) throw new Error("dropping the page cache does not evict the memory file; cold runs would be warm");
+
+  let sockN = 0;
+  const sock = () => join(work, `h${sockN++}.sock`);
+
+  async function coldRun(v: Variant, shapeDir: string, pinned: boolean): Promise<number> {
+    const trace = join(shapeDir, "trace");
+    const ws = join(shapeDir, "working-set.reap");
+    dropCaches();
+    if (v === "vanilla" || v === "limit") {
+      const args = v === "vanilla" ? ["--file-backed", memFile, "--regions", String(GUEST_BYTES), "--trace", trace] : ["--limit", ws, "--regions", String(GUEST_BYTES)];
+      const g = guest(guestBin, args, pinned);
+      const first = await g.nextLine<{ sinceStartNs?: number; handshakeSent?: boolean }>(120_000);
+      const r = first.sinceStartNs !== undefined ? first : await g.nextLine<{ sinceStartNs: number }>(120_000);
+      g.child.stdin.end();
+      await g.exited;
+      return r.sinceStartNs! / 1e6;
+    }
+    return (await uffdColdRunWithSocket(v, trace, ws, pinned)).ms;
+  }
+
+  async function uffdColdRunWithSocket(mode: "lazy" | "reap", trace: string, wsPath: string, pinned: boolean) {
+    const socketPath = sock();
+    const h = await startUffdHandler({
+      socketPath,
+      memFilePath: memFile,
+      mode: mode === "reap" ? "prefetch" : "lazy",
+      workingSetPath: wsPath,
+      ...(pinned ? { cpu: PIN_CPU } : {}),
+    });
+    const g = guest(guestBin, ["--socket", socketPath, "--regions", String(GUEST_BYTES), "--trace", trace], pinned);
+    try {
+      await g.nextLine();
+      const r = await g.nextLine<{ sinceStartNs: number }>(120_000);
+      const ready = await h.ready;
+      if (mode === "reap" && ready.workingSetWarning) throw new Error(ready.workingSetWarning);
+      return { ms: r.sinceStartNs / 1e6, ready, stats: h.stats() };
+    } finally {
+      g.child.stdin.end();
+      await g.exited;
+      await h.close();
+    }
+  }
+
+  /** Records the working set the way production does: a record-mode load plus stopRecording. */
+  async function record(shape: WorkingSetShape, shapeDir: string, pages: number[]): Promise<void> {
+    const socketPath = sock();
+    const h = await startUffdHandler({ socketPath, memFilePath: memFile, mode: "record", workingSetPath: join(shapeDir, "working-set.reap") });
+    const g = guest(guestBin, ["--socket", socketPath, "--regions", String(GUEST_BYTES)], false);
+    await g.nextLine();
+    await h.ready;
+    await g.command(`touch ${join(shapeDir, "trace")}`);
+    const r = await h.stopRecording();
+    g.child.stdin.end();
+    await g.exited;
+    await h.close();
+    if (r.mode !== "record" || r.recordedPages.length !== pages.length || r.recordedPages.some((p, i) => p !== pages[i])) {
+      throw new Error(`${shape.name}: recorded set differs from the trace`);
+    }
+  }
+
+  const functions: (Figures & { name: string; pages: number; meanRun: number; pinned: Figures; reap: Record<string, number> })[] = [];
+  for (const [i, shape] of SHAPES.entries()) {
+    const shapeDir = join(work, shape.name);
+    mkdirSync(shapeDir);
+    const pages = workingSetTrace(shape, TOTAL_PAGES, 1000 + i);
+    writeTrace(join(shapeDir, "trace"), pages);
+    await record(shape, shapeDir, pages);
+    const figs: Record<"unpinned" | "pinned", Figures> = { unpinned: {} as Figures, pinned: {} as Figures };
+    let reapDetail: Record<string, number> = {};
+    for (const pinned of [false, true]) {
+      const samples: Record<Variant, number[]> = { vanilla: [], lazy: [], reap: [], limit: [] };
+      for (let rep = 0; rep < REPS; rep++) {
+        // Interleave variants so drift on this shared machine hits all of them alike.
+        for (const v of ["vanilla", "lazy", "reap", "limit"] as Variant[]) {
+          if (v === "reap") {
+            dropCaches();
+            const r = await uffdColdRunWithSocket("reap", join(shapeDir, "trace"), join(shapeDir, "working-set.reap"), pinned);
+            samples.reap.push(r.ms);
+            if (!pinned && rep === REPS - 1) {
+              reapDetail = {
+                fetchStateMs: r.ready.fetchStateUs / 1000,
+                installWsMs: r.ready.installWsUs / 1000,
+                installedPages: r.ready.installedPages,
+                installIoctls: r.stats.installIoctls,
+                lazyFaultsAfterInstall: r.stats.faults,
+              };
+            }
+          } else {
+            samples[v].push(await coldRun(v, shapeDir, pinned));
+          }
+        }
+      }
+      figs[pinned ? "pinned" : "unpinned"] = {
+        vanillaMs: median(samples.vanilla),
+        lazyMs: median(samples.lazy),
+        reapMs: median(samples.reap),
+        limitMs: median(samples.limit),
+      };
+    }
+    functions.push({ name: shape.name, pages: shape.pages, meanRun: Number(meanRunLength(pages).toFixed(2)), ...figs.unpinned, pinned: figs.pinned, reap: reapDetail });
+    const f = figs.unpinned;
+    console.log(`${shape.name}: vanilla ${f.vanillaMs.toFixed(1)} ms, lazy ${f.lazyMs.toFixed(1)}, reap ${f.reapMs.toFixed(1)}, limit ${f.limitMs.toFixed(1)}`);
+  }
+
+  // Per-fault cost, warm page cache: distinct scattered pages, one fault each.
+  const faultDir = join(work, "faults");
+  mkdirSync(faultDir);
+  const faultTrace = writeTrace(join(faultDir, "trace"), scatteredPages(FAULT_PAGES, TOTAL_PAGES, 7));
+  readFileSync(memFile); // warm
+  async function perFault(kind: "handler" | "cReference", pinned: boolean): Promise<number> {
+    const socketPath = sock();
+    let close: () => Promise<void>;
+    if (kind === "handler") {
+      const h = await startUffdHandler({ socketPath, memFilePath: memFile, mode: "lazy", ...(pinned ? { cpu: PIN_CPU } : {}) });
+      close = () => h.close();
+    } else {
+      const p = spawn(cRef, [socketPath, memFile, pinned ? String(PIN_CPU) : "-1"], { stdio: ["ignore", "pipe", "inherit"] });
+      await once(p.stdout, "data"); // "listening"
+      close = async () => {
+        if (p.exitCode === null) await once(p, "exit");
+      };
+    }
+    const g = guest(guestBin, ["--socket", socketPath, "--regions", String(GUEST_BYTES)], pinned);
+    await g.nextLine();
+    const r = await g.command<{ elapsedNs: number; pages: number }>(`touch ${faultTrace}`);
+    g.child.stdin.end();
+    await g.exited;
+    await close();
+    return r.elapsedNs / 1000 / r.pages;
+  }
+  const pf: Record<string, number[]> = {};
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const pinned of [false, true]) {
+      for (const kind of ["handler", "cReference"] as const) {
+        (pf[`${kind}${pinned ? "Pinned" : ""}`] ??= []).push(await perFault(kind, pinned));
+      }
+    }
+  }
+  const perFaultUs = {
+    handler: median(pf.handler!),
+    cReference: median(pf.cReference!),
+    pinned: { handler: median(pf.handlerPinned!), cReference: median(pf.cReferencePinned!) },
+  };
+
+  const result = {
+    functions,
+    perFaultUs,
+    setup: {
+      guestMiB: GUEST_BYTES >> 20,
+      repetitions: REPS,
+      statistic: "median",
+      coldCache: "sync; echo 3 > /proc/sys/vm/drop_caches before every run",
+      pinnedCpu: PIN_CPU,
+      perFaultPages: FAULT_PAGES,
+      cpus: execFileSync("nproc").toString().trim(),
+      kernel: execFileSync("uname", ["-r"]).toString().trim(),
+    },
+  };
+  await mkdir(RESULTS, { recursive: true });
+  await writeFile(join(RESULTS, "reap.json"), `${JSON.stringify(result, null, 2)}\n`);
+
+  const rows: PlotRow[] = [];
+  for (const f of functions) {
+    for (const [cpu, fig] of [["unpinned", f], ["pinned (one CPU)", f.pinned]] as const) {
+      rows.push(
+        { function: f.name, variant: "vanilla", ms: fig.vanillaMs, cpu },
+        { function: f.name, variant: "lazy", ms: fig.lazyMs, cpu },
+        { function: f.name, variant: "reap", ms: fig.reapMs, cpu },
+        { function: f.name, variant: "limit", ms: fig.limitMs, cpu },
+      );
+    }
+  }
+  await drawReapPlot(rows, join(RESULTS, "reap.svg"), join(RESULTS, "reap.png"));
+
+  const line = (cols: (string | number)[]) => cols.map((c, i) => String(c).padStart(i === 0 ? 12 : 10)).join(" ");
+  for (const [label, pick] of [["unpinned", (f: (typeof functions)[number]) => f as Figures], ["pinned", (f: (typeof functions)[number]) => f.pinned]] as const) {
+    console.log(`\n${label}: cold restore, ms (median of ${REPS})`);
+    console.log(line(["function", "pages", "vanilla", "lazy", "reap", "limit", "van/reap", "reap/limit"]));
+    for (const f of functions) {
+      const x = pick(f);
+      console.log(line([f.name, f.pages, x.vanillaMs.toFixed(1), x.lazyMs.toFixed(1), x.reapMs.toFixed(1), x.limitMs.toFixed(1), `${(x.vanillaMs / x.reapMs).toFixed(2)}x`, `${(x.reapMs / x.limitMs).toFixed(2)}x`]));
+    }
+  }
+  console.log(`\nper-fault cost, warm cache (µs): handler ${perFaultUs.handler.toFixed(2)} vs C reference ${perFaultUs.cReference.toFixed(2)} ` +
+    `(${(perFaultUs.handler / perFaultUs.cReference).toFixed(2)}x); pinned ${perFaultUs.pinned.handler.toFixed(2)} vs ${perFaultUs.pinned.cReference.toFixed(2)} ` +
+    `(${(perFaultUs.pinned.handler / perFaultUs.pinned.cReference).toFixed(2)}x)`);
+  console.log(`wrote ${join(RESULTS, "reap.json")}, reap.svg, reap.png`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,40 @@
+import { writeFile } from "node:fs/promises";
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+import { Resvg } from "@resvg/resvg-js";
+
+export interface PlotRow {
+  function: string;
+  variant: string;
+  ms: number;
+  cpu: string;
+}
+
+/** Grouped bars of cold-start memory time per function and variant, one panel per CPU setup. */
+export async function drawReapPlot(rows: PlotRow[], svgPath: string, pngPath: string): Promise<void> {
+  const spec: TopLevelSpec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "Snapshot memory restore, cold page cache, 512 MiB guest (lower is better)",
+    data: { values: rows },
+    facet: { row: { field: "cpu", type: "nominal", title: null } },
+    spec: {
+      width: 560,
+      height: 220,
+      mark: { type: "bar" },
+      encoding: {
+        x: { field: "function", type: "nominal", sort: null, title: "working-set shape" },
+        xOffset: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit"] },
+        y: { field: "ms", type: "quantitative", scale: { type: "log" }, title: "ms (log scale)" },
+        color: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit"], title: "variant" },
+        tooltip: [{ field: "ms", type: "quantitative", format: ".1f" }],
+      },
+    },
+    config: { font: "DejaVu Sans" },
+  };
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  const svg = await view.toSVG();
+  view.finalize();
+  await writeFile(svgPath, svg);
+  const png = new Resvg(svg, { fitTo: { mode: "zoom", value: 2 }, background: "white", font: { loadSystemFonts: true } }).render().asPng();
+  await writeFile(pngPath, png);
+}
