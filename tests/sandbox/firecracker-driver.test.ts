@@ -1,0 +1,370 @@
+// The Firecracker driver against the Firecracker API test double (tests/doubles/firecracker), for
+// both spec versions, with real network namespaces from the pool (prefix vhnt) and real ext4 disks
+// (prefix vhfc). The double validates every request against the official spec and enforces the
+// state machine, but runs no guest: these tests check the API conversation, the processes, the
+// files and the cleanup, not a booted function (see firecracker-real.test.ts for that).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { createServer, type Server } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, readSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FirecrackerDriver, FIRECRACKER_DEFAULT_MACHINE, type FirecrackerDriverOptions } from "../../node-runtime/sandbox/firecracker/driver.js";
+import { FirecrackerApiClient, FirecrackerApiError } from "../../node-runtime/sandbox/firecracker/api-client.js";
+import type { FirecrackerApiVersion } from "../../node-runtime/sandbox/firecracker/api-types.js";
+import type { UffdHandlerLauncher, UffdHandlerStart } from "../../node-runtime/sandbox/firecracker/uffd-seam.js";
+import { buildGuestInit } from "../../node-runtime/sandbox/firecracker/guest-init/build.js";
+import { NamespaceNetworkPool } from "../../node-runtime/network/namespace-pool.js";
+import type { NetworkSlot } from "../../node-runtime/network/types.js";
+import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
+import { StageTimer } from "../../node-runtime/metrics/stages.js";
+import { installFirecrackerDouble } from "../doubles/firecracker/install-double.js";
+
+const isRoot = process.getuid?.() === 0;
+if (!isRoot) console.warn("firecracker-driver.test: skipped, needs root for network namespaces");
+
+const DIGEST = "sha256:" + "ab".repeat(32);
+const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
+const work = mkdtempSync(join(tmpdir(), "vhfc-drv-"));
+let pool: NamespaceNetworkPool | undefined;
+let baseImage = "";
+let guestInit = "";
+let kernel = "";
+
+interface Exchange {
+  method: string;
+  path: string;
+  body: Record<string, unknown> | null;
+  status: number;
+}
+
+function readRecord(file: string): Exchange[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Exchange);
+}
+
+/** The conversation without the readiness probes (GET / and GET /version). */
+function writes(file: string): Exchange[] {
+  return readRecord(file).filter((e) => e.method !== "GET");
+}
+
+function debugfsCat(image: string, path: string): string {
+  return execFileSync("debugfs", ["-R", `cat ${path}`, image], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function netnsInode(pid: number): number {
+  return statSync(`/proc/${pid}/ns/net`).ino;
+}
+
+/** Stands in for the REAP page-fault handler (engineer H4's, node-runtime/memory): listens and records. */
+class UffdLauncherDouble implements UffdHandlerLauncher {
+  readonly starts: UffdHandlerStart[] = [];
+  readonly received: string[] = [];
+  private servers: Server[] = [];
+  constructor(private readonly failAfterLoadMs?: number) {}
+  async start(req: UffdHandlerStart) {
+    this.starts.push(req);
+    let failNow: (r: { ok: boolean; reason?: string }) => void = () => undefined;
+    const exited = new Promise<{ ok: boolean; reason?: string }>((ok) => (failNow = ok));
+    const server = createServer((sock) => {
+      let text = "";
+      sock.on("data", (d) => (text += d.toString()));
+      sock.on("end", () => {
+        this.received.push(text);
+        if (this.failAfterLoadMs !== undefined) setTimeout(() => failNow({ ok: false, reason: "handler crashed (test)" }), this.failAfterLoadMs);
+      });
+    });
+    await new Promise<void>((ok) => server.listen(req.socketPath, ok));
+    this.servers.push(server);
+    return {
+      socketPath: req.socketPath,
+      exited,
+      stop: async () => {
+        await new Promise<void>((ok) => server.close(() => ok()));
+        failNow({ ok: true });
+      },
+    };
+  }
+}
+
+beforeAll(async () => {
+  if (!isRoot) return;
+  const root = join(work, "image-root");
+  mkdirSync(join(root, "etc"), { recursive: true });
+  mkdirSync(join(root, "app"), { recursive: true });
+  writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n");
+  writeFileSync(join(root, "app/server.py"), "print('hello')\n");
+  baseImage = join(work, "image.ext4");
+  execFileSync("mkfs.ext4", ["-q", "-F", "-d", root, baseImage, "16M"]);
+  // The double opens the kernel file but boots nothing: any file stands in for vmlinux here.
+  kernel = join(work, "vmlinux");
+  writeFileSync(kernel, "not a kernel: the API double only checks that it opens\n");
+  guestInit = await buildGuestInit(join(work, "init"));
+  pool = await NamespaceNetworkPool.create({
+    namePrefix: `vhnt${tag}`,
+    size: 4,
+    cloneCidr: "10.230.0.0/24",
+    transitCidr: "10.231.0.0/24",
+    acquireTimeoutMs: 0,
+  });
+});
+
+afterAll(async () => {
+  await pool?.destroy();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function makeDriver(version: FirecrackerApiVersion, name: string, extra: Partial<FirecrackerDriverOptions> = {}) {
+  const dir = join(work, `${name}-${version}`);
+  mkdirSync(dir, { recursive: true });
+  const record = join(dir, "api.jsonl");
+  const driver = new FirecrackerDriver({
+    firecrackerBin: installFirecrackerDouble(dir, version, record),
+    kernelPath: kernel,
+    // Stands in for the image store (engineer H5's ImageStore): one ext4 made with mkfs.ext4 -d.
+    images: {
+      ext4: async (digest: string) => {
+        if (digest !== DIGEST) throw new Error(`unknown image ${digest}`);
+        return baseImage;
+      },
+    },
+    guestInitBinary: guestInit,
+    runDir: join(dir, "run"),
+    ...extra,
+  });
+  return { driver, record, dir, runDir: join(dir, "run") };
+}
+
+function request(id: string, slot: NetworkSlot): BootRequest {
+  return {
+    instanceId: id,
+    revision: "helloworld-00001",
+    imageDigest: DIGEST,
+    image: { entrypoint: ["python3"], cmd: ["/app/server.py"], env: ["PYTHONUNBUFFERED=1"], workingDir: "/app", user: "app", exposedPorts: [50051] },
+    port: 50051,
+    vcpus: FIRECRACKER_DEFAULT_MACHINE.vcpus,
+    memoryMiB: FIRECRACKER_DEFAULT_MACHINE.memoryMiB,
+    env: { GUEST_PORT: "50051" },
+    network: slot,
+  };
+}
+
+describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver against the API double v%s", (version) => {
+  const snapDir = join(work, `snap-full-${version}`);
+
+  it("boots: configures machine, kernel, disk and tap, then InstanceStart, inside the slot's namespace", async () => {
+    const { driver, record, runDir } = makeDriver(version, "boot");
+    const slot = await pool!.acquire();
+    const timer = new StageTimer();
+    const h = await driver.boot(request(`boot-${tag}`, slot), timer);
+    try {
+      expect(h.endpoint).toEqual({ kind: "tcp", host: slot.cloneIp, port: 50051 });
+      expect(netnsInode(h.pid!)).toBe(statSync(`/var/run/netns/${slot.netns}`).ino);
+      const w = writes(record);
+      expect(w.map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([
+        "PUT /machine-config 204",
+        "PUT /boot-source 204",
+        "PUT /drives/rootfs 204",
+        "PUT /network-interfaces/eth0 204",
+        "PUT /actions 204",
+      ]);
+      expect(w[0]!.body).toEqual({ vcpu_count: 1, mem_size_mib: 512, smt: false, track_dirty_pages: false });
+      expect(w[1]!.body!.kernel_image_path).toBe("vmlinux");
+      expect(w[1]!.body!.boot_args).toContain("init=/.vhfc/init");
+      expect(w[1]!.body!.boot_args).toContain(`ip=${slot.guestIp}::${slot.gatewayIp}:255.255.255.252:boot-${tag}:eth0:off`);
+      expect(w[2]!.body).toEqual({ drive_id: "rootfs", path_on_host: "rootfs.ext4", is_root_device: true, is_read_only: false });
+      expect(w[3]!.body).toEqual({ iface_id: "eth0", host_dev_name: slot.tapName, guest_mac: slot.guestMac });
+      expect(w[4]!.body).toEqual({ action_type: "InstanceStart" });
+      // The VM's own disk got our init and the image's start command; the cached image did not.
+      const disk = join(runDir, `boot-${tag}`, "rootfs.ext4");
+      expect(debugfsCat(disk, "/.vhfc/config")).toContain("arg python3\narg /app/server.py\n");
+      expect(debugfsCat(disk, "/.vhfc/config")).toContain("user app\n");
+      const initStat = execFileSync("debugfs", ["-R", "stat /.vhfc/init", disk], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+      expect(initStat).toMatch(new RegExp(`Mode:\\s+0755[\\s\\S]*Size: ${statSync(guestInit).size}\\b`));
+      expect(execFileSync("debugfs", ["-R", "ls /", baseImage], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })).not.toContain(".vhfc");
+      expect(Object.keys(timer.snapshot()).sort()).toEqual(["FcCreateVM", "GetImage"]);
+      const stats = await driver.stats(h);
+      expect(stats.rssBytes).toBeGreaterThan(1024 * 1024);
+
+      // Snapshot only while paused: the double refuses otherwise, with Firecracker's fault message.
+      mkdirSync(snapDir);
+      await expect(driver.snapshot(h, snapDir)).rejects.toThrow(FirecrackerApiError);
+      await expect(driver.snapshot(h, snapDir)).rejects.toThrow(/must be paused/);
+      await driver.pause(h);
+      const files = await driver.snapshot(h, snapDir);
+      await driver.resume(h);
+      expect(files.files.sort()).toEqual(["firecracker-snapshot.json", "memory", "rootfs.ext4", "vmstate"]);
+      expect(statSync(join(snapDir, "memory")).size).toBe(512 * 1024 * 1024);
+      expect(writes(record).slice(5).map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([
+        "PUT /snapshot/create 400",
+        "PUT /snapshot/create 400",
+        "PATCH /vm 204",
+        "PUT /snapshot/create 204",
+        "PATCH /vm 204",
+      ]);
+      const create = writes(record).find((e) => e.path === "/snapshot/create" && e.status === 204)!;
+      expect(create.body).toEqual({ snapshot_path: "snapshot/vmstate", mem_file_path: "snapshot/memory", snapshot_type: "Full" });
+      expect(writes(record).filter((e) => e.path === "/vm").map((e) => e.body!.state)).toEqual(["Paused", "Resumed"]);
+      const meta = JSON.parse(readFileSync(join(snapDir, "firecracker-snapshot.json"), "utf8"));
+      expect(meta).toMatchObject({ format: 1, snapshotType: "Full", firecrackerVersion: version, vcpus: 1, memoryMiB: 512, network: { tapName: slot.tapName, guestIp: slot.guestIp } });
+    } finally {
+      await driver.stop(h);
+      await pool!.release(slot);
+    }
+    expect(alive(h.pid)).toBe(false);
+    expect(readdirSync(runDir)).toEqual([]);
+  });
+
+  it("restores two clones at once from the Full snapshot, with the same drive and tap names", async () => {
+    const { driver, record, runDir } = makeDriver(version, "restore");
+    const slots = [await pool!.acquire(), await pool!.acquire()];
+    const timers = [new StageTimer(), new StageTimer()];
+    const handles = await Promise.all(
+      slots.map((s, i) => driver.restore({ ...request(`clone${i}-${tag}`, s), snapshotDir: snapDir, memory: { kind: "file" } }, timers[i]!)),
+    );
+    try {
+      const loads = writes(record).filter((e) => e.path === "/snapshot/load");
+      expect(loads).toHaveLength(2);
+      for (const l of loads) {
+        expect(l.status).toBe(204);
+        expect(l.body).toEqual({ snapshot_path: "snapshot/vmstate", mem_backend: { backend_type: "File", backend_path: "snapshot/memory" }, track_dirty_pages: false, resume_vm: false });
+      }
+      expect(writes(record).filter((e) => e.path === "/vm").map((e) => e.body!.state)).toEqual(["Resumed", "Resumed"]);
+      // Nothing but the load may precede it on a fresh process.
+      expect(writes(record).filter((e) => e.path !== "/snapshot/load" && e.path !== "/vm")).toEqual([]);
+      for (const [i, h] of handles.entries()) {
+        expect(h.endpoint).toEqual({ kind: "tcp", host: slots[i]!.cloneIp, port: 50051 });
+        expect(netnsInode(h.pid!)).toBe(statSync(`/var/run/netns/${slots[i]!.netns}`).ino);
+        expect(Object.keys(timers[i]!.snapshot()).sort()).toEqual(["FcResume", "LoadVMM"]);
+        // Each clone writes its own copy of the snapshotted disk.
+        expect(statSync(join(runDir, h.instanceId, "rootfs.ext4")).ino).not.toBe(statSync(join(snapDir, "rootfs.ext4")).ino);
+      }
+      expect(driver.liveInstances().sort()).toEqual([`clone0-${tag}`, `clone1-${tag}`]);
+    } finally {
+      for (const h of handles) await driver.stop(h);
+      for (const s of slots) await pool!.release(s);
+    }
+    expect(handles.map((h) => alive(h.pid))).toEqual([false, false]);
+    expect(readdirSync(runDir)).toEqual([]);
+  });
+
+  it("restores with a Uffd backend through the page-fault handler's socket", async () => {
+    const uffd = new UffdLauncherDouble();
+    const { driver, record, runDir } = makeDriver(version, "uffd", { uffd });
+    const slot = await pool!.acquire();
+    const h = await driver.restore({ ...request(`uffd-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "record" } }, new StageTimer());
+    try {
+      const load = writes(record).find((e) => e.path === "/snapshot/load")!;
+      expect(load.status).toBe(204);
+      expect(load.body!.mem_backend).toEqual({ backend_type: "Uffd", backend_path: "uffd.socket" });
+      expect(uffd.starts[0]).toMatchObject({ instanceId: `uffd-${tag}`, memoryFile: join(snapDir, "memory"), socketPath: join(runDir, `uffd-${tag}`, "uffd.socket"), mode: "record" });
+      // Firecracker (here its double) connected to the handler and described the guest memory.
+      expect(JSON.parse(uffd.received[0]!)[0]).toMatchObject({ size: 512 * 1024 * 1024, offset: 0 });
+      // The memory file is the handler's business: it is not linked into the jail.
+      expect(existsSync(join(runDir, h.instanceId, "snapshot/memory"))).toBe(false);
+    } finally {
+      await driver.stop(h);
+      await pool!.release(slot);
+    }
+    expect(readdirSync(runDir)).toEqual([]);
+  });
+
+  it("kills the VMM when the page-fault handler fails", async () => {
+    const uffd = new UffdLauncherDouble(50);
+    const { driver } = makeDriver(version, "uffd-fail", { uffd });
+    const slot = await pool!.acquire();
+    const h = await driver.restore({ ...request(`uffdfail-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer());
+    try {
+      expect(await h.exited).toEqual({ code: null, signal: "SIGKILL" });
+    } finally {
+      await driver.stop(h);
+      await pool!.release(slot);
+    }
+  });
+
+  it("writes Diff snapshots on top of the memory they continue, and loads them with dirty tracking", async () => {
+    const { driver, record } = makeDriver(version, "diff", { snapshotType: "Diff" });
+    const slot = await pool!.acquire();
+    const first = join(work, `snap-diff1-${version}`);
+    const second = join(work, `snap-diff2-${version}`);
+    mkdirSync(first);
+    mkdirSync(second);
+    let h: SandboxHandle = await driver.boot(request(`diffboot-${tag}`, slot), new StageTimer());
+    try {
+      expect(writes(record)[0]!.body).toMatchObject({ track_dirty_pages: true });
+      await driver.pause(h);
+      await driver.snapshot(h, first);
+      expect(writes(record).find((e) => e.path === "/snapshot/create")!.body!.snapshot_type).toBe("Diff");
+      await driver.stop(h);
+      // Mark the base memory so we can see the diff land on top of a copy of it.
+      const fd = openSync(join(first, "memory"), "r+");
+      writeSync(fd, Buffer.from("base-page"), 0, 9, 0);
+      closeSync(fd);
+      h = await driver.restore({ ...request(`diffclone-${tag}`, slot), snapshotDir: first, memory: { kind: "file" } }, new StageTimer());
+      const load = writes(record).find((e) => e.path === "/snapshot/load")!;
+      expect(load.body).toMatchObject({ track_dirty_pages: true, resume_vm: false });
+      await driver.pause(h);
+      await driver.snapshot(h, second);
+      const mem = openSync(join(second, "memory"), "r");
+      const head = Buffer.alloc(4096 + 9);
+      readSync(mem, head, 0, head.length, 0);
+      closeSync(mem);
+      expect(head.subarray(0, 9).toString()).toBe("base-page");
+      expect(head.subarray(4096, 4096 + 9).toString()).toBe("diff-page");
+      const meta = JSON.parse(readFileSync(join(second, "firecracker-snapshot.json"), "utf8"));
+      expect(meta).toMatchObject({ snapshotType: "Diff", baseSnapshotDir: first });
+    } finally {
+      await driver.stop(h);
+      await pool!.release(slot);
+    }
+  });
+
+  it("surfaces Firecracker's fault_message and cleans up when a boot fails", async () => {
+    const { driver, runDir } = makeDriver(version, "fault");
+    const slot = await pool!.acquire();
+    try {
+      // A tap that does not exist in the namespace: Firecracker refuses the network interface.
+      const timer = new StageTimer();
+      const boot = driver.boot(request(`fault-${tag}`, { ...slot, tapName: "no-such-tap" }), timer);
+      await expect(boot).rejects.toThrow(FirecrackerApiError);
+      await expect(boot).rejects.toThrow(/Open tap device failed.*no-such-tap/);
+      expect(readdirSync(runDir)).toEqual([]);
+      expect(driver.liveInstances()).toEqual([]);
+    } finally {
+      await pool!.release(slot);
+    }
+  });
+
+  it("rejects bad requests naming the field, before starting anything", async () => {
+    const { driver, runDir } = makeDriver(version, "bad");
+    const slot = await pool!.acquire();
+    try {
+      await expect(driver.boot({ ...request(`bad-${tag}`, slot), vcpus: 0 }, new StageTimer())).rejects.toThrow(/vcpus/);
+      await expect(driver.boot({ ...request("bad id!", slot) }, new StageTimer())).rejects.toThrow(/instanceId/);
+      await expect(driver.boot({ ...request(`bad-${tag}`, slot), network: undefined }, new StageTimer())).rejects.toThrow(/network/);
+      await expect(driver.boot({ ...request(`bad-${tag}`, slot), imageDigest: "sha256:00" }, new StageTimer())).rejects.toThrow(/unknown image/);
+      await expect(
+        driver.restore({ ...request(`bad-${tag}`, slot), snapshotDir: join(work, "nope"), memory: { kind: "file" } }, new StageTimer()),
+      ).rejects.toThrow(/snapshot metadata .* missing/);
+      await expect(
+        driver.restore({ ...request(`bad-${tag}`, { ...slot, guestIp: "172.16.0.6" }), snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer()),
+      ).rejects.toThrow(/differs from slot/);
+      await expect(
+        driver.restore({ ...request(`bad-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer()),
+      ).rejects.toThrow(/option `uffd`/);
+      expect(existsSync(runDir) ? readdirSync(runDir) : []).toEqual([]);
+    } finally {
+      await pool!.release(slot);
+    }
+  });
+});
