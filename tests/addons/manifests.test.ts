@@ -74,15 +74,15 @@ describe("every generated object validates against its schema", () => {
 
 describe("the validators catch what they claim to", () => {
   it("rejects a Deployment with a non-string container name (kubernetes-models)", () => {
-    const bad = structuredClone(minioDeployment(layout)) as { spec: { template: { spec: { containers: { name: unknown }[] } } } };
+    const bad = structuredClone(minioDeployment(layout)) as unknown as { spec: { template: { spec: { containers: { name: unknown }[] } } } };
     bad.spec.template.spec.containers[0]!.name = 7;
     expect(() => validateObject(bad as never)).toThrow(/name must be string/);
   });
   it("rejects a NodePool of an unknown type and an IPAddressPool without addresses", () => {
-    const pool = nodePool("edge", "edge") as { spec: { type: string } };
+    const pool = nodePool("edge", "edge") as unknown as { spec: { type: string } };
     pool.spec.type = "Fog";
     expect(() => validateObject(pool as never)).toThrow(/type/);
-    const ip = metallbAddressPool("p", ["192.0.2.1-192.0.2.9"]) as { spec: Record<string, unknown> };
+    const ip = metallbAddressPool("p", ["192.0.2.1-192.0.2.9"]) as unknown as { spec: Record<string, unknown> };
     delete ip.spec.addresses;
     expect(() => validateObject(ip as never)).toThrow(/addresses/);
   });
