@@ -120,7 +120,7 @@ async function removeStaleSocket(path: string): Promise<void> {
   const st = await lstat(path).catch(() => undefined);
   if (!st) return;
   if (!st.isSocket()) throw new Error(`socketPath ${path} exists and is not a socket; refusing to replace it`);
-  await rm(path);
+  await rm(path, { force: true });
 }
 
 class UffdHandlerImpl implements UffdHandler {
@@ -280,8 +280,15 @@ class UffdHandlerImpl implements UffdHandler {
     await this.shutdown("closed");
   }
 
-  private async shutdown(reason: string): Promise<void> {
-    if (this.closed) return;
+  private shutdownDone: Promise<void> | undefined;
+
+  /** Idempotent; every caller waits for the same teardown (socket removed included). */
+  private shutdown(reason: string): Promise<void> {
+    this.shutdownDone ??= this.teardown(reason);
+    return this.shutdownDone;
+  }
+
+  private async teardown(reason: string): Promise<void> {
     this.closed = true;
     if (!this.settled && !this.failed) this.rejectReady(new Error(`UFFD handler closed before it was ready (${reason})`));
     // Joining the native threads is quick: close() wakes them through an eventfd.

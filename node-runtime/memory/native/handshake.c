@@ -28,6 +28,29 @@ static int wait_readable(struct vhuf_handler *h, int fd, int timeout_ms) {
   }
 }
 
+/* 1 when buf holds one complete JSON value (brackets balanced outside strings). Firecracker
+   sends the whole array in one sendmsg, so this is normally true after the first recvmsg and
+   nothing waits for more bytes. */
+static int json_complete(const char *buf, size_t len) {
+  int depth = 0, in_str = 0, esc = 0, opened = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = buf[i];
+    if (in_str) {
+      if (esc) esc = 0;
+      else if (c == '\\') esc = 1;
+      else if (c == '"') in_str = 0;
+    } else if (c == '"') {
+      in_str = 1;
+    } else if (c == '[' || c == '{') {
+      depth++;
+      opened = 1;
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return opened && depth <= 0 && !in_str;
+}
+
 void *vhuf_handshake_main(void *arg) {
   struct vhuf_handler *h = arg;
   int r = wait_readable(h, h->listen_fd, h->handshake_timeout_ms);
@@ -84,8 +107,9 @@ void *vhuf_handshake_main(void *arg) {
     for (int i = 0; i < k && fd_count < 8; i++) memcpy(&fds[fd_count++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
   }
   size_t len = (size_t)n;
-  /* A long message may arrive in pieces; take what follows within a short grace period. */
-  while (len < VHUF_MAX_HANDSHAKE_BYTES && wait_readable(h, conn, 20) == 1) {
+  /* A long message may arrive in pieces: keep reading while it is incomplete (a malformed one
+     ends at a short silence and is reported by the validator). */
+  while (!json_complete(buf, len) && len < VHUF_MAX_HANDSHAKE_BYTES && wait_readable(h, conn, 200) == 1) {
     ssize_t m = recv(conn, buf + len, VHUF_MAX_HANDSHAKE_BYTES - len, MSG_DONTWAIT);
     if (m <= 0) break;
     len += (size_t)m;
