@@ -15,7 +15,8 @@ export type ArtifactName =
   | "firecracker"
   | "guestKernel"
   | "stargz"
-  | "kind";
+  | "kind"
+  | "node";
 
 /** Which entry of `versions` pins an artifact (several files share one version). */
 export const ARTIFACT_VERSION_KEY: Record<ArtifactName, VersionKey> = {
@@ -32,6 +33,7 @@ export const ARTIFACT_VERSION_KEY: Record<ArtifactName, VersionKey> = {
   guestKernel: "guestKernel",
   stargz: "stargz",
   kind: "kind",
+  node: "node",
 };
 
 export type VersionKey =
@@ -48,7 +50,8 @@ export type VersionKey =
   | "stargz"
   | "firecracker"
   | "guestKernel"
-  | "kind";
+  | "kind"
+  | "node";
 
 /** Defaults as vHive main pins them (issue 2); guestKernel is Firecracker's CI kernel for 1.13. */
 export const DEFAULT_VERSIONS: Record<VersionKey, string> = {
@@ -67,6 +70,8 @@ export const DEFAULT_VERSIONS: Record<VersionKey, string> = {
   firecracker: "1.13.1",
   guestKernel: "6.1.141",
   kind: "0.30.0",
+  // Node.js for the node runtime on workers (release package source).
+  node: "20.20.2",
 };
 
 /**
@@ -115,6 +120,8 @@ export function upstreamUrl(artifact: ArtifactName, version: string): string {
       return `https://github.com/containerd/stargz-snapshotter/releases/download/v${version}/stargz-snapshotter-v${version}-linux-amd64.tar.gz`;
     case "kind":
       return `https://github.com/kubernetes-sigs/kind/releases/download/v${version}/kind-linux-amd64`;
+    case "node":
+      return `https://nodejs.org/dist/v${version}/node-v${version}-linux-x64.tar.gz`;
   }
 }
 

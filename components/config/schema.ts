@@ -89,6 +89,7 @@ export const ChecksumsSchema = z.strictObject(
         "guestKernel",
         "stargz",
         "kind",
+        "node",
       ] satisfies ArtifactName[]
     ).map((key) => [key, checksum.optional()]),
   ) as Record<ArtifactName, z.ZodOptional<typeof checksum>>,

@@ -9,8 +9,9 @@ state_dir=/var/lib/vhive/state
 cache_dir=/var/cache/vhive
 
 # Runs a command as root: directly when we are root, else through sudo that must not ask.
+# Scripts that run on the machine running Pulumi set vhive_local=1 and never use sudo.
 as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n -- "$@"; fi
+  if [ "$(id -u)" -eq 0 ] || [ "${vhive_local:-0}" = 1 ]; then "$@"; else sudo -n -- "$@"; fi
 }
 
 require_root_access() {

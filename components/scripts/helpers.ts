@@ -10,15 +10,26 @@ const LIBRARY = readFileSync(new URL("./helpers.sh", import.meta.url), "utf8");
 /** The library without its file header (shellcheck directives that only make sense standalone). */
 export const HELPERS = LIBRARY.slice(LIBRARY.indexOf("changed=0"));
 
+/** Where a step runs: on a cluster host (root or passwordless sudo) or on the Pulumi machine. */
+export type StepPlace = "host" | "local";
+
 /** Wraps a step body into a complete script that ends with the `vhive-step` status line. */
-export function stepScript(step: string, body: string): string {
+export function stepScript(step: string, body: string, place: StepPlace = "host"): string {
   return [
     "#!/usr/bin/env bash",
     `# vHive provisioner step "${step}": idempotent; prints one status line at the end.`,
     "set -euo pipefail",
     `step=${step}`,
     HELPERS,
-    "require_root_access",
+    place === "host"
+      ? "require_root_access"
+      : [
+          "# On the Pulumi machine: the user's own state and cache directories, no sudo.",
+          "vhive_local=1",
+          'state_dir="${XDG_STATE_HOME:-$HOME/.local/state}/vhive"',
+          "# shellcheck disable=SC2034 # not every step downloads",
+          'cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vhive"',
+        ].join("\n"),
     body.trimEnd(),
     "",
     'if [ "$changed" -eq 1 ]; then echo "vhive-step $step: changed"; else echo "vhive-step $step: unchanged"; fi',

@@ -28,9 +28,9 @@ export const SYSCTLS: readonly (readonly [string, string])[] = [
   ["fs.inotify.max_user_instances", "512"],
 ];
 
-const BASE_PACKAGES = ["curl", "ca-certificates", "tar", "gzip", "iptables", "iproute2", "conntrack", "socat", "ethtool", "kmod", "procps"];
+const BASE_PACKAGES = ["curl", "ca-certificates", "tar", "gzip", "iptables", "iproute2", "conntrack", "socat", "ethtool", "kmod", "procps", "openssl"];
 
-function step(name: string, create: string, del: string): Step {
+export function step(name: string, create: string, del: string): Step {
   return { name, create: stepScript(name, create), delete: stepScript(name, del) };
 }
 
@@ -39,13 +39,13 @@ function artifact(config: StackConfig, name: ArtifactName): ResolvedArtifact | M
 }
 
 /** Downloads an artifact into the cache, or fails the step naming the missing checksum. */
-function fetch(config: StackConfig, name: ArtifactName, dest: string): string {
+export function fetch(config: StackConfig, name: ArtifactName, dest: string): string {
   const resolved = artifact(config, name);
   if (resolved instanceof MissingChecksumError) return `missing_checksum ${q(resolved.message)}`;
   return `fetch_verified ${q(resolved.url)} ${q(resolved.checksum)} "${dest}"`;
 }
 
-function cached(config: StackConfig, name: ArtifactName): string {
+export function cached(config: StackConfig, name: ArtifactName): string {
   const version = config.versions;
   const v = {
     containerd: version.containerd,
@@ -61,6 +61,7 @@ function cached(config: StackConfig, name: ArtifactName): string {
     guestKernel: version.guestKernel,
     stargz: version.stargz,
     kind: version.kind,
+    node: version.node,
   }[name];
   return `$cache_dir/${name}-${v}`;
 }

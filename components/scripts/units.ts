@@ -64,6 +64,7 @@ ExecStart=/usr/local/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $
 
 export interface NodeRuntimeUnitInput {
   readonly installDir: string;
+  readonly nodeBinary: string;
   readonly sandbox: string;
   readonly snapshots: string;
   readonly healthPort: number;
@@ -83,7 +84,7 @@ Environment=VHIVE_SNAPSHOTS=${input.snapshots}
 Environment=VHIVE_HEALTH_PORT=${input.healthPort}
 Environment=VHIVE_CRI_SOCKET=${input.criSocket}
 WorkingDirectory=${input.installDir}
-ExecStart=${input.installDir}/node_modules/.bin/tsx node-runtime/cli/main.ts serve --sandbox ${input.sandbox} --snapshots ${input.snapshots} --health-port ${input.healthPort} --cri-socket ${input.criSocket}
+ExecStart=${input.nodeBinary} --import tsx node-runtime/cli/main.ts serve --sandbox ${input.sandbox} --snapshots ${input.snapshots} --health-port ${input.healthPort} --cri-socket ${input.criSocket}
 Restart=always
 RestartSec=2
 LimitNOFILE=1048576
