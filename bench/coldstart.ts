@@ -1,0 +1,249 @@
+// Cold-start benchmark: boot vs snapshot restore of vHive's helloworld, for every sandbox available
+// here (gVisor; containerd boot only, it has no snapshots; Firecracker where FIRECRACKER_BIN is set).
+// Each iteration drops the page cache first, then times start-to-first-response through the real
+// orchestrator and records vHive's stage breakdown. Boot is the baseline; restore is reported as a
+// ratio of it (goal for gVisor: restore p50 ≤ 60% of boot p50).
+// Writes bench/results/coldstart.json (an ARRAY, one object per sandbox), coldstart.csv (vHive's
+// bench CSV layout), coldstart.svg and coldstart.png (stacked stage means).
+import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import cliProgress from "cli-progress";
+import { pino } from "pino";
+import { parseRuntimeConfig } from "../node-runtime/config/runtime-config.js";
+import { createNodeRuntime, type NodeRuntime } from "../node-runtime/index.js";
+import { summarize, type LatencySummary } from "../node-runtime/metrics/latency-summary.js";
+import { COLD_START_STAGES, type StageDurations } from "../node-runtime/metrics/stages.js";
+import { renderStageChart, type StageBar } from "../node-runtime/metrics/stage-chart.js";
+import { vhiveCsv } from "../node-runtime/metrics/vhive-csv.js";
+import type { SandboxKind } from "../node-runtime/sandbox/driver.js";
+import { ensureHelloworldImage } from "../tests/fixtures/helloworld.js";
+
+const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
+const GOAL_RATIO = 0.6;
+
+interface Sample {
+  ms: number;
+  stages: StageDurations;
+  rssBytes?: number;
+}
+
+export interface SandboxResult {
+  sandbox: SandboxKind;
+  iterations: number;
+  pageCacheDropped: boolean;
+  bootMs: Omit<LatencySummary, "n">;
+  restoreMs: Omit<LatencySummary, "n"> | null;
+  /** Restore-path stages when the sandbox snapshots, else boot-path stages. */
+  stages: Record<string, { meanUs: number }>;
+  bootStages: Record<string, { meanUs: number }>;
+  restoreStages: Record<string, { meanUs: number }> | null;
+  /** restore p50 / boot p50, the baseline of this same run. */
+  restoreToBootP50: number | null;
+  goal: string | null;
+  rssMiB: { boot: number | null; restore: number | null };
+  snapshotBytes: number | null;
+}
+
+async function dropPageCache(): Promise<boolean> {
+  try {
+    await writeFile("/proc/sys/vm/drop_caches", "3");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function stageMeans(samples: Sample[]): Record<string, { meanUs: number }> {
+  const out: Record<string, { meanUs: number }> = {};
+  for (const stage of COLD_START_STAGES) {
+    const vals = samples.map((s) => s.stages[stage]).filter((v): v is number => v !== undefined);
+    if (vals.length) out[stage] = { meanUs: Math.round(vals.reduce((a, b) => a + b, 0) / vals.length) };
+  }
+  return out;
+}
+
+const pick = ({ mean, p50, p99 }: LatencySummary) => ({ mean: +mean.toFixed(1), p50: +p50.toFixed(1), p99: +p99.toFixed(1) });
+const meanOf = (xs: (number | undefined)[]) => {
+  const v = xs.filter((x): x is number => x !== undefined);
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+};
+
+/** Stacked bars must not double count: AddInstance encloses the driver stages and ConnectFuncClient. */
+function barsFor(group: string, means: Record<string, { meanUs: number }>): StageBar[] {
+  const bars: StageBar[] = [];
+  let inside = 0;
+  for (const [stage, { meanUs }] of Object.entries(means)) {
+    if (stage === "AddInstance") continue;
+    bars.push({ group, stage, meanUs });
+    if (stage !== "GetImage" && stage !== "FuncInvocation") inside += meanUs;
+  }
+  const rest = (means.AddInstance?.meanUs ?? 0) - inside;
+  if (rest > 0) bars.push({ group, stage: "AddInstance (rest)", meanUs: rest });
+  return bars;
+}
+
+async function availableSandboxes(requested?: SandboxKind[]): Promise<{ kind: SandboxKind; skip?: string }[]> {
+  const exists = (p: string) => access(p).then(() => true, () => false);
+  const all: SandboxKind[] = requested ?? ["gvisor", "containerd", "firecracker"];
+  const out: { kind: SandboxKind; skip?: string }[] = [];
+  for (const kind of all) {
+    if (kind === "gvisor" && !(await exists("/usr/bin/runsc"))) out.push({ kind, skip: "runsc not installed" });
+    else if (kind === "containerd" && !(await exists("/usr/bin/containerd"))) out.push({ kind, skip: "containerd not installed" });
+    else if (kind === "firecracker" && !process.env.FIRECRACKER_BIN) out.push({ kind, skip: "FIRECRACKER_BIN not set" });
+    else out.push({ kind });
+  }
+  return out;
+}
+
+async function coldStart(rt: NodeRuntime, revision: string, instanceId: string, snapshotMode: "off" | "vanilla"): Promise<Sample & { startKind: string }> {
+  const t0 = process.hrtime.bigint();
+  const info = await rt.orchestrator.start({ revision, image: IMAGE_REF, instanceId, snapshotMode });
+  await rt.orchestrator.invoke(instanceId, "bench");
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const rec = rt.metrics.coldStarts().find((r) => r.instanceId === instanceId);
+  return { ms, stages: rec?.stages ?? info.coldStart, rssBytes: rec?.rssBytes, startKind: info.startKind };
+}
+
+let IMAGE_REF = "";
+
+async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgress.SingleBar | undefined): Promise<{ result: SandboxResult; csvRows: { funcName: string; samples: StageDurations[] }[] }> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), `vhor-bench-${kind}-`));
+  const config = parseRuntimeConfig({ sandbox: kind, dataDir, snapshotMode: "vanilla", diskBudget: "8GiB", logLevel: "warn", snapshotChecksums: "first-load" });
+  const rt = await createNodeRuntime(config, { logger: pino({ level: "warn" }, pino.destination(2)) });
+  try {
+    const img = await ensureHelloworldImage();
+    IMAGE_REF = (await rt.images.loadOciLayout(img.layoutDir, img.ref)).digest;
+    const driverSnapshots = kind !== "containerd";
+    // Warm-up: the first start of an image unpacks its rootfs; that is image preparation, not a cold start.
+    await rt.orchestrator.start({ revision: `warm-${kind}`, image: IMAGE_REF, instanceId: `warm-${kind}`, snapshotMode: "off" });
+    await rt.orchestrator.stop(`warm-${kind}`);
+
+    let dropped = true;
+    const boots: Sample[] = [];
+    for (let i = 0; i < iterations; i++) {
+      dropped = (await dropPageCache()) && dropped;
+      const s = await coldStart(rt, `boot-${kind}`, `boot-${kind}-${i}`, "off");
+      await rt.orchestrator.stop(`boot-${kind}-${i}`);
+      boots.push(s);
+      bar?.increment(1, { phase: `${kind} boot` });
+    }
+    const restores: Sample[] = [];
+    let snapshotBytes: number | null = null;
+    if (driverSnapshots) {
+      const revision = `snap-${kind}`;
+      await coldStart(rt, revision, `${revision}-first`, "vanilla");
+      const stopped = await rt.orchestrator.stop(`${revision}-first`);
+      if (stopped.snapshot !== "taken") throw new Error(`${kind}: snapshot on teardown was not taken (${stopped.snapshot} ${stopped.snapshotError ?? ""})`);
+      snapshotBytes = (await rt.snapshots.list()).find((s) => s.revision === revision)?.sizeBytes ?? null;
+      for (let i = 0; i < iterations; i++) {
+        dropped = (await dropPageCache()) && dropped;
+        const s = await coldStart(rt, revision, `${revision}-${i}`, "vanilla");
+        if (s.startKind !== "restore") throw new Error(`${kind}: iteration ${i} booted instead of restoring`);
+        await rt.orchestrator.stop(`${revision}-${i}`);
+        restores.push(s);
+        bar?.increment(1, { phase: `${kind} restore` });
+      }
+    }
+    const boot = summarize(boots.map((s) => s.ms));
+    const restore = restores.length ? summarize(restores.map((s) => s.ms)) : undefined;
+    const ratio = restore ? restore.p50 / boot.p50 : null;
+    const bootStages = stageMeans(boots);
+    const restoreStages = restores.length ? stageMeans(restores) : null;
+    const result: SandboxResult = {
+      sandbox: kind,
+      iterations,
+      pageCacheDropped: dropped,
+      bootMs: pick(boot),
+      restoreMs: restore ? pick(restore) : null,
+      stages: restoreStages ?? bootStages,
+      bootStages,
+      restoreStages,
+      restoreToBootP50: ratio === null ? null : +ratio.toFixed(3),
+      goal: kind === "gvisor" && ratio !== null ? `restore p50 ≤ ${GOAL_RATIO * 100}% of boot p50: ${ratio <= GOAL_RATIO ? "met" : "NOT met"}` : null,
+      rssMiB: {
+        boot: meanOf(boots.map((s) => s.rssBytes)) === null ? null : +(meanOf(boots.map((s) => s.rssBytes))! / 2 ** 20).toFixed(1),
+        restore: meanOf(restores.map((s) => s.rssBytes)) === null ? null : +(meanOf(restores.map((s) => s.rssBytes))! / 2 ** 20).toFixed(1),
+      },
+      snapshotBytes,
+    };
+    const csvRows = [{ funcName: `helloworld/${kind}/boot`, samples: boots.map((s) => s.stages) }];
+    if (restores.length) csvRows.push({ funcName: `helloworld/${kind}/restore`, samples: restores.map((s) => s.stages) });
+    return { result, csvRows };
+  } finally {
+    await rt.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function runColdStartBench(opts: { sandboxes?: SandboxKind[]; iterations?: number; progress?: boolean } = {}): Promise<SandboxResult[]> {
+  const iterations = opts.iterations ?? 10;
+  const candidates = await availableSandboxes(opts.sandboxes);
+  for (const c of candidates.filter((c) => c.skip)) process.stderr.write(`coldstart: skipping ${c.kind}: ${c.skip}\n`);
+  const kinds = candidates.filter((c) => !c.skip).map((c) => c.kind);
+  if (!kinds.length) throw new Error("coldstart: no sandbox available to benchmark");
+  const total = kinds.reduce((n, k) => n + iterations * (k === "containerd" ? 1 : 2), 0);
+  const bar = opts.progress === false ? undefined : new cliProgress.SingleBar({ format: "cold starts [{bar}] {value}/{total} {phase}", stream: process.stderr }, cliProgress.Presets.shades_classic);
+  bar?.start(total, 0, { phase: "preparing" });
+  const results: SandboxResult[] = [];
+  const csvRows: { funcName: string; samples: StageDurations[] }[] = [];
+  try {
+    for (const kind of kinds) {
+      const r = await benchSandbox(kind, iterations, bar);
+      results.push(r.result);
+      csvRows.push(...r.csvRows);
+    }
+  } finally {
+    bar?.stop();
+  }
+  await mkdir(RESULTS, { recursive: true });
+  await writeFile(path.join(RESULTS, "coldstart.json"), JSON.stringify(results, null, 2) + "\n");
+  await writeFile(path.join(RESULTS, "coldstart.csv"), vhiveCsv(csvRows));
+  const bars = results.flatMap((r) => [
+    ...barsFor(`${r.sandbox} boot`, r.bootStages),
+    ...(r.restoreStages ? barsFor(`${r.sandbox} restore`, r.restoreStages) : []),
+  ]);
+  const chart = await renderStageChart(bars, `helloworld cold start, mean of ${iterations} (page cache dropped)`);
+  await writeFile(path.join(RESULTS, "coldstart.svg"), chart.svg);
+  await writeFile(path.join(RESULTS, "coldstart.png"), chart.png);
+  printTable(results);
+  return results;
+}
+
+function printTable(results: SandboxResult[]): void {
+  const rows = [["sandbox", "boot p50 ms", "boot p99 ms", "restore p50 ms", "restore p99 ms", "restore/boot p50"]];
+  for (const r of results) {
+    rows.push([
+      r.sandbox,
+      r.bootMs.p50.toFixed(1),
+      r.bootMs.p99.toFixed(1),
+      r.restoreMs ? r.restoreMs.p50.toFixed(1) : "-",
+      r.restoreMs ? r.restoreMs.p99.toFixed(1) : "-",
+      r.restoreToBootP50 === null ? "- (no snapshots)" : r.restoreToBootP50.toFixed(2),
+    ]);
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join("  "));
+  for (const r of results) if (r.goal) console.log(`${r.sandbox}: ${r.goal}`);
+}
+
+/** `node-runtime bench` and `npm run bench:coldstart`. */
+export async function benchCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { sandboxes: { type: "string" }, iterations: { type: "string" } } });
+  const iterations = values.iterations === undefined ? Number(process.env.COLDSTART_ITERATIONS ?? 10) : Number(values.iterations);
+  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
+  const sandboxes = values.sandboxes?.split(",").map((s) => s.trim()) as SandboxKind[] | undefined;
+  await runColdStartBench({ sandboxes, iterations });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  benchCommand(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`coldstart: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
