@@ -71,6 +71,18 @@ describe("gRPC API", () => {
     expect((await client.runtimeCall("ListSnapshots")).snapshots).toEqual([]);
   });
 
+  it("keeps vHive's Orchestrator wire format: package, methods, field names and numbers", async () => {
+    const protoLoader = await import("@grpc/proto-loader");
+    const def = protoLoader.loadSync(path.resolve("node-runtime/api/protos/orchestrator.proto"), { keepCase: true });
+    expect(Object.keys(def["proto.Orchestrator"]!).sort()).toEqual(["StartVM", "StopSingleVM", "StopVMs"]);
+    const fields = (name: string) =>
+      ((def[`proto.${name}`] as { type: { field: { name: string; number: number; type: string }[] } }).type.field).map((f) => [f.name, f.number, f.type]);
+    expect(fields("StartVMReq")).toEqual([["image", 1, "TYPE_STRING"], ["id", 2, "TYPE_STRING"]]);
+    expect(fields("StopVMsReq")).toEqual([["all_vms", 1, "TYPE_BOOL"]]);
+    expect(fields("StopSingleVMReq")).toEqual([["id", 1, "TYPE_STRING"]]);
+    expect(fields("Status")).toEqual([["message", 1, "TYPE_STRING"]]);
+  });
+
   it("answers with proper gRPC status codes and messages", async () => {
     const { client } = await setup();
     expect(await grpcCode(client.vhiveCall("StartVM", { image: "missing:1", id: "x" }))).toEqual([
@@ -97,7 +109,7 @@ describe("gRPC API", () => {
     h.driver.faults.neverListen.add("mute");
     h.driver.faults.neverListen.add("crash");
     h.driver.faults.crashAfterMs.set("crash", 100);
-    (h.orchestrator as unknown as { defaults: { readyTimeoutMs: number } }).defaults.readyTimeoutMs = 700;
+    (h.orchestrator as unknown as { defaults: { readyTimeoutMs: number } }).defaults.readyTimeoutMs = 3000;
     expect((await grpcCode(client.runtimeCall("StartInstance", { revision: "mute", image: IMAGE })))[0]).toBe("DEADLINE_EXCEEDED");
     expect((await grpcCode(client.runtimeCall("StartInstance", { revision: "crash", image: IMAGE })))[0]).toBe("UNAVAILABLE");
     expect(await h.leftovers()).toEqual([]);

@@ -9,6 +9,8 @@ import { Orchestrator } from "../../node-runtime/orchestrator/orchestrator.js";
 import { DriverRegistry } from "../../node-runtime/orchestrator/driver-registry.js";
 import { InstanceStateStore } from "../../node-runtime/orchestrator/instance-state-store.js";
 import { IMAGE, orchestratorHarness } from "./orchestrator-harness.js";
+import { NetworkPoolDouble } from "../doubles/driver/network-pool-double.js";
+import { ProcessDriver } from "../doubles/driver/process-driver.js";
 
 type Harness = Awaited<ReturnType<typeof orchestratorHarness>>;
 let h: Harness | undefined;
@@ -256,4 +258,33 @@ describe("orchestrator with the driver double", () => {
     expect(h.driver.live.has(a.pid!)).toBe(false);
     await expect(stat(`/proc/${a.pid}`)).rejects.toThrow();
   });
+
+  it("takes a network slot for drivers that need one and gives it back on stop and on every failure", async () => {
+    h = await orchestratorHarness();
+    const pool = new NetworkPoolDouble(2);
+    const fc = new ProcessDriver("firecracker", path.join(h.root, "sandboxes"));
+    const o = new Orchestrator({
+      drivers: new DriverRegistry().register(h.driver).register(fc, { needsNetwork: true }),
+      images: h.images,
+      snapshots: h.snapshots,
+      network: pool,
+      workingSetDir: path.join(h.root, "working-sets"),
+      defaults: { readyTimeoutMs: 700 },
+    });
+    await o.init();
+    await o.start({ revision: "net-1", image: IMAGE, instanceId: "a", sandbox: "firecracker" });
+    await o.start({ revision: "net-1", image: IMAGE, instanceId: "g" }); // gVisor: no slot
+    expect([...pool.out]).toEqual([0]);
+    await o.start({ revision: "net-1", image: IMAGE, instanceId: "b", sandbox: "firecracker" });
+    expect(await codeOf(o.start({ revision: "net-1", image: IMAGE, sandbox: "firecracker" }))).toMatch(/^RESOURCE_EXHAUSTED: no network slot available: all network slots are in use/);
+    await o.stop("a");
+    fc.faults.neverListen.add("mute-1");
+    expect(await codeOf(o.start({ revision: "mute-1", image: IMAGE, sandbox: "firecracker" }))).toMatch(/^DEADLINE_EXCEEDED/);
+    expect(await codeOf(o.start({ revision: "net-1", image: "missing", sandbox: "firecracker" }))).toMatch(/^NOT_FOUND/);
+    expect([...pool.out]).toEqual([1]);
+    await o.stopAll();
+    expect([...pool.out]).toEqual([]);
+    expect(fc.live.size + h.driver.live.size).toBe(0);
+  });
 });
+
