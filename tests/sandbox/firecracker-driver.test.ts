@@ -19,6 +19,16 @@ import type { NetworkSlot } from "../../node-runtime/network/types.js";
 import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
 import { StageTimer } from "../../node-runtime/metrics/stages.js";
 import { installFirecrackerDouble } from "../doubles/firecracker/install-double.js";
+import { ReapUffdLauncher } from "../../node-runtime/sandbox/firecracker/reap-uffd-launcher.js";
+import { loadUffdNative } from "../../node-runtime/memory/native-binding.js";
+
+let reapNative = "";
+try {
+  loadUffdNative();
+} catch (e) {
+  reapNative = (e as Error).message;
+  console.warn(`firecracker-driver.test: REAP handler case skipped: ${reapNative}`);
+}
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn("firecracker-driver.test: skipped, needs root for network namespaces");
@@ -70,17 +80,21 @@ function netnsInode(pid: number): number {
 class UffdLauncherDouble implements UffdHandlerLauncher {
   readonly starts: UffdHandlerStart[] = [];
   readonly received: string[] = [];
+  finished = 0;
   private servers: Server[] = [];
   constructor(private readonly failAfterLoadMs?: number) {}
   async start(req: UffdHandlerStart) {
     this.starts.push(req);
     let failNow: (r: { ok: boolean; reason?: string }) => void = () => undefined;
     const exited = new Promise<{ ok: boolean; reason?: string }>((ok) => (failNow = ok));
+    let greeted: () => void = () => undefined;
+    const ready = new Promise<void>((ok) => (greeted = ok));
     const server = createServer((sock) => {
       let text = "";
       sock.on("data", (d) => (text += d.toString()));
       sock.on("end", () => {
         this.received.push(text);
+        greeted();
         if (this.failAfterLoadMs !== undefined) setTimeout(() => failNow({ ok: false, reason: "handler crashed (test)" }), this.failAfterLoadMs);
       });
     });
@@ -88,7 +102,12 @@ class UffdLauncherDouble implements UffdHandlerLauncher {
     this.servers.push(server);
     return {
       socketPath: req.socketPath,
+      ready,
       exited,
+      finishFirstInvocation: async () => {
+        this.finished += 1;
+        return { mode: req.mode };
+      },
       stop: async () => {
         await new Promise<void>((ok) => server.close(() => ok()));
         failNow({ ok: true });
@@ -272,6 +291,9 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       expect(JSON.parse(uffd.received[0]!)[0]).toMatchObject({ size: 512 * 1024 * 1024, offset: 0 });
       // The memory file is the handler's business: it is not linked into the jail.
       expect(existsSync(join(runDir, h.instanceId, "snapshot/memory"))).toBe(false);
+      expect(uffd.starts[0]!.vmmPid).toBe(h.pid);
+      await driver.firstInvocationDone(h);
+      expect(uffd.finished).toBe(1);
     } finally {
       await driver.stop(h);
       await pool!.release(slot);
@@ -363,6 +385,27 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
         driver.restore({ ...request(`bad-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer()),
       ).rejects.toThrow(/option `uffd`/);
       expect(existsSync(runDir) ? readdirSync(runDir) : []).toEqual([]);
+    } finally {
+      await pool!.release(slot);
+    }
+  });
+});
+
+describe.skipIf(!isRoot || reapNative !== "")("FirecrackerDriver with the REAP userfaultfd handler (node-runtime/memory)", () => {
+  it("fails the restore and kills the VMM when the handler gets no userfaultfd (the double cannot send one)", async () => {
+    const snapDir = join(work, "snap-reap");
+    const { driver, runDir } = makeDriver("1.16.1", "reap", { uffd: new ReapUffdLauncher({ handshakeTimeoutMs: 5_000 }) });
+    const slot = await pool!.acquire();
+    try {
+      const booted = await driver.boot(request(`reapboot-${tag}`, slot), new StageTimer());
+      mkdirSync(snapDir);
+      await driver.pause(booted);
+      await driver.snapshot(booted, snapDir);
+      await driver.stop(booted);
+      const restore = driver.restore({ ...request(`reap-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "record" } }, new StageTimer());
+      await expect(restore).rejects.toThrow(/no userfaultfd arrived/);
+      expect(driver.liveInstances()).toEqual([]);
+      expect(readdirSync(runDir)).toEqual([]);
     } finally {
       await pool!.release(slot);
     }

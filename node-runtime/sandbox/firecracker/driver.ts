@@ -178,18 +178,26 @@ export class FirecrackerDriver implements SandboxDriver {
             socketPath: join(root, uffdSocket),
             mode: req.memory.mode,
             workingSetPath: req.memory.workingSetPath,
+            vmmPid: record.handle.pid,
             timer,
           });
           watchUffdHandler(record);
           backendPath = uffdSocket;
         }
-        await record.client.loadSnapshot({
+        const loading = record.client.loadSnapshot({
           snapshot_path: IN_JAIL.vmstate,
           mem_backend: { backend_type: req.memory.kind === "uffd" ? "Uffd" : "File", backend_path: backendPath },
           track_dirty_pages: this.snapshotType === "Diff",
           resume_vm: false,
           ...(overrides.length > 0 ? { network_overrides: overrides } : {}),
         });
+        await loading.catch(async (e: Error) => {
+          // A failing handler kills the VMM mid-request; its own reason says more than a hang-up.
+          const handlerFailure = await handlerFailureWithin(record!.uffd, 500);
+          throw handlerFailure === undefined ? e : new Error(`${handlerFailure.message} (snapshot/load: ${e.message})`);
+        });
+        // The handler has the regions and the uffd only after the load; it must serve before resume.
+        if (record.uffd !== undefined) await record.uffd.ready;
       });
       const live = record!;
       await timer.time("FcResume", () => live.client.patchVm({ state: "Resumed" }));
@@ -199,6 +207,14 @@ export class FirecrackerDriver implements SandboxDriver {
       await this.teardown(req.instanceId, record, removeOnStop);
       throw e;
     }
+  }
+
+  /**
+   * Tells the page-fault handler of a REAP restore that the first invocation is done (record: the
+   * working set is written; prefetch: unique pages are counted). No-op for File restores.
+   */
+  async firstInvocationDone(h: SandboxHandle): Promise<unknown> {
+    return this.record(h).uffd?.finishFirstInvocation();
   }
 
   async pause(h: SandboxHandle): Promise<void> {
@@ -362,6 +378,19 @@ function networkOverrides(meta: FirecrackerSnapshotMeta, slot: NetworkSlot | und
     );
   }
   return meta.network.tapName === slot.tapName ? [] : [{ iface_id: meta.network.ifaceId, host_dev_name: slot.tapName }];
+}
+
+async function handlerFailureWithin(session: UffdHandlerSession | undefined, ms: number): Promise<Error | undefined> {
+  if (session === undefined) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((ok) => (timer = setTimeout(() => ok(undefined), ms)));
+  const failure = session.ready.then(
+    () => undefined,
+    (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+  );
+  const result = await Promise.race([failure, timeout]);
+  clearTimeout(timer);
+  return result;
 }
 
 function watchUffdHandler(r: VmRecord): void {

@@ -7,8 +7,12 @@ import type { StageTimer } from "../../metrics/stages.js";
  */
 export interface UffdHandlerSession {
   readonly socketPath: string;
+  /** Resolves once the handler has the VMM's regions and uffd and serves faults; rejects on failure. */
+  readonly ready: Promise<void>;
   /** Settles when the handler ends; an error (or a rejection) means the guest's memory is gone. */
   readonly exited: Promise<{ ok: boolean; reason?: string }>;
+  /** End of the first invocation after the load (REAP: stop recording, write the working set). */
+  finishFirstInvocation(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -20,6 +24,8 @@ export interface UffdHandlerStart {
   socketPath: string;
   mode: "lazy" | "record" | "prefetch";
   workingSetPath?: string;
+  /** The VMM to kill if the handler fails. */
+  vmmPid: number | undefined;
   timer: StageTimer;
 }
 

@@ -259,13 +259,16 @@ export class FirecrackerDouble {
     return undefined;
   }
 
-  /** Firecracker connects to the handler and sends the guest regions (plus the uffd, which we cannot). */
+  /**
+   * Firecracker connects to the handler and sends the guest regions (plus the uffd, which we cannot).
+   * `page_size_kib` carries bytes despite its name, as Firecracker sends it.
+   */
   private greetUffdHandler(path: string, memBytes: number): Promise<void> {
     return new Promise((ok, fail) => {
       const sock = connect(path);
       sock.once("error", (e) => fail(new Refusal(`Load snapshot error: Cannot connect to UDS in order to send information on handling guest memory page-faults: ${e.message}`)));
       sock.once("connect", () => {
-        const regions = [{ base_host_virt_addr: 0x7f0000000000, size: memBytes, offset: 0, page_size: 4096, page_size_kib: 4 }];
+        const regions = [{ base_host_virt_addr: 0x7f0000000000, size: memBytes, offset: 0, page_size: 4096, page_size_kib: 4096 }];
         sock.end(JSON.stringify(regions), () => ok());
       });
     });
