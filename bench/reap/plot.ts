@@ -16,7 +16,7 @@ export async function drawReapPlot(rows: PlotRow[], svgPath: string, pngPath: st
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: "Snapshot memory restore, cold page cache, 512 MiB guest (lower is better)",
     data: { values: rows },
-    facet: { row: { field: "cpu", type: "nominal", title: null } },
+    facet: { row: { field: "cpu", type: "nominal", title: null, sort: ["unpinned", "pinned (one CPU)"] } },
     spec: {
       width: 560,
       height: 220,
@@ -24,7 +24,7 @@ export async function drawReapPlot(rows: PlotRow[], svgPath: string, pngPath: st
       encoding: {
         x: { field: "function", type: "nominal", sort: null, title: "working-set shape" },
         xOffset: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit"] },
-        y: { field: "ms", type: "quantitative", scale: { type: "log" }, title: "ms (log scale)" },
+        y: { field: "ms", type: "quantitative", stack: null, scale: { type: "log" }, title: "ms (log scale)" },
         color: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit"], title: "variant" },
         tooltip: [{ field: "ms", type: "quantitative", format: ".1f" }],
       },

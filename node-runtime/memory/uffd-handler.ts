@@ -1,4 +1,4 @@
-import { lstat, rm } from "node:fs/promises";
+import { chown, lstat, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { StageTimer } from "../metrics/stages.js";
 import { loadUffdNative, type NativeEvent, type NativeHandle, type NativeStats, type UffdNative } from "./native-binding.js";
@@ -34,6 +34,11 @@ export interface UffdHandlerOptions {
   rerecordThreshold?: number;
   /** Pin the fault-serving thread to this CPU (benchmarks; default: not pinned). */
   cpu?: number;
+  /**
+   * Owner given to the socket (mode 0600) — needed when the VMM runs under another uid, as a
+   * jailed Firecracker does. Default: the handler's own uid.
+   */
+  socketOwner?: { uid: number; gid: number };
 }
 
 export interface UffdReady {
@@ -113,6 +118,14 @@ export async function startUffdHandler(opts: UffdHandlerOptions): Promise<UffdHa
   const native = loadUffdNative();
   const handler = new UffdHandlerImpl(native, opts, workingSetPath, threshold);
   handler.start();
+  if (opts.socketOwner) {
+    try {
+      await chown(opts.socketPath, opts.socketOwner.uid, opts.socketOwner.gid);
+    } catch (err) {
+      await handler.close();
+      throw new Error(`socketOwner: cannot chown ${opts.socketPath}: ${(err as Error).message}`);
+    }
+  }
   return handler;
 }
 

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from "vitest";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startUffdHandler, type UffdHandler, type UffdHandlerOptions } from "../../node-runtime/memory/uffd-handler.js";
 import { planReapLoad, workingSetPathFor } from "../../node-runtime/memory/working-set-policy.js";
@@ -246,6 +246,14 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     expect(f.killedPid).toBe(g.pid);
     expect(await g.exited).toMatchObject({ signal: "SIGKILL" });
     expect((await h.stopped).reason).toMatch(/^failed/);
+  });
+
+  it("socketOwner hands the socket to the VMM's uid (a jailed Firecracker is not root)", async () => {
+    const socketPath = join(tmp.dir, `s${n++}.sock`);
+    const h = await startUffdHandler({ socketPath, memFilePath: memFile, mode: "lazy", socketOwner: { uid: 4321, gid: 4322 } });
+    open.push({ h });
+    const st = statSync(socketPath);
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([4321, 4322, 0o600]);
   });
 
   it("the handler stops by itself when the VMM exits", async () => {
