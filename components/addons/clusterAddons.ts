@@ -11,6 +11,7 @@ import { HttpManifestFetcher } from "./fetch.js";
 import { ReleaseFiles } from "./releaseFiles.js";
 import { addonArtifacts, resolveArtifacts } from "./releases.js";
 import { knativeServingSettings, magicDnsDomain } from "./knativeSettings.js";
+import { withOuterDependsOn } from "./dependsOn.js";
 
 const ISTIO_NAMESPACE = "istio-system";
 const INGRESS_SERVICE = { istio: "istio-system/istio-ingressgateway", kourier: "kourier-system/kourier" } as const;
@@ -43,8 +44,9 @@ export class ClusterAddons extends pulumi.ComponentResource {
     const artifacts = resolveArtifacts(addonArtifacts(args.versions, { ingress, eventing }), args.checksums, args.artifactMirror);
     const files = new ReleaseFiles(artifacts, args.fetcher ?? new HttpManifestFetcher());
     const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
+    const after = (deps: pulumi.Resource[]) => withOuterDependsOn(opts?.dependsOn, deps);
     const group = (id: string, objs: pulumi.Input<K8sObject[]>, dependsOn: pulumi.Resource[]) =>
-      new k8s.yaml.v2.ConfigGroup(`${name}-${id}`, { objs }, { ...base, dependsOn });
+      new k8s.yaml.v2.ConfigGroup(`${name}-${id}`, { objs }, { ...base, dependsOn: after(dependsOn) });
     /** A release whose admission webhooks are registered only once their Services serve. */
     const phased = (id: string, objs: pulumi.Output<K8sObject[]>, dependsOn: pulumi.Resource[]) => {
       const split = objs.apply(splitWebhookRegistrations);
@@ -62,7 +64,7 @@ export class ClusterAddons extends pulumi.ComponentResource {
         new k8s.core.v1.NodePatch(
           `${name}-node-ready-${i}`,
           { metadata: { name: node, annotations: { "pulumi.com/waitFor": "condition=Ready" } } },
-          { ...base, dependsOn: [calico] },
+          { ...base, dependsOn: after([calico]) },
         ),
     );
     const coredns = new k8s.apps.v1.DeploymentPatch(
@@ -74,7 +76,7 @@ export class ClusterAddons extends pulumi.ComponentResource {
           annotations: { "pulumi.com/waitFor": "condition=Available", "pulumi.com/patchForce": "true" },
         },
       },
-      { ...base, dependsOn: [calico, ...nodesReady] },
+      { ...base, dependsOn: after([calico, ...nodesReady]) },
     );
     const clusterUp: pulumi.Resource[] = [calico, coredns, ...nodesReady];
 
@@ -95,11 +97,11 @@ export class ClusterAddons extends pulumi.ComponentResource {
     const ingressReady: pulumi.Resource[] = [metallbPool];
     if (ingress === "istio") {
       const ns = group("istio-namespace", [namespace(ISTIO_NAMESPACE)], clusterUp);
-      const chart = (id: string, key: string, values: Record<string, unknown>, after: pulumi.Resource[]) =>
+      const chart = (id: string, key: string, values: Record<string, unknown>, deps: pulumi.Resource[]) =>
         new k8s.helm.v4.Chart(
           `${name}-${id}`,
           { chart: files.chartPath(key), namespace: ISTIO_NAMESPACE, values },
-          { ...base, dependsOn: after },
+          { ...base, dependsOn: after(deps) },
         );
       const istioBase = chart("istio-base", "istio-base", { defaultRevision: "default" }, [ns]);
       const istiod = chart(
@@ -132,7 +134,7 @@ export class ClusterAddons extends pulumi.ComponentResource {
     const [svcNs, svcName] = INGRESS_SERVICE[ingress].split("/") as [string, string];
     const ingressService = k8s.core.v1.Service.get(`${name}-ingress-service`, `${svcNs}/${svcName}`, {
       ...base,
-      dependsOn: [net.workloads, ...ingressReady],
+      dependsOn: after([net.workloads, ...ingressReady]),
     });
     this.ingressAddress = ingressService.status.apply((s) => {
       const lb = s?.loadBalancer?.ingress?.[0];
@@ -147,7 +149,7 @@ export class ClusterAddons extends pulumi.ComponentResource {
         metadata: { name: "config-domain", namespace: "knative-serving", annotations: { "pulumi.com/patchForce": "true" } },
         data: this.domain.apply((d) => ({ [d]: "" })),
       },
-      { ...base, dependsOn: [serving.webhooks] },
+      { ...base, dependsOn: after([serving.webhooks]) },
     );
 
     // 8. Eventing (optional): CRDs, core, in-memory channel, multi-tenant broker.

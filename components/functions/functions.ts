@@ -4,6 +4,7 @@ import { knativeService } from "../manifests/knativeService.js";
 import { vswarmEndpointsJson, type DeployedFunction } from "../manifests/endpoints.js";
 import type { FunctionsArgs } from "./args.js";
 import { instanceNames, resolveFunction } from "./catalog.js";
+import { withOuterDependsOn } from "../addons/dependsOn.js";
 
 /**
  * Knative Services in vHive's workload shape for the chosen sandbox, plus the endpoints.json
@@ -51,6 +52,7 @@ export class Functions extends pulumi.ComponentResource {
           new k8s.apiextensions.CustomResource(`${name}-${serviceName}`, withWait as k8s.apiextensions.CustomResourceArgs, {
             parent: this,
             provider: args.provider,
+            dependsOn: withOuterDependsOn(opts?.dependsOn, []),
           }),
         );
         deployed.push({ serviceName, namespace, ...(spec.eventing ? { eventing: spec.eventing } : {}) });

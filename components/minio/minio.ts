@@ -12,6 +12,7 @@ import {
   type MinioLayout,
 } from "../manifests/minio.js";
 import type { MinioArgs } from "./args.js";
+import { withOuterDependsOn } from "../addons/dependsOn.js";
 
 /** Builder objects are plain JSON in the Kubernetes API shape, which is what the SDK args describe. */
 const as = <T>(o: unknown): T => o as T;
@@ -31,7 +32,8 @@ export class Minio extends pulumi.ComponentResource {
 
   constructor(name: string, args: MinioArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhive:storage:Minio", name, {}, opts);
-    const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
+    const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, dependsOn: withOuterDependsOn(opts?.dependsOn, []) };
+    const after = (deps: pulumi.Resource[]) => withOuterDependsOn(opts?.dependsOn, deps);
     const layoutFor = (nodeName: string): MinioLayout => ({
       namespace: args.namespace ?? "default",
       nodeName,
@@ -62,7 +64,7 @@ export class Minio extends pulumi.ComponentResource {
           pulumi.output(args.nodeName).apply((n) => minioPersistentVolume(layoutFor(n)).spec),
         ),
       },
-      { ...base, dependsOn: [storageClass] },
+      { ...base, dependsOn: after([storageClass]) },
     );
     const pvc = new k8s.core.v1.PersistentVolumeClaim(
       `${name}-pvc`,
@@ -71,17 +73,17 @@ export class Minio extends pulumi.ComponentResource {
         // A local claim binds only when the pod is scheduled; don't wait for Bound here.
         metadata: { ...(minioPersistentVolumeClaim(staticLayout).metadata), annotations: { "pulumi.com/skipAwait": "true" } },
       },
-      { ...base, dependsOn: [pv] },
+      { ...base, dependsOn: after([pv]) },
     );
     const secret = new k8s.core.v1.Secret(`${name}-credentials`, secretObj, { ...base, additionalSecretOutputs: ["stringData", "data"] });
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       as<k8s.apps.v1.DeploymentArgs>(minioDeployment(staticLayout)),
-      { ...base, dependsOn: [pvc, secret] },
+      { ...base, dependsOn: after([pvc, secret]) },
     );
     const service = new k8s.core.v1.Service(`${name}-service`, as<k8s.core.v1.ServiceArgs>(minioService(staticLayout)), {
       ...base,
-      dependsOn: [deployment],
+      dependsOn: after([deployment]),
     });
     this.credentialsSecretName = secret.metadata.name;
     this.endpoint = service.metadata.name.apply(() => minioEndpoint(staticLayout));

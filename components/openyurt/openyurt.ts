@@ -9,6 +9,7 @@ import { NODEPOOL_LABEL, nodePool, nodePoolMembership } from "../manifests/openy
 import type { PoolKind } from "../manifests/types.js";
 import type { OpenYurtArgs } from "./args.js";
 import { yurthubJoinScript, yurthubLeaveScript } from "./hostScripts.js";
+import { withOuterDependsOn } from "../addons/dependsOn.js";
 
 /** Current OpenYurt release (charts yurt-manager and yurthub at the same version). */
 export const DEFAULT_OPENYURT_VERSION = "1.7.0";
@@ -50,7 +51,8 @@ export class OpenYurt extends pulumi.ComponentResource {
       args.artifactMirror,
     );
     const files = new ReleaseFiles(artifacts, args.fetcher ?? new HttpManifestFetcher());
-    const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
+    const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, dependsOn: withOuterDependsOn(opts?.dependsOn, []) };
+    const after = (deps: pulumi.Resource[]) => withOuterDependsOn(opts?.dependsOn, deps);
 
     const yurtManager = new k8s.helm.v4.Chart(
       `${name}-yurt-manager`,
@@ -64,20 +66,20 @@ export class OpenYurt extends pulumi.ComponentResource {
         namespace: "kube-system",
         values: { kubernetesServerAddr: args.apiServerUrl, image: { tag: `v${version}` } },
       },
-      { ...base, dependsOn: [yurtManager] },
+      { ...base, dependsOn: after([yurtManager]) },
     );
 
     const nodePools = new k8s.yaml.v2.ConfigGroup(
       `${name}-nodepools`,
       { objs: [nodePool(pools.cloud, "cloud"), nodePool(pools.edge, "edge")] },
-      { ...base, dependsOn: [yurtManager] },
+      { ...base, dependsOn: after([yurtManager]) },
     );
     const memberships = args.nodes.map((n, i) => {
       const m = nodePoolMembership(pools[n.pool], n.pool);
       return new k8s.core.v1.NodePatch(
         `${name}-node-${i}`,
         { metadata: { name: n.name, labels: m.labels, annotations: { ...m.annotations, "pulumi.com/patchForce": "true" } } },
-        { ...base, dependsOn: [nodePools] },
+        { ...base, dependsOn: after([nodePools]) },
       );
     });
 
@@ -94,7 +96,7 @@ export class OpenYurt extends pulumi.ComponentResource {
             nodeSelector: { [NODEPOOL_LABEL]: pools[kind] },
             nameSuffix: `-${kind}`,
           },
-          { parent: this, dependsOn: [...memberships, yurthub] },
+          { parent: this, dependsOn: after([...memberships, yurthub]) },
         ),
     );
     this.endpointsJson = pulumi
