@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# Test hosts for the provisioner: N Debian machines on this one, each booted by systemd-nspawn
+# (systemd as PID 1) in its own network namespace on the private bridge vhtbr0, with key-only sshd
+# and a host key generated here and pinned by the caller. Debian packages are reachable only through
+# an apt-cacher-ng bound to the bridge address (there is no route off the bridge).
+#
+# Usage (root):
+#   testhosts.sh base                 build the cached base root fs once (debootstrap minbase)
+#   testhosts.sh up <n>...            create and boot hosts vht-<n>; prints one JSON line per host
+#   testhosts.sh down <n>...          stop and remove those hosts (bridge and proxy go with the last)
+#   testhosts.sh down-all             remove every vht host, the bridge, the proxy and stray mounts
+#   testhosts.sh stop <n> | start <n> power a host off / boot it again with the same root and keys
+#   testhosts.sh rekey <n>            give a host a new host key (for the changed-host-key test)
+#   testhosts.sh sudo-password <n> on|off   make sudo want a password for the user, or not
+#   testhosts.sh exec <n> <cmd>...    run a command inside a host as root (nsenter, no ssh)
+#   testhosts.sh info <n>             print a host's JSON line again
+set -euo pipefail
+
+readonly BRIDGE=vhtbr0
+readonly NET_PREFIX=10.231.0
+readonly BRIDGE_ADDR=10.231.0.1
+readonly ACNG_PORT=3142
+readonly HOST_USER=vhive
+readonly CACHE_DIR=${VHT_CACHE_DIR:-/var/cache/vhive-testhosts}
+readonly STATE_DIR=${VHT_STATE_DIR:-/var/lib/vht}
+readonly BASE_DIR=$CACHE_DIR/base-bookworm
+readonly SUITE=bookworm
+readonly BASE_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,apt,sudo,ca-certificates,libpam-systemd
+# Bumped whenever the base's content changes, so a stale cache is rebuilt, not reused.
+readonly BASE_REVISION=3
+
+log() { printf '[testhosts] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+host_name() { printf 'vht-%d' "$1"; }
+host_addr() { printf '%s.%d' "$NET_PREFIX" "$((100 + $1))"; }
+host_dir() { printf '%s/%s' "$STATE_DIR" "$(host_name "$1")"; }
+
+check_index() {
+  if ! [[ $1 =~ ^[0-9]+$ ]] || (($1 < 1 || $1 > 150)); then die "host index must be 1..150, got '$1'"; fi
+}
+
+# Serialises changes to shared pieces (base, bridge, proxy) between parallel callers.
+with_lock() {
+  mkdir -p "$STATE_DIR"
+  exec 9>"$STATE_DIR/.lock"
+  flock 9
+}
+
+# The Debian archive URIs this machine itself uses, read from its apt sources at run time
+# (deb822 "URIs:" lines and one-line "deb" entries), so no mirror name is written into the repo.
+machine_debian_uri() {
+  local kind=$1 f uri
+  for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    while read -r uri; do
+      case $kind:$uri in
+        main:*/debian | main:*/debian/) printf '%s\n' "${uri%/}"; return 0 ;;
+        security:*/debian-security | security:*/debian-security/) printf '%s\n' "${uri%/}"; return 0 ;;
+      esac
+    done < <(sed -n -e 's/^URIs:[[:space:]]*//p' -e 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]\+\).*/\2/p' "$f" | tr ' ' '\n')
+  done
+  return 1
+}
+
+cmd_base() {
+  with_lock
+  if [ -f "$BASE_DIR/.vht-base-revision" ] && [ "$(cat "$BASE_DIR/.vht-base-revision")" = "$BASE_REVISION" ]; then
+    log "base root fs cached at $BASE_DIR"
+    return 0
+  fi
+  local mirror security tmp
+  mirror=$(machine_debian_uri main) || die "no Debian archive found in this machine's apt sources"
+  security=$(machine_debian_uri security || true)
+  tmp=$CACHE_DIR/base-build.$$
+  rm -rf "$tmp" "$BASE_DIR"
+  mkdir -p "$tmp"
+  log "building base root fs (debootstrap $SUITE minbase; about a minute)"
+  debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$tmp" "$mirror" >"$CACHE_DIR/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$CACHE_DIR/debootstrap.log" >&2; rm -rf "$tmp"; die "debootstrap failed (log: $CACHE_DIR/debootstrap.log)"; }
+
+  # apt inside a host sees the same archive as this machine; the provisioner's aptProxy option
+  # is what makes it reachable (hosts have no route off the bridge).
+  {
+    printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' "$mirror" "$SUITE" "$SUITE"
+    if [ -n "$security" ]; then
+      printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$SUITE"
+    fi
+  } >"$tmp/etc/apt/sources.list.d/debian.sources"
+  : >"$tmp/etc/apt/sources.list"
+  rm -rf "$tmp"/var/lib/apt/lists/*
+  # Package installs on hosts must start their services, as on a real machine.
+  rm -f "$tmp/usr/sbin/policy-rc.d"
+
+  # Per-host identity is added at boot: no host keys and no machine-id in the base.
+  rm -f "$tmp"/etc/ssh/ssh_host_*
+  : >"$tmp/etc/machine-id"
+  mkdir -p "$tmp/etc/ssh/sshd_config.d"
+  cat >"$tmp/etc/ssh/sshd_config.d/10-vht.conf" <<'EOF'
+# Test host: key-only logins, one pinned ed25519 host key.
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+HostKey /etc/ssh/ssh_host_ed25519_key
+UseDNS no
+EOF
+  chroot "$tmp" systemctl enable systemd-networkd ssh >/dev/null 2>&1
+  # Nothing in a container to wait for; these only slow boots down.
+  chroot "$tmp" systemctl mask systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer \
+    e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true
+  chroot "$tmp" useradd --create-home --shell /bin/bash "$HOST_USER"
+  printf '%s\n' "$SUITE-$BASE_REVISION" >"$tmp/etc/vht-base"
+  printf '%s\n' "$BASE_REVISION" >"$tmp/.vht-base-revision"
+  mv "$tmp" "$BASE_DIR"
+  log "base root fs ready at $BASE_DIR ($(du -sh "$BASE_DIR" | cut -f1))"
+}
+
+# apt-cacher-ng with its own config, cache and pid file, bound to the bridge address only.
+start_apt_proxy() {
+  local conf=$STATE_DIR/acng mirror security
+  if [ -f "$conf/pid" ] && kill -0 "$(cat "$conf/pid")" 2>/dev/null; then return 0; fi
+  mirror=$(machine_debian_uri main) || die "no Debian archive found in this machine's apt sources"
+  security=$(machine_debian_uri security || true)
+  mkdir -p "$conf" "$CACHE_DIR/acng-cache" "$CACHE_DIR/acng-log"
+  {
+    printf 'CacheDir: %s\nLogDir: %s\nSupportDir: /usr/lib/apt-cacher-ng\n' "$CACHE_DIR/acng-cache" "$CACHE_DIR/acng-log"
+    printf 'BindAddress: %s\nPort: %s\nPidFile: %s\nForeGround: 0\nExThreshold: 4\n' "$BRIDGE_ADDR" "$ACNG_PORT" "$conf/pid"
+    # The upstream is the archive this machine uses, whatever mirror a host names.
+    printf 'Remap-debrep: file:deb_mirror*.gz /debian ; %s\n' "$mirror"
+    [ -z "$security" ] || printf 'Remap-debsec: /debian-security ; %s\n' "$security"
+  } >"$conf/acng.conf"
+  apt-cacher-ng -c "$conf" >"$conf/stdout.log" 2>&1 9>&- || die "apt-cacher-ng failed to start: $(cat "$conf/stdout.log")"
+  for _ in $(seq 50); do
+    [ -f "$conf/pid" ] && return 0
+    sleep 0.1
+  done
+  die "apt-cacher-ng did not write its pid file"
+}
+
+stop_apt_proxy() {
+  local pidf=$STATE_DIR/acng/pid
+  if [ -f "$pidf" ]; then
+    kill "$(cat "$pidf")" 2>/dev/null || true
+    rm -f "$pidf"
+  fi
+}
+
+net_up() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$BRIDGE_ADDR/24" dev "$BRIDGE"
+  fi
+  ip link set "$BRIDGE" up
+  start_apt_proxy
+}
+
+net_down() {
+  stop_apt_proxy
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
+}
+
+ensure_client_key() {
+  [ -f "$STATE_DIR/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C vht-client -f "$STATE_DIR/id_ed25519"
+}
+
+host_json() {
+  local n=$1 dir mode
+  dir=$(host_dir "$n")
+  mode=$(cat "$dir/mode" 2>/dev/null || echo unknown)
+  printf '{"index":%d,"name":"%s","address":"%s","port":22,"user":"%s","privateKeyPath":"%s","hostKey":"%s","mode":"%s","root":"%s"}\n' \
+    "$n" "$(host_name "$n")" "$(host_addr "$n")" "$HOST_USER" "$STATE_DIR/id_ed25519" \
+    "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" "$mode" "$dir/root"
+}
+
+write_host_identity() {
+  local n=$1 dir root
+  dir=$(host_dir "$n")
+  root=$dir/root
+  printf '%s\n' "$(host_name "$n")" >"$root/etc/hostname"
+  printf '127.0.0.1 localhost\n%s %s\n' "$(host_addr "$n")" "$(host_name "$n")" >"$root/etc/hosts"
+  mkdir -p "$root/etc/systemd/network"
+  # "10-" sorts before the container's built-in 80-container-host0.network, so this one wins.
+  printf '[Match]\nName=host0\n\n[Network]\nAddress=%s/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' \
+    "$(host_addr "$n")" >"$root/etc/systemd/network/10-vht.network"
+  install -m 600 "$dir/ssh_host_ed25519_key" "$root/etc/ssh/ssh_host_ed25519_key"
+  install -m 644 "$dir/ssh_host_ed25519_key.pub" "$root/etc/ssh/ssh_host_ed25519_key.pub"
+  local home=$root/home/$HOST_USER
+  install -d -m 700 "$home/.ssh" "$root/root/.ssh"
+  install -m 600 "$STATE_DIR/id_ed25519.pub" "$home/.ssh/authorized_keys"
+  install -m 600 "$STATE_DIR/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
+  chroot "$root" chown -R "$HOST_USER:$HOST_USER" "/home/$HOST_USER/.ssh"
+  printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$HOST_USER" >"$root/etc/sudoers.d/10-vht-user"
+  chmod 440 "$root/etc/sudoers.d/10-vht-user"
+}
+
+# True when systemd-nspawn can boot a container here; otherwise hosts are chroots running sshd.
+nspawn_usable() {
+  [ "${VHT_FORCE_CHROOT:-}" != 1 ] && command -v systemd-nspawn >/dev/null 2>&1
+}
+
+boot_host() {
+  local n=$1 dir name
+  dir=$(host_dir "$n")
+  name=$(host_name "$n")
+  mountpoint -q "$dir/root" ||
+    mount -t overlay "overlay-$name" -o "lowerdir=$BASE_DIR,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+  if nspawn_usable; then
+    echo nspawn >"$dir/mode"
+    # All capabilities: the provisioner runs containerd and runsc inside, as on a real machine.
+    # /sys stays read-only (networkd takes a writable /sys to mean udev runs, and would then wait
+    # for it forever); /proc/sys/net is writable because the network namespace is private.
+    setsid systemd-nspawn --quiet --boot --register=no --keep-unit \
+      --machine="$name" --hostname="$name" --directory="$dir/root" --network-bridge="$BRIDGE" \
+      --capability=all --console=passive --resolv-conf=off --timezone=off --link-journal=no \
+      </dev/null >"$dir/console.log" 2>&1 &
+    echo $! >"$dir/pid"
+  else
+    echo chroot >"$dir/mode"
+    boot_chroot_host "$n"
+  fi
+}
+
+# Fallback when nspawn cannot run: a network namespace with a veth on the bridge, a chroot, sshd.
+boot_chroot_host() {
+  local n=$1 dir name ns
+  dir=$(host_dir "$n")
+  name=$(host_name "$n")
+  ns=$name
+  ip netns add "$ns" 2>/dev/null || true
+  ip link add "vb-$name" type veth peer name host0 netns "$ns" 2>/dev/null || true
+  ip link set "vb-$name" master "$BRIDGE" up
+  ip -n "$ns" addr replace "$(host_addr "$n")/24" dev host0
+  ip -n "$ns" link set host0 up
+  ip -n "$ns" link set lo up
+  for m in proc sys dev; do
+    mountpoint -q "$dir/root/$m" || mount --rbind "/$m" "$dir/root/$m"
+  done
+  mkdir -p "$dir/root/run/sshd"
+  ip netns exec "$ns" setsid chroot "$dir/root" /usr/sbin/sshd -D -e </dev/null >"$dir/console.log" 2>&1 &
+  echo $! >"$dir/pid"
+}
+
+wait_ssh() {
+  local n=$1 dir
+  dir=$(host_dir "$n")
+  printf '%s %s\n' "$(host_addr "$n")" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >"$dir/known_hosts"
+  local deadline=$((SECONDS + 60))
+  while ((SECONDS < deadline)); do
+    if ssh -q -i "$STATE_DIR/id_ed25519" -o BatchMode=yes -o ConnectTimeout=1 -o StrictHostKeyChecking=yes \
+      -o UserKnownHostsFile="$dir/known_hosts" "$HOST_USER@$(host_addr "$n")" true 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$(cat "$dir/pid")" 2>/dev/null || { tail -n 20 "$dir/console.log" >&2; die "$(host_name "$n") exited while booting"; }
+    sleep 0.2
+  done
+  die "$(host_name "$n") not reachable over ssh after 60 s"
+}
+
+cmd_up() {
+  [ $# -ge 1 ] || die "up needs host indexes"
+  local n dir
+  for n in "$@"; do check_index "$n"; done
+  [ -f "$BASE_DIR/.vht-base-revision" ] || cmd_base
+  (
+    with_lock
+    net_up
+    ensure_client_key
+  )
+  for n in "$@"; do
+    dir=$(host_dir "$n")
+    [ ! -e "$dir" ] || die "$(host_name "$n") exists already; remove it with: testhosts.sh down $n"
+    mkdir -p "$dir/upper" "$dir/work" "$dir/root"
+    ssh-keygen -q -t ed25519 -N '' -C "$(host_name "$n")" -f "$dir/ssh_host_ed25519_key"
+    mount -t overlay "overlay-$(host_name "$n")" -o "lowerdir=$BASE_DIR,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+    write_host_identity "$n"
+    boot_host "$n"
+  done
+  for n in "$@"; do wait_ssh "$n"; done
+  for n in "$@"; do host_json "$n"; done
+}
+
+stop_host() {
+  local n=$1 dir pid
+  dir=$(host_dir "$n")
+  if [ -f "$dir/pid" ]; then
+    pid=$(cat "$dir/pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      # nspawn turns SIGTERM into a clean poweroff of the container's systemd.
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/pid"
+  fi
+  local name
+  name=$(host_name "$n")
+  if ip netns list | grep -qw "$name"; then
+    ip netns pids "$name" | xargs -r kill -KILL 2>/dev/null || true
+    ip netns del "$name"
+  fi
+  ip link del "vb-$name" 2>/dev/null || true
+  # Unmount everything below the host's root, deepest first.
+  findmnt -rn -o TARGET | grep -F "$dir/root" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+remove_host() {
+  local n=$1
+  stop_host "$n"
+  rm -rf "$(host_dir "$n")"
+}
+
+hosts_left() {
+  find "$STATE_DIR" -maxdepth 1 -name 'vht-*' -type d 2>/dev/null | grep -q .
+}
+
+cmd_down() {
+  local n
+  for n in "$@"; do check_index "$n"; remove_host "$n"; done
+  with_lock
+  hosts_left || net_down
+}
+
+cmd_down_all() {
+  local d
+  for d in "$STATE_DIR"/vht-*; do
+    [ -d "$d" ] || continue
+    remove_host "${d##*/vht-}"
+  done
+  with_lock
+  net_down
+}
+
+leader_pid() {
+  local n=$1 dir
+  dir=$(host_dir "$n")
+  [ -f "$dir/pid" ] || die "$(host_name "$n") is not running"
+  if [ "$(cat "$dir/mode")" = chroot ]; then cat "$dir/pid"; return 0; fi
+  pgrep -P "$(cat "$dir/pid")" | head -n 1
+}
+
+cmd_exec() {
+  local n=$1
+  shift
+  check_index "$n"
+  local pid
+  pid=$(leader_pid "$n")
+  [ -n "$pid" ] || die "$(host_name "$n") has no running init"
+  nsenter -t "$pid" -a -- "$@"
+}
+
+cmd_rekey() {
+  local n=$1 dir
+  check_index "$n"
+  dir=$(host_dir "$n")
+  rm -f "$dir/ssh_host_ed25519_key" "$dir/ssh_host_ed25519_key.pub"
+  ssh-keygen -q -t ed25519 -N '' -C "$(host_name "$n")" -f "$dir/ssh_host_ed25519_key"
+  install -m 600 "$dir/ssh_host_ed25519_key" "$dir/root/etc/ssh/ssh_host_ed25519_key"
+  install -m 644 "$dir/ssh_host_ed25519_key.pub" "$dir/root/etc/ssh/ssh_host_ed25519_key.pub"
+  if [ "$(cat "$dir/mode")" = chroot ]; then
+    stop_host "$n"; boot_host "$n"
+  else
+    cmd_exec "$n" systemctl restart ssh
+  fi
+  host_json "$n"
+}
+
+cmd_sudo_password() {
+  local n=$1 state=$2 f
+  check_index "$n"
+  f=$(host_dir "$n")/root/etc/sudoers.d/10-vht-user
+  case $state in
+    on) printf '%s ALL=(ALL) ALL\n' "$HOST_USER" >"$f" ;;
+    off) printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$HOST_USER" >"$f" ;;
+    *) die "sudo-password takes on|off" ;;
+  esac
+  chmod 440 "$f"
+}
+
+main() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  local cmd=${1:-}
+  shift || true
+  case $cmd in
+    base) cmd_base ;;
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    down-all) cmd_down_all ;;
+    stop) check_index "$1"; stop_host "$1" ;;
+    start) check_index "$1"; boot_host "$1"; wait_ssh "$1"; host_json "$1" ;;
+    rekey) cmd_rekey "$1" ;;
+    sudo-password) cmd_sudo_password "$1" "$2" ;;
+    exec) cmd_exec "$@" ;;
+    info) check_index "$1"; host_json "$1" ;;
+    *) die "unknown command '$cmd' (base|up|down|down-all|stop|start|rekey|sudo-password|exec|info)" ;;
+  esac
+}
+
+main "$@"
