@@ -93,7 +93,8 @@ export function inContainer(config: StackConfig, hostStep: Step): Step {
       script.trimEnd(),
       `VHIVE_IN_CONTAINER`,
       `)"`,
-      `docker exec -i "$name" bash -s <<<"\${script//${NODE_IP_PLACEHOLDER}/$node_ip}"`,
+      `# As an argument, not on stdin, so nothing inside (apt, dpkg) can read the script itself.`,
+      `docker exec "$name" bash -c "\${script//${NODE_IP_PLACEHOLDER}/$node_ip}"`,
       ``,
     );
   return { name: hostStep.name, create: wrap(hostStep.create), delete: wrap(hostStep.delete) };

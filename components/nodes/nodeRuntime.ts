@@ -1,0 +1,111 @@
+// NodeRuntime: ships the node runtime built from this repository to every worker and runs it as
+// a systemd service. The bundle (runtime sources, lockfile and production dependencies) is
+// packed once on the Pulumi machine, copied to each worker, and installed by a step that
+// checks its sha256 and waits for the service's health endpoint.
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { StackConfig } from "../config/schema.js";
+import { nodeRuntimeStep } from "../scripts/nodeRuntimeStep.js";
+import { q } from "../scripts/shell.js";
+import { remoteStep } from "./stepCommands.js";
+
+export interface NodeRuntimeWorker {
+  readonly name: string;
+  readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  readonly criSocket: string;
+  /** The worker's last bootstrap step. */
+  readonly after: pulumi.Resource;
+}
+
+export interface NodeRuntimeArgs {
+  readonly config: StackConfig;
+  readonly workers: readonly NodeRuntimeWorker[];
+  /** Repository root (where package.json and node-runtime/ are). */
+  readonly repoRoot: string;
+}
+
+/** Files the bundle is built from. */
+export const BUNDLE_SOURCES = ["package.json", "package-lock.json", "tsconfig.json", "node-runtime"];
+
+/** sha256 over the bundle's source files, so the bundle is rebuilt exactly when they change. */
+export function sourceDigest(repoRoot: string): string {
+  const hash = createHash("sha256");
+  const visit = (path: string): void => {
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch {
+      return;
+    }
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(path).sort()) if (entry !== "node_modules" && entry !== "build") visit(join(path, entry));
+    } else {
+      hash.update(relative(repoRoot, path)).update("\0").update(readFileSync(path)).update("\0");
+    }
+  };
+  for (const source of BUNDLE_SOURCES) visit(join(repoRoot, source));
+  return hash.digest("hex");
+}
+
+/** The local script that packs the bundle and prints its path and sha256. */
+export function bundleScript(repoRoot: string, digest: string): string {
+  const out = `\${XDG_CACHE_HOME:-$HOME/.cache}/vhive/node-runtime-${digest.slice(0, 16)}.tgz`;
+  return [
+    "set -euo pipefail",
+    `out="${out}"`,
+    `if [ ! -f "$out" ]; then`,
+    `  stage="$(mktemp -d)"`,
+    `  trap 'rm -rf "$stage"' EXIT`,
+    `  tar -C ${q(repoRoot)} --exclude=node_modules --exclude=build -cf - ${BUNDLE_SOURCES.join(" ")} | tar -C "$stage" -xf -`,
+    `  (cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)`,
+    `  mkdir -p "$(dirname "$out")"`,
+    `  tar -C "$stage" -czf "$out.tmp" . && mv "$out.tmp" "$out"`,
+    `fi`,
+    `echo "$out $(sha256sum "$out" | cut -d' ' -f1)"`,
+    "",
+  ].join("\n");
+}
+
+export class NodeRuntime extends pulumi.ComponentResource {
+  /** The install step per worker; kubelet on a firecracker worker must wait for it. */
+  readonly ready: Readonly<Record<string, command.remote.Command>>;
+  readonly bundleSha256: pulumi.Output<string>;
+
+  constructor(name: string, args: NodeRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("vhive:nodes:NodeRuntime", name, {}, opts);
+    const digest = sourceDigest(args.repoRoot);
+    const bundle = new command.local.Command(
+      `${name}-bundle`,
+      { create: bundleScript(args.repoRoot, digest), interpreter: ["/bin/bash", "-c"], triggers: [digest] },
+      { parent: this },
+    );
+    const parsed = bundle.stdout.apply((stdout) => {
+      const [path = "", sha = ""] = stdout.trim().split(/\s+/);
+      return { path, sha };
+    });
+    this.bundleSha256 = parsed.apply((b) => b.sha);
+    const remotePath = `/tmp/vhive-node-runtime-${digest.slice(0, 16)}.tgz`;
+    const ready: Record<string, command.remote.Command> = {};
+    for (const worker of args.workers) {
+      const copy = new command.remote.CopyToRemote(
+        `${worker.name}-node-runtime-copy`,
+        {
+          connection: worker.connection,
+          source: parsed.apply((b) => new pulumi.asset.FileAsset(b.path)),
+          remotePath,
+          triggers: [parsed.apply((b) => b.sha)],
+        },
+        { parent: this, dependsOn: [worker.after] },
+      );
+      const step = parsed.apply((b) =>
+        nodeRuntimeStep(args.config, { bundlePath: remotePath, bundleSha256: b.sha, criSocket: worker.criSocket }),
+      );
+      ready[worker.name] = remoteStep(worker.name, step, { connection: worker.connection, parent: this, dependsOn: [copy] }, "node-runtime");
+    }
+    this.ready = ready;
+    this.registerOutputs({ bundleSha256: this.bundleSha256 });
+  }
+}

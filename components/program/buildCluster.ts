@@ -1,0 +1,217 @@
+// The whole program: validated stack config in, cluster out. Hosts are bootstrapped in
+// parallel; the control plane initialises once its host is ready; workers join in parallel
+// from its outputs (after their node runtime is up); the in-cluster components are applied
+// through a provider built from the admin kubeconfig once every node has joined.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { HostConfig, StackConfig } from "../config/schema.js";
+import { criSocketFor, planForHost, CONTAINERD_SOCKET } from "../scripts/hostSteps.js";
+import { bashCommand } from "../scripts/shell.js";
+import { sshConnection, type SecretLookup } from "../nodes/connection.js";
+import { HostBootstrap } from "../nodes/hostBootstrap.js";
+import { NodeRuntime } from "../nodes/nodeRuntime.js";
+import { ControlPlane } from "../cluster/controlPlane.js";
+import { Workers } from "../cluster/workers.js";
+import { KindDevEnv } from "../kind/kindDevEnv.js";
+import { ClusterAddons, type ManifestFetcher } from "../addons/index.js";
+import { Functions } from "../functions/index.js";
+import { Minio } from "../minio/index.js";
+import { OpenYurt } from "../openyurt/index.js";
+
+export interface BuildClusterInput {
+  readonly config: StackConfig;
+  /** Reads a secret config value (`pulumi.Config.requireSecret`). */
+  readonly secret: SecretLookup;
+  /** Repository root, for the node runtime bundle. */
+  readonly repoRoot: string;
+  /** How in-cluster release files are obtained (default: HTTPS, checksum-verified). */
+  readonly manifestFetcher?: ManifestFetcher;
+}
+
+export interface ClusterOutputs {
+  readonly kubeconfig: pulumi.Output<string>;
+  readonly apiServerUrl: pulumi.Output<string>;
+  readonly nodeNames: string[];
+  readonly bootstrapToken: pulumi.Output<string>;
+  readonly ingressDomain?: pulumi.Output<string>;
+  readonly minioEndpoint?: pulumi.Output<string>;
+  readonly minioAccessKey?: pulumi.Output<string>;
+  readonly minioSecretKey?: pulumi.Output<string>;
+  readonly endpointsJson?: pulumi.Output<string>;
+}
+
+interface ClusterCore {
+  kubeconfig: pulumi.Output<string>;
+  apiServerUrl: pulumi.Output<string>;
+  token: pulumi.Output<string>;
+  nodeNames: string[];
+  /** Every node joined (for in-cluster work). */
+  joined: pulumi.Resource[];
+  /** Node name per host name, with pool and SSH connection (empty for kind). */
+  hosts: { host: HostConfig; connection: pulumi.Input<command.types.input.remote.ConnectionArgs> }[];
+}
+
+function buildKind(input: BuildClusterInput): ClusterCore {
+  const env = new KindDevEnv("dev", { config: input.config, repoRoot: input.repoRoot });
+  return {
+    kubeconfig: env.kubeconfig,
+    apiServerUrl: pulumi.output(`https://127.0.0.1:${input.config.kind.apiServerPort}`),
+    token: env.token,
+    nodeNames: [env.nodeName],
+    joined: [env.ready],
+    hosts: [],
+  };
+}
+
+function buildHosts(input: BuildClusterInput): ClusterCore {
+  const { config } = input;
+  const hosts = config.hosts.map((host, index) => ({ host, connection: sshConnection(host, index, input.secret) }));
+  const bootstrap = new HostBootstrap("hosts", {
+    config,
+    hosts: hosts.map((h) => ({ plan: planForHost(h.host), connection: h.connection })),
+  });
+  const cp = hosts.find((h) => h.host.role === "control-plane")!;
+  const cpIp = cp.host.nodeIp ?? cp.host.address;
+  const workers = hosts.filter((h) => h.host.role === "worker");
+  const runtime = new NodeRuntime("node-runtime", {
+    config,
+    repoRoot: input.repoRoot,
+    workers: workers.map((w) => ({
+      name: w.host.name,
+      connection: w.connection,
+      criSocket: criSocketFor(config, planForHost(w.host)),
+      after: bootstrap.ready[w.host.name]!,
+    })),
+  });
+  const controlPlane = new ControlPlane("control-plane", {
+    init: {
+      nodeName: cp.host.name,
+      nodeIp: cpIp,
+      certSans: [cp.host.address],
+      kubernetesVersion: config.versions.kubernetes,
+      podCidr: config.network.podCidr,
+      serviceCidr: config.network.serviceCidr,
+      criSocket: CONTAINERD_SOCKET,
+      singleNode: workers.length === 0,
+      failSwapOn: true,
+    },
+    address: cp.host.address,
+    connection: cp.connection,
+    after: [bootstrap.ready[cp.host.name]!],
+  });
+  const joins = new Workers("workers", {
+    controlPlane,
+    controlPlaneIp: cpIp,
+    workers: workers.map((w) => ({
+      name: w.host.name,
+      nodeIp: w.host.nodeIp ?? w.host.address,
+      criSocket: criSocketFor(config, planForHost(w.host)),
+      connection: w.connection,
+      after: [bootstrap.ready[w.host.name]!, runtime.ready[w.host.name]!],
+    })),
+  });
+  return {
+    kubeconfig: controlPlane.kubeconfig,
+    apiServerUrl: controlPlane.apiServerUrl,
+    token: controlPlane.token,
+    nodeNames: hosts.map((h) => h.host.name),
+    joined: [controlPlane.init, ...Object.values(joins.joins)],
+    hosts,
+  };
+}
+
+export function buildCluster(input: BuildClusterInput): ClusterOutputs {
+  const { config } = input;
+  const core = config.target === "kind" ? buildKind(input) : buildHosts(input);
+  const provider = new k8s.Provider("cluster", { kubeconfig: core.kubeconfig, enableServerSideApply: true }, { dependsOn: core.joined });
+
+  const pool = config.network.metallbPool ?? "172.17.255.200-172.17.255.250";
+  const addons = new ClusterAddons(
+    "addons",
+    {
+      provider,
+      sandbox: config.sandbox,
+      versions: { calico: config.versions.calico, metallb: config.versions.metallb, istio: config.versions.istio, knative: config.versions.knative },
+      checksums: config.addonChecksums,
+      podCidr: config.network.podCidr,
+      metallbPool: { addresses: [pool] },
+      nodeNames: core.nodeNames,
+      ingress: config.ingress,
+      eventing: config.eventing,
+      ...(config.registry ? { registry: {} } : {}),
+      ...(config.domain ? { domain: config.domain } : {}),
+      ...(config.artifactMirror ? { artifactMirror: config.artifactMirror } : {}),
+      ...(input.manifestFetcher ? { fetcher: input.manifestFetcher } : {}),
+    },
+    { dependsOn: core.joined },
+  );
+
+  let outputs: ClusterOutputs = {
+    kubeconfig: core.kubeconfig,
+    apiServerUrl: core.apiServerUrl,
+    nodeNames: core.nodeNames,
+    bootstrapToken: core.token,
+    ingressDomain: addons.domain,
+  };
+
+  if (config.functions.length > 0) {
+    const functions = new Functions(
+      "functions",
+      { provider, sandbox: config.sandbox, functions: config.functions, domain: addons.domain },
+      { dependsOn: [addons, ...addons.knativeReady] },
+    );
+    outputs = { ...outputs, endpointsJson: functions.endpointsJson };
+  }
+
+  if (config.minio.enabled) {
+    const minio = new Minio(
+      "minio",
+      {
+        provider,
+        nodeName: config.minio.node ?? core.nodeNames[0]!,
+        hostPath: config.minio.path,
+        accessKey: input.secret(config.minio.accessKey!.secret),
+        secretKey: input.secret(config.minio.secretKey!.secret),
+        storageSize: config.minio.storageSize,
+        ...(config.minio.image ? { image: config.minio.image } : {}),
+      },
+      { dependsOn: core.joined },
+    );
+    outputs = { ...outputs, minioEndpoint: minio.endpoint, minioAccessKey: minio.accessKey, minioSecretKey: minio.secretKey };
+  }
+
+  if (config.openyurt.enabled) {
+    const yurt = new OpenYurt(
+      "openyurt",
+      {
+        provider,
+        sandbox: config.sandbox,
+        nodes: core.hosts.map((h) => ({ name: h.host.name, pool: h.host.pool ?? "cloud" })),
+        ...(config.openyurt.version ? { version: config.openyurt.version } : {}),
+        apiServerUrl: core.apiServerUrl,
+        bootstrapToken: core.token,
+        domain: addons.domain,
+        ...(config.artifactMirror ? { artifactMirror: config.artifactMirror } : {}),
+        ...(input.manifestFetcher ? { fetcher: input.manifestFetcher } : {}),
+      },
+      { dependsOn: [...core.joined, addons, ...addons.knativeReady] },
+    );
+    // yurthub is a static pod on every node: a host-side step, run once OpenYurt is up.
+    for (const h of core.hosts) {
+      const step = yurt.hostSteps.apply((steps) => steps.find((s) => s.node === h.host.name));
+      new command.remote.Command(
+        `${h.host.name}-yurthub`,
+        {
+          connection: h.connection,
+          create: step.apply((s) => bashCommand(s?.create ?? "true")),
+          delete: step.apply((s) => bashCommand(s?.delete ?? "true")),
+          logging: command.types.enums.remote.Logging.None,
+        },
+        { dependsOn: [yurt], parent: yurt },
+      );
+    }
+    outputs = { ...outputs, endpointsJson: yurt.endpointsJson };
+  }
+  return outputs;
+}
