@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { installMockCluster, settle, valueOf, type MockCluster } from "./doubles/mockCluster.js";
+import { StandInResource, installMockCluster, settle, valueOf, type MockCluster } from "./doubles/mockCluster.js";
 import { FixtureFetcher, calicoYaml, genericYaml, metallbYaml, servingCoreYaml, sha256 } from "./doubles/releaseFixtures.js";
 import { stringify } from "yaml";
 
@@ -87,7 +87,7 @@ describe("ClusterAddons under mocks", () => {
   it("firecracker + istio: stages in vHive's order, webhook registrations after their workloads", async () => {
     const fetcher = new FixtureFetcher((url) => bodies[urlKey(url)]!);
     // Stands in for the worker joins the program passes as dependsOn.
-    const joined = new pulumi.CustomResource("test:hosts:Joined", "workers-joined", {});
+    const joined = new StandInResource("workers-joined");
     const addons = new mod.ClusterAddons("fc", {
       provider: provider(),
       sandbox: "firecracker",

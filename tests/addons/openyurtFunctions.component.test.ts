@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { installMockCluster, settle, valueOf, type MockCluster } from "./doubles/mockCluster.js";
+import { StandInResource, installMockCluster, settle, valueOf, type MockCluster } from "./doubles/mockCluster.js";
 import { FixtureFetcher, sha256 } from "./doubles/releaseFixtures.js";
 import { validateObject } from "./validateObject.js";
 
@@ -68,7 +68,7 @@ describe("Functions under mocks", () => {
 
 describe("OpenYurt under mocks", () => {
   it("charts, pools, memberships and per-pool demo functions in order; host steps secret", async () => {
-    const joined = new pulumi.CustomResource("test:hosts:Joined", "oy-joined", {});
+    const joined = new StandInResource("oy-joined");
     const oy = new openyurt.OpenYurt(
       "oy",
       {

@@ -119,3 +119,10 @@ export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
 }
+
+/** Stands in for a resource of the program (e.g. the worker joins) that components wait for. */
+export class StandInResource extends pulumi.CustomResource {
+  constructor(name: string) {
+    super("test:hosts:StandIn", name, {});
+  }
+}
