@@ -3,12 +3,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
 import { NamespaceNetworkPool } from "../../node-runtime/network/namespace-pool.js";
 import type { NetworkSlot } from "../../node-runtime/network/types.js";
+import { createGuestNamespace, type GuestNamespace } from "./guest-namespace.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn("namespace-pool.test: skipped, needs root for network namespaces and iptables");
 
@@ -21,31 +19,15 @@ function sh(file: string, args: string[]): string {
   return execFileSync(file, args, { encoding: "utf8" });
 }
 
-/** Test-made "guest": a namespace with the guest IP/MAC, wired to the slot's tap by tap-wire.py. */
+/** Test-made "guest" (see guest-namespace.ts) plus a TCP listener on the guest IP. */
 interface Guest {
-  netns: string;
-  wire: ChildProcess;
+  ns: GuestNamespace;
   server: ChildProcess;
 }
 const guests: Guest[] = [];
 
 async function attachGuest(slot: NetworkSlot, answer: string): Promise<Guest> {
-  const netns = `${prefix}g${slot.index}`;
-  sh("ip", ["netns", "add", netns]);
-  sh("ip", ["-n", slot.netns, "link", "add", "wire0", "type", "veth", "peer", "name", "eth0", "netns", netns]);
-  sh("ip", ["-n", slot.netns, "link", "set", "wire0", "up"]);
-  sh("ip", ["-n", netns, "link", "set", "eth0", "address", slot.guestMac]);
-  sh("ip", ["-n", netns, "addr", "add", `${slot.guestIp}/${slot.prefixLength}`, "dev", "eth0"]);
-  sh("ip", ["-n", netns, "link", "set", "eth0", "up"]);
-  sh("ip", ["-n", netns, "link", "set", "lo", "up"]);
-  sh("ip", ["-n", netns, "route", "add", "default", "via", slot.gatewayIp]);
-  // Frames copied by a user process carry no offload metadata: make the veth compute checksums.
-  sh("ip", ["netns", "exec", netns, "ethtool", "-K", "eth0", "tx", "off"]);
-  const wire = spawn("ip", ["netns", "exec", slot.netns, "python3", join(here, "tap-wire.py"), slot.tapName, "wire0"], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((ok, fail) => {
-    wire.stdout!.once("data", () => ok());
-    wire.once("exit", (c) => fail(new Error(`tap-wire exited ${c}`)));
-  });
+  const ns = await createGuestNamespace(slot, `${prefix}g${slot.index}`, true);
   const serverCode = [
     "import socket,sys",
     "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
@@ -53,21 +35,16 @@ async function attachGuest(slot: NetworkSlot, answer: string): Promise<Guest> {
     "while True:",
     "  c,a=s.accept(); c.sendall((sys.argv[1]+' from '+a[0]+'\\n').encode()); c.close()",
   ].join("\n");
-  const server = spawn("ip", ["netns", "exec", netns, "python3", "-c", serverCode, answer], { stdio: ["ignore", "pipe", "inherit"] });
+  const server = spawn("ip", ["netns", "exec", ns.netns, "python3", "-c", serverCode, answer], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((ok) => server.stdout!.once("data", () => ok()));
-  const g = { netns, wire, server };
+  const g = { ns, server };
   guests.push(g);
   return g;
 }
 
 function detachGuest(g: Guest): void {
   g.server.kill("SIGKILL");
-  g.wire.kill("SIGKILL");
-  try {
-    sh("ip", ["netns", "del", g.netns]);
-  } catch {
-    // already gone
-  }
+  g.ns.close();
   guests.splice(guests.indexOf(g), 1);
 }
 
