@@ -19,6 +19,8 @@
  *   --trace FILE           touch FILE's pages right after the handshake, print the result
  * stdin commands (one JSON line answered per command):
  *   touch FILE [sums]      touch the pages listed in FILE (u32 little-endian page numbers)
+ *   vcpus N FILE           N threads touch FILE's pages at once, like vCPUs racing on the same
+ *                          pages (exercises EEXIST + wake); answers with the per-page sums
  *   remove PAGE COUNT      madvise(MADV_DONTNEED) those pages (balloon deflate path)
  *   exit
  * Page numbers count across regions in order (the same as memory-file pages).
@@ -27,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +116,42 @@ static void touch(const char *path, int sums) {
     printf("]");
   }
   printf("}\n");
+  fflush(stdout);
+  free(t);
+}
+
+struct vcpu_arg {
+  uint32_t *trace;
+  size_t n;
+  size_t start;
+};
+
+static void *vcpu_main(void *p) {
+  struct vcpu_arg *a = p;
+  volatile uint8_t sink = 0;
+  /* Each "vCPU" starts at a different point of the trace, so they meet on pages in flight. */
+  for (size_t k = 0; k < a->n; k++) {
+    uint32_t page = a->trace[(a->start + k) % a->n];
+    sink ^= page_addr(page)[0];
+  }
+  (void)sink;
+  return NULL;
+}
+
+static void vcpus(int count, const char *path) {
+  size_t n;
+  uint32_t *t = load_trace(path, &n);
+  pthread_t th[16];
+  struct vcpu_arg args[16];
+  if (count > 16) count = 16;
+  for (int i = 0; i < count; i++) {
+    args[i] = (struct vcpu_arg){t, n, (n / (size_t)count) * (size_t)i};
+    pthread_create(&th[i], NULL, vcpu_main, &args[i]);
+  }
+  for (int i = 0; i < count; i++) pthread_join(th[i], NULL);
+  printf("{\"pages\":%zu,\"sums\":[", n);
+  for (size_t i = 0; i < n; i++) printf("%s%u", i ? "," : "", page_sum(page_addr(t[i])));
+  printf("]}\n");
   fflush(stdout);
   free(t);
 }
@@ -274,7 +313,10 @@ int main(int argc, char **argv) {
   while (fgets(line, sizeof line, stdin)) {
     char path[4000];
     unsigned long long p, c;
-    if (sscanf(line, "touch %3999s", path) == 1) {
+    int nv;
+    if (sscanf(line, "vcpus %d %3999s", &nv, path) == 2) {
+      vcpus(nv, path);
+    } else if (sscanf(line, "touch %3999s", path) == 1) {
       touch(path, strstr(line, " sums") != NULL);
     } else if (sscanf(line, "remove %llu %llu", &p, &c) == 2) {
       int rc = madvise(page_addr(p), c * PS, MADV_DONTNEED);

@@ -24,7 +24,7 @@ export function ensureAddonBuilt(): void {
 /** Compiles tests/memory/fc-guest.c into `dir`. */
 export function buildGuest(dir: string): string {
   const out = join(dir, "fc-guest");
-  execFileSync("cc", ["-O2", "-Wall", "-o", out, join(here, "fc-guest.c")]);
+  execFileSync("cc", ["-O2", "-Wall", "-pthread", "-o", out, join(here, "fc-guest.c")]);
   return out;
 }
 

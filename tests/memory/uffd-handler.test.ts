@@ -140,6 +140,19 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     expect(await planReapLoad(snapDir, MEM_SIZE)).toMatchObject({ mode: "prefetch" });
   });
 
+  it("prefetch: vCPUs that fault while the set is being installed are woken (final UFFDIO_WAKE, or the wake that answers EEXIST)", async () => {
+    const ws = await readWorkingSetPages(workingSetPathFor(join(tmp.dir, "snapshot")));
+    const { h, g } = await launch({ mode: "prefetch" });
+    // No waiting for ready: the guest faults on set pages before and while they are installed.
+    const res = await g.command<{ sums: number[] }>(`vcpus 2 ${writeTrace(join(tmp.dir, "t-race"), [...ws])}`);
+    expect(res.sums).toEqual(fileSums([...ws]));
+    expect((await h.ready).installedPages).toBe(ws.length);
+    const s = h.stats();
+    // Faults that raced the install are answered by the install, never copied lazily.
+    expect(s.copiedPages).toBe(0);
+    expect(s.uniquePages).toBe(0);
+  });
+
   it("prefetch: too many faults outside the set mark it for re-recording", async () => {
     const snapDir = join(tmp.dir, "snapshot");
     const ws = new Set(await readWorkingSetPages(workingSetPathFor(snapDir)));
@@ -165,6 +178,18 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     const res = await g.command<{ sums: number[] }>(`touch ${writeTrace(join(tmp.dir, "t-c"), trace)} sums`);
     expect(res.sums).toEqual(fileSums(trace));
     expect(await h.stopRecording()).toMatchObject({ rerecord: true });
+  });
+
+  it("several vCPUs faulting the same pages at once all get the file's contents; duplicate faults count as already present", async () => {
+    const { h, g } = await launch({ mode: "lazy" });
+    await h.ready;
+    const trace = firstOccurrence(pickPages(3000, 11));
+    const res = await g.command<{ sums: number[] }>(`vcpus 4 ${writeTrace(join(tmp.dir, "t-vcpu"), trace)}`);
+    expect(res.sums).toEqual(fileSums(trace));
+    const s = h.stats();
+    expect(s.copiedPages).toBe(trace.length);
+    // Every fault message was either a copy or an already-present page that got woken.
+    expect(s.faults).toBe(s.copiedPages + s.alreadyPresent);
   });
 
   it("UFFD_EVENT_REMOVE: pages the balloon removed fault back in as zeroes", async () => {
