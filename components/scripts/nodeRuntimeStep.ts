@@ -59,7 +59,7 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
           sandbox: config.sandbox,
           snapshots: config.snapshots,
           healthPort: config.nodeRuntime.healthPort,
-          criSocket: input.criSocket,
+          ...(config.sandbox === "firecracker" ? { criSocket: input.criSocket } : {}),
         }),
       ),
       `restart=$changed; [ "$before" -eq 1 ] && changed=1`,

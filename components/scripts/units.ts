@@ -67,8 +67,24 @@ export interface NodeRuntimeUnitInput {
   readonly nodeBinary: string;
   readonly sandbox: string;
   readonly snapshots: string;
+  /** Port of `serve`'s metrics server, which also answers /healthz. */
   readonly healthPort: number;
-  readonly criSocket: string;
+  /** The CRI socket kubelet uses, when it is the node runtime's (firecracker workers). */
+  readonly criSocket?: string;
+}
+
+/** The `node-runtime serve` command line (its flags are checked against serve's own parser). */
+export function nodeRuntimeServeArgs(input: NodeRuntimeUnitInput): string[] {
+  return [
+    "serve",
+    "--sandbox",
+    input.sandbox,
+    "--snapshot-mode",
+    input.snapshots,
+    "--metrics-port",
+    String(input.healthPort),
+    ...(input.criSocket ? ["--cri-socket", input.criSocket.replace(/^unix:\/\//, "")] : []),
+  ];
 }
 
 /** The node runtime as a service: `node-runtime serve` from the shipped bundle. */
@@ -79,12 +95,8 @@ After=network-online.target containerd.service
 Wants=network-online.target
 
 [Service]
-Environment=VHIVE_SANDBOX=${input.sandbox}
-Environment=VHIVE_SNAPSHOTS=${input.snapshots}
-Environment=VHIVE_HEALTH_PORT=${input.healthPort}
-Environment=VHIVE_CRI_SOCKET=${input.criSocket}
 WorkingDirectory=${input.installDir}
-ExecStart=${input.nodeBinary} --import tsx node-runtime/cli/main.ts serve --sandbox ${input.sandbox} --snapshots ${input.snapshots} --health-port ${input.healthPort} --cri-socket ${input.criSocket}
+ExecStart=${input.nodeBinary} --import tsx node-runtime/cli/main.ts ${nodeRuntimeServeArgs(input).join(" ")}
 Restart=always
 RestartSec=2
 LimitNOFILE=1048576
