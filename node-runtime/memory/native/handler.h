@@ -119,7 +119,8 @@ void vhuf_post_error(struct vhuf_handler *h, enum vhuf_event_kind kind, const ch
 void *vhuf_handshake_main(void *arg);
 void *vhuf_serve_main(void *arg);
 
-/* Working-set file (format in working-set-file.ts): read with O_DIRECT and install. */
+/* Working-set file (format in working-set-file.ts): read with O_DIRECT and install.
+   0 = installed; -1 = not used (err says why; fatal if h->fatal_msg is set); -2 = VMM gone. */
 int vhuf_prefetch(struct vhuf_handler *h, double *fetch_us, double *install_us, char *err, size_t errlen);
 
 /* Reads queued uffd events (serve.c); used by the installer on EAGAIN. */

@@ -35,7 +35,7 @@ static uint32_t rd32(const uint8_t *p) {
 }
 
 /* Copies `pages` pages starting at dst; skips pages already present; absorbs queued events on
-   EAGAIN. Returns 0, or -1 with err set. */
+   EAGAIN. Returns 0, -2 if the VMM is gone, or -1 with err set. */
 static int install_run(struct vhuf_handler *h, uint64_t dst, const uint8_t *src, uint64_t pages, char *err,
                        size_t errlen) {
   uint64_t ps = h->page_size;
@@ -60,6 +60,9 @@ static int install_run(struct vhuf_handler *h, uint64_t dst, const uint8_t *src,
         snprintf(err, errlen, "%s", h->fatal_msg);
         return -1;
       }
+    } else if (e == ESRCH || e == ENOENT) {
+      snprintf(err, errlen, "the VMM exited while its working set was being installed");
+      return -2;
     } else {
       snprintf(err, errlen, "UFFDIO_COPY of the working set at 0x%llx failed: %s",
                (unsigned long long)(dst + done * ps), strerror(e));
@@ -160,6 +163,7 @@ int vhuf_prefetch(struct vhuf_handler *h, double *fetch_us, double *install_us, 
   }
   free(buf);
   *install_us = (double)(vhuf_now_ns() - t1) / 1000.0;
+  if (rc == -2) return -2;
   if (rc != 0) {
     if (!h->fatal_msg[0]) snprintf(h->fatal_msg, sizeof h->fatal_msg, "%s", err);
     return -1;

@@ -219,8 +219,13 @@ void *vhuf_serve_main(void *arg) {
   struct vhuf_event ready = {.kind = VHUF_EV_INSTALLED};
   if (h->mode == VHUF_PREFETCH) {
     char err[512] = {0};
-    if (vhuf_prefetch(h, &ready.fetch_us, &ready.install_us, err, sizeof err) != 0) {
-      if (h->fatal_msg[0]) goto fatal; /* EAGAIN handling failed inside the installer */
+    int rc = vhuf_prefetch(h, &ready.fetch_us, &ready.install_us, err, sizeof err);
+    if (rc == -2) {
+      exited(h, "vmm-exited");
+      goto out;
+    }
+    if (rc != 0) {
+      if (h->fatal_msg[0]) goto fatal; /* the install itself failed: the VMM's memory is incomplete */
       vhuf_post_error(h, VHUF_EV_WARNING, "working set not used, serving lazily: %s", err);
     }
     ready.installed_pages = atomic_load(&h->c.installed_pages);
