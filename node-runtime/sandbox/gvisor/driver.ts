@@ -1,0 +1,473 @@
+// gVisor sandboxes through runsc: each function runs from an OCI bundle built on the image store's
+// read-only rootfs (runsc keeps the writes in memory), behind our relay, which makes the
+// function's port reachable as a host Unix socket even with --network=none. Snapshots are runsc
+// checkpoints; restores go into fresh bundles with the same layout, any number at once.
+import type { ChildProcess } from "node:child_process";
+import { chmod, chown, mkdir, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ImageStore } from "../../images/types.js";
+import type { StageTimer } from "../../metrics/stages.js";
+import type {
+  BootRequest, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxHandle, SandboxStats, SnapshotFiles,
+} from "../driver.js";
+import { resolveImageUser } from "./image-user.js";
+import { probeNetstack, type NetstackSupport } from "./netstack-probe.js";
+import { buildSandboxSpec, SOCKET_NAME } from "./oci-spec.js";
+import { DEFAULT_RELAY_CACHE_DIR, ensureRelayBinary } from "./relay-binary.js";
+import { RunscCli, RunscError, type RunscNetwork, type RunscPlatform } from "./runsc-cli.js";
+import { findGoferPids, isAlive, treeUsage } from "./sandbox-processes.js";
+import { waitForUnixSocket } from "./unix-socket-wait.js";
+
+export const DEFAULT_GVISOR_BASE_DIR = "/run/vhgv-gvisor";
+/** runsc writes its checkpoint into this one file of the snapshot directory. */
+export const CHECKPOINT_FILE = "checkpoint.img";
+/** What the relay prints once it holds no host socket (see relay/vhgv-relay.c). */
+const RELAY_SUSPENDED = "vhgv-relay: suspended";
+
+export interface GvisorDriverOptions {
+  /**
+   * Holds `runsc/` (runsc --root) and `instances/<instanceId>/` (bundle, socket dir, log).
+   * Default /run/vhgv-gvisor. Keep it short: socket paths must fit in 107 bytes.
+   */
+  baseDir?: string;
+  /** runsc binary; default "runsc". */
+  runsc?: string;
+  /** Default ptrace: the only platform Debian bookworm's runsc runs on a paravirtual KVM guest. */
+  platform?: RunscPlatform;
+  /**
+   * "none" (default): no network device; the function is reached through a host Unix socket.
+   * "netns": runsc netstack in the request's network namespace (BootRequest.network), reached at
+   * the slot's clone IP; probed once, and refused with the probe's reason where runsc cannot do it.
+   */
+  network?: "none" | "netns";
+  /** A prebuilt relay; default: compiled from relay/vhgv-relay.c into relayCacheDir. */
+  relayBinary?: string;
+  relayCacheDir?: string;
+  /** How long a function may take to listen on its port after start; default 30 s. */
+  bootTimeoutMs?: number;
+  /** Same for a restored function; default 10 s. */
+  restoreTimeoutMs?: number;
+  /**
+   * Environment added to every function (the image's own values lose, the request's win).
+   * Default GRPC_POLL_STRATEGY=poll: this runsc refuses to checkpoint a TCP socket that an epoll
+   * set watches ("endpoint still has waiters upon save"), which gRPC's default poller does.
+   */
+  env?: Record<string, string>;
+}
+
+/** Internal state of one sandbox; the orchestrator sees only the SandboxHandle fields. */
+class GvisorHandle implements SandboxHandle {
+  readonly kind = "gvisor" as const;
+  pid: number | undefined;
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  paused = false;
+  /** Set once runsc checkpoint ended the sandbox (successfully). */
+  checkpointed = false;
+  /** Set while the driver itself ends the sandbox, so that is not reported as an exit. */
+  ending = false;
+  exitedInfo: { code: number | null; signal: string | null } | undefined;
+  waiter: ChildProcess | undefined;
+  watchTimer: NodeJS.Timeout | undefined;
+  private resolveExited!: (v: { code: number | null; signal: string | null }) => void;
+
+  constructor(
+    readonly instanceId: string,
+    readonly containerId: string,
+    readonly dir: string,
+    readonly endpoint: FunctionEndpoint,
+    readonly cli: RunscCli,
+  ) {
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+  }
+
+  get bundleDir(): string {
+    return path.join(this.dir, "bundle");
+  }
+  get socketDir(): string {
+    return path.join(this.dir, "sock");
+  }
+  get socketPath(): string {
+    return path.join(this.socketDir, SOCKET_NAME);
+  }
+  get logPath(): string {
+    return path.join(this.dir, "function.log");
+  }
+
+  reportExit(info: { code: number | null; signal: string | null }): void {
+    if (this.exitedInfo || this.ending) return;
+    this.exitedInfo = info;
+    this.resolveExited(info);
+  }
+}
+
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const MAX_SUN_PATH = 107;
+
+export class GvisorDriver implements SandboxDriver {
+  readonly kind = "gvisor" as const;
+  readonly supportsSnapshots = true;
+  /**
+   * runsc checkpoint ends the sandbox (this runsc cannot keep it running: --leave-running leaves
+   * runsc checkpoint attached to a re-created sandbox). After `snapshot()` the handle only accepts
+   * `stop()`; restore a new instance from the snapshot to serve again.
+   */
+  readonly stopsOnSnapshot = true;
+
+  private readonly baseDir: string;
+  private readonly runscRoot: string;
+  private readonly opts: Required<Omit<GvisorDriverOptions, "relayBinary">> & { relayBinary?: string };
+  private relay: Promise<string> | undefined;
+  private netstack: Promise<NetstackSupport> | undefined;
+  private readonly clis = new Map<RunscNetwork, RunscCli>();
+
+  constructor(private readonly images: ImageStore, options: GvisorDriverOptions = {}) {
+    this.baseDir = path.resolve(options.baseDir ?? DEFAULT_GVISOR_BASE_DIR);
+    this.runscRoot = path.join(this.baseDir, "runsc");
+    this.opts = {
+      baseDir: this.baseDir,
+      runsc: options.runsc ?? "runsc",
+      platform: options.platform ?? "ptrace",
+      network: options.network ?? "none",
+      relayBinary: options.relayBinary,
+      relayCacheDir: options.relayCacheDir ?? DEFAULT_RELAY_CACHE_DIR,
+      bootTimeoutMs: options.bootTimeoutMs ?? 30_000,
+      restoreTimeoutMs: options.restoreTimeoutMs ?? 10_000,
+      env: options.env ?? { GRPC_POLL_STRATEGY: "poll" },
+    };
+    if (this.opts.network !== "none" && this.opts.network !== "netns") {
+      throw new Error(`gVisor driver option network must be "none" or "netns", not ${JSON.stringify(this.opts.network)}`);
+    }
+  }
+
+  /** The runsc invocation for containers of one network mode (flags must repeat on every call). */
+  cli(network: RunscNetwork = this.opts.network === "netns" ? "sandbox" : "none"): RunscCli {
+    let cli = this.clis.get(network);
+    if (!cli) {
+      cli = new RunscCli({ binary: this.opts.runsc, root: this.runscRoot, platform: this.opts.platform, network });
+      this.clis.set(network, cli);
+    }
+    return cli;
+  }
+
+  /** runsc --root of this driver (tests check it is empty after everything stopped). */
+  get stateRoot(): string {
+    return this.runscRoot;
+  }
+
+  /** Whether this host's runsc can run netstack networking; probed once per driver. */
+  netstackSupport(): Promise<NetstackSupport> {
+    this.netstack ??= this.relayPath().then((relay) =>
+      probeNetstack({ cli: this.cli("sandbox"), relayBinary: relay, workDir: path.join(this.baseDir, "probe") }),
+    );
+    return this.netstack;
+  }
+
+  private relayPath(): Promise<string> {
+    this.relay ??= this.opts.relayBinary
+      ? stat(this.opts.relayBinary).then(() => this.opts.relayBinary as string, () => {
+        throw new Error(`gVisor relay binary ${this.opts.relayBinary} does not exist`);
+      })
+      : ensureRelayBinary(this.opts.relayCacheDir);
+    this.relay.catch(() => (this.relay = undefined));
+    return this.relay;
+  }
+
+  async boot(req: BootRequest, timer: StageTimer): Promise<SandboxHandle> {
+    const h = await this.prepare(req);
+    const log = await open(h.logPath, "a");
+    try {
+      await timer.time("NewContainer", () => h.cli.run(["create", `--bundle=${h.bundleDir}`, h.containerId], { fd: log.fd, path: h.logPath }));
+      h.pid = (await h.cli.state(h.containerId))?.pid;
+      await timer.time("TaskStart", () => h.cli.run(["start", h.containerId]));
+      this.watchExit(h);
+      await timer.time("ConnectFuncClient", () => this.waitReady(h, req.port, this.opts.bootTimeoutMs, false));
+      return h;
+    } catch (error) {
+      await this.destroy(h);
+      throw new Error(`gVisor boot of instance ${req.instanceId} failed: ${(error as Error).message}`);
+    } finally {
+      await log.close();
+    }
+  }
+
+  async restore(req: RestoreRequest, timer: StageTimer): Promise<SandboxHandle> {
+    const image = path.join(req.snapshotDir, CHECKPOINT_FILE);
+    const info = await stat(image).catch(() => undefined);
+    if (!info?.isFile() || info.size === 0) {
+      throw new Error(`gVisor restore of instance ${req.instanceId}: snapshot ${req.snapshotDir} has no ${CHECKPOINT_FILE}`);
+    }
+    const h = await this.prepare(req);
+    const log = await open(h.logPath, "a");
+    try {
+      await timer.time("LoadVMM", () =>
+        h.cli.run(["restore", "--detach", `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, h.containerId], { fd: log.fd, path: h.logPath }),
+      );
+      h.pid = (await h.cli.state(h.containerId))?.pid;
+      this.watchExit(h);
+      await timer.time("ConnectFuncClient", async () => {
+        // The checkpoint holds a suspended relay; this instance's socket appears once it resumes.
+        await h.cli.run(["kill", h.containerId, "USR1"]);
+        await this.waitReady(h, req.port, this.opts.restoreTimeoutMs, true);
+      });
+      return h;
+    } catch (error) {
+      await this.destroy(h);
+      throw new Error(`gVisor restore of instance ${req.instanceId} from ${req.snapshotDir} failed: ${(error as Error).message}`);
+    } finally {
+      await log.close();
+    }
+  }
+
+  async pause(handle: SandboxHandle): Promise<void> {
+    const h = this.live(handle, "pause");
+    await h.cli.run(["pause", h.containerId]);
+    h.paused = true;
+  }
+
+  async resume(handle: SandboxHandle): Promise<void> {
+    const h = this.live(handle, "resume");
+    await h.cli.run(["resume", h.containerId]);
+    h.paused = false;
+  }
+
+  /**
+   * Checkpoints the sandbox into `dir` (which ends it; see `stopsOnSnapshot`). Before that the relay
+   * is suspended: it closes its listener and connections, because runsc cannot save host sockets.
+   * Each restore resumes it (SIGUSR1), and it binds in that instance's socket directory.
+   */
+  async snapshot(handle: SandboxHandle, dir: string): Promise<SnapshotFiles> {
+    const h = this.live(handle, "snapshot");
+    // runsc cannot checkpoint a paused container cleanly (its state machine then has no way out of
+    // "paused"), and the relay must run to rebind, so resume first.
+    if (h.paused) await this.resume(h);
+    try {
+      const logStart = (await stat(h.logPath)).size;
+      await h.cli.run(["kill", h.containerId, "USR2"]);
+      await waitForLogLine(h.logPath, logStart, RELAY_SUSPENDED, 5_000, () => (h.exitedInfo ? "the sandbox exited" : undefined));
+      // The checkpoint ends the sandbox: that is not an exit to report.
+      h.ending = true;
+      await h.cli.run(["checkpoint", `--image-path=${dir}`, h.containerId]);
+    } catch (error) {
+      h.ending = false;
+      // A failed checkpoint ends the sandbox too (runsc stops the kernel before it encodes it).
+      if (h.pid !== undefined && !(await isAlive(h.pid))) h.reportExit({ code: null, signal: null });
+      // whatever runsc wrote is not a snapshot
+      for (const name of await readdir(dir).catch(() => [] as string[])) await rm(path.join(dir, name), { recursive: true, force: true });
+      throw new Error(`gVisor snapshot of instance ${h.instanceId} failed: ${(error as Error).message}`);
+    }
+    h.checkpointed = true;
+    this.unwatch(h);
+    return { files: (await readdir(dir)).sort() };
+  }
+
+  async stats(handle: SandboxHandle): Promise<SandboxStats> {
+    const h = this.live(handle, "stats");
+    if (h.pid === undefined) throw new Error(`gVisor instance ${h.instanceId} has no sandbox process`);
+    const usage = await treeUsage(h.pid, await findGoferPids(h.bundleDir));
+    if (usage.pids.length === 0) throw new Error(`gVisor instance ${h.instanceId}: sandbox process ${h.pid} is gone`);
+    return { rssBytes: usage.memoryBytes, cpuMicros: usage.cpuMicros };
+  }
+
+  async stop(handle: SandboxHandle): Promise<void> {
+    await this.destroy(this.own(handle));
+  }
+
+  // --- internals ---
+
+  private own(handle: SandboxHandle): GvisorHandle {
+    if (!(handle instanceof GvisorHandle)) throw new Error(`handle of instance ${handle.instanceId} is not a gVisor sandbox`);
+    return handle;
+  }
+
+  private live(handle: SandboxHandle, what: string): GvisorHandle {
+    const h = this.own(handle);
+    if (h.checkpointed) {
+      throw new Error(`gVisor instance ${h.instanceId} cannot ${what}: its checkpoint ended the sandbox; restore a new instance from the snapshot`);
+    }
+    if (h.exitedInfo) throw new Error(`gVisor instance ${h.instanceId} cannot ${what}: the sandbox exited (code ${h.exitedInfo.code})`);
+    return h;
+  }
+
+  /** Instance directory, bundle and socket directory; removed again if anything fails. */
+  private async prepare(req: BootRequest): Promise<GvisorHandle> {
+    if (!INSTANCE_ID.test(req.instanceId)) {
+      throw new Error(`instanceId ${JSON.stringify(req.instanceId)} must be 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit`);
+    }
+    let network: RunscNetwork = "none";
+    let netnsPath: string | undefined;
+    if (this.opts.network === "netns") {
+      if (!req.network) throw new Error(`gVisor driver runs with network "netns" but the request for ${req.instanceId} has no network slot`);
+      const support = await this.netstackSupport();
+      if (!support.supported) throw new Error(`this host's runsc cannot use netstack networking (${support.reason}); run the gVisor driver with network "none"`);
+      network = "sandbox";
+      netnsPath = `/var/run/netns/${req.network.netns}`;
+    }
+    const dir = path.join(this.baseDir, "instances", req.instanceId);
+    const socketPath = path.join(dir, "sock", SOCKET_NAME);
+    if (Buffer.byteLength(socketPath) > MAX_SUN_PATH) {
+      throw new Error(`socket path ${socketPath} is longer than ${MAX_SUN_PATH} bytes; use a shorter baseDir or instanceId`);
+    }
+    const endpoint: FunctionEndpoint = req.network && network === "sandbox"
+      ? { kind: "tcp", host: req.network.cloneIp, port: req.port }
+      : { kind: "unix", path: socketPath };
+    const h = new GvisorHandle(req.instanceId, `vhgv-${req.instanceId}`, dir, endpoint, this.cli(network));
+    try {
+      await mkdir(this.runscRoot, { recursive: true, mode: 0o711 });
+      await mkdir(dir, { recursive: true, mode: 0o711 });
+      if ((await readdir(dir)).length > 0) throw new Error(`instance directory ${dir} is in use (is instance ${req.instanceId} running?)`);
+      const [rootfs, relayBinary] = await Promise.all([this.images.rootfs(req.imageDigest), this.relayPath()]);
+      const user = await resolveImageUser(req.image.user, rootfs);
+      const spec = buildSandboxSpec({
+        image: req.image, user, rootfs, relayBinary, socketDir: h.socketDir, port: req.port,
+        driverEnv: this.opts.env, requestEnv: req.env, vcpus: req.vcpus, memoryMiB: req.memoryMiB, netnsPath,
+      });
+      await mkdir(h.bundleDir);
+      await writeFile(path.join(h.bundleDir, "config.json"), JSON.stringify(spec, null, 2));
+      // The relay runs as the function's user and must create its socket here.
+      await mkdir(h.socketDir, { mode: 0o700 });
+      await chown(h.socketDir, user.uid, user.gid);
+      await chmod(h.socketDir, 0o700);
+      return h;
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Waits for the relay's socket; fails early, with the function's log, if the sandbox exits. */
+  private async waitReady(h: GvisorHandle, port: number, timeoutMs: number, restored: boolean): Promise<void> {
+    try {
+      await waitForUnixSocket(h.socketPath, {
+        timeoutMs,
+        abortReason: () => (h.exitedInfo ? `the function exited with code ${h.exitedInfo.code} before listening on port ${port}` : undefined),
+        // Should the restored relay not be listening after a second, remove whatever is at the path
+        // (a bind there fails while a file exists) and ask it again.
+        nudge: restored
+          ? { afterMs: 1_000, run: () => rm(h.socketPath, { force: true }).then(() => h.cli.run(["kill", h.containerId, "USR1"])).then(() => undefined, () => undefined) }
+          : undefined,
+      });
+    } catch (error) {
+      const message = (error as Error).message.startsWith("timed out")
+        ? `the function did not listen on port ${port} within ${timeoutMs} ms`
+        : (error as Error).message;
+      throw new Error(`${message}${await logTail(h.logPath)}`);
+    }
+  }
+
+  /**
+   * Reports the sandbox's exit through `exited`: `runsc wait` gives the exit code; a poll of the
+   * sandbox process catches a killed sandbox sooner (runsc wait takes seconds to notice that).
+   */
+  private watchExit(h: GvisorHandle): void {
+    const waiter = h.cli.spawnWait(h.containerId);
+    h.waiter = waiter;
+    const out: Buffer[] = [];
+    waiter.stdout?.on("data", (c: Buffer) => out.push(c));
+    waiter.stderr?.resume();
+    waiter.on("close", () => {
+      if (h.waiter !== waiter) return;
+      h.waiter = undefined;
+      const status = /"exitStatus":\s*(-?\d+)/.exec(Buffer.concat(out).toString("utf8"));
+      h.reportExit({ code: status ? Number(status[1]) : null, signal: null });
+      this.unwatch(h);
+    });
+    let deadSince: number | undefined;
+    h.watchTimer = setInterval(() => {
+      if (h.pid === undefined) return;
+      void isAlive(h.pid).then((alive) => {
+        if (alive) return;
+        deadSince ??= Date.now();
+        // give runsc wait a moment to deliver the exit code before reporting without one
+        if (Date.now() - deadSince >= 500) {
+          h.reportExit({ code: null, signal: null });
+          this.unwatch(h);
+        }
+      });
+    }, 100);
+    h.watchTimer.unref();
+  }
+
+  private unwatch(h: GvisorHandle): void {
+    if (h.watchTimer) clearInterval(h.watchTimer);
+    h.watchTimer = undefined;
+    const waiter = h.waiter;
+    h.waiter = undefined;
+    if (waiter && waiter.exitCode === null && waiter.signalCode === null) waiter.kill("SIGKILL");
+  }
+
+  /**
+   * Ends the sandbox and removes everything the instance had: runsc state, processes (sandbox,
+   * its stubs, the gofer), bundle, socket and log. Safe to repeat; also used when boot fails.
+   */
+  private async destroy(h: GvisorHandle): Promise<void> {
+    h.ending = true;
+    this.unwatch(h);
+    const problems: string[] = [];
+    const st = await h.cli.state(h.containerId).catch(() => undefined);
+    // `runsc delete` panics on a paused container ("paused => stopped"); resume it first.
+    if (st?.status === "paused") await h.cli.run(["resume", h.containerId]).catch(() => undefined);
+    if (st) {
+      await h.cli.run(["delete", "--force", h.containerId]).catch((e: Error) => problems.push(e.message));
+    }
+    // runsc delete can leave processes behind (seen when a checkpoint replaced the sandbox); make sure.
+    const leftovers = [...(h.pid !== undefined ? [h.pid] : []), ...(await findGoferPids(h.bundleDir))];
+    for (const pid of leftovers) {
+      if (await isAlive(pid)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (const pid of leftovers) {
+      for (let i = 0; i < 50 && (await isAlive(pid)); i++) await sleep(20);
+      if (await isAlive(pid)) problems.push(`process ${pid} survived SIGKILL`);
+    }
+    // State files runsc left because delete failed name the container; nothing else uses them.
+    for (const name of await readdir(this.runscRoot).catch(() => [] as string[])) {
+      if (name.startsWith(`${h.containerId}_sandbox:`)) await rm(path.join(this.runscRoot, name), { force: true });
+    }
+    await rm(h.dir, { recursive: true, force: true });
+    h.paused = false;
+    if (problems.length > 0 && !(problems.every((p) => /does not exist|not found/i.test(p)))) {
+      // The instance is gone as far as files go; what could not be undone is reported.
+      const stillListed = (await h.cli.list().catch(() => [])).some((c) => c.id === h.containerId);
+      if (stillListed) throw new Error(`gVisor stop of instance ${h.instanceId} left runsc state behind: ${problems.join("; ")}`);
+    }
+  }
+}
+
+/** Waits until a log file, from byte `offset` on, contains `text`. */
+async function waitForLogLine(file: string, offset: number, text: string, timeoutMs: number, abortReason: () => string | undefined): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    const content = await readFile(file).then((b) => b.subarray(offset).toString("utf8"), () => "");
+    if (content.includes(text)) return;
+    const reason = abortReason();
+    if (reason) throw new Error(`${reason} while its relay prepared for the checkpoint`);
+    if (Date.now() - start > timeoutMs) throw new Error(`the relay did not confirm it closed its sockets within ${timeoutMs} ms`);
+    await sleep(3);
+  }
+}
+
+/** The end of the function's output, to say why it failed. */
+async function logTail(file: string): Promise<string> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(file, "r");
+    const { size } = await fh.stat();
+    const len = Math.min(size, 2048);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, size - len);
+    const text = buf.toString("utf8").trim();
+    return text ? `; function log ends with:\n${text}` : "";
+  } catch {
+    return "";
+  } finally {
+    await fh?.close();
+  }
+}
+
+export { RunscError };

@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+
+export type RunscPlatform = "ptrace" | "kvm" | "systrap";
+export type RunscNetwork = "none" | "sandbox";
+
+export interface RunscOptions {
+  /** runsc binary; default "runsc" from PATH. */
+  binary: string;
+  /** runsc --root: state directory for every container this driver makes. */
+  root: string;
+  platform: RunscPlatform;
+  network: RunscNetwork;
+}
+
+/** Container state as `runsc state` reports it. */
+export interface RunscState {
+  id: string;
+  status: "created" | "running" | "paused" | "stopped" | string;
+  pid: number;
+  bundle: string;
+}
+
+export class RunscError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = "RunscError";
+  }
+}
+
+/**
+ * The gist of a runsc failure: its first lines, without Go stack traces (a failed checkpoint prints
+ * the whole kernel object it could not encode, megabytes of it).
+ */
+export function summariseRunscError(stderr: string): string {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l && !/^goroutine \d+|^\S+\.go:\d+|^[\w./*()-]+\(.*\)$/.test(l));
+  const text = lines.slice(0, 3).join(" | ");
+  return text.length > 600 ? `${text.slice(0, 600)}…` : text;
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What a command appended to a log file (at most 64 KiB of it). */
+function readFrom(file: string, offset: number): string {
+  try {
+    return readFileSync(file).subarray(offset, offset + 65536).toString("utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Runs runsc subcommands with the same global flags every time: runsc does not remember create's
+ * flags, so start, checkpoint, restore and delete must repeat them or they act on another config.
+ */
+export class RunscCli {
+  constructor(private readonly opts: RunscOptions) {}
+
+  /** Global flags; host-uds=create lets the relay bind its socket on the host through the gofer. */
+  globalFlags(): string[] {
+    return [
+      `--root=${this.opts.root}`,
+      `--platform=${this.opts.platform}`,
+      `--network=${this.opts.network}`,
+      "--host-uds=create",
+      "--overlay2=root:memory",
+    ];
+  }
+
+  /**
+   * Runs one subcommand. With `log`, runsc's stdout and stderr (and so the container's, for create
+   * and restore, whose stdio the sandbox inherits) go to that file, and a failure quotes its tail.
+   */
+  run(args: string[], log?: { fd: number; path: string }): Promise<string> {
+    const full = [...this.globalFlags(), ...args];
+    const logStart = log ? sizeOf(log.path) : 0;
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.opts.binary, full, {
+        stdio: log ? ["ignore", log.fd, log.fd] : ["ignore", "pipe", "pipe"],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout?.on("data", (c: Buffer) => out.push(c));
+      child.stderr?.on("data", (c: Buffer) => err.push(c));
+      child.on("error", (e) => reject(new RunscError(`cannot run ${this.opts.binary}: ${e.message}`, null, "")));
+      child.on("close", (code, signal) => {
+        if (code === 0) {
+          resolve(Buffer.concat(out).toString("utf8"));
+          return;
+        }
+        const stderr = log ? readFrom(log.path, logStart) : Buffer.concat(err).toString("utf8");
+        const status = signal ? `signal ${signal}` : `exit code ${code}`;
+        const sub = args.find((a) => !a.startsWith("-")) ?? "";
+        reject(new RunscError(`runsc ${sub} ${args.at(-1) ?? ""} failed (${status}): ${summariseRunscError(stderr) || "no message"}`, code, stderr));
+      });
+    });
+  }
+
+  async state(id: string): Promise<RunscState | undefined> {
+    try {
+      return JSON.parse(await this.run(["state", id])) as RunscState;
+    } catch (error) {
+      if (error instanceof RunscError && /does not exist|not found|file does not exist/i.test(error.stderr)) return undefined;
+      throw error;
+    }
+  }
+
+  async list(): Promise<RunscState[]> {
+    const out = (await this.run(["list", "--format=json"])).trim();
+    if (!out || out === "null") return [];
+    return JSON.parse(out) as RunscState[];
+  }
+
+  /** `runsc wait` as a long-lived child: it exits when the container does. */
+  spawnWait(id: string): ChildProcess {
+    return spawn(this.opts.binary, [...this.globalFlags(), "wait", id], { stdio: ["ignore", "pipe", "pipe"] });
+  }
+}
