@@ -58,7 +58,9 @@ describe("OpenYurt host scripts", () => {
 
   it("install_file really replaces only changed files (run against a temp dir)", () => {
     // Extract the helper and exercise it: second identical write must leave changed=0.
-    const helper = scripts["yurthub-join-edge"].split("\n").slice(2, 12).join("\n");
+    const lines = scripts["yurthub-join-edge"].split("\n");
+    const helper = lines.slice(lines.indexOf("changed=0"), lines.indexOf("}") + 1).join("\n");
+    expect(helper).toMatch(/^changed=0\n[\s\S]*install_file\(\) \{[\s\S]*\}$/);
     const dir = execFileSync("mktemp", ["-d", "/tmp/h2-addons-XXXXXX"], { encoding: "utf8" }).trim();
     try {
       const run = (body: string) =>

@@ -5,7 +5,6 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service } from "kubernetes-models/v1";
 import { RuntimeClass } from "kubernetes-models/node.k8s.io/v1";
@@ -14,9 +13,6 @@ import { Service as KnativeService } from "@kubernetes-models/knative/serving.kn
 
 const schemaDir = join(dirname(fileURLToPath(import.meta.url)), "..", "schemas");
 const ajv = new Ajv({ allErrors: true, strict: true });
-// ajv-formats ships CommonJS; its default export arrives wrapped under ESM.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
-addFormats(ajv);
 
 function schema(file: string): ValidateFunction {
   return ajv.compile(JSON.parse(readFileSync(join(schemaDir, file), "utf8")) as object);
