@@ -16,9 +16,15 @@ export function uffdUnavailableReason(): string | undefined {
   return undefined;
 }
 
-/** Builds the addon if `npm run build:native` has not been run yet. */
+/**
+ * Builds the addon if `npm run build:native` has not been run yet. node-gyp would download Node's
+ * headers; the host has them (the nodejs package ships /usr/include/node), so point it there.
+ */
 export function ensureAddonBuilt(): void {
-  if (!existsSync(NATIVE_ADDON_PATH)) execFileSync("npm", ["run", "build:native"], { cwd: repoRoot, stdio: "ignore" });
+  if (existsSync(NATIVE_ADDON_PATH)) return;
+  const env = { ...process.env };
+  if (!env.npm_config_nodedir && existsSync("/usr/include/node/node_api.h")) env.npm_config_nodedir = "/usr";
+  execFileSync("npm", ["run", "build:native"], { cwd: repoRoot, stdio: "ignore", env });
 }
 
 /** Compiles tests/memory/fc-guest.c into `dir`. */
