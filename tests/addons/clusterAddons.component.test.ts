@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StandInResource, installMockCluster, settle, valueOf, type MockCluster } from "./doubles/mockCluster.js";
 import { FixtureFetcher, calicoYaml, genericYaml, metallbYaml, servingCoreYaml, sha256 } from "./doubles/releaseFixtures.js";
 import { stringify } from "yaml";
+import { validateObject } from "./validateObject.js";
 
 let cluster: MockCluster;
 let mod: typeof import("../../components/addons/index.js");
@@ -135,6 +136,8 @@ describe("ClusterAddons under mocks", () => {
       mod.VHIVE_FIRECRACKER_QUEUE_PROXY,
     );
     expect(objs("fc-metallb-pool").map((o) => o.kind)).toEqual(["IPAddressPool", "L2Advertisement"]);
+    // Objects we generate (not upstream's) validate against their schemas as registered.
+    for (const o of [...objs("fc-metallb-pool"), ...objs("fc-registry")]) expect(() => validateObject(o)).not.toThrow();
     expect((cluster.byName("fc-config-domain").inputs as any).data).toEqual({ "192.0.2.240.sslip.io": "" });
     // Charts are handed to Helm as local files holding exactly the verified bytes.
     const chartPath = (cluster.byName("fc-istiod").inputs as { chart: string }).chart;
@@ -164,6 +167,7 @@ describe("ClusterAddons under mocks", () => {
     expect(await valueOf(addons.domain)).toBe("knative.example.test");
     await settle(50);
     const objs = (n: string) => (cluster.byName(n).inputs as { objs: any[] }).objs;
+    for (const o of objs("gv-runtimeclass")) expect(() => validateObject(o)).not.toThrow();
     expect(objs("gv-runtimeclass")).toEqual([{ apiVersion: "node.k8s.io/v1", kind: "RuntimeClass", metadata: { name: "gvisor" }, handler: "runsc" }]);
     const features = objs("gv-knative-serving").find((o) => o.metadata.name === "config-features").data;
     expect(features["kubernetes.podspec-runtimeclassname"]).toBe("enabled");
