@@ -29,7 +29,11 @@ export interface ReapLoadPlan {
  * exists for this memory file size, record otherwise.
  */
 export async function planReapLoad(snapshotDir: string, memFileSize?: number): Promise<ReapLoadPlan> {
-  const workingSetPath = workingSetPathFor(snapshotDir);
+  return planWorkingSet(workingSetPathFor(snapshotDir), memFileSize);
+}
+
+/** Same decision for a working set kept elsewhere than the snapshot directory (one file per revision). */
+export async function planWorkingSet(workingSetPath: string, memFileSize?: number): Promise<ReapLoadPlan> {
   const exists = await stat(workingSetPath).then(() => true, () => false);
   if (!exists) return { mode: "record", workingSetPath, reason: "no working set yet" };
   const stale = await stat(workingSetPath + STALE_SUFFIX).then(() => true, () => false);

@@ -1,0 +1,27 @@
+import { describe, it, expect, afterAll } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { markWorkingSetStale, planReapLoad, planWorkingSet, workingSetPathFor, clearWorkingSetStale } from "./working-set-policy.js";
+import { buildWorkingSetImage } from "./working-set-file.js";
+
+const dir = mkdtempSync("/tmp/vhuf-policy-");
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// Stand-in for the addon's hash64: the policy only reads headers.
+const hash = (): bigint => 0n;
+
+describe("working-set policy", () => {
+  it("records when there is no set, prefetches a usable one, re-records a stale one", async () => {
+    expect(await planReapLoad(dir, 1 << 20)).toMatchObject({ mode: "record", reason: "no working set yet" });
+    const ws = workingSetPathFor(dir);
+    writeFileSync(ws, buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(4096), recordedAtMs: 0 }, hash));
+    expect(await planReapLoad(dir, 1 << 20)).toEqual({ mode: "prefetch", workingSetPath: ws, reason: "ok" });
+    expect(await planReapLoad(dir, 2 << 20)).toMatchObject({ mode: "record", reason: expect.stringMatching(/1048576-byte memory file/) });
+    await markWorkingSetStale(ws, "outside share 0.4 > threshold 0.25");
+    expect(await planWorkingSet(ws)).toMatchObject({ mode: "record", reason: expect.stringMatching(/^stale/) });
+    await clearWorkingSetStale(ws);
+    expect(await planWorkingSet(ws)).toMatchObject({ mode: "prefetch" });
+    writeFileSync(ws, "garbage");
+    expect(await planWorkingSet(ws)).toMatchObject({ mode: "record", reason: expect.stringMatching(/^unreadable/) });
+  });
+});
