@@ -130,7 +130,7 @@ describe("ClusterAddons under mocks", () => {
     expect(deps("fc-net-istio")).toEqual(expect.arrayContaining(["fc-knative-serving-webhooks"]));
     expect(deps("fc-config-domain")).toEqual(expect.arrayContaining(["fc-knative-serving-webhooks"]));
 
-    const objs = (n: string) => (cluster.byName(n).inputs as { objs: { kind: string; metadata: { name: string }; data?: any; spec?: any }[] }).objs;
+    const objs = (n: string) => (cluster.byName(n).inputs as { objs: { apiVersion: string; kind: string; metadata: { name: string }; data?: any; spec?: any }[] }).objs;
     expect(objs("fc-knative-serving-webhooks").map((o) => o.kind)).toEqual(["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]);
     expect(objs("fc-knative-serving").find((o) => o.metadata.name === "config-deployment")!.data["queue-sidecar-image"]).toBe(
       mod.VHIVE_FIRECRACKER_QUEUE_PROXY,
