@@ -268,7 +268,8 @@ cmd_up() {
   )
   for n in "$@"; do
     dir=$(host_dir "$n")
-    [ ! -e "$dir" ] || die "$(host_name "$n") exists already; remove it with: testhosts.sh down $n"
+    # A host left by an interrupted run is replaced: each caller owns its indexes.
+    if [ -e "$dir" ]; then log "replacing leftover $(host_name "$n")"; remove_host "$n"; fi
     mkdir -p "$dir/upper" "$dir/work" "$dir/root"
     ssh-keygen -q -t ed25519 -N '' -C "$(host_name "$n")" -f "$dir/ssh_host_ed25519_key"
     mount -t overlay "overlay-$(host_name "$n")" -o "lowerdir=$BASE_DIR,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"

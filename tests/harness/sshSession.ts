@@ -1,0 +1,139 @@
+// One SSH session to a host, as the command provider opens it: private key auth, the host key
+// checked against the pinned one (when one is pinned), dial retried a bounded number of times.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Client, type ConnectConfig } from "ssh2";
+
+export interface SshTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly privateKey: string;
+  /** "ssh-ed25519 AAAA…": when set, any other host key is refused. */
+  readonly hostKey?: string;
+  /** Dial attempts before giving up (the command provider's dialErrorLimit). */
+  readonly dialAttempts?: number;
+  readonly perDialTimeoutS?: number;
+}
+
+export interface ExecResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number | null;
+  readonly signal?: string;
+}
+
+/** An SSH failure that is about the connection, not the command (kind says which). */
+export class SshConnectError extends Error {
+  constructor(
+    readonly kind: "unreachable" | "host-key-mismatch" | "auth" | "other",
+    message: string,
+  ) {
+    super(message);
+    this.name = "SshConnectError";
+  }
+}
+
+export function fingerprint(keyBlob: Buffer): string {
+  return `SHA256:${createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "")}`;
+}
+
+/** The key blob of a "type base64 [comment]" public key line. */
+export function keyBlob(line: string): Buffer {
+  const parts = line.trim().split(/\s+/);
+  if (parts.length < 2) throw new Error(`not a public key line: ${line}`);
+  return Buffer.from(parts[1]!, "base64");
+}
+
+function connectOnce(target: SshTarget): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let mismatch: string | undefined;
+    const pinned = target.hostKey ? keyBlob(target.hostKey) : undefined;
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      privateKey: target.privateKey,
+      readyTimeout: (target.perDialTimeoutS ?? 15) * 1000,
+      hostVerifier: (key: Buffer) => {
+        if (!pinned) return true;
+        if (key.equals(pinned)) return true;
+        mismatch = fingerprint(key);
+        return false;
+      },
+    };
+    client.once("ready", () => resolve(client));
+    client.once("error", (error: Error & { level?: string; code?: string }) => {
+      client.end();
+      const where = `${target.user}@${target.host}:${target.port}`;
+      if (mismatch !== undefined)
+        reject(new SshConnectError("host-key-mismatch", `host key of ${where} is ${mismatch}, not the pinned ${fingerprint(pinned!)}`));
+      else if (error.level === "client-authentication")
+        reject(new SshConnectError("auth", `${where} refused the configured private key (${error.message})`));
+      else if (error.code === "EHOSTUNREACH" || error.code === "ECONNREFUSED" || error.code === "ETIMEDOUT" || /Timed out/i.test(error.message))
+        reject(new SshConnectError("unreachable", `cannot reach ${where}: ${error.code ?? error.message}`));
+      else reject(new SshConnectError("other", `ssh to ${where} failed: ${error.message}`));
+    });
+    client.connect(config);
+  });
+}
+
+export async function connect(target: SshTarget): Promise<Client> {
+  const attempts = Math.max(1, target.dialAttempts ?? 1);
+  let last: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      return await connectOnce(target);
+    } catch (error) {
+      last = error;
+      // Only an unreachable host may come up later; a wrong key stays wrong.
+      if (!(error instanceof SshConnectError) || error.kind !== "unreachable" || attempt === attempts) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  throw last;
+}
+
+export function exec(client: Client, command: string): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (error, stream) => {
+      if (error) return reject(error);
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      stream.on("data", (d: Buffer) => out.push(d));
+      stream.stderr.on("data", (d: Buffer) => err.push(d));
+      stream.on("close", (code: number | null, signal?: string) =>
+        resolve({
+          stdout: Buffer.concat(out).toString("utf8"),
+          stderr: Buffer.concat(err).toString("utf8"),
+          code,
+          ...(signal ? { signal } : {}),
+        }),
+      );
+    });
+  });
+}
+
+export async function runRemote(target: SshTarget, command: string): Promise<ExecResult> {
+  const client = await connect(target);
+  try {
+    return await exec(client, command);
+  } finally {
+    client.end();
+  }
+}
+
+export async function copyToRemote(target: SshTarget, localPath: string, remotePath: string): Promise<void> {
+  const client = await connect(target);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.sftp((error, sftp) => {
+        if (error) return reject(error);
+        sftp.writeFile(remotePath, readFileSync(localPath), (e) => (e ? reject(e) : resolve()));
+      });
+    });
+  } finally {
+    client.end();
+  }
+}
