@@ -64,7 +64,9 @@ const versions = { calico: "3.31.5", metallb: "0.15.3", istio: "1.29.2", knative
 // Verified chart archives are written under os.tmpdir(); give them a directory of our own.
 const originalTmp = process.env.TMPDIR;
 const chartTmp = mkdtempSync(join(tmpdir(), "h2-addons-"));
-afterAll(() => {
+afterAll(async () => {
+  // Chart archives are written when their (unawaited) inputs resolve: let those land first.
+  await settle(200);
   if (originalTmp === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = originalTmp;
   rmSync(chartTmp, { recursive: true, force: true });

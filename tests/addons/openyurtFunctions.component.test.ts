@@ -14,7 +14,9 @@ let functions: typeof import("../../components/functions/index.js");
 
 const originalTmp = process.env.TMPDIR;
 const chartTmp = mkdtempSync(join(tmpdir(), "h2-addons-"));
-afterAll(() => {
+afterAll(async () => {
+  // Chart archives are written when their (unawaited) inputs resolve: let those land first.
+  await settle(200);
   if (originalTmp === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = originalTmp;
   rmSync(chartTmp, { recursive: true, force: true });
