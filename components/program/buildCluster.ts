@@ -189,6 +189,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
         sandbox: config.sandbox,
         nodes: core.hosts.map((h) => ({ name: h.host.name, pool: h.host.pool ?? "cloud" })),
         ...(config.openyurt.version ? { version: config.openyurt.version } : {}),
+        checksums: config.addonChecksums,
         apiServerUrl: core.apiServerUrl,
         bootstrapToken: core.token,
         domain: addons.domain,
