@@ -1,7 +1,10 @@
 // The node's image store: OCI layouts, OCI tarballs and registry pulls land as verified blobs in
 // one content-addressed cache; unpacked root filesystems and ext4 images are derived per digest.
 import { createHash } from "node:crypto";
-import { link, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { link, mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
 import path from "node:path";
 import { BlobStore } from "./blob-store.js";
 import { digestHex, isDigest } from "./digest.js";
@@ -13,6 +16,7 @@ import {
 } from "./oci.js";
 import { RegistryClient, type RegistryOptions } from "./registry-client.js";
 import { runCommand } from "./run-command.js";
+import { readTarEntries } from "./tar-entries.js";
 import type { ImageStore, StoredImage } from "./types.js";
 
 export const DEFAULT_IMAGE_ROOT = "/var/lib/vhive-node/images";
@@ -59,7 +63,11 @@ export class LocalImageStore implements ImageStore {
   }
 
   private refPath(ref: string): string {
-    return path.join(this.root, "refs", createHash("sha256").update(ref).digest("hex"));
+    return this.refPathByHash(createHash("sha256").update(ref).digest("hex"));
+  }
+
+  private refPathByHash(hash: string): string {
+    return path.join(this.root, "refs", hash);
   }
 
   /** Runs `work` once per key at a time within this process; concurrent callers share it. */
@@ -82,7 +90,29 @@ export class LocalImageStore implements ImageStore {
   async record(digest: string): Promise<ImageRecord | undefined> {
     if (!isDigest(digest)) return undefined;
     const text = await readFile(this.recordPath(digest), "utf8").catch(() => undefined);
-    return text === undefined ? undefined : (JSON.parse(text) as ImageRecord);
+    if (text === undefined) return undefined;
+    return { ...(JSON.parse(text) as ImageRecord), references: await this.referencesOf(digest) };
+  }
+
+  private namesDir(digest: string): string {
+    return path.join(this.root, "names", digestHex(digest));
+  }
+
+  /**
+   * References that currently resolve to `digest`. Each name is its own file (written by rename),
+   * so processes adding names concurrently never overwrite each other; a name that has since
+   * moved to another digest is skipped.
+   */
+  private async referencesOf(digest: string): Promise<string[]> {
+    const entries = await readdir(this.namesDir(digest)).catch(() => [] as string[]);
+    const found: { ref: string; at: number }[] = [];
+    for (const entry of entries.filter((e) => !e.endsWith(".tmp"))) {
+      const text = await readFile(this.refPathByHash(entry), "utf8").catch(() => undefined);
+      if (!text) continue;
+      const { ref, digest: target, at } = JSON.parse(text) as { ref: string; digest: string; at?: number };
+      if (target === digest) found.push({ ref, at: at ?? 0 });
+    }
+    return found.sort((a, b) => a.at - b.at || a.ref.localeCompare(b.ref)).map((f) => f.ref);
   }
 
   private async requireRecord(digest: string): Promise<ImageRecord> {
@@ -96,13 +126,12 @@ export class LocalImageStore implements ImageStore {
     return { digest: record.digest, references: record.references, config: record.config, layers: record.layers };
   }
 
-  /** Records `ref` as a name of `digest` (refs may move to newer digests). */
+  /** Records `ref` as a name of `digest` (a ref moves to the digest it was last given). */
   private async addReference(record: ImageRecord, ref: string): Promise<ImageRecord> {
-    await this.writeAtomically(this.refPath(ref), JSON.stringify({ ref, digest: record.digest }));
-    if (record.references.includes(ref)) return record;
-    const updated = { ...record, references: [...record.references, ref] };
-    await this.writeAtomically(this.recordPath(record.digest), JSON.stringify(updated, null, 2));
-    return updated;
+    const hash = createHash("sha256").update(ref).digest("hex");
+    await this.writeAtomically(path.join(this.namesDir(record.digest), hash), ref);
+    await this.writeAtomically(this.refPath(ref), JSON.stringify({ ref, digest: record.digest, at: Date.now() }));
+    return { ...record, references: await this.referencesOf(record.digest) };
   }
 
   /** Looks a reference or digest up without pulling. */
@@ -201,6 +230,7 @@ export class LocalImageStore implements ImageStore {
     for (const layer of manifest.layers) {
       if (!(await this.blobs.has(layer.digest))) throw new Error(`${source}: layer ${layer.digest} is missing`);
     }
+    // references are not stored in the record; record() reads them from names/.
     const record: ImageRecord = {
       digest: manifestDigest,
       references: [],
@@ -219,6 +249,7 @@ export class LocalImageStore implements ImageStore {
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) throw new Error(`image tarball ${file} does not exist or is not a file`);
     await mkdir(this.tmpDir(), { recursive: true });
+    await assertOnlyFilesAndDirectories(file);
     const dir = await mkdtemp(path.join(this.tmpDir(), "tarball-"));
     try {
       // GNU tar detects gzip/zstd by itself, strips leading "/" and refuses ".." members.
@@ -332,6 +363,36 @@ export class LocalImageStore implements ImageStore {
       if (record) images.push(this.publicView(record));
     }
     return images;
+  }
+}
+
+/**
+ * An OCI layout archive holds only files and directories; links or devices in one are refused
+ * before anything is extracted (a link could redirect a later member outside the target).
+ */
+async function assertOnlyFilesAndDirectories(file: string): Promise<void> {
+  const head = Buffer.alloc(4);
+  const handle = await open(file, "r");
+  try {
+    await handle.read(head, 0, 4, 0);
+  } finally {
+    await handle.close();
+  }
+  const source = createReadStream(file);
+  let stream: Readable = source;
+  if (head[0] === 0x1f && head[1] === 0x8b) stream = source.pipe(createGunzip());
+  else if (head.readUInt32LE(0) === 0xfd2fb528) throw new Error(`image tarball ${file} is zstd-compressed; give it uncompressed or gzip-compressed`);
+  try {
+    for await (const entry of readTarEntries(stream)) {
+      if (entry.type !== "file" && entry.type !== "directory") {
+        throw new Error(`image tarball ${file} contains ${entry.type} "${entry.path}"; an OCI layout archive holds only files and directories`);
+      }
+    }
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new Error(message.startsWith("image tarball") ? message : `image tarball ${file} is not a readable tar archive: ${message}`);
+  } finally {
+    source.destroy();
   }
 }
 

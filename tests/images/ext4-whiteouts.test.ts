@@ -183,6 +183,21 @@ describe("layer application with whiteouts", () => {
     await expect(other.rootfs(manifestDigest)).rejects.toThrow("but the image config's diff_id says sha256:1111");
   });
 
+  it("applies uncompressed, gzip and zstd layers in one image", async () => {
+    const layoutDir = await mkdtemp("/var/tmp/vhimg-layout-");
+    scratch.push(layoutDir);
+    const mixed = await buildTestImage(layoutDir, [
+      { fill: (d) => put(d, "plain", "none\n"), compression: "none" },
+      { fill: (d) => put(d, "zipped", "gzip\n"), compression: "gzip" },
+      { fill: async (d) => { await put(d, "zst", "zstd\n"); await put(d, ".wh.plain", ""); }, compression: "zstd" },
+    ]);
+    await store.loadOciLayout(layoutDir);
+    const rootfs = await store.rootfs(mixed.manifestDigest);
+    expect(await readFile(path.join(rootfs, "zipped"), "utf8")).toBe("gzip\n");
+    expect(await readFile(path.join(rootfs, "zst"), "utf8")).toBe("zstd\n");
+    expect(await lstat(path.join(rootfs, "plain")).then(() => true, () => false)).toBe(false);
+  });
+
   it("sizes ext4 images with headroom", () => {
     const MiB = 1024 * 1024;
     const small = ext4Sizing(10 * MiB, 100);

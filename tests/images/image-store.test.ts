@@ -1,11 +1,12 @@
 // The image store against the real helloworld image (built by tests/fixtures/helloworld.ts):
 // OCI layout and tarball loading, digest verification, rootfs unpacking and concurrent use.
 import { execFileSync } from "node:child_process";
-import { cp, mkdtemp, readFile, rm, stat, writeFile, readdir } from "node:fs/promises";
+import { cp, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalImageStore } from "../../node-runtime/images/image-store.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
+import { buildTestImage } from "./oci-test-image.js";
 
 let image: HelloworldImage;
 let root: string;
@@ -92,6 +93,37 @@ describe("LocalImageStore with the helloworld image", () => {
     const store = new LocalImageStore({ root: await mkdtemp("/var/tmp/vhimg-store-") });
     scratch.push(store.root);
     await expect(store.loadOciLayout(bad)).rejects.toThrow(`digest mismatch for blob from ${appLayer}`);
+  });
+
+  it("refuses a tarball holding a symlink before extracting anything", async () => {
+    const dir = await mkdtemp("/var/tmp/vhimg-bad-");
+    scratch.push(dir);
+    await cp(image.layoutDir, path.join(dir, "layout"), { recursive: true });
+    await symlink("/etc", path.join(dir, "layout", "escape"));
+    const tarball = path.join(dir, "evil.tar");
+    execFileSync("tar", ["-C", path.join(dir, "layout"), "-cf", tarball, "."]);
+    const store = new LocalImageStore({ root });
+    await expect(store.loadTarball(tarball)).rejects.toThrow(`image tarball ${tarball} contains symlink "escape"`);
+    await writeFile(path.join(dir, "not.tar"), "plain text, not a tar archive at all".repeat(20));
+    await expect(store.loadTarball(path.join(dir, "not.tar"))).rejects.toThrow("is not a readable tar archive");
+  });
+
+  it("keeps every name given by concurrent loads, and moves a name to the image it was last given", async () => {
+    const shared = await mkdtemp("/var/tmp/vhimg-store-");
+    scratch.push(shared);
+    const names = ["localhost/a/one:v1", "localhost/a/two:v1", "localhost/a/three:v1", "localhost/a/four:v1"];
+    await Promise.all(names.map((name) => new LocalImageStore({ root: shared }).loadOciLayout(image.layoutDir, name)));
+    const stored = await new LocalImageStore({ root: shared }).get(names[0]!);
+    expect([...stored.references].sort()).toEqual([...names, image.ref].sort());
+
+    const otherLayout = await mkdtemp("/var/tmp/vhimg-layout-");
+    scratch.push(otherLayout);
+    const other = await buildTestImage(otherLayout, [{ fill: (d) => writeFile(path.join(d, "f"), "f\n") }]);
+    const store = new LocalImageStore({ root: shared });
+    await store.loadOciLayout(otherLayout, names[1]);
+    expect((await store.get(names[1]!)).digest).toBe(other.manifestDigest);
+    expect((await store.get(names[0]!)).references).not.toContain(names[1]);
+    expect((await store.list()).map((i) => i.digest).sort()).toEqual([stored.digest, other.manifestDigest].sort());
   });
 
   it("names the problem for unknown images and bad input", async () => {

@@ -11,6 +11,8 @@ export interface TestLayer {
   fill: (dir: string) => Promise<void>;
   /** Only these paths go into the tar (no parent directory entries); default: everything. */
   members?: string[];
+  /** Layer encoding; default gzip. */
+  compression?: "gzip" | "zstd" | "none";
 }
 
 export interface TestImage {
@@ -44,10 +46,19 @@ export async function buildTestImage(
       await runCommand("tar", ["--create", "--file", tarFile, "--directory", dir, "--numeric-owner", "--xattrs", "--xattrs-include=*", "--sort=name", ...what]);
       const tar = await readFile(tarFile);
       diffIds.push(sha256(tar));
-      const gz = gzipSync(tar);
-      const digest = sha256(gz);
-      blobs.set(digest, { bytes: gz, mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" });
-      layerDescriptors.push({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest, size: gz.length });
+      let blob = tar;
+      let mediaType = "application/vnd.oci.image.layer.v1.tar";
+      if ((layer.compression ?? "gzip") === "gzip") {
+        blob = gzipSync(tar);
+        mediaType += "+gzip";
+      } else if (layer.compression === "zstd") {
+        await runCommand("zstd", ["-q", "-f", tarFile, "-o", `${tarFile}.zst`]);
+        blob = await readFile(`${tarFile}.zst`);
+        mediaType += "+zstd";
+      }
+      const digest = sha256(blob);
+      blobs.set(digest, { bytes: blob, mediaType });
+      layerDescriptors.push({ mediaType, digest, size: blob.length });
     }
   } finally {
     await rm(work, { recursive: true, force: true });
