@@ -23,16 +23,22 @@ const RESULTS = join(here, "results");
 const GUEST_BYTES = 512 << 20;
 const PS = 4096;
 const TOTAL_PAGES = GUEST_BYTES / PS;
-const REPS = Number(process.env.REAP_BENCH_REPS ?? 3);
+const REPS = Number(process.env.REAP_BENCH_REPS ?? 5);
+// Per-fault runs are short (a few hundred ms) and the host is shared: take more of them.
+const FAULT_REPS = Number(process.env.REAP_BENCH_FAULT_REPS ?? 9);
 const FAULT_PAGES = Number(process.env.REAP_BENCH_FAULT_PAGES ?? 20000);
 const PIN_CPU = 1;
 
-type Variant = "vanilla" | "lazy" | "reap" | "limit";
+type Variant = "vanilla" | "lazy" | "reap" | "limit" | "limitPrefaulted";
+const VARIANTS: Variant[] = ["vanilla", "lazy", "reap", "limit", "limitPrefaulted"];
 interface Figures {
   vanillaMs: number;
   lazyMs: number;
   reapMs: number;
+  /** One O_DIRECT read of the working set plus one copy into fresh (unallocated) guest memory. */
   limitMs: number;
+  /** The same with buffer and guest memory allocated before the clock starts: I/O + memcpy only. */
+  limitPrefaultedMs: number;
 }
 
 const median = (xs: number[]): number => {
@@ -80,6 +86,7 @@ async function writeMemoryFile(path: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("bench:reap needs root (userfaultfd, drop_caches)");
+  const loadAverageAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   ensureAddonBuilt();
   const guestBin = buildGuest(work);
   const cRef = join(work, "c-reference-handler");
@@ -103,8 +110,11 @@ async function main(): Promise<void> {
     const trace = join(shapeDir, "trace");
     const ws = join(shapeDir, "working-set.reap");
     dropCaches();
-    if (v === "vanilla" || v === "limit") {
-      const args = v === "vanilla" ? ["--file-backed", memFile, "--regions", String(GUEST_BYTES), "--trace", trace] : ["--limit", ws, "--regions", String(GUEST_BYTES)];
+    if (v !== "lazy" && v !== "reap") {
+      const args =
+        v === "vanilla"
+          ? ["--file-backed", memFile, "--regions", String(GUEST_BYTES), "--trace", trace]
+          : ["--limit", ws, "--regions", String(GUEST_BYTES), ...(v === "limitPrefaulted" ? ["--prefault"] : [])];
       const g = guest(guestBin, args, pinned);
       const first = await g.nextLine<{ sinceStartNs?: number; handshakeSent?: boolean }>(120_000);
       const r = first.sinceStartNs !== undefined ? first : await g.nextLine<{ sinceStartNs: number }>(120_000);
@@ -155,7 +165,15 @@ async function main(): Promise<void> {
     }
   }
 
-  const functions: (Figures & { name: string; pages: number; meanRun: number; pinned: Figures; reap: Record<string, number> })[] = [];
+  const functions: (Figures & {
+    name: string;
+    pages: number;
+    meanRun: number;
+    pinned: Figures;
+    fastest: Figures;
+    fastestPinned: Figures;
+    reap: Record<string, number>;
+  })[] = [];
   for (const [i, shape] of SHAPES.entries()) {
     const shapeDir = join(work, shape.name);
     mkdirSync(shapeDir);
@@ -163,12 +181,13 @@ async function main(): Promise<void> {
     writeTrace(join(shapeDir, "trace"), pages);
     await record(shape, shapeDir, pages);
     const figs: Record<"unpinned" | "pinned", Figures> = { unpinned: {} as Figures, pinned: {} as Figures };
+    const fastest: Record<"unpinned" | "pinned", Figures> = { unpinned: {} as Figures, pinned: {} as Figures };
     let reapDetail: Record<string, number> = {};
     for (const pinned of [false, true]) {
-      const samples: Record<Variant, number[]> = { vanilla: [], lazy: [], reap: [], limit: [] };
+      const samples: Record<Variant, number[]> = { vanilla: [], lazy: [], reap: [], limit: [], limitPrefaulted: [] };
       for (let rep = 0; rep < REPS; rep++) {
         // Interleave variants so drift on this shared machine hits all of them alike.
-        for (const v of ["vanilla", "lazy", "reap", "limit"] as Variant[]) {
+        for (const v of VARIANTS) {
           if (v === "reap") {
             dropCaches();
             const r = await uffdColdRunWithSocket("reap", join(shapeDir, "trace"), join(shapeDir, "working-set.reap"), pinned);
@@ -192,11 +211,29 @@ async function main(): Promise<void> {
         lazyMs: median(samples.lazy),
         reapMs: median(samples.reap),
         limitMs: median(samples.limit),
+        limitPrefaultedMs: median(samples.limitPrefaulted),
+      };
+      const min = (xs: number[]) => Math.min(...xs);
+      fastest[pinned ? "pinned" : "unpinned"] = {
+        vanillaMs: min(samples.vanilla),
+        lazyMs: min(samples.lazy),
+        reapMs: min(samples.reap),
+        limitMs: min(samples.limit),
+        limitPrefaultedMs: min(samples.limitPrefaulted),
       };
     }
-    functions.push({ name: shape.name, pages: shape.pages, meanRun: Number(meanRunLength(pages).toFixed(2)), ...figs.unpinned, pinned: figs.pinned, reap: reapDetail });
+    functions.push({
+      name: shape.name,
+      pages: shape.pages,
+      meanRun: Number(meanRunLength(pages).toFixed(2)),
+      ...figs.unpinned,
+      pinned: figs.pinned,
+      fastest: fastest.unpinned,
+      fastestPinned: fastest.pinned,
+      reap: reapDetail,
+    });
     const f = figs.unpinned;
-    console.log(`${shape.name}: vanilla ${f.vanillaMs.toFixed(1)} ms, lazy ${f.lazyMs.toFixed(1)}, reap ${f.reapMs.toFixed(1)}, limit ${f.limitMs.toFixed(1)}`);
+    console.log(`${shape.name}: vanilla ${f.vanillaMs.toFixed(1)} ms, lazy ${f.lazyMs.toFixed(1)}, reap ${f.reapMs.toFixed(1)}, limit ${f.limitMs.toFixed(1)} (prefaulted ${f.limitPrefaultedMs.toFixed(1)})`);
   }
 
   // Per-fault cost, warm page cache: distinct scattered pages, one fault each.
@@ -226,7 +263,7 @@ async function main(): Promise<void> {
     return r.elapsedNs / 1000 / r.pages;
   }
   const pf: Record<string, number[]> = {};
-  for (let rep = 0; rep < REPS; rep++) {
+  for (let rep = 0; rep < FAULT_REPS; rep++) {
     for (const pinned of [false, true]) {
       for (const kind of ["handler", "cReference"] as const) {
         (pf[`${kind}${pinned ? "Pinned" : ""}`] ??= []).push(await perFault(kind, pinned));
@@ -237,6 +274,9 @@ async function main(): Promise<void> {
     handler: median(pf.handler!),
     cReference: median(pf.cReference!),
     pinned: { handler: median(pf.handlerPinned!), cReference: median(pf.cReferencePinned!) },
+    fastest: { handler: Math.min(...pf.handler!), cReference: Math.min(...pf.cReference!) },
+    fastestPinned: { handler: Math.min(...pf.handlerPinned!), cReference: Math.min(...pf.cReferencePinned!) },
+    samples: pf,
   };
 
   const result = {
@@ -245,7 +285,10 @@ async function main(): Promise<void> {
     setup: {
       guestMiB: GUEST_BYTES >> 20,
       repetitions: REPS,
-      statistic: "median",
+      faultRepetitions: FAULT_REPS,
+      statistic: "median (fastest* fields: minimum)",
+      loadAverageAtStart,
+      loadAverageAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
       coldCache: "sync; echo 3 > /proc/sys/vm/drop_caches before every run",
       pinnedCpu: PIN_CPU,
       perFaultPages: FAULT_PAGES,
@@ -264,6 +307,7 @@ async function main(): Promise<void> {
         { function: f.name, variant: "lazy", ms: fig.lazyMs, cpu },
         { function: f.name, variant: "reap", ms: fig.reapMs, cpu },
         { function: f.name, variant: "limit", ms: fig.limitMs, cpu },
+        { function: f.name, variant: "limit, prefaulted", ms: fig.limitPrefaultedMs, cpu },
       );
     }
   }
@@ -272,15 +316,18 @@ async function main(): Promise<void> {
   const line = (cols: (string | number)[]) => cols.map((c, i) => String(c).padStart(i === 0 ? 12 : 10)).join(" ");
   for (const [label, pick] of [["unpinned", (f: (typeof functions)[number]) => f as Figures], ["pinned", (f: (typeof functions)[number]) => f.pinned]] as const) {
     console.log(`\n${label}: cold restore, ms (median of ${REPS})`);
-    console.log(line(["function", "pages", "vanilla", "lazy", "reap", "limit", "van/reap", "reap/limit"]));
+    console.log(line(["function", "pages", "vanilla", "lazy", "reap", "limit", "limit-pf", "van/reap", "reap/limit", "reap/lim-pf"]));
     for (const f of functions) {
       const x = pick(f);
-      console.log(line([f.name, f.pages, x.vanillaMs.toFixed(1), x.lazyMs.toFixed(1), x.reapMs.toFixed(1), x.limitMs.toFixed(1), `${(x.vanillaMs / x.reapMs).toFixed(2)}x`, `${(x.reapMs / x.limitMs).toFixed(2)}x`]));
+      console.log(line([f.name, f.pages, x.vanillaMs.toFixed(1), x.lazyMs.toFixed(1), x.reapMs.toFixed(1), x.limitMs.toFixed(1), x.limitPrefaultedMs.toFixed(1), `${(x.vanillaMs / x.reapMs).toFixed(2)}x`, `${(x.reapMs / x.limitMs).toFixed(2)}x`, `${(x.reapMs / x.limitPrefaultedMs).toFixed(2)}x`]));
     }
   }
-  console.log(`\nper-fault cost, warm cache (µs): handler ${perFaultUs.handler.toFixed(2)} vs C reference ${perFaultUs.cReference.toFixed(2)} ` +
+  console.log(`\nper-fault cost, warm cache, median of ${FAULT_REPS} (µs): handler ${perFaultUs.handler.toFixed(2)} vs C reference ${perFaultUs.cReference.toFixed(2)} ` +
     `(${(perFaultUs.handler / perFaultUs.cReference).toFixed(2)}x); pinned ${perFaultUs.pinned.handler.toFixed(2)} vs ${perFaultUs.pinned.cReference.toFixed(2)} ` +
     `(${(perFaultUs.pinned.handler / perFaultUs.pinned.cReference).toFixed(2)}x)`);
+  console.log(`per-fault cost, fastest run (µs): handler ${perFaultUs.fastest.handler.toFixed(2)} vs C reference ${perFaultUs.fastest.cReference.toFixed(2)}; ` +
+    `pinned ${perFaultUs.fastestPinned.handler.toFixed(2)} vs ${perFaultUs.fastestPinned.cReference.toFixed(2)}`);
+  console.log(`load average at start ${result.setup.loadAverageAtStart}, at end ${result.setup.loadAverageAtEnd} (2 CPUs, shared host)`);
   console.log(`wrote ${join(RESULTS, "reap.json")}, reap.svg, reap.png`);
 }
 

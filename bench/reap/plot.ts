@@ -23,9 +23,9 @@ export async function drawReapPlot(rows: PlotRow[], svgPath: string, pngPath: st
       mark: { type: "bar" },
       encoding: {
         x: { field: "function", type: "nominal", sort: null, title: "working-set shape" },
-        xOffset: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit"] },
+        xOffset: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit", "limit, prefaulted"] },
         y: { field: "ms", type: "quantitative", stack: null, scale: { type: "log" }, title: "ms (log scale)" },
-        color: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit"], title: "variant" },
+        color: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit", "limit, prefaulted"], title: "variant" },
         tooltip: [{ field: "ms", type: "quantitative", format: ".1f" }],
       },
     },
