@@ -165,6 +165,23 @@ install_binary() {
   changed=1
 }
 
+# module_present NAME: the kernel has the module, loaded or built in. Built-in modules only show
+# in /sys/module when they have parameters, and containers do not see /sys/module at all, so
+# the feature each module provides is checked too.
+module_present() {
+  local module="$1" builtin
+  [ -d "/sys/module/$module" ] && return 0
+  builtin="/lib/modules/$(uname -r)/modules.builtin"
+  if [ -f "$builtin" ] && grep -q "/$module\.ko" "$builtin"; then return 0; fi
+  case "$module" in
+    overlay) grep -qw overlay /proc/filesystems ;;
+    br_netfilter) [ -d /proc/sys/net/bridge ] ;;
+    tun) [ -c /dev/net/tun ] ;;
+    vhost_vsock) [ -c /dev/vhost-vsock ] ;;
+    *) return 1 ;;
+  esac
+}
+
 has_systemd() {
   [ -d /run/systemd/system ]
 }

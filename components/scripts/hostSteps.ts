@@ -142,7 +142,7 @@ export function kernelModulesStep(config: StackConfig, plan: HostPlan): Step {
     lines(
       writeFile(file, "0644", modules.join("\n")),
       `for module in ${modules.join(" ")}; do`,
-      `  if [ ! -d "/sys/module/$module" ]; then`,
+      `  if ! module_present "$module"; then`,
       `    as_root modprobe "$module" || fail "cannot load kernel module $module on $(hostname)"`,
       `    changed=1`,
       `  fi`,
