@@ -62,7 +62,7 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
     for (const d of overrides.drivers) registry.register(d.driver, { needsNetwork: d.needsNetwork });
   } else {
     const kinds: SandboxKind[] = config.sandboxes ?? [config.sandbox];
-    const resources: SandboxResources = { images, dataDir, logger };
+    const resources: SandboxResources = { images, config, logger };
     for (const kind of kinds) {
       const built = await createSandboxDriver(kind, resources);
       registry.register(built.driver, { needsNetwork: built.needsNetwork });

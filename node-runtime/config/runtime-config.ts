@@ -43,6 +43,11 @@ export const runtimeConfigSchema = z
     host: z.string().default("127.0.0.1"),
     /** Prometheus exposition over HTTP (`/metrics`, `/metrics.csv`), off when absent. */
     metricsPort: z.number().int().min(1).max(65535).optional(),
+    /** gVisor driver: runsc root and per-instance bundles/sockets (keep short: socket paths ≤ 107 bytes). */
+    gvisorBaseDir: z.string().min(1).default("/run/vhive-node/gvisor"),
+    /** containerd driver: the daemon's socket and the namespace holding this node's containers. */
+    containerdAddress: z.string().min(1).default("/run/containerd/containerd.sock"),
+    containerdNamespace: z.string().min(1).default("vhive-node"),
     vcpus: z.number().int().min(1).default(1),
     memoryMiB: z.number().int().min(16).default(512),
     readyTimeoutMs: z.number().int().min(100).default(20_000),

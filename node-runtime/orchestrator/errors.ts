@@ -36,3 +36,20 @@ export function asRuntimeError(err: unknown, fallback: RuntimeErrorCode = "INTER
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Category of a sandbox driver's failure to start a function. Drivers throw plain Errors (the
+ * SandboxDriver contract has no codes), so the two outcomes callers act on differently are read from
+ * the message: the function never listened in time → DEADLINE_EXCEEDED; the sandbox or function
+ * exited → UNAVAILABLE; anything else → INTERNAL.
+ */
+export function classifyDriverError(err: unknown, context: string): RuntimeError {
+  if (err instanceof RuntimeError) return err;
+  const message = errorMessage(err);
+  const code: RuntimeErrorCode = /did not listen|timed out|time(d)? ?out|within \d+ ?ms|deadline/i.test(message)
+    ? "DEADLINE_EXCEEDED"
+    : /exited|crashed|died|killed|exit code|terminated/i.test(message)
+      ? "UNAVAILABLE"
+      : "INTERNAL";
+  return new RuntimeError(code, `${context}: ${message}`, { cause: err });
+}

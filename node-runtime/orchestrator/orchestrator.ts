@@ -4,12 +4,12 @@ import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { ImageStore, StoredImage } from "../images/types.js";
 import type { NetworkPool, NetworkSlot } from "../network/types.js";
-import type { BootRequest, MemoryBackend, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
+import type { BootRequest, MemoryBackend, SandboxDriver, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
 import { StageTimer } from "../metrics/stages.js";
 import type { RuntimeMetrics } from "../metrics/runtime-metrics.js";
 import { SnapshotCorruptError, type SnapshotLease, type SnapshotStore } from "../snapshots/snapshot-store.js";
 import type { DriverRegistry, RegisteredDriver } from "./driver-registry.js";
-import { RuntimeError, asRuntimeError, errorMessage } from "./errors.js";
+import { RuntimeError, asRuntimeError, classifyDriverError, errorMessage } from "./errors.js";
 import { FunctionClient } from "./function-client.js";
 import {
   DEFAULT_FUNCTION_PORT,
@@ -21,8 +21,13 @@ import {
   type StopResult,
 } from "./instance.js";
 import type { InstanceRecord, InstanceStateStore } from "./instance-state-store.js";
-import { checkInstanceId, checkPort, checkRevision } from "./names.js";
+import { MAX_NAME_LENGTH, checkInstanceId, checkPort, checkRevision } from "./names.js";
 import { adoptedHandle, pidAlive } from "./adopted-handle.js";
+
+/** Optional driver property (beyond the SandboxDriver contract): the snapshot ends the sandbox. */
+function stopsOnSnapshot(driver: SandboxDriver): boolean {
+  return (driver as SandboxDriver & { stopsOnSnapshot?: boolean }).stopsOnSnapshot === true;
+}
 
 /** The revision of an image-only start (vHive's StartVM): one per image digest. */
 export function imageRevision(digest: string): string {
@@ -150,7 +155,7 @@ export class Orchestrator {
     if (!Number.isInteger(vcpus) || vcpus < 1) throw new RuntimeError("INVALID_ARGUMENT", `vcpus must be a positive integer, got ${vcpus}`);
     if (!Number.isInteger(memoryMiB) || memoryMiB < 16) throw new RuntimeError("INVALID_ARGUMENT", `memoryMiB must be an integer ≥ 16, got ${memoryMiB}`);
     const entry = this.opts.drivers.get(sandbox);
-    const instanceId = checkInstanceId(req.instanceId || `${namedRevision ?? "fn"}-${randomBytes(4).toString("hex")}`);
+    const instanceId = checkInstanceId(req.instanceId || `${(namedRevision ?? "fn").slice(0, MAX_NAME_LENGTH - 9)}-${randomBytes(4).toString("hex")}`);
     if (this.instances.has(instanceId)) throw new RuntimeError("ALREADY_EXISTS", `instance ${instanceId} already exists`);
 
     const info: InstanceInfo = {
@@ -274,7 +279,11 @@ export class Orchestrator {
         }
       }
     }
-    return await driver.boot(boot, timer);
+    try {
+      return await driver.boot(boot, timer);
+    } catch (err) {
+      throw classifyDriverError(err, `sandbox ${driver.kind} could not start instance ${boot.instanceId}`);
+    }
   }
 
   private workingSetPath(revision: string): string {
@@ -374,7 +383,10 @@ export class Orchestrator {
       try {
         await driver.snapshot(handle, staging);
       } finally {
-        await driver.resume(handle).catch((err) => this.log.warn({ err: errorMessage(err) }, "resume after snapshot failed"));
+        // Some sandboxes end when snapshotted (runsc checkpoint); there is nothing to resume then.
+        if (!stopsOnSnapshot(driver)) {
+          await driver.resume(handle).catch((err) => this.log.warn({ err: errorMessage(err) }, "resume after snapshot failed"));
+        }
       }
       const committed = await this.opts.snapshots.commit(staging, {
         revision: info.revision,

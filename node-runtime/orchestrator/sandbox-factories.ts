@@ -1,11 +1,12 @@
+import path from "node:path";
 import type { Logger } from "pino";
+import type { RuntimeConfig } from "../config/runtime-config.js";
 import type { ImageStore } from "../images/types.js";
 import type { SandboxDriver, SandboxKind } from "../sandbox/driver.js";
 
 export interface SandboxResources {
   images: ImageStore;
-  /** The runtime's data dir; each driver keeps its state in a subdirectory named after its kind. */
-  dataDir: string;
+  config: RuntimeConfig;
   logger: Logger;
 }
 
@@ -16,12 +17,39 @@ export interface BuiltDriver {
 }
 
 /**
- * Builds the real driver for a sandbox kind. Modules are imported on demand so a node without,
- * say, Firecracker never loads its driver.
+ * Builds the real driver for a sandbox kind from the runtime config. Modules are imported on demand
+ * so a node that does not enable, say, containerd never loads its driver.
  */
 export async function createSandboxDriver(kind: SandboxKind, res: SandboxResources): Promise<BuiltDriver> {
+  const { config } = res;
   switch (kind) {
-    default:
-      throw new Error(`sandbox ${kind}: no driver is wired into the runtime yet`);
+    case "gvisor": {
+      const { GvisorDriver } = await import("../sandbox/gvisor/driver.js");
+      return {
+        driver: new GvisorDriver(res.images, {
+          baseDir: config.gvisorBaseDir,
+          // The driver waits for the function's socket itself; give it the runtime's budget.
+          bootTimeoutMs: config.readyTimeoutMs,
+          restoreTimeoutMs: config.readyTimeoutMs,
+        }),
+        needsNetwork: false,
+      };
+    }
+    case "containerd": {
+      const { ContainerdDriver } = await import("../sandbox/containerd/driver.js");
+      const { LocalImageStore } = await import("../images/image-store.js");
+      if (!(res.images instanceof LocalImageStore)) throw new Error("the containerd driver needs the node's LocalImageStore (it imports images from its OCI archives)");
+      const driver = new ContainerdDriver({
+        address: config.containerdAddress,
+        namespace: config.containerdNamespace,
+        images: res.images,
+        stateDir: path.join(config.dataDir, "containerd"),
+      });
+      return { driver, needsNetwork: false, dispose: async () => driver.close() };
+    }
+    case "firecracker":
+      throw new Error(
+        "sandbox firecracker: the runtime cannot build the Firecracker driver from its config yet (it needs a kernel, the guest init and a network pool); pass it to createNodeRuntime({drivers}) instead",
+      );
   }
 }

@@ -1,6 +1,7 @@
 // End to end with the REAL containerd driver and vHive's real helloworld image, through the gRPC API:
 // boot, invoke, stop (containerd has no snapshots, so every start boots), concurrent instances, a
-// function that never opens its port, and leak checks.
+// function that crashes at start, and leak checks. (This driver runs functions on the host network
+// at a port it picks and passes as PORT, so a "wrong port" cannot be provoked here.)
 import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,7 +12,20 @@ import { startApiServer, type ApiServer } from "../../node-runtime/api/api-serve
 import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
 import { createNodeRuntime, type NodeRuntime } from "../../node-runtime/index.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
+import { startContainerd, type ContainerdDaemon } from "../fixtures/containerd-daemon.js";
 import { hostLeftovers, settle } from "./leak-check.js";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** Containers, tasks and snapshots left in the test's containerd namespace, plus host leftovers. */
+async function leftovers(): Promise<string[]> {
+  const ctr = (...args: string[]) => run("ctr", ["-a", containerd.address, "-n", "vhor-e2e", ...args]).then((r) => r.stdout.trim());
+  const containers = (await ctr("containers", "ls", "-q")).split("\n").filter(Boolean);
+  const tasks = (await ctr("tasks", "ls", "-q")).split("\n").filter(Boolean);
+  return [...containers.map((c) => `container ${c}`), ...tasks.map((t) => `task ${t}`), ...(await hostLeftovers(root))];
+}
 
 const haveContainerd = await access("/usr/bin/containerd").then(() => true, () => false);
 const isRoot = process.getuid?.() === 0;
@@ -23,13 +37,24 @@ let img: HelloworldImage;
 let rt: NodeRuntime;
 let server: ApiServer;
 let api: ApiClient;
+let containerd: ContainerdDaemon;
 
 describe.skipIf(skip)("containerd end to end (real containerd + runc, real helloworld)", () => {
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), "vhor-e2e-ctd-"));
     img = await ensureHelloworldImage();
+    // A private containerd (the image store author's fixture), so the host's daemon is never touched.
+    containerd = await startContainerd();
     rt = await createNodeRuntime(
-      parseRuntimeConfig({ sandbox: "containerd", dataDir: path.join(root, "data"), snapshotMode: "vanilla", readyTimeoutMs: 30_000, logLevel: "warn" }),
+      parseRuntimeConfig({
+        sandbox: "containerd",
+        dataDir: path.join(root, "data"),
+        snapshotMode: "vanilla",
+        readyTimeoutMs: 30_000,
+        logLevel: "warn",
+        containerdAddress: containerd.address,
+        containerdNamespace: "vhor-e2e",
+      }),
     );
     await rt.images.loadOciLayout(img.layoutDir, img.ref);
     server = await startApiServer(rt, { socket: path.join(root, "api.sock") });
@@ -40,6 +65,7 @@ describe.skipIf(skip)("containerd end to end (real containerd + runc, real hello
     api?.close();
     await server?.close();
     await rt?.close();
+    await containerd?.stop();
     if (root) await rm(root, { recursive: true, force: true });
   });
 
@@ -53,18 +79,18 @@ describe.skipIf(skip)("containerd end to end (real containerd + runc, real hello
     for (const m of more) expect((await api.runtimeCall("Invoke", { instance_id: m.instance_id, name: "x" })).message).toBe("Hello, x!");
     expect((await api.vhiveCall("StopVMs", { all_vms: true })).message).toBe("stopped 2 instances; the runtime keeps running");
     expect((await api.runtimeCall("ListSnapshots")).snapshots).toEqual([]);
-    expect(await settle(() => hostLeftovers(root))).toEqual([]);
+    expect(await settle(leftovers)).toEqual([]);
   });
 
-  it("a function that never opens its port is DEADLINE_EXCEEDED and leaves nothing behind", async () => {
-    (rt.orchestrator as unknown as { defaults: { readyTimeoutMs: number } }).defaults.readyTimeoutMs = 5_000;
+  it("a function that crashes at start is UNAVAILABLE and leaves nothing behind", async () => {
     try {
-      await api.runtimeCall("StartInstance", { revision: "ctd-mute", image: img.ref, port: 50052 });
-      throw new Error("expected DEADLINE_EXCEEDED");
+      await api.runtimeCall("StartInstance", { revision: "ctd-crash", image: img.ref, env: { PYTHONHOME: "/nonexistent" } });
+      throw new Error("expected UNAVAILABLE");
     } catch (err) {
-      expect(grpc.status[(err as grpc.ServiceError).code]).toBe("DEADLINE_EXCEEDED");
+      expect(grpc.status[(err as grpc.ServiceError).code]).toBe("UNAVAILABLE");
+      expect((err as grpc.ServiceError).details).toMatch(/ctd-crash/);
     }
     expect(rt.orchestrator.list()).toEqual([]);
-    expect(await settle(() => hostLeftovers(root))).toEqual([]);
+    expect(await settle(leftovers)).toEqual([]);
   });
 });

@@ -269,7 +269,7 @@ describe("orchestrator with the driver double", () => {
       snapshots: h.snapshots,
       network: pool,
       workingSetDir: path.join(h.root, "working-sets"),
-      defaults: { readyTimeoutMs: 700 },
+      defaults: { readyTimeoutMs: 3000 },
     });
     await o.init();
     await o.start({ revision: "net-1", image: IMAGE, instanceId: "a", sandbox: "firecracker" });
