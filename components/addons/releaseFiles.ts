@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,7 +13,7 @@ import type { ReleaseArtifact } from "./releases.js";
  */
 export class ReleaseFiles {
   private readonly bytes = new Map<string, Promise<Uint8Array>>();
-  private chartDir: string | undefined;
+  private readonly written = new Set<string>();
 
   constructor(
     private readonly artifacts: Record<string, ReleaseArtifact>,
@@ -44,14 +44,23 @@ export class ReleaseFiles {
     return pulumi.output(parsed) as unknown as pulumi.Output<K8sObject[]>;
   }
 
-  /** Path of the verified chart archive on the machine running Pulumi (for helm.v4.Chart). */
+  /**
+   * Path of the verified chart archive on the machine running Pulumi (for helm.v4.Chart). The
+   * path depends only on the content, so re-runs pass Helm the same input (no spurious diff).
+   */
   chartPath(key: string): pulumi.Output<string> {
     const a = this.artifact(key);
     return pulumi.output(
       this.load(key).then((b) => {
-        this.chartDir ??= mkdtempSync(join(tmpdir(), "vhive-charts-"));
-        const file = join(this.chartDir, `${key}-${a.version}.tgz`);
+        const dir = join(tmpdir(), `vhive-chart-${a.sha256.slice(0, 16)}`);
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const file = join(dir, `${key}-${a.version}.tgz`);
         writeFileSync(file, b);
+        if (!this.written.has(dir)) {
+          this.written.add(dir);
+          // Helm reads the archive during this program run only; leave nothing behind.
+          process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+        }
         return file;
       }),
     );

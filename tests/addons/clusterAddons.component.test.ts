@@ -61,11 +61,11 @@ const urlKey = (url: string) => {
 const checksums = Object.fromEntries(Object.entries(bodies).map(([k, v]) => [k, `sha256:${sha256(v)}`]));
 const versions = { calico: "3.31.5", metallb: "0.15.3", istio: "1.29.2", knative: "1.21.2" };
 
-// Verified chart archives are written under os.tmpdir(); give them a directory of our own.
+// Verified chart archives are written under os.tmpdir() (removed at exit); keep them in a directory of our own.
 const originalTmp = process.env.TMPDIR;
 const chartTmp = mkdtempSync(join(tmpdir(), "h2-addons-"));
 afterAll(async () => {
-  // Chart archives are written when their (unawaited) inputs resolve: let those land first.
+  // Chart archives are written when their inputs resolve: let those land before cleanup.
   await settle(200);
   if (originalTmp === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = originalTmp;

@@ -15,7 +15,7 @@ let functions: typeof import("../../components/functions/index.js");
 const originalTmp = process.env.TMPDIR;
 const chartTmp = mkdtempSync(join(tmpdir(), "h2-addons-"));
 afterAll(async () => {
-  // Chart archives are written when their (unawaited) inputs resolve: let those land first.
+  // Chart archives are written when their inputs resolve: let those land before cleanup.
   await settle(200);
   if (originalTmp === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = originalTmp;
