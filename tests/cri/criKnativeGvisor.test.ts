@@ -162,6 +162,7 @@ describe.skipIf(skip)("CRI front end with the real orchestrator (gVisor, hellowo
         sandboxConfig,
       })
       .then(() => undefined, (e: { code: number; details: string }) => e);
+    expect(err?.code).toBe(5); // NOT_FOUND, as the orchestrator classified it
     expect(err?.details).toMatch(/^function nothing-00001 \(image localhost\/vhive\/nothing-here:1\) did not start: /);
     expect(rt.orchestrator.list()).toEqual([]);
     await cri.call("StopPodSandbox", { podSandboxId: pod.podSandboxId });
