@@ -50,17 +50,49 @@ export function sourceDigest(repoRoot: string): string {
   return hash.digest("hex");
 }
 
+const IMPORT = /(?:from|import)\s*\(?\s*"([^".][^"]*)"/g;
+
+/** npm package name of a bare import specifier (`@scope/name/sub` → `@scope/name`). */
+function packageOf(specifier: string): string {
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
+}
+
+/**
+ * The dependencies the node runtime imports (its non-test sources), plus tsx which runs it:
+ * the bundle's package.json keeps only these, so workers do not get the provisioner's own
+ * dependencies (Pulumi, Kubernetes SDKs) or the benchmarks' plotting libraries.
+ */
+export function runtimeDependencies(repoRoot: string): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+  const declared = pkg.dependencies ?? {};
+  const used = new Set<string>(["tsx"]);
+  const visit = (path: string): void => {
+    const stat = statSync(path);
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(path)) if (entry !== "node_modules" && entry !== "build") visit(join(path, entry));
+    } else if (path.endsWith(".ts") && !path.endsWith(".test.ts")) {
+      for (const match of readFileSync(path, "utf8").matchAll(IMPORT)) if (!match[1]!.startsWith("node:")) used.add(packageOf(match[1]!));
+    }
+  };
+  visit(join(repoRoot, "node-runtime"));
+  return Object.fromEntries([...used].filter((name) => name in declared).sort().map((name) => [name, declared[name]!]));
+}
+
 /** The local script that packs the bundle and prints its path and sha256. */
 export function bundleScript(repoRoot: string, digest: string): string {
   const out = `\${XDG_CACHE_HOME:-$HOME/.cache}/vhive/node-runtime-${digest.slice(0, 16)}.tgz`;
+  const manifest = JSON.stringify({ name: "vhive-node-runtime", private: true, type: "module", dependencies: runtimeDependencies(repoRoot) });
   return [
     "set -euo pipefail",
     `out="${out}"`,
     `if [ ! -f "$out" ]; then`,
     `  stage="$(mktemp -d)"`,
     `  trap 'rm -rf "$stage"' EXIT`,
-    `  tar -C ${q(repoRoot)} --exclude=node_modules --exclude=build -cf - ${BUNDLE_SOURCES.join(" ")} | tar -C "$stage" -xf -`,
-    `  (cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)`,
+    `  tar -C ${q(repoRoot)} --exclude=node_modules --exclude=build --exclude='*.test.ts' -cf - ${BUNDLE_SOURCES.join(" ")} | tar -C "$stage" -xf -`,
+    `  # Only the runtime's own dependencies, at the versions the repository's lockfile pins.`,
+    `  printf '%s\\n' ${q(manifest)} >"$stage/package.json"`,
+    `  (cd "$stage" && npm install --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)`,
     `  mkdir -p "$(dirname "$out")"`,
     `  tar -C "$stage" -czf "$out.tmp" . && mv "$out.tmp" "$out"`,
     `fi`,
