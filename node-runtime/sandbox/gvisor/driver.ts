@@ -2,8 +2,8 @@
 // read-only rootfs (runsc keeps the writes in memory), behind our relay, which makes the
 // function's port reachable as a host Unix socket even with --network=none. Snapshots are runsc
 // checkpoints; restores go into fresh bundles with the same layout, any number at once.
-import type { ChildProcess } from "node:child_process";
 import { chmod, chown, mkdir, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ImageStore } from "../../images/types.js";
@@ -12,6 +12,7 @@ import type {
   BootRequest, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxHandle, SandboxStats, SnapshotFiles,
 } from "../driver.js";
 import { resolveImageUser } from "./image-user.js";
+import { mountInstanceRootfs, unmountInstanceRootfs } from "./instance-rootfs.js";
 import { probeNetstack, type NetstackSupport } from "./netstack-probe.js";
 import { buildSandboxSpec, SOCKET_NAME } from "./oci-spec.js";
 import { DEFAULT_RELAY_CACHE_DIR, ensureRelayBinary } from "./relay-binary.js";
@@ -67,7 +68,6 @@ class GvisorHandle implements SandboxHandle {
   /** Set while the driver itself ends the sandbox, so that is not reported as an exit. */
   ending = false;
   exitedInfo: { code: number | null; signal: string | null } | undefined;
-  waiter: ChildProcess | undefined;
   watchTimer: NodeJS.Timeout | undefined;
   private resolveExited!: (v: { code: number | null; signal: string | null }) => void;
 
@@ -316,10 +316,11 @@ export class GvisorDriver implements SandboxDriver {
       await mkdir(this.runscRoot, { recursive: true, mode: 0o711 });
       await mkdir(dir, { recursive: true, mode: 0o711 });
       if ((await readdir(dir)).length > 0) throw new Error(`instance directory ${dir} is in use (is instance ${req.instanceId} running?)`);
-      const [rootfs, relayBinary] = await Promise.all([this.images.rootfs(req.imageDigest), this.relayPath()]);
-      const user = await resolveImageUser(req.image.user, rootfs);
+      const [lower, relayBinary] = await Promise.all([this.images.rootfs(req.imageDigest), this.relayPath()]);
+      const user = await resolveImageUser(req.image.user, lower);
+      const rootfs = await mountInstanceRootfs(lower, dir);
       const spec = buildSandboxSpec({
-        image: req.image, user, rootfs, relayBinary, socketDir: h.socketDir, port: req.port,
+        image: req.image, user, rootfs: rootfs.mountPoint, relayBinary, socketDir: h.socketDir, port: req.port,
         driverEnv: this.opts.env, requestEnv: req.env, vcpus: req.vcpus, memoryMiB: req.memoryMiB, netnsPath,
       });
       await mkdir(h.bundleDir);
@@ -330,6 +331,7 @@ export class GvisorDriver implements SandboxDriver {
       await chmod(h.socketDir, 0o700);
       return h;
     } catch (error) {
+      await unmountInstanceRootfs(dir).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
@@ -356,33 +358,17 @@ export class GvisorDriver implements SandboxDriver {
   }
 
   /**
-   * Reports the sandbox's exit through `exited`: `runsc wait` gives the exit code; a poll of the
-   * sandbox process catches a killed sandbox sooner (runsc wait takes seconds to notice that).
+   * Reports the sandbox's exit through `exited`. runsc ends the sandbox process together with the
+   * function (the relay is its first process), so a poll of that process notices any exit, a
+   * crash or kill of the sandbox included; the relay's last log line gives the function's status.
    */
   private watchExit(h: GvisorHandle): void {
-    const waiter = h.cli.spawnWait(h.containerId);
-    h.waiter = waiter;
-    const out: Buffer[] = [];
-    waiter.stdout?.on("data", (c: Buffer) => out.push(c));
-    waiter.stderr?.resume();
-    waiter.on("close", () => {
-      if (h.waiter !== waiter) return;
-      h.waiter = undefined;
-      const status = /"exitStatus":\s*(-?\d+)/.exec(Buffer.concat(out).toString("utf8"));
-      h.reportExit({ code: status ? Number(status[1]) : null, signal: null });
-      this.unwatch(h);
-    });
-    let deadSince: number | undefined;
     h.watchTimer = setInterval(() => {
-      if (h.pid === undefined) return;
-      void isAlive(h.pid).then((alive) => {
-        if (alive) return;
-        deadSince ??= Date.now();
-        // give runsc wait a moment to deliver the exit code before reporting without one
-        if (Date.now() - deadSince >= 500) {
-          h.reportExit({ code: null, signal: null });
-          this.unwatch(h);
-        }
+      if (h.pid === undefined || h.exitedInfo || h.ending) return;
+      void isAlive(h.pid).then(async (alive) => {
+        if (alive || h.exitedInfo || h.ending) return;
+        this.unwatch(h);
+        h.reportExit(await exitFromLog(h.logPath));
       });
     }, 100);
     h.watchTimer.unref();
@@ -391,9 +377,6 @@ export class GvisorDriver implements SandboxDriver {
   private unwatch(h: GvisorHandle): void {
     if (h.watchTimer) clearInterval(h.watchTimer);
     h.watchTimer = undefined;
-    const waiter = h.waiter;
-    h.waiter = undefined;
-    if (waiter && waiter.exitCode === null && waiter.signalCode === null) waiter.kill("SIGKILL");
   }
 
   /**
@@ -429,12 +412,19 @@ export class GvisorDriver implements SandboxDriver {
     for (const name of await readdir(this.runscRoot).catch(() => [] as string[])) {
       if (name.startsWith(`${h.containerId}_sandbox:`)) await rm(path.join(this.runscRoot, name), { force: true });
     }
-    await rm(h.dir, { recursive: true, force: true });
+    // Never remove the directory through a still-mounted root (that would write whiteouts, harmless,
+    // but it means something holds the mount): unmount first, and keep the files if that fails.
+    try {
+      await unmountInstanceRootfs(h.dir);
+      await rm(h.dir, { recursive: true, force: true });
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
     h.paused = false;
-    if (problems.length > 0 && !(problems.every((p) => /does not exist|not found/i.test(p)))) {
-      // The instance is gone as far as files go; what could not be undone is reported.
-      const stillListed = (await h.cli.list().catch(() => [])).some((c) => c.id === h.containerId);
-      if (stillListed) throw new Error(`gVisor stop of instance ${h.instanceId} left runsc state behind: ${problems.join("; ")}`);
+    const stillListed = (await h.cli.list().catch(() => [])).some((c) => c.id === h.containerId);
+    const unremoved = await stat(h.dir).then(() => true, () => false);
+    if (stillListed || unremoved) {
+      throw new Error(`gVisor stop of instance ${h.instanceId} left ${stillListed ? "runsc state" : h.dir} behind: ${problems.join("; ")}`);
     }
   }
 }
@@ -450,6 +440,19 @@ async function waitForLogLine(file: string, offset: number, text: string, timeou
     if (Date.now() - start > timeoutMs) throw new Error(`the relay did not confirm it closed its sockets within ${timeoutMs} ms`);
     await sleep(3);
   }
+}
+
+const EXIT_LINE = /vhgv-relay: function (exited with status|killed by signal) (\d+)/g;
+
+/** The function's exit as the relay logged it; unknown (both null) when the sandbox itself died. */
+export async function exitFromLog(file: string): Promise<{ code: number | null; signal: string | null }> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  const last = [...text.matchAll(EXIT_LINE)].at(-1);
+  if (!last) return { code: null, signal: null };
+  const n = Number(last[2]);
+  if (last[1] === "exited with status") return { code: n, signal: null };
+  const name = Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
+  return { code: null, signal: name ?? `signal ${n}` };
 }
 
 /** The end of the function's output, to say why it failed. */

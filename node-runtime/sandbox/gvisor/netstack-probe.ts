@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { runCommand } from "../../images/run-command.js";
 import { RunscError, type RunscCli } from "./runsc-cli.js";
@@ -23,7 +23,12 @@ export async function probeNetstack(input: NetstackProbeInput): Promise<Netstack
   const netns = `vhgv-probe-${process.pid}`;
   const id = `vhgv-probe-${process.pid}`;
   const bundle = path.join(input.workDir, "bundle");
+  const root = path.join(input.workDir, "root");
+  const logPath = path.join(input.workDir, "log");
   await mkdir(bundle, { recursive: true });
+  await mkdir(root, { recursive: true });
+  // the sandbox inherits runsc's stdio; a file (not a pipe) lets create return while it runs
+  const log = await open(logPath, "a");
   let nsCreated = false;
   try {
     await runCommand("ip", ["netns", "add", netns]);
@@ -33,12 +38,12 @@ export async function probeNetstack(input: NetstackProbeInput): Promise<Netstack
     const spec = {
       ociVersion: "1.0.2",
       process: { user: { uid: 0, gid: 0 }, args: ["/relay"], cwd: "/", env: ["PATH=/"] },
-      root: { path: path.dirname(input.relayBinary), readonly: true },
+      root: { path: root, readonly: true },
       mounts: [{ destination: "/relay", type: "bind", source: input.relayBinary, options: ["rbind", "ro"] }],
       linux: { namespaces: [{ type: "pid" }, { type: "mount" }, { type: "network", path: `/var/run/netns/${netns}` }] },
     };
     await writeFile(path.join(bundle, "config.json"), JSON.stringify(spec));
-    await input.cli.run(["create", `--bundle=${bundle}`, id]);
+    await input.cli.run(["create", `--bundle=${bundle}`, id], { fd: log.fd, path: logPath });
     await input.cli.run(["start", id]);
     return { supported: true };
   } catch (error) {
@@ -46,6 +51,7 @@ export async function probeNetstack(input: NetstackProbeInput): Promise<Netstack
     return { supported: false, reason: message };
   } finally {
     await input.cli.run(["delete", "--force", id]).catch(() => undefined);
+    await log.close();
     if (nsCreated) await runCommand("ip", ["netns", "del", netns]).catch(() => undefined);
     await rm(input.workDir, { recursive: true, force: true });
   }

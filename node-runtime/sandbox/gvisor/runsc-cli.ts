@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 
 export type RunscPlatform = "ptrace" | "kvm" | "systrap";
@@ -119,10 +119,5 @@ export class RunscCli {
     const out = (await this.run(["list", "--format=json"])).trim();
     if (!out || out === "null") return [];
     return JSON.parse(out) as RunscState[];
-  }
-
-  /** `runsc wait` as a long-lived child: it exits when the container does. */
-  spawnWait(id: string): ChildProcess {
-    return spawn(this.opts.binary, [...this.globalFlags(), "wait", id], { stdio: ["ignore", "pipe", "pipe"] });
   }
 }

@@ -15,7 +15,10 @@
  *   the runtime waits for in the function's log.
  * - SIGUSR1 resumes it (after a restore): the listener is bound again, now in the restored
  *   bundle's socket directory. A listener that reports an error is recreated the same way.
- * - Other termination signals go to the function; the relay exits with the function's status.
+ * - Other termination signals go to the function; the relay exits with the function's status,
+ *   after printing it on stderr ("vhgv-relay: function exited with status N" or "... killed by
+ *   signal N"): runsc ends the sandbox with its first process, and its own `wait` cannot always
+ *   fetch the status in time, so the runtime reads it from the function's log.
  *
  * Written to be built statically (cc -static) so it runs on any image.
  */
@@ -268,7 +271,12 @@ int main(int argc, char **argv) {
               if (w != child) continue;  /* an orphan we inherited as PID 1 */
               close_listener();
               close_all_pairs();
-              return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+              if (WIFEXITED(status)) {
+                fprintf(stderr, "vhgv-relay: function exited with status %d\n", WEXITSTATUS(status));
+                return WEXITSTATUS(status);
+              }
+              fprintf(stderr, "vhgv-relay: function killed by signal %d\n", WTERMSIG(status));
+              return 128 + WTERMSIG(status);
             }
           } else if (sig == SIGUSR2) {
             suspended = 1;
