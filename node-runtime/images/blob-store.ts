@@ -1,3 +1,5 @@
+import { ImageError } from "./errors.js";
+
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
@@ -48,7 +50,7 @@ export class BlobStore {
           transform(chunk: Buffer, _encoding, done) {
             counter.update(chunk);
             if (expectedSize !== undefined && counter.bytes > expectedSize) {
-              done(new Error(`blob ${digest} from ${source} is larger than its descriptor's size ${expectedSize}`));
+              done(new ImageError("DATA_LOSS", `blob ${digest} from ${source} is larger than its descriptor's size ${expectedSize}`));
               return;
             }
             done(null, chunk);
@@ -57,9 +59,9 @@ export class BlobStore {
         createWriteStream(partial, { mode: 0o644 }),
       );
       const actual = counter.digest();
-      if (actual !== digest) throw new Error(`digest mismatch for blob from ${source}: expected ${digest}, content hashes to ${actual}`);
+      if (actual !== digest) throw new ImageError("DATA_LOSS", `digest mismatch for blob from ${source}: expected ${digest}, content hashes to ${actual}`);
       if (expectedSize !== undefined && counter.bytes !== expectedSize) {
-        throw new Error(`size mismatch for blob ${digest} from ${source}: descriptor says ${expectedSize} bytes, got ${counter.bytes}`);
+        throw new ImageError("DATA_LOSS", `size mismatch for blob ${digest} from ${source}: descriptor says ${expectedSize} bytes, got ${counter.bytes}`);
       }
       await rename(partial, final);
     } finally {

@@ -1,3 +1,5 @@
+import { ImageError } from "./errors.js";
+
 import { createHash, type Hash } from "node:crypto";
 
 const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -9,7 +11,7 @@ export function isDigest(value: string): boolean {
 
 /** Validates a digest and returns its hex part; the error names the field it came from. */
 export function digestHex(digest: string, field = "digest"): string {
-  if (!isDigest(digest)) throw new Error(`${field} "${digest}" is not a sha256 digest (sha256:<64 hex>)`);
+  if (!isDigest(digest)) throw new ImageError("INVALID_ARGUMENT", `${field} "${digest}" is not a sha256 digest (sha256:<64 hex>)`);
   return digest.slice("sha256:".length);
 }
 

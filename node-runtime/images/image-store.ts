@@ -1,5 +1,6 @@
 // The node's image store: OCI layouts, OCI tarballs and registry pulls land as verified blobs in
 // one content-addressed cache; unpacked root filesystems and ext4 images are derived per digest.
+import { ImageError } from "./errors.js";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { link, mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -118,7 +119,7 @@ export class LocalImageStore implements ImageStore {
   private async requireRecord(digest: string): Promise<ImageRecord> {
     digestHex(digest, "image digest");
     const record = await this.record(digest);
-    if (!record) throw new Error(`image ${digest} is not in the image store at ${this.root}; load or pull it first`);
+    if (!record) throw new ImageError("NOT_FOUND", `image ${digest} is not in the image store at ${this.root}; load or pull it first`);
     return record;
   }
 
@@ -148,10 +149,10 @@ export class LocalImageStore implements ImageStore {
   }
 
   async get(ref: string): Promise<StoredImage> {
-    if (typeof ref !== "string" || ref.trim() === "") throw new Error("image reference is empty");
+    if (typeof ref !== "string" || ref.trim() === "") throw new ImageError("INVALID_ARGUMENT", "image reference is empty");
     const found = await this.lookup(ref);
     if (found) return found;
-    if (isDigest(ref)) throw new Error(`image ${ref} is not in the image store at ${this.root}, and a bare digest names no registry to pull from`);
+    if (isDigest(ref)) throw new ImageError("NOT_FOUND", `image ${ref} is not in the image store at ${this.root}, and a bare digest names no registry to pull from`);
     return this.once(`pull:${ref}`, async () => {
       const pulled = await this.registry.pull(ref, this.platform, this.blobs);
       const record = await this.registerManifest(pulled.manifestDigest, pulled.manifestMediaType, `registry image ${ref}`);
@@ -161,16 +162,16 @@ export class LocalImageStore implements ImageStore {
 
   async loadOciLayout(dir: string, ref?: string): Promise<StoredImage> {
     const layoutFile = await readFile(path.join(dir, "oci-layout"), "utf8").catch(() => undefined);
-    if (layoutFile === undefined) throw new Error(`${dir} is not an OCI image layout (no oci-layout file)`);
+    if (layoutFile === undefined) throw new ImageError("INVALID_ARGUMENT", `${dir} is not an OCI image layout (no oci-layout file)`);
     const indexBytes = await readFile(path.join(dir, "index.json")).catch(() => undefined);
-    if (!indexBytes) throw new Error(`${dir} is not an OCI image layout (no index.json)`);
+    if (!indexBytes) throw new ImageError("INVALID_ARGUMENT", `${dir} is not an OCI image layout (no index.json)`);
     const index = parseIndex(parseJson(indexBytes, `${dir}/index.json`), `${dir}/index.json`);
     const chosen = this.chooseFromLayoutIndex(index.manifests, dir, ref);
     const blobFile = (d: Descriptor) => path.join(dir, "blobs", "sha256", digestHex(d.digest, `${dir} descriptor digest`));
     const importBlob = async (d: Descriptor) => {
       const file = blobFile(d);
       if (!(await this.blobs.has(d.digest)) && !(await stat(file).then(() => true, () => false))) {
-        throw new Error(`OCI layout ${dir} lacks blob ${d.digest} (${d.mediaType})`);
+        throw new ImageError("INVALID_ARGUMENT", `OCI layout ${dir} lacks blob ${d.digest} (${d.mediaType})`);
       }
       await this.blobs.writeFile(d.digest, file, d.size);
     };
@@ -198,7 +199,7 @@ export class LocalImageStore implements ImageStore {
   }
 
   private chooseFromLayoutIndex(manifests: Descriptor[], dir: string, ref?: string): Descriptor {
-    if (manifests.length === 0) throw new Error(`OCI layout ${dir} has an empty index.json`);
+    if (manifests.length === 0) throw new ImageError("INVALID_ARGUMENT", `OCI layout ${dir} has an empty index.json`);
     if (ref !== undefined) {
       const tag = ref.includes(":") ? ref.slice(ref.lastIndexOf(":") + 1) : ref;
       const named = manifests.filter((m) =>
@@ -206,7 +207,7 @@ export class LocalImageStore implements ImageStore {
       if (named.length >= 1) return named[0]!;
       if (manifests.length === 1) return manifests[0]!;
       const offered = manifests.map((m) => m.annotations?.["org.opencontainers.image.ref.name"] ?? m.digest).join(", ");
-      throw new Error(`OCI layout ${dir} has no image named "${ref}" (it has: ${offered})`);
+      throw new ImageError("NOT_FOUND", `OCI layout ${dir} has no image named "${ref}" (it has: ${offered})`);
     }
     if (manifests.length === 1) return manifests[0]!;
     return selectPlatform({ schemaVersion: 2, manifests }, this.platform, `OCI layout ${dir} (give a ref to choose among ${manifests.length} images)`);
@@ -247,7 +248,7 @@ export class LocalImageStore implements ImageStore {
 
   async loadTarball(file: string, ref?: string): Promise<StoredImage> {
     const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) throw new Error(`image tarball ${file} does not exist or is not a file`);
+    if (!info?.isFile()) throw new ImageError("INVALID_ARGUMENT", `image tarball ${file} does not exist or is not a file`);
     await mkdir(this.tmpDir(), { recursive: true });
     await assertOnlyFilesAndDirectories(file);
     const dir = await mkdtemp(path.join(this.tmpDir(), "tarball-"));
@@ -257,7 +258,7 @@ export class LocalImageStore implements ImageStore {
         throw new Error(`cannot unpack image tarball ${file}: ${error.message}`);
       });
       if (!(await stat(path.join(dir, "oci-layout")).then(() => true, () => false))) {
-        throw new Error(`image tarball ${file} is not an OCI image layout archive (no oci-layout file at its top)`);
+        throw new ImageError("INVALID_ARGUMENT", `image tarball ${file} is not an OCI image layout archive (no oci-layout file at its top)`);
       }
       return await this.loadOciLayout(dir, ref);
     } finally {
@@ -381,16 +382,16 @@ async function assertOnlyFilesAndDirectories(file: string): Promise<void> {
   const source = createReadStream(file);
   let stream: Readable = source;
   if (head[0] === 0x1f && head[1] === 0x8b) stream = source.pipe(createGunzip());
-  else if (head.readUInt32LE(0) === 0xfd2fb528) throw new Error(`image tarball ${file} is zstd-compressed; give it uncompressed or gzip-compressed`);
+  else if (head.readUInt32LE(0) === 0xfd2fb528) throw new ImageError("INVALID_ARGUMENT", `image tarball ${file} is zstd-compressed; give it uncompressed or gzip-compressed`);
   try {
     for await (const entry of readTarEntries(stream)) {
       if (entry.type !== "file" && entry.type !== "directory") {
-        throw new Error(`image tarball ${file} contains ${entry.type} "${entry.path}"; an OCI layout archive holds only files and directories`);
+        throw new ImageError("INVALID_ARGUMENT", `image tarball ${file} contains ${entry.type} "${entry.path}"; an OCI layout archive holds only files and directories`);
       }
     }
   } catch (error) {
     const message = (error as Error).message;
-    throw new Error(message.startsWith("image tarball") ? message : `image tarball ${file} is not a readable tar archive: ${message}`);
+    throw new ImageError("INVALID_ARGUMENT", message.startsWith("image tarball") ? message : `image tarball ${file} is not a readable tar archive: ${message}`);
   } finally {
     source.destroy();
   }

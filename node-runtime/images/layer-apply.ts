@@ -1,5 +1,6 @@
 // Applies one OCI layer onto a directory: whiteouts and type changes first (they remove what lower
 // layers left), then GNU tar writes the members with owners, modes, xattrs, links and devices.
+import { ImageError } from "./errors.js";
 import { spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readlink, rm } from "node:fs/promises";
@@ -83,7 +84,7 @@ async function planLayer(layer: LayerToApply, root: string): Promise<LayerPlan> 
   await piped;
   const diffId = counter.digest();
   if (diffId !== layer.diffId) {
-    throw new Error(`layer ${layer.digest} uncompressed digest is ${diffId}, but the image config's diff_id says ${layer.diffId}`);
+    throw new ImageError("DATA_LOSS", `layer ${layer.digest} uncompressed digest is ${diffId}, but the image config's diff_id says ${layer.diffId}`);
   }
   return plan;
 }

@@ -1,3 +1,5 @@
+import { ImageError } from "./errors.js";
+
 /** An image reference split the way the distribution API needs it. */
 export interface ImageReference {
   /** Registry host[:port]. */
@@ -18,20 +20,20 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
  */
 export function parseReference(ref: string, defaultRegistry?: string): ImageReference {
   let rest = ref.trim();
-  if (rest === "") throw new Error("image reference is empty");
+  if (rest === "") throw new ImageError("INVALID_ARGUMENT", "image reference is empty");
   let digest: string | undefined;
   const at = rest.indexOf("@");
   if (at !== -1) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new Error(`image reference "${ref}" has an invalid digest "${digest}"`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ImageError("INVALID_ARGUMENT", `image reference "${ref}" has an invalid digest "${digest}"`);
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(":");
   if (colon > rest.lastIndexOf("/")) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new Error(`image reference "${ref}" has an invalid tag "${tag}"`);
+    if (!TAG.test(tag)) throw new ImageError("INVALID_ARGUMENT", `image reference "${ref}" has an invalid tag "${tag}"`);
   }
   const parts = rest.split("/");
   let registry: string | undefined;
@@ -39,9 +41,9 @@ export function parseReference(ref: string, defaultRegistry?: string): ImageRefe
     registry = parts.shift();
   }
   registry ??= defaultRegistry;
-  if (!registry) throw new Error(`image reference "${ref}" names no registry host (write it as host[:port]/repository:tag)`);
+  if (!registry) throw new ImageError("INVALID_ARGUMENT", `image reference "${ref}" names no registry host (write it as host[:port]/repository:tag)`);
   for (const part of parts) {
-    if (!COMPONENT.test(part)) throw new Error(`image reference "${ref}" has an invalid repository part "${part}"`);
+    if (!COMPONENT.test(part)) throw new ImageError("INVALID_ARGUMENT", `image reference "${ref}" has an invalid repository part "${part}"`);
   }
   return { registry, repository: parts.join("/"), ...(tag ? { tag } : {}), ...(digest ? { digest } : {}), ...(!tag && !digest ? { tag: "latest" } : {}) };
 }

@@ -2,6 +2,7 @@
 // configs and layers, each verified against its digest before it enters the blob store.
 // Auth: anonymous first; on 401 the challenge decides between a bearer token (fetched from the
 // challenge's realm with the configured credentials) and HTTP basic.
+import { ImageError } from "./errors.js";
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
@@ -94,7 +95,7 @@ export class RegistryClient {
       if (accept) headers.accept = accept;
       if (authorization) headers.authorization = authorization;
       return fetch(url, { headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000) }).catch((error: Error) => {
-        throw new Error(`registry ${ref.registry} unreachable (${url}): ${error.cause instanceof Error ? error.cause.message : error.message}`);
+        throw new ImageError("UNAVAILABLE", `registry ${ref.registry} unreachable (${url}): ${error.cause instanceof Error ? error.cause.message : error.message}`);
       });
     };
     const cached = this.tokens.get(scopeKey);
@@ -108,7 +109,7 @@ export class RegistryClient {
     response = await send(authorization);
     if (response.status === 401 || response.status === 403) {
       await response.body?.cancel();
-      throw new Error(`registry ${ref.registry} refused access to ${ref.repository} (HTTP ${response.status}) with the configured credentials`);
+      throw new ImageError("PERMISSION_DENIED", `registry ${ref.registry} refused access to ${ref.repository} (HTTP ${response.status}) with the configured credentials`);
     }
     return response;
   }
@@ -117,7 +118,7 @@ export class RegistryClient {
     const credentials = this.credentialsFor(ref.registry);
     const basic = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}` : undefined;
     if (challenge.scheme === "basic") {
-      if (!basic) throw new Error(`registry ${ref.registry} requires credentials and none are configured for it`);
+      if (!basic) throw new ImageError("PERMISSION_DENIED", `registry ${ref.registry} requires credentials and none are configured for it`);
       return basic;
     }
     if (challenge.scheme !== "bearer") throw new Error(`registry ${ref.registry} asks for unsupported auth scheme "${challenge.scheme}"`);
@@ -130,11 +131,11 @@ export class RegistryClient {
       headers: basic ? { authorization: basic } : {},
       signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000),
     }).catch((error: Error) => {
-      throw new Error(`token service of registry ${ref.registry} unreachable: ${error.message}`);
+      throw new ImageError("UNAVAILABLE", `token service of registry ${ref.registry} unreachable: ${error.message}`);
     });
     if (!response.ok) {
       await response.body?.cancel();
-      throw new Error(`token service of registry ${ref.registry} refused ${credentials ? "the configured credentials" : "anonymous access"} (HTTP ${response.status})`);
+      throw new ImageError("PERMISSION_DENIED", `token service of registry ${ref.registry} refused ${credentials ? "the configured credentials" : "anonymous access"} (HTTP ${response.status})`);
     }
     const body = (await response.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
@@ -148,7 +149,7 @@ export class RegistryClient {
     const response = await this.request(ref, url, ACCEPT);
     if (response.status === 404) {
       await response.body?.cancel();
-      throw new Error(`image ${ref.registry}/${ref.repository}:${reference} not found in registry ${ref.registry}`);
+      throw new ImageError("NOT_FOUND", `image ${ref.registry}/${ref.repository}:${reference} not found in registry ${ref.registry}`);
     }
     if (!response.ok) {
       await response.body?.cancel();
@@ -158,7 +159,7 @@ export class RegistryClient {
     const digest = sha256Digest(bytes);
     const claimed = expectedDigest ?? response.headers.get("docker-content-digest") ?? undefined;
     if (claimed && claimed !== digest) {
-      throw new Error(`digest mismatch for manifest ${reference} of ${ref.registry}/${ref.repository}: expected ${claimed}, content hashes to ${digest}`);
+      throw new ImageError("DATA_LOSS", `digest mismatch for manifest ${reference} of ${ref.registry}/${ref.repository}: expected ${claimed}, content hashes to ${digest}`);
     }
     const headerType = response.headers.get("content-type")?.split(";")[0]?.trim();
     const value = parseJson(bytes, `manifest ${reference} from ${ref.registry}`) as { mediaType?: string };

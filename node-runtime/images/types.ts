@@ -21,6 +21,8 @@ export interface StoredImage {
 /**
  * Pulls, loads and unpacks OCI images; everything is cached by digest under one root.
  * Sandbox drivers ask it for an unpacked rootfs (gVisor, containerd) or an ext4 image (Firecracker).
+ * Failures are `ImageError`s (./errors.ts) whose `code` is the gRPC status to answer with.
+ * Implementation: `LocalImageStore` in ./image-store.ts.
  */
 export interface ImageStore {
   /** Resolves a reference or digest to a stored image, pulling from its registry if needed. */

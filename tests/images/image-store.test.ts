@@ -130,6 +130,9 @@ describe("LocalImageStore with the helloworld image", () => {
     const store = new LocalImageStore({ root });
     const missing = `sha256:${"0".repeat(64)}`;
     await expect(store.get(missing)).rejects.toThrow(`image ${missing} is not in the image store`);
+    await expect(store.get(missing)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(store.get("helloworld:latest")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(await store.lookup("localhost/never/loaded:v1")).toBeUndefined();
     await expect(store.rootfs(missing)).rejects.toThrow(`image ${missing} is not in the image store`);
     await expect(store.ext4("not-a-digest")).rejects.toThrow(`image digest "not-a-digest" is not a sha256 digest`);
     await expect(store.get("helloworld:latest")).rejects.toThrow(`image reference "helloworld:latest" names no registry host`);

@@ -108,10 +108,12 @@ describe("registry pulls", () => {
     await expect((await freshStore()).get(ref)).rejects.toThrow(`token service of registry ${registry.host} refused anonymous access (HTTP 401)`);
     const wrong = await freshStore({ registry: { credentials: { [registry.host]: { username: "puller", password: "wrong" } } } });
     await expect(wrong.get(ref)).rejects.toThrow(`token service of registry ${registry.host} refused the configured credentials`);
+    await expect(wrong.get(ref)).rejects.toMatchObject({ code: "PERMISSION_DENIED" });
     const open = await startRegistry("none");
     await expect((await freshStore()).get(`${open.host}/vhive/nothing:latest`)).rejects.toThrow(`image ${open.host}/vhive/nothing:latest not found in registry ${open.host}`);
-    await expect((await freshStore()).get(`${open.host}/vhive/helloworld:v9`)).rejects.toThrow("not found");
+    await expect((await freshStore()).get(`${open.host}/vhive/helloworld:v9`)).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect((await freshStore()).get("127.0.0.1:1/vhive/helloworld:latest")).rejects.toThrow("registry 127.0.0.1:1 unreachable");
+    await expect((await freshStore()).get("127.0.0.1:1/vhive/helloworld:latest")).rejects.toMatchObject({ code: "UNAVAILABLE" });
   });
 
   it("rejects a blob whose bytes do not match its digest, and stores nothing for that image", async () => {
@@ -122,6 +124,7 @@ describe("registry pulls", () => {
     const store = await freshStore();
     const ref = `${registry.host}/vhive/helloworld:latest`;
     await expect(store.get(ref)).rejects.toThrow(`digest mismatch for blob from registry ${registry.host} (vhive/helloworld): expected ${appLayer}`);
+    await expect(store.get(ref)).rejects.toMatchObject({ code: "DATA_LOSS" });
     expect(await store.lookup(ref)).toBeUndefined();
     expect(await store.blobs.has(appLayer)).toBe(false);
     expect(await store.blobs.has(helloworldManifest)).toBe(false);

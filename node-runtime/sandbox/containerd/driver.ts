@@ -12,6 +12,7 @@ import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { chainId } from "../../images/chain-id.js";
+import { ImageError } from "../../images/errors.js";
 import type { LocalImageStore } from "../../images/image-store.js";
 import { resolveImageUser } from "../../images/image-user.js";
 import { runCommand } from "../../images/run-command.js";
@@ -105,7 +106,7 @@ export class ContainerdDriver implements SandboxDriver {
   /** Makes sure containerd has the image unpacked; imports it from the store's OCI archive once. */
   async ensureImage(digest: string): Promise<{ name: string; chain: string }> {
     const record = await this.options.images.record(digest);
-    if (!record) throw new Error(`image ${digest} is not in the image store at ${this.options.images.root}; load or pull it first`);
+    if (!record) throw new ImageError("NOT_FOUND", `image ${digest} is not in the image store at ${this.options.images.root}; load or pull it first`);
     const name = ContainerdDriver.imageName(digest);
     const chain = chainId(record.diffIds);
     const present = await this.client.getImage(name).then((r) => r.image.target.digest === digest, (error: unknown) => {
