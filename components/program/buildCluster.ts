@@ -6,7 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { HostConfig, StackConfig } from "../config/schema.js";
-import { criSocketFor, planForHost, CONTAINERD_SOCKET } from "../scripts/hostSteps.js";
+import { criSocketFor, planForHost } from "../scripts/hostSteps.js";
 import { bashCommand } from "../scripts/shell.js";
 import { sshConnection, type SecretLookup } from "../nodes/connection.js";
 import { HostBootstrap } from "../nodes/hostBootstrap.js";
@@ -67,22 +67,26 @@ function buildKind(input: BuildClusterInput): ClusterCore {
 function buildHosts(input: BuildClusterInput): ClusterCore {
   const { config } = input;
   const hosts = config.hosts.map((host, index) => ({ host, connection: sshConnection(host, index, input.secret) }));
+  const plan = (host: HostConfig) => planForHost(host, config.hosts.length);
   const bootstrap = new HostBootstrap("hosts", {
     config,
-    hosts: hosts.map((h) => ({ plan: planForHost(h.host), connection: h.connection })),
+    hosts: hosts.map((h) => ({ plan: plan(h.host), connection: h.connection })),
   });
   const cp = hosts.find((h) => h.host.role === "control-plane")!;
   const cpIp = cp.host.nodeIp ?? cp.host.address;
   const workers = hosts.filter((h) => h.host.role === "worker");
+  // Every host that runs sandboxes gets the node runtime (a lone control plane does).
   const runtime = new NodeRuntime("node-runtime", {
     config,
     repoRoot: input.repoRoot,
-    workers: workers.map((w) => ({
-      name: w.host.name,
-      connection: w.connection,
-      criSocket: criSocketFor(config, planForHost(w.host)),
-      after: bootstrap.ready[w.host.name]!,
-    })),
+    workers: hosts
+      .filter((h) => plan(h.host).runsSandbox)
+      .map((w) => ({
+        name: w.host.name,
+        connection: w.connection,
+        criSocket: criSocketFor(config, plan(w.host)),
+        after: bootstrap.ready[w.host.name]!,
+      })),
   });
   const controlPlane = new ControlPlane("control-plane", {
     init: {
@@ -92,13 +96,13 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
       kubernetesVersion: config.versions.kubernetes,
       podCidr: config.network.podCidr,
       serviceCidr: config.network.serviceCidr,
-      criSocket: CONTAINERD_SOCKET,
+      criSocket: criSocketFor(config, plan(cp.host)),
       singleNode: workers.length === 0,
       failSwapOn: true,
     },
     address: cp.host.address,
     connection: cp.connection,
-    after: [bootstrap.ready[cp.host.name]!],
+    after: [bootstrap.ready[cp.host.name]!, ...(runtime.ready[cp.host.name] ? [runtime.ready[cp.host.name]!] : [])],
   });
   const joins = new Workers("workers", {
     controlPlane,
@@ -106,7 +110,7 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
     workers: workers.map((w) => ({
       name: w.host.name,
       nodeIp: w.host.nodeIp ?? w.host.address,
-      criSocket: criSocketFor(config, planForHost(w.host)),
+      criSocket: criSocketFor(config, plan(w.host)),
       connection: w.connection,
       after: [bootstrap.ready[w.host.name]!, runtime.ready[w.host.name]!],
     })),

@@ -361,7 +361,10 @@ export function hostBootstrapSteps(config: StackConfig, plan: HostPlan): Step[] 
   return steps;
 }
 
-/** Plan for a configured host: workers run the sandbox; the control plane only system pods. */
-export function planForHost(host: HostConfig): HostPlan {
-  return { name: host.name, runsSandbox: host.role === "worker" };
+/**
+ * Plan for a configured host: workers run the sandbox; the control plane only system pods,
+ * unless it is the only host (then it is the worker too).
+ */
+export function planForHost(host: HostConfig, hostCount = 2): HostPlan {
+  return { name: host.name, runsSandbox: host.role === "worker" || hostCount === 1 };
 }

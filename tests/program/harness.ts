@@ -120,7 +120,7 @@ function useTestHome(): void {
   process.on("exit", () => rmSync(home, { recursive: true, force: true }));
 }
 
-export async function runStack(stack: string): Promise<StackRun> {
+export async function runStack(stack: string, configMap?: Record<string, string>): Promise<StackRun> {
   useTestHome();
   const states = new Map<string, Record<string, unknown>>();
   await pulumi.runtime.setMocks(
@@ -145,7 +145,7 @@ export async function runStack(stack: string): Promise<StackRun> {
     stack,
     false,
   );
-  const config = stackConfigMap(stack);
+  const config = configMap ?? stackConfigMap(stack);
   const addonChecksums = Object.fromEntries(ADDON_KEYS.map((k) => [k, FIXTURE_SHA256]));
   const referenced = Object.keys(TEST_SECRETS).filter((k) => Object.values(config).some((v) => v.includes(`"secret":"${k}"`)));
   for (const key of referenced) config[`${PROJECT}:${key}`] = TEST_SECRETS[key]!;
