@@ -7,6 +7,8 @@ describe("execution rule", () => {
     expect(decide("command:remote:Command", { create: "apt_install x y\n" })).toEqual({ run: "remote-command" });
     expect(decide("command:remote:Command", { create: "set -e\n  fetch_verified 'u' 'sha256:1' /x\n" })).toMatchObject({ run: false });
     expect(decide("command:remote:Command", { create: "missing_checksum 'versions.x'\n" })).toMatchObject({ run: false });
+    // The helper library defines these functions in every script; a definition is not a call.
+    expect(decide("command:remote:Command", { create: "fetch_verified() {\n  :\n}\nmissing_checksum() {\n :\n}\n" })).toEqual({ run: "remote-command" });
     expect(decide("command:remote:CopyToRemote", {})).toEqual({ run: "copy-to-remote" });
     expect(decide("command:local:Command", {})).toMatchObject({ run: false, reason: expect.stringContaining("Pulumi machine") });
     expect(decide("command:local:Command", {}, { runLocal: true })).toEqual({ run: "local-command" });

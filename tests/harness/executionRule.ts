@@ -4,8 +4,11 @@
 
 export type Decision = { run: "remote-command" | "copy-to-remote" | "local-command" } | { run: false; reason: string };
 
-/** Marks in a generated script that mean it fetches pinned upstream release files. */
-const UPSTREAM_DOWNLOAD = /^\s*(fetch_verified|missing_checksum)\b/m;
+/**
+ * Calls in a generated script that mean it fetches pinned upstream release files (a call has
+ * arguments; the helper library's definitions, `fetch_verified() {`, do not count).
+ */
+const UPSTREAM_DOWNLOAD = /^[ \t]*(fetch_verified|missing_checksum)[ \t]+\S/m;
 
 export interface RuleOptions {
   /** Execute command:local:Command resources on this machine (the Pulumi machine). */

@@ -253,6 +253,19 @@ export class RealRun {
   }
 
   report(programErrors: string[]): RunReport {
+    // A resource whose inputs could not be resolved never reaches the mocks; list it by name.
+    for (const error of programErrors) {
+      const match = /failed to register new resource (\S+) \[([^\]]+)\]: (.*)/.exec(error);
+      if (!match || [...this.records.values()].some((r) => r.name === match[1] && r.type === match[2])) continue;
+      this.records.set(`${match[2]}::${match[1]}`, {
+        urn: `${match[2]}::${match[1]}`,
+        type: match[2]!,
+        name: match[1]!,
+        status: "blocked",
+        reason: `never registered: ${match[3]}`,
+        dependencies: [],
+      });
+    }
     const records = [...this.records.values()];
     const state = new RecordedState();
     state.add(records, this.keys);

@@ -145,7 +145,15 @@ stop_apt_proxy() {
   fi
 }
 
+# Host-wide sysctls a host may change (they are not per network namespace): saved when the
+# first host comes up, put back when the last goes, whatever the provisioner under test did.
+readonly SHARED_SYSCTLS="fs.inotify.max_user_watches fs.inotify.max_user_instances"
+
 net_up() {
+  if [ ! -f "$STATE_DIR/sysctl.saved" ]; then
+    local key
+    for key in $SHARED_SYSCTLS; do printf '%s=%s\n' "$key" "$(sysctl -n "$key")"; done >"$STATE_DIR/sysctl.saved"
+  fi
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
     ip addr add "$BRIDGE_ADDR/24" dev "$BRIDGE"
@@ -156,6 +164,10 @@ net_up() {
 
 net_down() {
   stop_apt_proxy
+  if [ -f "$STATE_DIR/sysctl.saved" ]; then
+    sysctl -q -p "$STATE_DIR/sysctl.saved" >/dev/null || log "could not restore $STATE_DIR/sysctl.saved"
+    rm -f "$STATE_DIR/sysctl.saved"
+  fi
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
 }
 
@@ -240,6 +252,15 @@ boot_chroot_host() {
   echo $! >"$dir/pid"
 }
 
+# nspawn mounts /proc/sys read-only (only /proc/sys/net is writable). A real host lets root set
+# any sysctl, and the provisioner does, so open it up once the host has booted. Values outside the
+# network namespace (fs.inotify.*) are the machine's own: the provisioner's delete restores them.
+open_proc_sys() {
+  local n=$1
+  [ "$(cat "$(host_dir "$n")/mode")" = nspawn ] || return 0
+  cmd_exec "$n" mount -o remount,bind,rw /proc/sys
+}
+
 wait_ssh() {
   local n=$1 dir
   dir=$(host_dir "$n")
@@ -276,7 +297,7 @@ cmd_up() {
     write_host_identity "$n"
     boot_host "$n"
   done
-  for n in "$@"; do wait_ssh "$n"; done
+  for n in "$@"; do wait_ssh "$n"; open_proc_sys "$n"; done
   for n in "$@"; do host_json "$n"; done
 }
 
@@ -387,7 +408,7 @@ main() {
     down) cmd_down "$@" ;;
     down-all) cmd_down_all ;;
     stop) check_index "$1"; stop_host "$1" ;;
-    start) check_index "$1"; boot_host "$1"; wait_ssh "$1"; host_json "$1" ;;
+    start) check_index "$1"; boot_host "$1"; wait_ssh "$1"; open_proc_sys "$1"; host_json "$1" ;;
     rekey) cmd_rekey "$1" ;;
     sudo-password) cmd_sudo_password "$1" "$2" ;;
     exec) cmd_exec "$@" ;;
