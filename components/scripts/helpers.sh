@@ -80,19 +80,26 @@ package_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
-# apt_install LIST PKG...: installs missing packages and records them in LIST so the delete
-# script removes exactly what we added.
+installed_packages() {
+  dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null | awk '$1 == "ii" { print $2 }' | LC_ALL=C sort
+}
+
+# apt_install LIST PKG...: installs missing packages and records in LIST every package that
+# became installed (dependencies included), so the delete script removes exactly what we added.
 apt_install() {
-  local list="$state_dir/$1.packages" missing=() pkg
+  local list="$state_dir/$1.packages" missing=() pkg before
   shift
   for pkg in "$@"; do
     package_installed "$pkg" || missing+=("$pkg")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
+  before="$(mktemp)"
+  installed_packages >"$before"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   as_root install -d "$state_dir"
-  printf '%s\n' "${missing[@]}" | as_root tee -a "$list" >/dev/null
+  installed_packages | LC_ALL=C comm -13 "$before" - | as_root tee -a "$list" >/dev/null
+  rm -f "$before"
   changed=1
 }
 
@@ -102,11 +109,10 @@ apt_remove_recorded() {
   as_root test -f "$list" || return 0
   if [ "$keep" != 1 ]; then
     while IFS= read -r pkg; do
-      [ -n "$pkg" ] && package_installed "$pkg" && pkgs+=("$pkg")
+      if [ -n "$pkg" ] && package_installed "$pkg"; then pkgs+=("$pkg"); fi
     done < <(as_root cat "$list")
     if [ "${#pkgs[@]}" -gt 0 ]; then
       as_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${pkgs[@]}" >/dev/null
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get autoremove --purge -y -qq >/dev/null
     fi
   fi
   as_root rm -f "$list"

@@ -1,0 +1,89 @@
+// Runs the helper library for real, on files in a temporary directory (no host state touched,
+// no network: downloads use file:// URLs), to check each helper's idempotence and its
+// `changed` reporting, which every step's status line relies on.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HELPERS, stepScript } from "./helpers.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "vhive-h1-helpers-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs `body` after the library, with state and cache under the temp dir; prints $changed last. */
+function run(body: string): { status: number | null; stdout: string; stderr: string; changed: string } {
+  const script = ["set -euo pipefail", "step=test", HELPERS, `state_dir=${dir}/state`, `cache_dir=${dir}/cache`, body, 'echo "changed=$changed"'].join("\n");
+  const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+  const last = r.stdout.trimEnd().split("\n").at(-1) ?? "";
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, changed: last.startsWith("changed=") ? last.slice(8) : "" };
+}
+
+describe("helper library", () => {
+  it("write_file writes once, then reports no change; backup and restore round-trip", () => {
+    const file = join(dir, "etc", "conf");
+    const write = `write_file ${file} 0644 <<'EOF'\nkey = 1\nEOF`;
+    expect(run(write).changed).toBe("1");
+    expect(readFileSync(file, "utf8")).toBe("key = 1\n");
+    expect(run(write).changed).toBe("0");
+    writeFileSync(file, "original\n");
+    expect(run(`backup_once ${file}\n${write}`).changed).toBe("1");
+    expect(run(`backup_once ${file}`).changed).toBe("0");
+    expect(run(`remove_path ${file}\nrestore_backup ${file}`).changed).toBe("1");
+    expect(readFileSync(file, "utf8")).toBe("original\n");
+    expect(run(`restore_backup ${file}`).changed).toBe("0");
+  });
+
+  it("fetch_verified checks the checksum, caches, and refuses a mismatch", () => {
+    const src = join(dir, "artifact.bin");
+    writeFileSync(src, "artifact bytes\n");
+    const sha = createHash("sha256").update("artifact bytes\n").digest("hex");
+    const dest = join(dir, "cache", "artifact.bin");
+    const fetch = (sum: string) => run(`fetch_verified file://${src} sha256:${sum} ${dest}`);
+    expect(fetch(sha).changed).toBe("1");
+    expect(readFileSync(dest, "utf8")).toBe("artifact bytes\n");
+    expect(fetch(sha).changed).toBe("0");
+    rmSync(dest);
+    const bad = fetch("0".repeat(64));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe(`vhive-step test: checksum mismatch for file://${src} (expected sha256:${"0".repeat(64)})\n`);
+    expect(existsSync(dest)).toBe(false);
+    const sha512 = createHash("sha512").update("artifact bytes\n").digest("hex");
+    expect(run(`fetch_verified file://${src} sha512:${sha512} ${dest}`).changed).toBe("1");
+  });
+
+  it("install_binary records what it installed and remove_recorded_files removes exactly that", () => {
+    const src = join(dir, "tool");
+    writeFileSync(src, "#!/bin/sh\n");
+    const dest = join(dir, "bin", "tool");
+    expect(run(`install_binary ${src} ${dest}`).changed).toBe("1");
+    expect(run(`install_binary ${src} ${dest}`).changed).toBe("0");
+    expect(readFileSync(join(dir, "state", "test.files"), "utf8")).toBe(`${dest}\n`);
+    expect(run("remove_recorded_files test").changed).toBe("1");
+    expect(existsSync(dest)).toBe(false);
+    expect(run("remove_recorded_files test").changed).toBe("0");
+  });
+
+  it("missing_checksum stops the step with its message", () => {
+    const r = run("missing_checksum 'checksums.kubeadm: not recorded'\necho after");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("vhive-step test: checksums.kubeadm: not recorded\n");
+    expect(r.stdout).not.toContain("after");
+  });
+
+  it("module_present rejects an unknown module without trying to load it", () => {
+    expect(run("if module_present vhive_no_such_module; then echo yes; else echo no; fi").stdout).toContain("no\n");
+  });
+
+  it("a whole step prints exactly one status line", () => {
+    const script = stepScript("demo", `write_file ${join(dir, "f")} 0644 <<'EOF'\nx\nEOF`).replace("require_root_access\n", "");
+    const first = spawnSync("bash", ["-c", script.replace("state_dir=/var/lib/vhive/state", `state_dir=${dir}/state`)], { encoding: "utf8" });
+    expect(first.stdout).toBe("vhive-step demo: changed\n");
+    const second = spawnSync("bash", ["-c", script.replace("state_dir=/var/lib/vhive/state", `state_dir=${dir}/state`)], { encoding: "utf8" });
+    expect(second.stdout).toBe("vhive-step demo: unchanged\n");
+  });
+});
