@@ -40,6 +40,8 @@ let pool: NamespaceNetworkPool | undefined;
 let baseImage = "";
 let guestInit = "";
 let kernel = "";
+/** Every VMM pid the tests saw, checked for leaks at the end. */
+const spawnedPids: number[] = [];
 
 interface Exchange {
   method: string;
@@ -141,6 +143,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool?.destroy();
   rmSync(work, { recursive: true, force: true });
+  if (isRoot) {
+    // No namespace of ours and no double process outlives the suite.
+    expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toContain(`vhnt${tag}`);
+    expect(spawnedPids.filter(alive)).toEqual([]);
+  }
 });
 
 function makeDriver(version: FirecrackerApiVersion, name: string, extra: Partial<FirecrackerDriverOptions> = {}) {
@@ -161,6 +168,14 @@ function makeDriver(version: FirecrackerApiVersion, name: string, extra: Partial
     runDir: join(dir, "run"),
     ...extra,
   });
+  for (const method of ["boot", "restore"] as const) {
+    const original = driver[method].bind(driver) as (...a: unknown[]) => Promise<SandboxHandle>;
+    (driver as unknown as Record<string, unknown>)[method] = async (...a: unknown[]) => {
+      const h = await original(...a);
+      if (h.pid !== undefined) spawnedPids.push(h.pid);
+      return h;
+    };
+  }
   return { driver, record, dir, runDir: join(dir, "run") };
 }
 
