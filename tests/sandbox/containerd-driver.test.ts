@@ -131,6 +131,11 @@ describe.skipIf(skip)("containerd driver", () => {
     expect(other.endpoint).not.toEqual(handle.endpoint);
     expect(await sayHello(other, "two", 30_000)).toBe("Hello, two!");
 
+    // A second instance with a live instance's id is refused and leaves the live one alone.
+    await expect(driver.boot(request("vhctr-hello-1"), new StageTimer())).rejects.toThrow("instance vhctr-hello-1 already exists");
+    expect(await sayHello(handle, "still", 10_000)).toBe("Hello, still!");
+    expect(await driver.logs(handle)).toContain("serving helloworld.Greeter");
+
     await driver.stop(handle);
     await driver.stop(other);
     expect(await handle.exited).toEqual({ code: 0, signal: null });

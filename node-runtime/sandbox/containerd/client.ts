@@ -145,6 +145,10 @@ export class ContainerdClient {
     return this.call("containers", "Create", { container });
   }
 
+  getContainer(id: string): Promise<{ container: ContainerRecord }> {
+    return this.call("containers", "Get", { id });
+  }
+
   deleteContainer(id: string): Promise<void> {
     return this.call("containers", "Delete", { id });
   }

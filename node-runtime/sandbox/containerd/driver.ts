@@ -150,7 +150,8 @@ export class ContainerdDriver implements SandboxDriver {
       const user = await resolveImageUser(req.image.user, () => this.options.images.rootfs(req.imageDigest));
       const hostPort = await freeHostPort();
       const instanceDir = path.join(this.stateDir, containerId);
-      await mkdir(instanceDir, { recursive: true });
+      await mkdir(this.stateDir, { recursive: true });
+      await this.claimInstanceDir(containerId, instanceDir);
       undo.push(() => rm(instanceDir, { recursive: true, force: true }));
       const logPath = path.join(instanceDir, "function.log");
 
@@ -205,6 +206,27 @@ export class ContainerdDriver implements SandboxDriver {
       for (const step of undo.reverse()) await step().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Creates the instance's directory. One that exists belongs to a live instance with the same id
+   * (refused, and left alone) unless containerd has no such container, when it is a leftover of a
+   * node that died, and is replaced.
+   */
+  private async claimInstanceDir(containerId: string, instanceDir: string): Promise<void> {
+    try {
+      await mkdir(instanceDir);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const live = await this.client.getContainer(containerId).then(() => true, (error: unknown) => {
+      if (isNotFound(error)) return false;
+      throw error;
+    });
+    if (live) throw new Error(`instance ${containerId} already exists in containerd namespace ${this.client.namespace}`);
+    await rm(instanceDir, { recursive: true, force: true });
+    await mkdir(instanceDir);
   }
 
   private async deleteTaskWhenStopped(containerId: string): Promise<void> {
