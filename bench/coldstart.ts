@@ -19,6 +19,7 @@ import { COLD_START_STAGES, type StageDurations } from "../node-runtime/metrics/
 import { renderStageChart, type StageBar } from "../node-runtime/metrics/stage-chart.js";
 import { vhiveCsv } from "../node-runtime/metrics/vhive-csv.js";
 import type { SandboxKind } from "../node-runtime/sandbox/driver.js";
+import { startContainerd } from "../tests/fixtures/containerd-daemon.js";
 import { ensureHelloworldImage } from "../tests/fixtures/helloworld.js";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
@@ -92,7 +93,7 @@ async function availableSandboxes(requested?: SandboxKind[]): Promise<{ kind: Sa
   for (const kind of all) {
     if (kind === "gvisor" && !(await exists("/usr/bin/runsc"))) out.push({ kind, skip: "runsc not installed" });
     else if (kind === "containerd" && !(await exists("/usr/bin/containerd"))) out.push({ kind, skip: "containerd not installed" });
-    else if (kind === "firecracker" && !process.env.FIRECRACKER_BIN) out.push({ kind, skip: "FIRECRACKER_BIN not set" });
+    else if (kind === "firecracker" && !(process.env.FIRECRACKER_BIN && process.env.FIRECRACKER_KERNEL)) out.push({ kind, skip: "FIRECRACKER_BIN and FIRECRACKER_KERNEL not both set" });
     else out.push({ kind });
   }
   return out;
@@ -111,9 +112,21 @@ let IMAGE_REF = "";
 
 async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgress.SingleBar | undefined): Promise<{ result: SandboxResult; csvRows: { funcName: string; samples: StageDurations[] }[] }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), `vhor-bench-${kind}-`));
-  const config = parseRuntimeConfig({ sandbox: kind, dataDir, snapshotMode: "vanilla", diskBudget: "8GiB", logLevel: "warn", snapshotChecksums: "first-load" });
-  const rt = await createNodeRuntime(config, { logger: pino({ level: "warn" }, pino.destination(2)) });
+  // containerd runs as a private daemon for the benchmark, never the host's.
+  const containerd = kind === "containerd" ? await startContainerd() : undefined;
+  const config = parseRuntimeConfig({
+    sandbox: kind,
+    dataDir,
+    snapshotMode: "vanilla",
+    diskBudget: "8GiB",
+    logLevel: "warn",
+    snapshotChecksums: "first-load",
+    gvisorBaseDir: path.join(dataDir, "gv"),
+    ...(containerd ? { containerdAddress: containerd.address, containerdNamespace: "vhor-bench" } : {}),
+  });
+  let rt: NodeRuntime | undefined;
   try {
+    rt = await createNodeRuntime(config, { logger: pino({ level: "warn" }, pino.destination(2)) });
     const img = await ensureHelloworldImage();
     IMAGE_REF = (await rt.images.loadOciLayout(img.layoutDir, img.ref)).digest;
     const driverSnapshots = kind !== "containerd";
@@ -173,7 +186,8 @@ async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgr
     if (restores.length) csvRows.push({ funcName: `helloworld/${kind}/restore`, samples: restores.map((s) => s.stages) });
     return { result, csvRows };
   } finally {
-    await rt.close();
+    await rt?.close();
+    await containerd?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

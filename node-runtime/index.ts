@@ -12,11 +12,12 @@ import type { NetworkPool } from "./network/types.js";
 import { DriverRegistry } from "./orchestrator/driver-registry.js";
 import { InstanceStateStore } from "./orchestrator/instance-state-store.js";
 import { Orchestrator } from "./orchestrator/orchestrator.js";
+
+export { Orchestrator };
 import { createSandboxDriver, type SandboxResources } from "./orchestrator/sandbox-factories.js";
 import type { SandboxDriver, SandboxKind } from "./sandbox/driver.js";
 import { SnapshotStore } from "./snapshots/snapshot-store.js";
 
-export { Orchestrator } from "./orchestrator/orchestrator.js";
 export type { StartInstanceRequest, InstanceInfo, StopResult, SnapshotMode } from "./orchestrator/instance.js";
 export { RuntimeError } from "./orchestrator/errors.js";
 
@@ -45,6 +46,7 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
   await mkdir(dataDir, { recursive: true });
   const images = overrides.images ?? new LocalImageStore({ root: config.imageDir ?? path.join(path.dirname(dataDir), "images") });
   const metrics = new RuntimeMetrics();
+  let orchestratorRef: Orchestrator | undefined;
   const snapshots = new SnapshotStore({
     root: path.join(dataDir, "snapshots"),
     budgetBytes: config.diskBudget,
@@ -52,11 +54,14 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
     onEvent: (e) => {
       metrics.snapshotEvent(e.kind);
       logger.info(e, `snapshot ${e.kind}`);
+      // A working set belongs to its snapshot's memory: it goes with it.
+      if (e.kind !== "committed") void orchestratorRef?.forgetWorkingSet(e.revision).catch(() => undefined);
     },
   });
   await snapshots.init();
 
   const registry = new DriverRegistry();
+  let network = overrides.network;
   const disposers: (() => Promise<void>)[] = [];
   if (overrides.drivers) {
     for (const d of overrides.drivers) registry.register(d.driver, { needsNetwork: d.needsNetwork });
@@ -66,6 +71,7 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
     for (const kind of kinds) {
       const built = await createSandboxDriver(kind, resources);
       registry.register(built.driver, { needsNetwork: built.needsNetwork });
+      network ??= built.network;
       if (built.dispose) disposers.push(built.dispose);
     }
   }
@@ -75,7 +81,7 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
     images,
     snapshots,
     metrics,
-    network: overrides.network,
+    network,
     state: new InstanceStateStore(path.join(dataDir, "instances")),
     workingSetDir: path.join(dataDir, "working-sets"),
     logger,
@@ -88,6 +94,7 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
       invokeTimeoutMs: config.invokeTimeoutMs,
     },
   });
+  orchestratorRef = orchestrator;
   await orchestrator.init();
   return {
     config,

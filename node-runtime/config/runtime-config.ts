@@ -48,6 +48,12 @@ export const runtimeConfigSchema = z
     /** containerd driver: the daemon's socket and the namespace holding this node's containers. */
     containerdAddress: z.string().min(1).default("/run/containerd/containerd.sock"),
     containerdNamespace: z.string().min(1).default("vhive-node"),
+    /** Firecracker driver: binary and uncompressed guest kernel (default from FIRECRACKER_BIN / FIRECRACKER_KERNEL). */
+    firecrackerBin: z.string().min(1).optional(),
+    firecrackerKernel: z.string().min(1).optional(),
+    /** Network slots built for Firecracker VMs, and the prefix of their namespaces and links. */
+    networkPoolSize: z.number().int().min(1).max(1000).default(16),
+    networkPrefix: z.string().regex(/^[a-z][a-z0-9]{0,7}$/).default("vhnr"),
     vcpus: z.number().int().min(1).default(1),
     memoryMiB: z.number().int().min(16).default(512),
     readyTimeoutMs: z.number().int().min(100).default(20_000),

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { access, mkdir, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { ImageStore, StoredImage } from "../images/types.js";
 import type { NetworkPool, NetworkSlot } from "../network/types.js";
 import type { BootRequest, MemoryBackend, SandboxDriver, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
 import { StageTimer } from "../metrics/stages.js";
+import { planWorkingSet } from "../memory/working-set-policy.js";
 import type { RuntimeMetrics } from "../metrics/runtime-metrics.js";
 import { SnapshotCorruptError, type SnapshotLease, type SnapshotStore } from "../snapshots/snapshot-store.js";
 import type { DriverRegistry, RegisteredDriver } from "./driver-registry.js";
@@ -27,6 +28,12 @@ import { adoptedHandle, pidAlive } from "./adopted-handle.js";
 /** Optional driver property (beyond the SandboxDriver contract): the snapshot ends the sandbox. */
 function stopsOnSnapshot(driver: SandboxDriver): boolean {
   return (driver as SandboxDriver & { stopsOnSnapshot?: boolean }).stopsOnSnapshot === true;
+}
+
+/** Optional driver method (beyond the contract): end of a REAP restore's first invocation. */
+function firstInvocationHook(driver: SandboxDriver): ((h: SandboxHandle) => Promise<unknown>) | undefined {
+  const d = driver as SandboxDriver & { firstInvocationDone?: (h: SandboxHandle) => Promise<unknown> };
+  return d.firstInvocationDone ? (h) => d.firstInvocationDone!(h) : undefined;
 }
 
 /** The revision of an image-only start (vHive's StartVM): one per image digest. */
@@ -251,7 +258,7 @@ export class Orchestrator {
         if (!(err instanceof SnapshotCorruptError)) throw err;
         info.notes.push(err.message);
         this.opts.metrics?.snapshotEvent("corrupt");
-        await rm(this.workingSetPath(boot.revision), { recursive: true, force: true });
+        await this.forgetWorkingSet(boot.revision);
         log.warn({ err: err.message }, "snapshot failed its checks; booting instead");
       }
       if (lease) {
@@ -264,7 +271,7 @@ export class Orchestrator {
               `revision ${boot.revision} was snapshotted from image ${lease.manifest.imageDigest}, but this request names ${boot.imageDigest}; a revision's image cannot change`,
             );
           } else {
-            const memory = await this.memoryBackend(mode, boot.revision);
+            const memory = await this.memoryBackend(mode, boot.revision, info);
             try {
               const handle = await driver.restore({ ...boot, snapshotDir: lease.dir, memory }, timer);
               info.startKind = "restore";
@@ -286,16 +293,23 @@ export class Orchestrator {
     }
   }
 
+  /** REAP's working set of a revision: one file beside (not inside) the checksummed snapshot. */
   private workingSetPath(revision: string): string {
-    return path.join(this.opts.workingSetDir, revision);
+    return path.join(this.opts.workingSetDir, `${revision}.reap`);
   }
 
-  private async memoryBackend(mode: SnapshotMode, revision: string): Promise<MemoryBackend> {
+  /** Drops REAP's working set of a revision whose snapshot is gone (evicted, deleted, corrupt). */
+  async forgetWorkingSet(revision: string): Promise<void> {
+    const file = this.workingSetPath(revision);
+    await Promise.all([rm(file, { force: true }), rm(`${file}.stale`, { force: true })]);
+  }
+
+  private async memoryBackend(mode: SnapshotMode, revision: string, info: InstanceInfo): Promise<MemoryBackend> {
     if (mode !== "reap") return { kind: "file" };
-    // REAP: the first load records the working set, later loads prefetch it (the handler is H4's).
-    const workingSetPath = this.workingSetPath(revision);
-    const recorded = await access(workingSetPath).then(() => true, () => false);
-    return { kind: "uffd", mode: recorded ? "prefetch" : "record", workingSetPath };
+    // REAP: record the working set on a load that has none (or a stale/unreadable one), prefetch it after.
+    const plan = await planWorkingSet(this.workingSetPath(revision));
+    if (plan.mode === "record") info.notes.push(`REAP records the working set (${plan.reason})`);
+    return { kind: "uffd", mode: plan.mode, workingSetPath: plan.workingSetPath };
   }
 
   /** Waits until the function accepts gRPC connections, failing early when its sandbox dies. */
@@ -457,6 +471,11 @@ export class Orchestrator {
     const coldStart = !live.invoked;
     if (coldStart) {
       live.invoked = true;
+      if (live.info.snapshotMode === "reap" && live.info.startKind === "restore" && live.handle) {
+        // REAP: the first invocation is what the handler records (or measures); tell it that it ended.
+        const hook = firstInvocationHook(this.opts.drivers.get(live.info.sandbox).driver);
+        await hook?.(live.handle).catch((err) => live.info.notes.push(`REAP first-invocation hook failed: ${errorMessage(err)}`));
+      }
       live.info.coldStart = { ...live.info.coldStart, FuncInvocation: durationUs };
       const rssBytes = await this.rss(live);
       this.opts.metrics?.recordColdStart({

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config/runtime-config.js";
 import type { ImageStore } from "../images/types.js";
+import type { NetworkPool } from "../network/types.js";
 import type { SandboxDriver, SandboxKind } from "../sandbox/driver.js";
 
 export interface SandboxResources {
@@ -13,6 +14,8 @@ export interface SandboxResources {
 export interface BuiltDriver {
   driver: SandboxDriver;
   needsNetwork: boolean;
+  /** The network pool the driver's instances take slots from (Firecracker). */
+  network?: NetworkPool;
   dispose?: () => Promise<void>;
 }
 
@@ -47,9 +50,31 @@ export async function createSandboxDriver(kind: SandboxKind, res: SandboxResourc
       });
       return { driver, needsNetwork: false, dispose: async () => driver.close() };
     }
-    case "firecracker":
-      throw new Error(
-        "sandbox firecracker: the runtime cannot build the Firecracker driver from its config yet (it needs a kernel, the guest init and a network pool); pass it to createNodeRuntime({drivers}) instead",
-      );
+    case "firecracker": {
+      const bin = config.firecrackerBin ?? process.env.FIRECRACKER_BIN;
+      const kernel = config.firecrackerKernel ?? process.env.FIRECRACKER_KERNEL;
+      if (!bin || !kernel) {
+        throw new Error("sandbox firecracker needs firecrackerBin and firecrackerKernel in the config (or FIRECRACKER_BIN and FIRECRACKER_KERNEL)");
+      }
+      const { FirecrackerDriver } = await import("../sandbox/firecracker/driver.js");
+      const { ReapUffdLauncher } = await import("../sandbox/firecracker/reap-uffd-launcher.js");
+      const { buildGuestInit } = await import("../sandbox/firecracker/guest-init/build.js");
+      const { NamespaceNetworkPool } = await import("../network/namespace-pool.js");
+      const network = await NamespaceNetworkPool.create({ namePrefix: config.networkPrefix, size: config.networkPoolSize, reclaimStale: true });
+      try {
+        const driver = new FirecrackerDriver({
+          firecrackerBin: bin,
+          kernelPath: kernel,
+          images: res.images,
+          guestInitBinary: await buildGuestInit(path.join(config.dataDir, "firecracker", "init")),
+          runDir: path.join(config.dataDir, "firecracker", "vms"),
+          uffd: new ReapUffdLauncher(),
+        });
+        return { driver, needsNetwork: true, network, dispose: () => network.destroy() };
+      } catch (err) {
+        await network.destroy();
+        throw err;
+      }
+    }
   }
 }

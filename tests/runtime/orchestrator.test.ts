@@ -1,7 +1,8 @@
 // Orchestrator logic against the process driver double (tests/doubles/driver): boot, snapshot on
 // teardown, concurrent restores, snapshot modes, corrupt snapshots, faults and their error codes,
 // reconciliation after a restart, and leak checks after each case.
-import { open, mkdir, readdir, stat, truncate } from "node:fs/promises";
+import { open, readdir, stat, truncate, writeFile } from "node:fs/promises";
+import { buildWorkingSetImage } from "../../node-runtime/memory/working-set-file.js";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RuntimeError } from "../../node-runtime/orchestrator/errors.js";
@@ -113,11 +114,22 @@ describe("orchestrator with the driver double", () => {
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "a" });
     await h.orchestrator.stop("a");
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "b" });
-    const wsPath = path.join(h.root, "working-sets", "reap-1");
+    const wsPath = path.join(h.root, "working-sets", "reap-1.reap");
     expect(h.driver.restores[0]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: wsPath });
-    await mkdir(wsPath); // what the REAP handler leaves after recording
+    expect(h.orchestrator.status("b").notes).toContain("REAP records the working set (no working set yet)");
+    await h.orchestrator.invoke("b");
+    expect(h.driver.firstInvocations).toEqual(["b"]);
+    // What the REAP handler leaves after recording: a working-set file in its format.
+    const pages = Uint32Array.from([0, 3]);
+    await writeFile(wsPath, buildWorkingSetImage({ pageSize: 4096, memFileSize: 16 * 4096, pages, data: Buffer.alloc(2 * 4096, 1), recordedAtMs: Date.now() }, () => 0n));
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "c" });
     expect(h.driver.restores[1]!.memory).toEqual({ kind: "uffd", mode: "prefetch", workingSetPath: wsPath });
+    // Deleting the snapshot takes its working set along.
+    await h.orchestrator.stop("b");
+    await h.orchestrator.stop("c");
+    await h.snapshots.remove("reap-1");
+    await h.orchestrator.forgetWorkingSet("reap-1");
+    await expect(stat(wsPath)).rejects.toThrow();
   });
 
   it("discards a truncated snapshot and boots instead, then snapshots again", async () => {

@@ -45,6 +45,8 @@ export class ProcessDriver implements SandboxDriver {
   readonly calls = { boot: 0, restore: 0, pause: 0, resume: 0, snapshot: 0, stop: 0 };
   readonly restores: RestoreRequest[] = [];
   readonly faults: DriverFaults = { neverListen: new Set(), crashAfterMs: new Map(), failRestore: new Set(), failSnapshot: new Set() };
+  /** Instances whose REAP first invocation was reported (the Firecracker driver's optional hook). */
+  readonly firstInvocations: string[] = [];
   /** Live child pids, for leak checks. */
   readonly live = new Set<number>();
 
@@ -93,6 +95,10 @@ export class ProcessDriver implements SandboxDriver {
       }),
     );
     return { kind: this.kind, instanceId: req.instanceId, endpoint: { kind: "unix", path: socket }, pid, exited, child, dir, tag: "", revision: req.revision };
+  }
+
+  async firstInvocationDone(h: SandboxHandle): Promise<void> {
+    this.firstInvocations.push(h.instanceId);
   }
 
   async pause(h: SandboxHandle): Promise<void> {
