@@ -188,6 +188,16 @@ module_present() {
   esac
 }
 
+# tidy_state: after a delete, removes the state, cache and config directories we created once
+# nothing is left in them.
+tidy_state() {
+  local dir
+  if as_root test -d "$state_dir"; then as_root find "$state_dir" -depth -type d -empty -delete; fi
+  for dir in "$(dirname "$state_dir")" "$cache_dir" /etc/vhive; do
+    if as_root test -d "$dir" && [ -z "$(as_root ls -A "$dir")" ]; then as_root rmdir "$dir" 2>/dev/null || true; fi
+  done
+}
+
 has_systemd() {
   [ -d /run/systemd/system ]
 }

@@ -14,11 +14,13 @@ export const HELPERS = LIBRARY.slice(LIBRARY.indexOf("changed=0"));
 export type StepPlace = "host" | "local";
 
 /** Wraps a step body into a complete script that ends with the `vhive-step` status line. */
-export function stepScript(step: string, body: string, place: StepPlace = "host"): string {
+export function stepScript(step: string, body: string, place: StepPlace = "host", kind: "create" | "delete" = "create"): string {
   return [
     "#!/usr/bin/env bash",
     `# vHive provisioner step "${step}": idempotent; prints one status line at the end.`,
     "set -euo pipefail",
+    "# Non-root users' PATH lacks the sbin directories (sysctl, swapon, modprobe live there).",
+    'export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"',
     `step=${step}`,
     HELPERS,
     place === "host"
@@ -31,6 +33,7 @@ export function stepScript(step: string, body: string, place: StepPlace = "host"
           'cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vhive"',
         ].join("\n"),
     body.trimEnd(),
+    ...(kind === "delete" ? ["tidy_state"] : []),
     "",
     'if [ "$changed" -eq 1 ]; then echo "vhive-step $step: changed"; else echo "vhive-step $step: unchanged"; fi',
     "",

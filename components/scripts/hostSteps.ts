@@ -31,7 +31,7 @@ export const SYSCTLS: readonly (readonly [string, string])[] = [
 const BASE_PACKAGES = ["curl", "ca-certificates", "tar", "gzip", "iptables", "iproute2", "conntrack", "socat", "ethtool", "kmod", "procps", "openssl"];
 
 export function step(name: string, create: string, del: string): Step {
-  return { name, create: stepScript(name, create), delete: stepScript(name, del) };
+  return { name, create: stepScript(name, create), delete: stepScript(name, del, "host", "delete") };
 }
 
 function artifact(config: StackConfig, name: ArtifactName): ResolvedArtifact | MissingChecksumError {
@@ -305,7 +305,9 @@ export function containerdStep(config: StackConfig): Step {
       `restore_backup /etc/containerd/config.toml`,
       debian ? `apt_remove_recorded containerd ${keep}` : lines(`remove_path /etc/systemd/system/containerd.service`, `remove_recorded_files containerd`),
       `if as_root test -f "$state_dir/containerd.owned"; then`,
-      `  remove_path /var/lib/containerd /run/containerd /etc/containerd "$state_dir/containerd.owned"`,
+      `  # Also what containerd creates at first start: its opt plugin's tree and the CRI's CNI dir.`,
+      `  remove_path /var/lib/containerd /run/containerd /etc/containerd /opt/containerd /etc/cni/net.d "$state_dir/containerd.owned"`,
+      `  if as_root test -d /etc/cni && [ -z "$(as_root ls -A /etc/cni)" ]; then as_root rmdir /etc/cni; fi`,
       `fi`,
       !debian &&
         `remove_path "${cached(config, "containerd")}.tar.gz" "${cached(config, "runc")}" "${cached(config, "cniPlugins")}.tgz"`,

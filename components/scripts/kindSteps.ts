@@ -11,7 +11,7 @@ import type { Step } from "./step.js";
 export const NODE_IP_PLACEHOLDER = "__VHIVE_NODE_IP__";
 
 function localStep(name: string, create: string, del: string): Step {
-  return { name, create: stepScript(name, create, "local"), delete: stepScript(name, del, "local") };
+  return { name, create: stepScript(name, create, "local"), delete: stepScript(name, del, "local", "delete") };
 }
 
 export function containerName(config: StackConfig): string {
