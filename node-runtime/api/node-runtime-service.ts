@@ -41,6 +41,7 @@ export function instanceMsg(i: InstanceInfo) {
     exited: i.exit !== undefined,
     exit_code: i.exit?.code ?? 0,
     exit_signal: i.exit?.signal ?? "",
+    exited_at: i.exitedAt ?? "",
   };
 }
 

@@ -50,8 +50,9 @@ export interface InstanceInfo {
   startedAt: string;
   /** Cold-start stages in µs (FuncInvocation appears after the first invoke). */
   coldStart: StageDurations;
-  /** How the sandbox exited, when it did by itself. */
+  /** How the sandbox exited, when it did by itself, and when the orchestrator noticed. */
   exit?: { code: number | null; signal: string | null };
+  exitedAt?: string;
   /** Recovered from the state directory after a runtime restart. */
   recovered: boolean;
   /** Things worth knowing: a discarded snapshot, a restore that fell back to a boot, … */

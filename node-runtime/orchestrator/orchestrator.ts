@@ -136,7 +136,10 @@ export class Orchestrator {
       recovered: true,
       notes: alive ? ["recovered after a runtime restart"] : ["sandbox process was gone after a runtime restart"],
     };
-    if (!alive) info.exit = { code: null, signal: null };
+    if (!alive) {
+      info.exit = { code: null, signal: null };
+      info.exitedAt = new Date().toISOString();
+    }
     const handle = adoptedHandle(rec.sandbox, rec.instanceId, rec.endpoint, alive ? rec.pid : undefined);
     const live: LiveInstance = { info, handle, invoked: true };
     if (alive) {
@@ -349,6 +352,7 @@ export class Orchestrator {
         if (live.info.state === "stopping") return;
         live.info.state = "exited";
         live.info.exit = exit;
+        live.info.exitedAt = new Date().toISOString();
         this.log.warn({ instance: live.info.instanceId, ...exit }, "sandbox exited by itself");
         this.updateGauges();
       },

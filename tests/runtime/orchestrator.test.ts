@@ -232,7 +232,7 @@ describe("orchestrator with the driver double", () => {
     h.driver.faults.crashAfterMs.set("late-1", 1500);
     await h.orchestrator.start({ revision: "late-1", image: IMAGE, instanceId: "late" });
     await new Promise((r) => setTimeout(r, 2000));
-    expect(h.orchestrator.status("late")).toMatchObject({ state: "exited", exit: { code: 3, signal: null } });
+    expect(h.orchestrator.status("late")).toMatchObject({ state: "exited", exit: { code: 3, signal: null }, exitedAt: expect.stringMatching(/^\d{4}-/) });
     expect(await codeOf(h.orchestrator.invoke("late"))).toMatch(/^UNAVAILABLE: instance late cannot be invoked: its sandbox exited \(code 3/);
     expect((await h.orchestrator.stop("late")).snapshot).toBe("not-running");
     expect(await h.snapshots.list()).toEqual([]);
