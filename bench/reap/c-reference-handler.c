@@ -4,7 +4,7 @@
  * (JSON regions + SCM_RIGHTS fd), serves every fault with one UFFDIO_COPY from a private mapping
  * of the memory file, and exits when the VMM closes its socket. No validation, no statistics.
  *
- * Usage: c-reference-handler SOCKET MEMFILE [CPU]
+ * Usage: c-reference-handler SOCKET MEMFILE [CPU [SCHED_FIFO-PRIORITY]]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +45,10 @@ int main(int argc, char **argv) {
     CPU_ZERO(&set);
     CPU_SET(atoi(argv[3]), &set);
     sched_setaffinity(0, sizeof set, &set);
+  }
+  if (argc > 4 && atoi(argv[4]) > 0) {
+    struct sched_param sp = {.sched_priority = atoi(argv[4])};
+    if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0) perror("sched_setscheduler");
   }
   int mfd = open(argv[2], O_RDONLY);
   struct stat st;

@@ -24,7 +24,7 @@ export async function drawReapPlot(rows: PlotRow[], svgPath: string, pngPath: st
       encoding: {
         x: { field: "function", type: "nominal", sort: null, title: "working-set shape" },
         xOffset: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit", "limit, prefaulted"] },
-        y: { field: "ms", type: "quantitative", stack: null, scale: { type: "log" }, title: "ms (log scale)" },
+        y: { field: "ms", type: "quantitative", stack: null, scale: { type: "log", domainMin: 5 }, title: "ms (log scale)" },
         color: { field: "variant", type: "nominal", sort: ["vanilla", "lazy", "reap", "limit", "limit, prefaulted"], title: "variant" },
         tooltip: [{ field: "ms", type: "quantitative", format: ".1f" }],
       },

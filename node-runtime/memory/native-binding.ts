@@ -26,6 +26,8 @@ export interface NativeServeConfig {
   vmmPid: number;
   /** CPU to pin the fault thread to; -1 = no pinning. */
   cpu: number;
+  /** SCHED_FIFO priority of the fault thread; absent or 0 = normal scheduling. */
+  rtPriority?: number;
 }
 
 export interface NativeStats {

@@ -35,6 +35,11 @@ export interface UffdHandlerOptions {
   /** Pin the fault-serving thread to this CPU (benchmarks; default: not pinned). */
   cpu?: number;
   /**
+   * Run the fault thread SCHED_FIFO at this priority (1–99) so other load on the host cannot
+   * delay page faults; default normal scheduling. Falls back with a warning if not permitted.
+   */
+  realtimePriority?: number;
+  /**
    * Owner given to the socket (mode 0600) — needed when the VMM runs under another uid, as a
    * jailed Firecracker does. Default: the handler's own uid.
    */
@@ -51,6 +56,8 @@ export interface UffdReady {
   installWsUs: number;
   /** Prefetch only: why the working set could not be used (then every fault is served lazily). */
   workingSetWarning?: string;
+  /** Other non-fatal conditions (e.g. realtimePriority not permitted). */
+  notes: string[];
 }
 
 export interface UffdStats extends NativeStats {
@@ -111,6 +118,9 @@ export async function startUffdHandler(opts: UffdHandlerOptions): Promise<UffdHa
   if (Buffer.byteLength(opts.socketPath) > MAX_SUN_PATH) {
     throw new Error(`socketPath ${opts.socketPath} is longer than ${MAX_SUN_PATH} bytes (Unix socket limit)`);
   }
+  if (opts.realtimePriority !== undefined && !(Number.isInteger(opts.realtimePriority) && opts.realtimePriority >= 1 && opts.realtimePriority <= 99)) {
+    throw new Error(`realtimePriority must be an integer in 1..99, got ${opts.realtimePriority}`);
+  }
   const threshold = opts.rerecordThreshold ?? DEFAULT_RERECORD_THRESHOLD;
   if (!(threshold >= 0 && threshold <= 1)) throw new Error(`rerecordThreshold must be within [0, 1], got ${threshold}`);
   const workingSetPath = opts.workingSetPath ?? workingSetPathFor(dirname(opts.memFilePath));
@@ -146,6 +156,7 @@ class UffdHandlerImpl implements UffdHandler {
   private regions: UffdRegion[] = [];
   private peerPid = 0;
   private warning: string | undefined;
+  private readonly notes: string[] = [];
   private settled = false;
   private closed = false;
   private failed: UffdFailure | undefined;
@@ -178,7 +189,9 @@ class UffdHandlerImpl implements UffdHandler {
       case "handshake":
         return this.onHandshake(e);
       case "warning":
-        this.warning = e.message;
+        // The native side prefixes working-set problems; anything else is informational.
+        if (e.message?.startsWith("working set")) this.warning = e.message;
+        else if (e.message) this.notes.push(e.message);
         return;
       case "installed": {
         if (this.opts.mode === "prefetch" && this.warning === undefined) {
@@ -193,6 +206,7 @@ class UffdHandlerImpl implements UffdHandler {
           fetchStateUs: e.fetchUs,
           installWsUs: e.installUs,
           ...(this.warning !== undefined ? { workingSetWarning: this.warning } : {}),
+          notes: [...this.notes],
         });
         return;
       }
@@ -218,6 +232,7 @@ class UffdHandlerImpl implements UffdHandler {
         ...(this.opts.mode === "prefetch" ? { workingSetPath: this.workingSetPath } : {}),
         vmmPid: this.opts.vmmPid ?? 0,
         cpu: this.opts.cpu ?? -1,
+        ...(this.opts.realtimePriority !== undefined ? { rtPriority: this.opts.realtimePriority } : {}),
       });
     } catch (err) {
       this.fail(err as Error, 0);

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -113,6 +114,8 @@ static void shutdown_handler(struct wrapper *w) {
   if (write(h->stop_fd, &one, sizeof one) < 0) { /* eventfd write cannot fail short of overflow */ }
   if (h->handshake_started) pthread_join(h->handshake_thread, NULL);
   if (h->serve_started) pthread_join(h->serve_thread, NULL);
+  if (h->watcher_started) pthread_join(h->watcher_thread, NULL);
+  if (h->pidfd >= 0) close(h->pidfd);
   if (h->listen_fd >= 0) close(h->listen_fd);
   if (h->conn_fd >= 0) close(h->conn_fd);
   if (h->uffd >= 0) close(h->uffd);
@@ -169,7 +172,7 @@ static napi_value create_handler(napi_env env, napi_callback_info info) {
   struct wrapper *w = calloc(1, sizeof *w);
   if (!h || !w) return throw_err(env, "out of memory");
   w->h = h;
-  h->listen_fd = h->conn_fd = h->uffd = h->mem_fd = -1;
+  h->listen_fd = h->conn_fd = h->uffd = h->mem_fd = h->pidfd = -1;
   h->cpu = -1;
   char mem_path[4096];
   int32_t timeout = 0;
@@ -281,6 +284,8 @@ static napi_value serve(napi_env env, napi_callback_info info) {
   h->mode = (enum vhuf_mode)(int)mode;
   h->vmm_pid = (int)pid;
   h->cpu = (int)cpu;
+  double rt = 0;
+  if (get_prop_num(env, cfg, "rtPriority", &rt) == 0 && rt > 0) h->rt_priority = (int)rt;
   napi_value wsv;
   napi_valuetype t;
   napi_get_named_property(env, cfg, "workingSetPath", &wsv);
@@ -300,6 +305,10 @@ static napi_value serve(napi_env env, napi_callback_info info) {
     pthread_join(h->handshake_thread, NULL);
     h->handshake_started = 0;
   }
+  /* Watch the VMM process: when it exits there is nothing left to serve. */
+  int watched = h->vmm_pid > 0 ? h->vmm_pid : h->peer_pid;
+  h->pidfd = watched > 0 ? (int)syscall(SYS_pidfd_open, watched, 0) : -1;
+  if (h->pidfd >= 0 && pthread_create(&h->watcher_thread, NULL, vhuf_watch_main, h) == 0) h->watcher_started = 1;
   if (pthread_create(&h->serve_thread, NULL, vhuf_serve_main, h) != 0)
     return throw_err(env, "cannot start the fault-serving thread");
   h->serve_started = 1;

@@ -86,6 +86,7 @@ struct vhuf_handler {
   enum vhuf_mode mode;
   char ws_path[4096];
   int cpu; /* -1 = no pinning */
+  int rt_priority; /* >0: fault thread runs SCHED_FIFO at this priority */
 
   /* per memory-file page state (indexed by file page number) */
   uint64_t file_pages;
@@ -102,6 +103,10 @@ struct vhuf_handler {
   char fatal_msg[512];  /* serve thread: why it stopped */
   void *queued_faults;  /* serve thread: faults read while installing (struct pending) */
 
+  int pidfd;                /* the VMM, watched by the watcher thread; -1 if unknown */
+  _Atomic int vmm_exited;   /* set by the watcher before it wakes the fault thread */
+  pthread_t watcher_thread;
+  int watcher_started;
   pthread_t handshake_thread;
   pthread_t serve_thread;
   int handshake_started;
@@ -118,6 +123,9 @@ void vhuf_post_error(struct vhuf_handler *h, enum vhuf_event_kind kind, const ch
 
 void *vhuf_handshake_main(void *arg);
 void *vhuf_serve_main(void *arg);
+/* Waits for the VMM to exit (pidfd), then wakes the fault thread through stop_fd. Keeping the pidfd
+   out of the fault thread's poll set keeps that poll as small as a minimal handler's. */
+void *vhuf_watch_main(void *arg);
 
 /* Working-set file (format in working-set-file.ts): read with O_DIRECT and install.
    0 = installed; -1 = not used (err says why; fatal if h->fatal_msg is set); -2 = VMM gone. */

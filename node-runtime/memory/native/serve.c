@@ -209,12 +209,14 @@ void *vhuf_serve_main(void *arg) {
     CPU_SET(h->cpu, &set);
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
   }
+  if (h->rt_priority > 0) {
+    struct sched_param sp = {.sched_priority = h->rt_priority};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
+      vhuf_post_error(h, VHUF_EV_WARNING, "cannot run the fault thread SCHED_FIFO %d; running at normal priority",
+                      h->rt_priority);
+  }
   struct pending faults = {0}, retry = {0};
   h->queued_faults = &faults;
-
-  /* Watch the VMM process: when it exits there is nothing left to serve. */
-  int pid = h->vmm_pid > 0 ? h->vmm_pid : h->peer_pid;
-  int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 
   struct vhuf_event ready = {.kind = VHUF_EV_INSTALLED};
   if (h->mode == VHUF_PREFETCH) {
@@ -254,15 +256,14 @@ void *vhuf_serve_main(void *arg) {
     retry = t;
     h->queued_faults = &faults;
 
-    struct pollfd p[3] = {{.fd = h->uffd, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN},
-                          {.fd = pidfd, .events = POLLIN}};
-    int n = poll(p, pidfd >= 0 ? 3 : 2, faults.len ? 1 : -1);
+    struct pollfd p[2] = {{.fd = h->uffd, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN}};
+    int n = poll(p, 2, faults.len ? 1 : -1);
     if (n < 0 && errno != EINTR) {
       snprintf(h->fatal_msg, sizeof h->fatal_msg, "poll failed: %s", strerror(errno));
       goto fatal;
     }
     if (p[1].revents) {
-      exited(h, "closed");
+      exited(h, atomic_load(&h->vmm_exited) && !atomic_load(&h->stopping) ? "vmm-exited" : "closed");
       goto out;
     }
     if (p[0].revents & POLLIN) {
@@ -271,18 +272,26 @@ void *vhuf_serve_main(void *arg) {
       exited(h, "userfaultfd-closed");
       goto out;
     }
-    if (pidfd >= 0 && p[2].revents && !(p[0].revents & POLLIN)) {
-      exited(h, "vmm-exited");
-      goto out;
-    }
   }
 
 fatal:
   fail(h, h->fatal_msg);
 out:
-  if (pidfd >= 0) close(pidfd);
   free(faults.addr);
   free(retry.addr);
+  return NULL;
+}
+
+void *vhuf_watch_main(void *arg) {
+  struct vhuf_handler *h = arg;
+  struct pollfd p[2] = {{.fd = h->pidfd, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN}};
+  while (poll(p, 2, -1) < 0 && errno == EINTR) {
+  }
+  if (p[0].revents && !p[1].revents) {
+    atomic_store(&h->vmm_exited, 1);
+    uint64_t one = 1;
+    if (write(h->stop_fd, &one, sizeof one) < 0) { /* eventfd write cannot fail short of overflow */ }
+  }
   return NULL;
 }
 
