@@ -119,6 +119,22 @@ export function defineStackTests(stack: string): void {
       });
     }
 
+    if (target === "kind")
+      it("checks Docker, installs kind, starts the dev container, then runs every step inside it in order", async () => {
+        const local = run.resources.filter((r) => r.type === "command:local:Command");
+        const cluster = JSON.parse(config[`${PROJECT}:kind`] ?? "{}").clusterName ?? "vhive";
+        expect(local.slice(0, 3).map((r) => r.name)).toEqual([`${cluster}-docker`, `${cluster}-kind`, `${cluster}-dev-container`]);
+        local.forEach((r, i) => {
+          if (i > 0) expect(r.deps, `${r.name} after ${local[i - 1]!.name}`).toContain(local[i - 1]!.name);
+        });
+        expect(local.at(-1)!.name).toBe(`${cluster}-kubeadm-init`);
+        const container = local[2]!;
+        expect(String(await resolved(container.inputs.delete))).toContain(`delete cluster --name '${cluster}'`);
+        expect(String(await resolved(container.inputs.create))).toContain("--ipc=host");
+        expect(String(await resolved(container.inputs.create))).toContain("--volume /dev:/dev");
+        expect(await isSecret(byName(`${cluster}-kubeadm-init`)!.inputs.create)).toBe(true);
+      });
+
     if (minio)
       it("runs MinIO after the joins with secret credentials", () => {
         expect(run.secret.minioAccessKey).toBe(true);
