@@ -71,29 +71,56 @@ export const VersionsSchema = z.strictObject(
 );
 
 const checksum = z.string().regex(CHECKSUM, { error: 'must be "sha256:<64 hex digits>" or "sha512:<128 hex digits>"' });
+const sha256 = z
+  .string()
+  .regex(/^(sha256:)?[0-9a-f]{64}$/, { error: 'must be "sha256:<64 hex digits>" (sha256 is what the in-cluster release files are checked with)' })
+  .transform((v) => v.replace(/^sha256:/, ""));
 
-export const ChecksumsSchema = z.strictObject(
-  Object.fromEntries(
-    (
-      [
-        "containerd",
-        "runc",
-        "cniPlugins",
-        "runsc",
-        "runscShim",
-        "crictl",
-        "kubeadm",
-        "kubelet",
-        "kubectl",
-        "firecracker",
-        "guestKernel",
-        "stargz",
-        "kind",
-        "node",
-      ] satisfies ArtifactName[]
-    ).map((key) => [key, checksum.optional()]),
-  ) as Record<ArtifactName, z.ZodOptional<typeof checksum>>,
-);
+/** Files the host steps download (components/config/artifacts.ts). */
+export const HOST_ARTIFACTS = [
+  "containerd",
+  "runc",
+  "cniPlugins",
+  "runsc",
+  "runscShim",
+  "crictl",
+  "kubeadm",
+  "kubelet",
+  "kubectl",
+  "firecracker",
+  "guestKernel",
+  "stargz",
+  "kind",
+  "node",
+] as const satisfies readonly ArtifactName[];
+
+/** In-cluster release files the addons, OpenYurt apply (components/addons/releases.ts). */
+export const ADDON_ARTIFACTS = [
+  "calico",
+  "metallb",
+  "istio-base",
+  "istiod",
+  "istio-gateway",
+  "knative-serving-crds",
+  "knative-serving-core",
+  "net-istio",
+  "net-kourier",
+  "knative-eventing-crds",
+  "knative-eventing-core",
+  "knative-in-memory-channel",
+  "knative-mt-channel-broker",
+  "yurt-manager",
+  "yurthub",
+] as const;
+
+/** One map for every downloaded file's checksum, so every message says `checksums.<file>`. */
+export const ChecksumsSchema = z.strictObject({
+  ...(Object.fromEntries(HOST_ARTIFACTS.map((key) => [key, checksum.optional()])) as Record<ArtifactName, z.ZodOptional<typeof checksum>>),
+  ...(Object.fromEntries(ADDON_ARTIFACTS.map((key) => [key, sha256.optional()])) as Record<
+    (typeof ADDON_ARTIFACTS)[number],
+    z.ZodOptional<typeof sha256>
+  >),
+});
 
 export const NetworkSchema = z.strictObject({
   podCidr: cidr.default("10.168.0.0/16"),
@@ -153,8 +180,6 @@ export const StackConfigSchema = z.strictObject({
     .prefault({}),
   versions: VersionsSchema.prefault({}),
   checksums: ChecksumsSchema.prefault({}),
-  /** sha256 of in-cluster release files (Calico, MetalLB, Knative, …), handed to the addons. */
-  addonChecksums: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex digits (sha256)" })).default({}),
   network: NetworkSchema.prefault({}),
   ingress: z.enum(["istio", "kourier"]).default("istio"),
   eventing: z.boolean().default(false),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { validateStackConfig, parseStackConfig, ConfigError } from "./validate.js";
+import { ADDON_ARTIFACTS } from "./schema.js";
+import { resolveArtifacts } from "../addons/releases.js";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1vZ2d1c3Rlc3RrZXlmb3J2aGl2ZXRlc3Rz";
 
@@ -191,6 +193,19 @@ describe("stack config validation", () => {
       if (!result.ok) expect(result.problems).toEqual(row.problems);
     });
   }
+
+  it("takes the in-cluster release files' checksums under the names the addons use", () => {
+    const hex = "ab".repeat(32);
+    const config = parseStackConfig({ checksums: { calico: `sha256:${hex}`, "knative-serving-core": hex } });
+    expect(config.checksums.calico).toBe(hex);
+    expect(config.checksums["knative-serving-core"]).toBe(hex);
+    // Every name is one the addons know: their resolver rejects unknown checksum keys.
+    expect(() => resolveArtifacts([], Object.fromEntries(ADDON_ARTIFACTS.map((k) => [k, hex])))).not.toThrow();
+    expect(validateStackConfig({ checksums: { calico: "sha512:" + "ab".repeat(64) } })).toEqual({
+      ok: false,
+      problems: ['checksums.calico: must be "sha256:<64 hex digits>" (sha256 is what the in-cluster release files are checked with)'],
+    });
+  });
 
   it("checks that a referenced secret config key exists", () => {
     const config = { ...goodHosts, hosts: [{ ...goodHosts.hosts[0], sshKey: { secret: "sshKey" } }, goodHosts.hosts[1]] };

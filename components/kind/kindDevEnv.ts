@@ -71,7 +71,7 @@ export class KindDevEnv extends pulumi.ComponentResource {
         "node-runtime-copy",
       );
       add(
-        copy.stdout.apply((sha) => inContainer(config, nodeRuntimeStep(config, { bundlePath: inside, bundleSha256: sha.trim(), criSocket }))),
+        copy.stdout.apply((sha) => inContainer(config, nodeRuntimeStep(config, { bundlePath: inside, bundleSha256: (sha ?? "").trim(), criSocket }))),
         "node-runtime",
       );
     }

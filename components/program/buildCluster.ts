@@ -5,7 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { HostConfig, StackConfig } from "../config/schema.js";
+import { ADDON_ARTIFACTS, type HostConfig, type StackConfig } from "../config/schema.js";
 import { criSocketFor, planForHost } from "../scripts/hostSteps.js";
 import { bashCommand } from "../scripts/shell.js";
 import { sshConnection, type SecretLookup } from "../nodes/connection.js";
@@ -18,6 +18,13 @@ import { ClusterAddons, type ManifestFetcher } from "../addons/index.js";
 import { Functions } from "../functions/index.js";
 import { Minio } from "../minio/index.js";
 import { OpenYurt } from "../openyurt/index.js";
+
+/** The checksums of in-cluster release files, in the form the addons take them. */
+function addonChecksums(config: StackConfig): Record<string, string> {
+  return Object.fromEntries(
+    ADDON_ARTIFACTS.flatMap((key) => (config.checksums[key] ? [[key, config.checksums[key]]] : [])),
+  );
+}
 
 export interface BuildClusterInput {
   readonly config: StackConfig;
@@ -137,7 +144,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
       provider,
       sandbox: config.sandbox,
       versions: { calico: config.versions.calico, metallb: config.versions.metallb, istio: config.versions.istio, knative: config.versions.knative },
-      checksums: config.addonChecksums,
+      checksums: addonChecksums(config),
       podCidr: config.network.podCidr,
       metallbPool: { addresses: [pool] },
       nodeNames: core.nodeNames,
@@ -193,7 +200,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
         sandbox: config.sandbox,
         nodes: core.hosts.map((h) => ({ name: h.host.name, pool: h.host.pool ?? "cloud" })),
         ...(config.openyurt.version ? { version: config.openyurt.version } : {}),
-        checksums: config.addonChecksums,
+        checksums: addonChecksums(config),
         apiServerUrl: core.apiServerUrl,
         bootstrapToken: core.token,
         domain: addons.domain,

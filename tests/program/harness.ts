@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
+import { ADDON_ARTIFACTS } from "../../components/config/schema.js";
 
 export const REPO = join(import.meta.dirname, "..", "..");
 export const PROJECT = "vhive";
@@ -48,11 +49,7 @@ export const FIXTURE_MANIFEST = [
 export const FIXTURE_SHA256 = createHash("sha256").update(FIXTURE_MANIFEST).digest("hex");
 export const fixtureFetcher = { fetch: async (_url: string) => new TextEncoder().encode(FIXTURE_MANIFEST) };
 
-const ADDON_KEYS = [
-  "calico", "metallb", "istio-base", "istiod", "istio-gateway", "knative-serving-crds", "knative-serving-core",
-  "net-istio", "net-kourier", "knative-eventing-crds", "knative-eventing-core", "knative-in-memory-channel",
-  "knative-mt-channel-broker", "yurt-manager", "yurthub",
-];
+const ADDON_KEYS = ADDON_ARTIFACTS;
 
 /**
  * Test doubles for secrets the stack files reference by key (stand-ins for what a user sets
@@ -149,7 +146,8 @@ export async function runStack(stack: string, configMap?: Record<string, string>
   const addonChecksums = Object.fromEntries(ADDON_KEYS.map((k) => [k, FIXTURE_SHA256]));
   const referenced = Object.keys(TEST_SECRETS).filter((k) => Object.values(config).some((v) => v.includes(`"secret":"${k}"`)));
   for (const key of referenced) config[`${PROJECT}:${key}`] = TEST_SECRETS[key]!;
-  config[`${PROJECT}:addonChecksums`] = JSON.stringify(addonChecksums);
+  const checksums = config[`${PROJECT}:checksums`] ? JSON.parse(config[`${PROJECT}:checksums`]!) : {};
+  config[`${PROJECT}:checksums`] = JSON.stringify({ ...checksums, ...addonChecksums });
   pulumi.runtime.setAllConfig(config, referenced.map((k) => `${PROJECT}:${k}`));
 
   const resources: RecordedResource[] = [];
