@@ -5,9 +5,13 @@ import { CLIENT_USAGE, clientCommand } from "./client-commands.js";
 import { CliError, describeError } from "./cli-error.js";
 import { SERVE_USAGE } from "./serve-usage.js";
 
+const IMAGE_USAGE = `node-runtime image load PATH [--ref REF] [--image-dir DIR]   (OCI layout dir or OCI tarball)
+node-runtime image ls [--image-dir DIR]`;
+
 const USAGE = `usage:
 ${SERVE_USAGE}
 ${CLIENT_USAGE}
+${IMAGE_USAGE}
 node-runtime bench [--sandboxes gvisor,containerd] [--iterations N]   (the cold-start benchmark)`;
 
 async function main(argv: string[]): Promise<void> {
@@ -23,6 +27,10 @@ async function main(argv: string[]): Promise<void> {
       // Loaded on demand: the client commands should not pay for loading the whole runtime.
       const { serveCommand } = await import("./serve-command.js");
       return serveCommand(rest);
+    }
+    case "image": {
+      const { imageCommand } = await import("./image-command.js");
+      return imageCommand(rest);
     }
     case "bench": {
       const { benchCommand } = await import("../../bench/coldstart.js");

@@ -47,7 +47,7 @@ describe("node-runtime CLI", () => {
     expect(json.snapshots).toMatchObject([{ revision: "cli-1", files: 2 }]);
     expect((await cli("metrics", "--csv")).stdout).toMatch(/^FuncName,AddInstance,StdDev,.*\ncli-1\/gvisor\/boot,/);
     expect((await cli("snapshot", "rm", "cli-1")).stdout).toBe("deleted snapshot of cli-1\n");
-  }, 120_000);
+  }, 240_000);
 
   it("prints clear errors with gRPC codes and exits non-zero", async () => {
     const missing = await cli("invoke", "ghost");
@@ -60,5 +60,5 @@ describe("node-runtime CLI", () => {
     expect(usage.stderr).toMatch(/^node-runtime: start: --image is required\n\nusage:/);
     const down = await run(TSX, [MAIN, "ls", "--api", `unix:${h.root}/nothing.sock`]).catch((e) => e);
     expect(down.stderr).toMatch(/UNAVAILABLE: cannot reach the node runtime API/);
-  }, 120_000);
+  }, 240_000);
 });

@@ -3,7 +3,7 @@
 // the gRPC API (vHive's Orchestrator service and ours), and through the CLI against `node-runtime serve`;
 // then the fault cases with their gRPC codes, and leak checks (processes, mounts, files) after each.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { access, mkdtemp, readdir, rm, truncate, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient } from "../../node-runtime/api/api-client.js";
 import { startApiServer, type ApiServer } from "../../node-runtime/api/api-server.js";
 import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
-import { LocalImageStore } from "../../node-runtime/images/image-store.js";
 import { createNodeRuntime, type NodeRuntime } from "../../node-runtime/index.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
 import { hostLeftovers, settle } from "./leak-check.js";
@@ -92,7 +91,7 @@ describe.skipIf(skip)("gVisor end to end (real runsc, real helloworld)", () => {
     expect(replies.map((r) => r.message)).toEqual(ids.map((id) => `Hello, ${id}!`));
     expect((await Promise.all(ids.map((id) => o.stop(id)))).map((r) => r.snapshot)).toEqual(["exists", "exists", "exists"]);
     expect(await settle(leftovers)).toEqual([]);
-  });
+  }, 300_000);
 
   it("gRPC API: vHive's StartVM/StopSingleVM/StopVMs and our StartInstance/Invoke/ListInstances/GetMetrics", async () => {
     // vHive's service: one revision per image digest.
@@ -121,7 +120,7 @@ describe.skipIf(skip)("gVisor end to end (real runsc, real helloworld)", () => {
       expect.arrayContaining(["hello-00002"]),
     );
     expect(await settle(leftovers)).toEqual([]);
-  });
+  }, 300_000);
 
   it("faults answer with gRPC codes and leave nothing behind", async () => {
     expect(await grpcError(api.runtimeCall("StartInstance", { revision: "f-1", image: "sha256:" + "0".repeat(64) }))).toEqual([
@@ -163,14 +162,13 @@ describe.skipIf(skip)("gVisor end to end (real runsc, real helloworld)", () => {
     expect((await rt.orchestrator.invoke("t2")).message).toBe("Hello, world!");
     await rt.orchestrator.stop("t2");
     expect(await settle(leftovers)).toEqual([]);
-  });
+  }, 300_000);
 
   it("CLI against `node-runtime serve`: start, invoke, stop (snapshot), start (restore), ls, snapshot ls; SIGTERM stops everything", async () => {
     const cliRoot = path.join(root, "cli");
-    // The server's image store is a directory; load the image into it beforehand.
-    await new LocalImageStore({ root: path.join(cliRoot, "images") }).loadOciLayout(img.layoutDir, img.ref);
     const sock = path.join(cliRoot, "api.sock");
     const cfgFile = path.join(cliRoot, "runtime.yaml");
+    await mkdir(cliRoot, { recursive: true });
     await writeFile(cfgFile, `gvisorBaseDir: ${path.join(cliRoot, "gv")}\nsnapshotMode: vanilla\n`);
     const tsx = path.resolve("node_modules/.bin/tsx");
     const main = path.resolve("node-runtime/cli/main.ts");
@@ -185,6 +183,10 @@ describe.skipIf(skip)("gVisor end to end (real runsc, real helloworld)", () => {
     try {
       for (let i = 0; i < 100 && !(await access(sock).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 200));
       const cli = (...args: string[]) => run(tsx, [main, ...args, "--api", `unix:${sock}`], { timeout: 120_000 }).then((r) => r.stdout);
+      // The server's image store is a directory the CLI loads images into directly.
+      const loaded = await run(tsx, [main, "image", "load", img.layoutDir, "--ref", img.ref, "--image-dir", path.join(cliRoot, "images")]);
+      expect(loaded.stdout).toMatch(/^sha256:[0-9a-f]{64} /);
+      expect(loaded.stdout).toContain(img.ref);
       expect(await cli("start", "--image", img.ref, "--revision", "cli-00001", "--id", "c1", "--invoke", "cli")).toMatch(/^c1: revision cli-00001 on gvisor, boot \(running\)[\s\S]*Hello, cli!/);
       expect(await cli("stop", "c1")).toBe("stopped c1 (snapshot: taken)\n");
       expect(await cli("start", "--image", img.ref, "--revision", "cli-00001", "--id", "c2")).toMatch(/^c2: revision cli-00001 on gvisor, restore \(running\)/);
@@ -198,6 +200,6 @@ describe.skipIf(skip)("gVisor end to end (real runsc, real helloworld)", () => {
     expect(serveLog).not.toMatch(/"level":(50|60)/);
     expect(await settle(() => hostLeftovers(cliRoot))).toEqual([]);
     expect(await readdir(path.join(cliRoot, "data", "instances"))).toEqual([]);
-  });
+  }, 300_000);
 });
 
