@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { DigestCounter } from "./digest.js";
 import type { LayerCompression } from "./oci.js";
-import { readTarEntries, type TarEntryType } from "./tar-entries.js";
+import { normaliseMemberPath, readTarEntries, type TarEntryType } from "./tar-entries.js";
 import { runCommand } from "./run-command.js";
 
 export const WHITEOUT_PREFIX = ".wh.";
@@ -69,7 +69,8 @@ async function planLayer(layer: LayerToApply, root: string): Promise<LayerPlan> 
         plan.whiteouts.push(path.posix.join(dir, base.slice(WHITEOUT_PREFIX.length)));
       } else {
         if (entry.type === "hardlink") {
-          const target = entry.linkTarget.replace(/^\/+/, "");
+          // Hard link targets are paths inside the image too: no "..", no detour through links.
+          const target = normaliseMemberPath(entry.linkTarget);
           await assertInsideRoot(root, path.posix.dirname(target), plan.members, layer, entry.path);
         }
         plan.members.set(entry.path, entry.type);

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ext4Sizing } from "../../node-runtime/images/ext4-image.js";
 import { LocalImageStore } from "../../node-runtime/images/image-store.js";
-import { buildTestImage, type TestImage } from "./oci-test-image.js";
+import { buildTestImage, rawTar, type TestImage } from "./oci-test-image.js";
 
 const scratch: string[] = [];
 let store: LocalImageStore;
@@ -158,6 +158,19 @@ describe("layer application with whiteouts", () => {
     await store.loadOciLayout(layoutDir);
     await expect(store.rootfs(escaping.manifestDigest)).rejects.toThrow("is written through symlink /escape");
     expect(await lstat("/tmp/vhimg-should-not-exist").then(() => true, () => false)).toBe(false);
+  });
+
+  it("refuses members and hard links that climb out of the root with ..", async () => {
+    for (const [i, member] of [
+      { name: "ok/../../escape", type: "file" as const, content: "x" },
+      { name: "innocent", type: "hardlink" as const, linkName: "../../etc/passwd" },
+    ].entries()) {
+      const layoutDir = await mkdtemp("/var/tmp/vhimg-layout-");
+      scratch.push(layoutDir);
+      const bad = await buildTestImage(layoutDir, [{ fill: async () => undefined, rawTar: rawTar([member]) }]);
+      await store.loadOciLayout(layoutDir, `localhost/test/climb:v${i}`);
+      await expect(store.rootfs(bad.manifestDigest)).rejects.toThrow('contains ".." and would escape the root');
+    }
   });
 
   it("rejects a layer whose content does not match the config's diff_id", async () => {

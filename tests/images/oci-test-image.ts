@@ -9,6 +9,8 @@ import { runCommand } from "../../node-runtime/images/run-command.js";
 export interface TestLayer {
   /** Fills the layer's directory. */
   fill: (dir: string) => Promise<void>;
+  /** A hand-made tar used instead of packing the directory (for members GNU tar would not write). */
+  rawTar?: Buffer;
   /** Only these paths go into the tar (no parent directory entries); default: everything. */
   members?: string[];
   /** Layer encoding; default gzip. */
@@ -44,6 +46,7 @@ export async function buildTestImage(
       const tarFile = path.join(work, `layer${i}.tar`);
       const what = layer.members ? ["--no-recursion", ...layer.members] : ["."];
       await runCommand("tar", ["--create", "--file", tarFile, "--directory", dir, "--numeric-owner", "--xattrs", "--xattrs-include=*", "--sort=name", ...what]);
+      if (layer.rawTar) await writeFile(tarFile, layer.rawTar);
       const tar = await readFile(tarFile);
       diffIds.push(sha256(tar));
       let blob = tar;
@@ -90,4 +93,34 @@ export async function buildTestImage(
     }],
   }));
   return { layoutDir, manifestDigest, layerDigests: layerDescriptors.map((l) => l.digest), blobs };
+}
+
+/** A ustar archive of the given members, written byte by byte (no checks on names). */
+export function rawTar(members: { name: string; type: "file" | "hardlink" | "symlink" | "directory"; linkName?: string; content?: string }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const member of members) {
+    const header = Buffer.alloc(512);
+    const content = Buffer.from(member.content ?? "");
+    const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, "0") + "\0";
+    header.write(member.name, 0, 100, "utf8");
+    header.write(octal(member.type === "directory" ? 0o755 : 0o644, 8), 100, "ascii");
+    header.write(octal(0, 8), 108, "ascii");
+    header.write(octal(0, 8), 116, "ascii");
+    header.write(octal(member.type === "file" ? content.length : 0, 12), 124, "ascii");
+    header.write(octal(0, 12), 136, "ascii");
+    header.write({ file: "0", hardlink: "1", symlink: "2", directory: "5" }[member.type], 156, "ascii");
+    header.write(member.linkName ?? "", 157, 100, "utf8");
+    header.write("ustar\0", 257, "ascii");
+    header.write("00", 263, "ascii");
+    header.fill(" ", 148, 156);
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    header.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "ascii");
+    blocks.push(header);
+    if (member.type === "file" && content.length > 0) {
+      blocks.push(content, Buffer.alloc((512 - (content.length % 512)) % 512));
+    }
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
 }
