@@ -166,7 +166,7 @@ export function kubeadmJoinStep(input: JoinInput): Step {
 }
 
 /** Reads `vhive-output <key>=<value>` lines from a step's stdout. */
-export function stepOutput(stdout: string, prefix: string): string | undefined {
-  const line = stdout.split("\n").find((l) => l.startsWith(prefix));
+export function stepOutput(stdout: string | undefined, prefix: string): string | undefined {
+  const line = (stdout ?? "").split("\n").find((l) => l.startsWith(prefix));
   return line?.slice(prefix.length).trim();
 }
