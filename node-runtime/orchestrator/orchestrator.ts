@@ -36,6 +36,15 @@ function firstInvocationHook(driver: SandboxDriver): ((h: SandboxHandle) => Prom
   return d.firstInvocationDone ? (h) => d.firstInvocationDone!(h) : undefined;
 }
 
+/**
+ * Optional driver method (beyond the contract): removes whatever the driver left for `instanceId` in
+ * an earlier runtime process (state dirs, containers, mounts). Used when stopping adopted instances.
+ */
+function reclaimHook(driver: SandboxDriver): ((instanceId: string) => Promise<unknown>) | undefined {
+  const d = driver as SandboxDriver & { reclaim?: (instanceId: string) => Promise<unknown> };
+  return d.reclaim ? (id) => d.reclaim!(id) : undefined;
+}
+
 /** The revision of an image-only start (vHive's StartVM): one per image digest. */
 export function imageRevision(digest: string): string {
   return `img-${digest.replace(/^sha256:/, "").slice(0, 16)}`;
@@ -437,13 +446,19 @@ export class Orchestrator {
         if (live.info.recovered) this.log.warn({ err: errorMessage(err) }, "driver could not stop an adopted sandbox");
         else errors.push(`stopping the sandbox: ${errorMessage(err)}`);
       }
-      if (live.info.recovered && live.handle.pid !== undefined && pidAlive(live.handle.pid)) {
-        // A sandbox adopted after a restart has no driver-side state; make sure its process goes.
-        try {
-          process.kill(live.handle.pid, "SIGKILL");
-        } catch {
-          /* already gone */
+      if (live.info.recovered) {
+        // A sandbox adopted after a restart has no driver-side state; make sure its process goes,
+        // then let a driver that can (optional `reclaim`) remove what it left for this instance id.
+        if (live.handle.pid !== undefined && pidAlive(live.handle.pid)) {
+          try {
+            process.kill(live.handle.pid, "SIGKILL");
+          } catch {
+            /* already gone */
+          }
         }
+        const reclaim = reclaimHook(driver);
+        if (reclaim) await reclaim(live.info.instanceId).catch((err) => errors.push(`reclaiming the sandbox's leftovers: ${errorMessage(err)}`));
+        else this.log.warn({ instance: live.info.instanceId }, "driver cannot reclaim an adopted sandbox's files; only its process was killed");
       }
     }
     if (live.slot) {

@@ -264,6 +264,7 @@ describe("orchestrator with the driver double", () => {
     expect(again.list()).toMatchObject([{ instanceId: "a", state: "running", recovered: true, pid: a.pid }]);
     expect((await again.invoke("a", "back")).message).toBe("Hello, back! [boot]");
     await again.stop("a");
+    expect(h.driver.reclaimed).toEqual(["a"]);
     expect(await readdir(path.join(h.root, "instances"))).toEqual([]);
     // The double's process is this test's child, so it is gone once reaped (the driver sees its exit).
     for (let i = 0; i < 50 && h.driver.live.has(a.pid!); i++) await new Promise((r) => setTimeout(r, 20));

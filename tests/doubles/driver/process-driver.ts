@@ -97,6 +97,14 @@ export class ProcessDriver implements SandboxDriver {
     return { kind: this.kind, instanceId: req.instanceId, endpoint: { kind: "unix", path: socket }, pid, exited, child, dir, tag: "", revision: req.revision };
   }
 
+  /** Instances whose leftovers were reclaimed after a runtime restart (optional driver method). */
+  readonly reclaimed: string[] = [];
+
+  async reclaim(instanceId: string): Promise<void> {
+    this.reclaimed.push(instanceId);
+    await rm(path.join(this.workDir, instanceId), { recursive: true, force: true });
+  }
+
   async firstInvocationDone(h: SandboxHandle): Promise<void> {
     this.firstInvocations.push(h.instanceId);
   }
