@@ -24,12 +24,17 @@ type GreeterClient = grpc.Client & {
   SayHello(req: { name: string }, options: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: { message: string }) => void): void;
 };
 const Greeter = (grpc.loadPackageDefinition(protoLoader.loadSync(PROTO)) as unknown as {
-  helloworld: { Greeter: new (address: string, creds: grpc.ChannelCredentials) => GreeterClient };
+  helloworld: { Greeter: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => GreeterClient };
 }).helloworld.Greeter;
 
 function sayHello(handle: SandboxHandle, name: string, timeoutMs: number): Promise<string> {
   if (handle.endpoint.kind !== "tcp") throw new Error("expected a TCP endpoint");
-  const client = new Greeter(`${handle.endpoint.host}:${handle.endpoint.port}`, grpc.credentials.createInsecure());
+  // Short reconnect backoff: grpc-js waits a full second before its second connect attempt otherwise.
+  const client = new Greeter(`${handle.endpoint.host}:${handle.endpoint.port}`, grpc.credentials.createInsecure(), {
+    "grpc.initial_reconnect_backoff_ms": 10,
+    "grpc.min_reconnect_backoff_ms": 10,
+    "grpc.max_reconnect_backoff_ms": 50,
+  });
   const deadline = Date.now() + timeoutMs;
   return new Promise<string>((resolve, reject) => {
     // Wait for the channel (the function may still be starting), then call within the same deadline.
