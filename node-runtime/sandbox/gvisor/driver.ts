@@ -23,8 +23,8 @@ import { waitForUnixSocket } from "./unix-socket-wait.js";
 export const DEFAULT_GVISOR_BASE_DIR = "/run/vhgv-gvisor";
 /** runsc writes its checkpoint into this one file of the snapshot directory. */
 export const CHECKPOINT_FILE = "checkpoint.img";
-/** What the relay prints once it holds no host socket (see relay/vhgv-relay.c). */
-const RELAY_SUSPENDED = "vhgv-relay: suspended";
+/** The relay creates this in its socket directory once it holds no host socket (relay/vhgv-relay.c). */
+const SUSPENDED_MARKER = "suspended";
 
 export interface GvisorDriverOptions {
   /**
@@ -55,6 +55,8 @@ export interface GvisorDriverOptions {
    * set watches ("endpoint still has waiters upon save"), which gRPC's default poller does.
    */
   env?: Record<string, string>;
+  /** Directory for runsc --debug logs (off by default; they are large). */
+  debugLogDir?: string;
 }
 
 /** Internal state of one sandbox; the orchestrator sees only the SandboxHandle fields. */
@@ -93,6 +95,9 @@ class GvisorHandle implements SandboxHandle {
   get logPath(): string {
     return path.join(this.dir, "function.log");
   }
+  get pidFile(): string {
+    return path.join(this.dir, "sandbox.pid");
+  }
 
   reportExit(info: { code: number | null; signal: string | null }): void {
     if (this.exitedInfo || this.ending) return;
@@ -116,7 +121,7 @@ export class GvisorDriver implements SandboxDriver {
 
   private readonly baseDir: string;
   private readonly runscRoot: string;
-  private readonly opts: Required<Omit<GvisorDriverOptions, "relayBinary">> & { relayBinary?: string };
+  private readonly opts: Required<Omit<GvisorDriverOptions, "relayBinary" | "debugLogDir">> & { relayBinary?: string; debugLogDir?: string };
   private relay: Promise<string> | undefined;
   private netstack: Promise<NetstackSupport> | undefined;
   private readonly clis = new Map<RunscNetwork, RunscCli>();
@@ -134,6 +139,7 @@ export class GvisorDriver implements SandboxDriver {
       bootTimeoutMs: options.bootTimeoutMs ?? 30_000,
       restoreTimeoutMs: options.restoreTimeoutMs ?? 10_000,
       env: options.env ?? { GRPC_POLL_STRATEGY: "poll" },
+      debugLogDir: options.debugLogDir,
     };
     if (this.opts.network !== "none" && this.opts.network !== "netns") {
       throw new Error(`gVisor driver option network must be "none" or "netns", not ${JSON.stringify(this.opts.network)}`);
@@ -144,7 +150,7 @@ export class GvisorDriver implements SandboxDriver {
   cli(network: RunscNetwork = this.opts.network === "netns" ? "sandbox" : "none"): RunscCli {
     let cli = this.clis.get(network);
     if (!cli) {
-      cli = new RunscCli({ binary: this.opts.runsc, root: this.runscRoot, platform: this.opts.platform, network });
+      cli = new RunscCli({ binary: this.opts.runsc, root: this.runscRoot, platform: this.opts.platform, network, debugLogDir: this.opts.debugLogDir });
       this.clis.set(network, cli);
     }
     return cli;
@@ -177,8 +183,10 @@ export class GvisorDriver implements SandboxDriver {
     const h = await this.prepare(req);
     const log = await open(h.logPath, "a");
     try {
-      await timer.time("NewContainer", () => h.cli.run(["create", `--bundle=${h.bundleDir}`, h.containerId], { fd: log.fd, path: h.logPath }));
-      h.pid = (await h.cli.state(h.containerId))?.pid;
+      await timer.time("NewContainer", () =>
+        h.cli.run(["create", `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId], { fd: log.fd, path: h.logPath }),
+      );
+      h.pid = await readPid(h.pidFile);
       await timer.time("TaskStart", () => h.cli.run(["start", h.containerId]));
       this.watchExit(h);
       await timer.time("ConnectFuncClient", () => this.waitReady(h, req.port, this.opts.bootTimeoutMs, false));
@@ -201,15 +209,11 @@ export class GvisorDriver implements SandboxDriver {
     const log = await open(h.logPath, "a");
     try {
       await timer.time("LoadVMM", () =>
-        h.cli.run(["restore", "--detach", `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, h.containerId], { fd: log.fd, path: h.logPath }),
+        h.cli.run(["restore", "--detach", `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId], { fd: log.fd, path: h.logPath }),
       );
-      h.pid = (await h.cli.state(h.containerId))?.pid;
+      h.pid = await readPid(h.pidFile);
       this.watchExit(h);
-      await timer.time("ConnectFuncClient", async () => {
-        // The checkpoint holds a suspended relay; this instance's socket appears once it resumes.
-        await h.cli.run(["kill", h.containerId, "USR1"]);
-        await this.waitReady(h, req.port, this.opts.restoreTimeoutMs, true);
-      });
+      await timer.time("ConnectFuncClient", () => this.waitReady(h, req.port, this.opts.restoreTimeoutMs, true));
       return h;
     } catch (error) {
       await this.destroy(h);
@@ -233,8 +237,9 @@ export class GvisorDriver implements SandboxDriver {
 
   /**
    * Checkpoints the sandbox into `dir` (which ends it; see `stopsOnSnapshot`). Before that the relay
-   * is suspended: it closes its listener and connections, because runsc cannot save host sockets.
-   * Each restore resumes it (SIGUSR1), and it binds in that instance's socket directory.
+   * is suspended: it closes its listener and connections, because runsc cannot save host sockets,
+   * and leaves a marker in the socket directory. A restored relay finds its new socket directory
+   * without the marker and binds its listener there by itself.
    */
   async snapshot(handle: SandboxHandle, dir: string): Promise<SnapshotFiles> {
     const h = this.live(handle, "snapshot");
@@ -242,9 +247,8 @@ export class GvisorDriver implements SandboxDriver {
     // "paused"), and the relay must run to rebind, so resume first.
     if (h.paused) await this.resume(h);
     try {
-      const logStart = (await stat(h.logPath)).size;
       await h.cli.run(["kill", h.containerId, "USR2"]);
-      await waitForLogLine(h.logPath, logStart, RELAY_SUSPENDED, 5_000, () => (h.exitedInfo ? "the sandbox exited" : undefined));
+      await waitForFile(path.join(h.socketDir, SUSPENDED_MARKER), 5_000, () => (h.exitedInfo ? "the sandbox exited" : undefined));
       // The checkpoint ends the sandbox: that is not an exit to report.
       h.ending = true;
       await h.cli.run(["checkpoint", `--image-path=${dir}`, h.containerId]);
@@ -429,12 +433,17 @@ export class GvisorDriver implements SandboxDriver {
   }
 }
 
-/** Waits until a log file, from byte `offset` on, contains `text`. */
-async function waitForLogLine(file: string, offset: number, text: string, timeoutMs: number, abortReason: () => string | undefined): Promise<void> {
+/** runsc --pid-file holds the sandbox process's PID (saves a `runsc state` call per start). */
+async function readPid(file: string): Promise<number> {
+  const pid = Number((await readFile(file, "utf8")).trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`runsc wrote no sandbox PID to ${file}`);
+  return pid;
+}
+
+async function waitForFile(file: string, timeoutMs: number, abortReason: () => string | undefined): Promise<void> {
   const start = Date.now();
   for (;;) {
-    const content = await readFile(file).then((b) => b.subarray(offset).toString("utf8"), () => "");
-    if (content.includes(text)) return;
+    if (await stat(file).then(() => true, () => false)) return;
     const reason = abortReason();
     if (reason) throw new Error(`${reason} while its relay prepared for the checkpoint`);
     if (Date.now() - start > timeoutMs) throw new Error(`the relay did not confirm it closed its sockets within ${timeoutMs} ms`);

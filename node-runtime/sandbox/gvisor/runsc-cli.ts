@@ -11,6 +11,8 @@ export interface RunscOptions {
   root: string;
   platform: RunscPlatform;
   network: RunscNetwork;
+  /** runsc --debug logs go here (one file per command), for diagnosing slow or failing starts. */
+  debugLogDir?: string;
 }
 
 /** Container state as `runsc state` reports it. */
@@ -74,6 +76,7 @@ export class RunscCli {
       `--network=${this.opts.network}`,
       "--host-uds=create",
       "--overlay2=root:memory",
+      ...(this.opts.debugLogDir ? ["--debug", `--debug-log=${this.opts.debugLogDir.replace(/\/?$/, "/")}`] : []),
     ];
   }
 

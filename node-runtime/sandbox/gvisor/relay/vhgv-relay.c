@@ -11,10 +11,12 @@
  * - The socket is created only once 127.0.0.1:PORT accepts a connection, so "socket accepts" on
  *   the host means "function is listening".
  * - SIGUSR2 suspends the relay before a checkpoint: it drops every bridged connection, closes the
- *   listener (runsc cannot save a host socket) and prints "vhgv-relay: suspended" on stderr, which
- *   the runtime waits for in the function's log.
- * - SIGUSR1 resumes it (after a restore): the listener is bound again, now in the restored
- *   bundle's socket directory. A listener that reports an error is recreated the same way.
+ *   listener (runsc cannot save a host socket), then creates SOCKET_DIR/suspended, which the
+ *   runtime waits for before it checkpoints.
+ * - A suspended relay checks every few milliseconds whether that marker still exists. A restored
+ *   sandbox sees a fresh, empty socket directory (its own bundle's), so the marker is gone: the
+ *   relay resumes and binds its listener there, without the runtime having to signal it.
+ *   SIGUSR1 resumes it too, and recreates a listener that failed.
  * - Other termination signals go to the function; the relay exits with the function's status,
  *   after printing it on stderr ("vhgv-relay: function exited with status N" or "... killed by
  *   signal N"): runsc ends the sandbox with its first process, and its own `wait` cannot always
@@ -59,7 +61,8 @@ static struct pair *pairs[MAX_PAIRS];
 static const char *sock_path;
 static int port;
 static int listener = -1;
-static int suspended;     /* between SIGUSR2 and SIGUSR1: no listener, no connections */
+static int suspended;     /* after SIGUSR2 until restored: no listener, no connections */
+static char marker_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
 static int bind_failing;  /* report a failing bind once, not on every retry */
 
 static void logmsg(const char *what) {
@@ -188,6 +191,12 @@ int main(int argc, char **argv) {
   }
   sock_path = argv[1];
   port = atoi(argv[2]);
+  {
+    /* SOCKET's directory holds the suspension marker */
+    const char *slash = strrchr(sock_path, '/');
+    int dir_len = slash ? (int)(slash - sock_path) : 1;
+    snprintf(marker_path, sizeof marker_path, "%.*s/suspended", dir_len, slash ? sock_path : ".");
+  }
   if (port <= 0 || port > 65535 || strlen(sock_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
     fprintf(stderr, "vhgv-relay: bad SOCKET or PORT\n");
     return 127;
@@ -221,6 +230,7 @@ int main(int argc, char **argv) {
   struct pollfd pfd[2 + 2 * MAX_PAIRS];
   int owner[2 + 2 * MAX_PAIRS];
   for (;;) {
+    if (suspended && access(marker_path, F_OK) != 0 && errno == ENOENT) suspended = 0;  /* restored elsewhere */
     if (listener < 0 && !suspended) {
       int probe = connect_function();
       if (probe >= 0) {
@@ -252,7 +262,7 @@ int main(int argc, char **argv) {
       }
     }
 
-    int timeout = (listener < 0 && !suspended) ? PROBE_INTERVAL_MS : -1;
+    int timeout = listener < 0 ? PROBE_INTERVAL_MS : -1;
     if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
       logmsg("poll");
       return 127;
@@ -279,11 +289,15 @@ int main(int argc, char **argv) {
               return 128 + WTERMSIG(status);
             }
           } else if (sig == SIGUSR2) {
-            suspended = 1;
             close_listener();
             close_all_pairs();
-            fprintf(stderr, "vhgv-relay: suspended\n");
-            fflush(stderr);
+            int m = open(marker_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+            if (m >= 0) {
+              close(m);
+              suspended = 1;
+            } else {
+              logmsg("cannot create the suspension marker");
+            }
           } else if (sig == SIGUSR1) {
             suspended = 0;
             close_listener();
