@@ -3,7 +3,7 @@
 // (prefix vhfc). The double validates every request against the official spec and enforces the
 // state machine, but runs no guest: these tests check the API conversation, the processes, the
 // files and the cleanup, not a booted function (see firecracker-real.test.ts for that).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, readSync } from "node:fs";
@@ -150,6 +150,25 @@ afterAll(async () => {
   }
 });
 
+/** Slots and drivers of the running test, released and stopped after it even when it fails. */
+const heldSlots = new Set<NetworkSlot>();
+const drivers: FirecrackerDriver[] = [];
+
+async function take(): Promise<NetworkSlot> {
+  const s = await pool!.acquire();
+  heldSlots.add(s);
+  return s;
+}
+
+async function give(s: NetworkSlot): Promise<void> {
+  if (heldSlots.delete(s)) await pool!.release(s);
+}
+
+afterEach(async () => {
+  for (const d of drivers.splice(0)) await d.stopAll();
+  for (const s of [...heldSlots]) await give(s);
+});
+
 function makeDriver(version: FirecrackerApiVersion, name: string, extra: Partial<FirecrackerDriverOptions> = {}) {
   const dir = join(work, `${name}-${version}`);
   mkdirSync(dir, { recursive: true });
@@ -166,8 +185,11 @@ function makeDriver(version: FirecrackerApiVersion, name: string, extra: Partial
     },
     guestInitBinary: guestInit,
     runDir: join(dir, "run"),
+    // The double is a Node process compiled on start: slow when the machine is busy.
+    apiStartTimeoutMs: 60_000,
     ...extra,
   });
+  drivers.push(driver);
   for (const method of ["boot", "restore"] as const) {
     const original = driver[method].bind(driver) as (...a: unknown[]) => Promise<SandboxHandle>;
     (driver as unknown as Record<string, unknown>)[method] = async (...a: unknown[]) => {
@@ -198,7 +220,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
 
   it("boots: configures machine, kernel, disk and tap, then InstanceStart, inside the slot's namespace", async () => {
     const { driver, record, runDir } = makeDriver(version, "boot");
-    const slot = await pool!.acquire();
+    const slot = await take();
     const timer = new StageTimer();
     const h = await driver.boot(request(`boot-${tag}`, slot), timer);
     try {
@@ -253,7 +275,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       expect(meta).toMatchObject({ format: 1, snapshotType: "Full", firecrackerVersion: version, vcpus: 1, memoryMiB: 512, network: { tapName: slot.tapName, guestIp: slot.guestIp } });
     } finally {
       await driver.stop(h);
-      await pool!.release(slot);
+      await give(slot);
     }
     expect(alive(h.pid)).toBe(false);
     expect(readdirSync(runDir)).toEqual([]);
@@ -261,7 +283,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
 
   it("restores two clones at once from the Full snapshot, with the same drive and tap names", async () => {
     const { driver, record, runDir } = makeDriver(version, "restore");
-    const slots = [await pool!.acquire(), await pool!.acquire()];
+    const slots = [await take(), await take()];
     const timers = [new StageTimer(), new StageTimer()];
     const handles = await Promise.all(
       slots.map((s, i) => driver.restore({ ...request(`clone${i}-${tag}`, s), snapshotDir: snapDir, memory: { kind: "file" } }, timers[i]!)),
@@ -286,7 +308,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       expect(driver.liveInstances().sort()).toEqual([`clone0-${tag}`, `clone1-${tag}`]);
     } finally {
       for (const h of handles) await driver.stop(h);
-      for (const s of slots) await pool!.release(s);
+      for (const s of slots) await give(s);
     }
     expect(handles.map((h) => alive(h.pid))).toEqual([false, false]);
     expect(readdirSync(runDir)).toEqual([]);
@@ -295,7 +317,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
   it("restores with a Uffd backend through the page-fault handler's socket", async () => {
     const uffd = new UffdLauncherDouble();
     const { driver, record, runDir } = makeDriver(version, "uffd", { uffd });
-    const slot = await pool!.acquire();
+    const slot = await take();
     const h = await driver.restore({ ...request(`uffd-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "record" } }, new StageTimer());
     try {
       const load = writes(record).find((e) => e.path === "/snapshot/load")!;
@@ -311,7 +333,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       expect(uffd.finished).toBe(1);
     } finally {
       await driver.stop(h);
-      await pool!.release(slot);
+      await give(slot);
     }
     expect(readdirSync(runDir)).toEqual([]);
   });
@@ -319,19 +341,19 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
   it("kills the VMM when the page-fault handler fails", async () => {
     const uffd = new UffdLauncherDouble(50);
     const { driver } = makeDriver(version, "uffd-fail", { uffd });
-    const slot = await pool!.acquire();
+    const slot = await take();
     const h = await driver.restore({ ...request(`uffdfail-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer());
     try {
       expect(await h.exited).toEqual({ code: null, signal: "SIGKILL" });
     } finally {
       await driver.stop(h);
-      await pool!.release(slot);
+      await give(slot);
     }
   });
 
   it("writes Diff snapshots on top of the memory they continue, and loads them with dirty tracking", async () => {
     const { driver, record } = makeDriver(version, "diff", { snapshotType: "Diff" });
-    const slot = await pool!.acquire();
+    const slot = await take();
     const first = join(work, `snap-diff1-${version}`);
     const second = join(work, `snap-diff2-${version}`);
     mkdirSync(first);
@@ -362,13 +384,13 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       expect(meta).toMatchObject({ snapshotType: "Diff", baseSnapshotDir: first });
     } finally {
       await driver.stop(h);
-      await pool!.release(slot);
+      await give(slot);
     }
   });
 
   it("surfaces Firecracker's fault_message and cleans up when a boot fails", async () => {
     const { driver, runDir } = makeDriver(version, "fault");
-    const slot = await pool!.acquire();
+    const slot = await take();
     try {
       // A tap that does not exist in the namespace: Firecracker refuses the network interface.
       const timer = new StageTimer();
@@ -378,13 +400,29 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       expect(readdirSync(runDir)).toEqual([]);
       expect(driver.liveInstances()).toEqual([]);
     } finally {
-      await pool!.release(slot);
+      await give(slot);
+    }
+  });
+
+  it("writes the init into a cached copy of the image once per config; boots only clone it", async () => {
+    const { driver, dir } = makeDriver(version, "prepared");
+    const slot = await take();
+    const cache = join(dir, "prepared-images");
+    try {
+      for (const [i, env] of [{ A: "1" }, { A: "1" }, { A: "2" }].entries()) {
+        const h = await driver.boot({ ...request(`prep${i}-${tag}`, slot), env }, new StageTimer());
+        await driver.stop(h);
+        expect(readdirSync(cache).filter((f) => f.endsWith(".ext4"))).toHaveLength(i < 2 ? 1 : 2);
+      }
+      for (const f of readdirSync(cache)) expect(debugfsCat(join(cache, f), "/.vhfc/config")).toMatch(/env A=[12]\n/);
+    } finally {
+      await give(slot);
     }
   });
 
   it("rejects bad requests naming the field, before starting anything", async () => {
     const { driver, runDir } = makeDriver(version, "bad");
-    const slot = await pool!.acquire();
+    const slot = await take();
     try {
       await expect(driver.boot({ ...request(`bad-${tag}`, slot), vcpus: 0 }, new StageTimer())).rejects.toThrow(/vcpus/);
       await expect(driver.boot({ ...request("bad id!", slot) }, new StageTimer())).rejects.toThrow(/instanceId/);
@@ -401,7 +439,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       ).rejects.toThrow(/option `uffd`/);
       expect(existsSync(runDir) ? readdirSync(runDir) : []).toEqual([]);
     } finally {
-      await pool!.release(slot);
+      await give(slot);
     }
   });
 });
@@ -410,7 +448,7 @@ describe.skipIf(!isRoot || reapNative !== "")("FirecrackerDriver with the REAP u
   it("fails the restore and kills the VMM when the handler gets no userfaultfd (the double cannot send one)", async () => {
     const snapDir = join(work, "snap-reap");
     const { driver, runDir } = makeDriver("1.16.1", "reap", { uffd: new ReapUffdLauncher({ handshakeTimeoutMs: 5_000 }) });
-    const slot = await pool!.acquire();
+    const slot = await take();
     try {
       const booted = await driver.boot(request(`reapboot-${tag}`, slot), new StageTimer());
       mkdirSync(snapDir);
@@ -422,7 +460,7 @@ describe.skipIf(!isRoot || reapNative !== "")("FirecrackerDriver with the REAP u
       expect(driver.liveInstances()).toEqual([]);
       expect(readdirSync(runDir)).toEqual([]);
     } finally {
-      await pool!.release(slot);
+      await give(slot);
     }
   });
 });

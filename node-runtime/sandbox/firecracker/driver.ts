@@ -17,7 +17,8 @@ import { FirecrackerApiClient } from "./api-client.js";
 import type { SnapshotType } from "./api-types.js";
 import { DEFAULT_BASE_BOOT_ARGS, buildBootArgs } from "./boot-args.js";
 import { buildGuestConfig } from "./guest-config.js";
-import { cloneDiskImage, injectGuestInit } from "./rootfs.js";
+import { cloneDiskImage } from "./rootfs.js";
+import { preparedImage } from "./prepared-image.js";
 import { readSnapshotMeta, writeSnapshotMeta, type FirecrackerSnapshotMeta } from "./snapshot-meta.js";
 import type { UffdHandlerLauncher, UffdHandlerSession } from "./uffd-seam.js";
 import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, jailRoot, type JailMode } from "./vm-layout.js";
@@ -39,6 +40,8 @@ export interface FirecrackerDriverOptions {
   guestInitBinary: string;
   /** Directory for per-VM directories when not jailed (direct mode). */
   runDir: string;
+  /** Cache of function images with our init written in; default `<runDir>/../prepared-images`. */
+  preparedImageDir?: string;
   /** Run every VM under the jailer: chroot per VM, dropped uid/gid, its network namespace. */
   jailer?: { jailerBin: string; uid: number; gid: number; chrootBaseDir: string };
   /** Kernel arguments before ours (`init=`, `ip=`); default DEFAULT_BASE_BOOT_ARGS. */
@@ -91,6 +94,7 @@ export class FirecrackerDriver implements SandboxDriver {
   private readonly mode: JailMode;
   private readonly bootArgsBase: string;
   private readonly snapshotType: SnapshotType;
+  private readonly preparedDir: string;
 
   constructor(private readonly opts: FirecrackerDriverOptions) {
     for (const field of ["firecrackerBin", "kernelPath", "guestInitBinary", "runDir"] as const) {
@@ -99,6 +103,7 @@ export class FirecrackerDriver implements SandboxDriver {
     this.mode = opts.jailer === undefined ? { kind: "direct" } : { kind: "jailer", ...opts.jailer };
     this.bootArgsBase = opts.bootArgs ?? DEFAULT_BASE_BOOT_ARGS;
     this.snapshotType = opts.snapshotType ?? "Full";
+    this.preparedDir = resolve(opts.preparedImageDir ?? join(opts.runDir, "..", "prepared-images"));
   }
 
   /** Instances this driver has started and not yet stopped. */
@@ -113,9 +118,8 @@ export class FirecrackerDriver implements SandboxDriver {
       const { root, removeOnStop } = await this.prepareJail(req.instanceId);
       let record: VmRecord | undefined;
       try {
-        const disk = join(root, IN_JAIL.rootfs);
-        await cloneDiskImage(image, disk);
-        await injectGuestInit(disk, resolve(this.opts.guestInitBinary), buildGuestConfig(req.image, req.env), removeOnStop);
+        const prepared = await preparedImage(this.preparedDir, image, resolve(this.opts.guestInitBinary), buildGuestConfig(req.image, req.env));
+        await cloneDiskImage(prepared, join(root, IN_JAIL.rootfs));
         await linkOrCopy(resolve(this.opts.kernelPath), join(root, IN_JAIL.kernel));
         await this.handOver(root, [IN_JAIL.rootfs, IN_JAIL.kernel]);
         record = await this.startVmm(req, root, removeOnStop, req.vcpus, req.memoryMiB);
@@ -274,6 +278,11 @@ export class FirecrackerDriver implements SandboxDriver {
     const r = this.vms.get(h.instanceId);
     if (r === undefined) return;
     await this.teardown(h.instanceId, r, r.removeOnStop);
+  }
+
+  /** Stops every VM this driver runs (vHive's StopVMs), without stopping anything else. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.vms.values()].map((r) => this.teardown(r.handle.instanceId, r, r.removeOnStop)));
   }
 
   async stats(h: SandboxHandle): Promise<SandboxStats> {
