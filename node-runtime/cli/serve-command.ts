@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { startApiServer } from "../api/api-server.js";
 import { loadRuntimeConfig } from "../config/runtime-config.js";
 import { startMetricsExporter } from "../metrics/http-exporter.js";
-import { createNodeRuntime } from "../index.js";
+import { createNodeRuntime, type NodeRuntime } from "../index.js";
 export { SERVE_USAGE } from "./serve-usage.js";
 
 
@@ -12,6 +12,22 @@ const int = (v: string | undefined, flag: string) => {
   if (!Number.isInteger(n)) throw new Error(`${flag}: expected an integer, got ${JSON.stringify(v)}`);
   return n;
 };
+
+/** The CRI front end (node-runtime/api/cri) on top of this runtime's orchestrator. */
+async function startCriFrontEnd(runtime: NodeRuntime, socketPath: string) {
+  const { CriProxy } = await import("../api/cri/criProxy.js");
+  const { OrchestratorFunctionBackend } = await import("../api/cri/orchestratorBackend.js");
+  const { config } = runtime;
+  const proxy = new CriProxy({
+    socketPath,
+    upstream: config.criUpstream ?? config.containerdAddress,
+    stateFile: config.criStateFile,
+    backend: new OrchestratorFunctionBackend(runtime.orchestrator, { relayHost: config.criRelayHost }),
+    logger: runtime.logger,
+  });
+  await proxy.start();
+  return proxy;
+}
 
 /** Runs the gRPC server until SIGINT/SIGTERM, then stops every instance and exits. */
 export async function serveCommand(argv: string[]): Promise<void> {
@@ -28,6 +44,9 @@ export async function serveCommand(argv: string[]): Promise<void> {
       "data-dir": { type: "string" },
       "disk-budget": { type: "string" },
       "metrics-port": { type: "string" },
+      "cri-socket": { type: "string" },
+      "cri-upstream": { type: "string" },
+      "cri-relay-host": { type: "string" },
       "log-level": { type: "string" },
     },
     strict: true,
@@ -43,6 +62,9 @@ export async function serveCommand(argv: string[]): Promise<void> {
     dataDir: values["data-dir"],
     diskBudget: values["disk-budget"],
     metricsPort: int(values["metrics-port"], "--metrics-port"),
+    criSocket: values["cri-socket"],
+    criUpstream: values["cri-upstream"],
+    criRelayHost: values["cri-relay-host"],
     logLevel: values["log-level"],
   });
   const runtime = await createNodeRuntime(config);
@@ -50,8 +72,9 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const listen = config.port !== undefined ? { host: config.host, port: config.port } : { socket: config.socket! };
   const server = await startApiServer({ ...runtime, logger: log }, listen);
   const exporter = config.metricsPort !== undefined ? await startMetricsExporter(runtime.metrics, config.host, config.metricsPort) : undefined;
+  const cri = config.criSocket ? await startCriFrontEnd(runtime, config.criSocket) : undefined;
   log.info(
-    { api: server.target, metricsPort: exporter?.port, sandboxes: runtime.orchestrator.sandboxKinds, snapshotMode: config.snapshotMode, dataDir: config.dataDir },
+    { api: server.target, metricsPort: exporter?.port, criSocket: cri?.socketPath, sandboxes: runtime.orchestrator.sandboxKinds, snapshotMode: config.snapshotMode, dataDir: config.dataDir },
     "node runtime serving",
   );
   await new Promise<void>((resolve) => {
@@ -62,6 +85,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
+  await cri?.stop();
   await server.close();
   await exporter?.close();
   await runtime.close();

@@ -7,6 +7,9 @@ export const SERVE_USAGE = `node-runtime serve [options]
   --port N [--host H]    gRPC API on TCP instead
   --data-dir DIR         snapshots, instance state, working sets
   --disk-budget SIZE     snapshot disk budget, e.g. 20GiB
-  --metrics-port N       Prometheus /metrics and /metrics.csv over HTTP
+  --metrics-port N       Prometheus /metrics, /metrics.csv and /healthz over HTTP
+  --cri-socket PATH      also serve the CRI front end for kubelet on this socket
+  --cri-upstream PATH    containerd's CRI socket behind it (default: containerd's socket)
+  --cri-relay-host ADDR  address function relays listen on for queue-proxies (127.0.0.1)
   --log-level LEVEL      pino level (info)`;
 

@@ -54,6 +54,14 @@ export const runtimeConfigSchema = z
     /** Network slots built for Firecracker VMs, and the prefix of their namespaces and links. */
     networkPoolSize: z.number().int().min(1).max(1000).default(16),
     networkPrefix: z.string().regex(/^[a-z][a-z0-9]{0,7}$/).default("vhnr"),
+    /**
+     * CRI front end (node-runtime/api/cri): served on this socket when set; every non-function call
+     * goes to `criUpstream` (default: containerdAddress). Function relays listen on `criRelayHost`.
+     */
+    criSocket: z.string().min(1).optional(),
+    criUpstream: z.string().min(1).optional(),
+    criRelayHost: z.string().min(1).default("127.0.0.1"),
+    criStateFile: z.string().min(1).optional(),
     vcpus: z.number().int().min(1).default(1),
     memoryMiB: z.number().int().min(16).default(512),
     readyTimeoutMs: z.number().int().min(100).default(20_000),

@@ -126,5 +126,6 @@ describe("gRPC API", () => {
     const csv = await (await fetch(`http://127.0.0.1:${exporter.port}/metrics.csv`)).text();
     expect(csv.startsWith("FuncName,AddInstance,StdDev,")).toBe(true);
     expect((await fetch(`http://127.0.0.1:${exporter.port}/other`)).status).toBe(404);
+    expect(await (await fetch(`http://127.0.0.1:${exporter.port}/healthz`)).text()).toBe("ok\n");
   });
 });
