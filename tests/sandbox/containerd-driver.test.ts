@@ -2,7 +2,8 @@
 // containerd, run with runc, invoked over gRPC with SayHello, paused, resumed and stopped; then
 // nothing may be left (containers, tasks, active snapshots, mounts, processes, files).
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -76,8 +77,21 @@ async function mountsMentioning(text: string): Promise<string[]> {
   return (await readFile("/proc/self/mounts", "utf8")).split("\n").filter((line) => line.includes(text));
 }
 
+/** PIDs of processes whose command line names our containerd's socket (its shims). */
+async function shimsOfDaemon(): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === daemon!.pid) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.includes(daemon!.address) || cmdline.includes(`vhctr-${daemon!.id}`)) found.push(Number(entry));
+  }
+  return found;
+}
+
 /** Asserts containerd holds no containers, tasks or active snapshots, and no mount names `id`. */
 async function expectNothingLeft(ids: string[]): Promise<void> {
+  expect(await shimsOfDaemon()).toEqual([]);
+  expect(execFileSync("ip", ["netns", "list"]).toString()).not.toContain("vhctr");
   expect((await driver.client.listContainers()).containers).toEqual([]);
   expect((await driver.client.listTasks()).tasks).toEqual([]);
   const active = (await driver.client.listSnapshots("overlayfs")).filter((s) => s.kind !== "COMMITTED");
@@ -117,6 +131,8 @@ describe.skipIf(skip)("containerd driver", () => {
     const stages = timer.snapshot();
     for (const stage of ["GetImage", "NewContainer", "NewTask", "TaskWait", "TaskStart"] as const) expect(stages[stage]).toBeGreaterThan(0);
     expect(await sayHello(handle, "vhive", 30_000)).toBe("Hello, vhive!");
+    // The leak check's shim probe sees the live instance's shim.
+    expect((await shimsOfDaemon()).length).toBeGreaterThan(0);
 
     const stats = await driver.stats(handle);
     expect(stats.rssBytes).toBeGreaterThan(5 * 1024 * 1024);
