@@ -21,6 +21,11 @@ export class HostBootstrap extends pulumi.ComponentResource {
   readonly steps: Readonly<Record<string, command.remote.Command[]>>;
   /** The last step of each host: what later work on that host depends on. */
   readonly ready: Readonly<Record<string, command.remote.Command>>;
+  /**
+   * The step after which a host's sandboxes can run (containerd, with runsc or Firecracker
+   * before it): the node runtime needs that, not the Kubernetes binaries.
+   */
+  readonly sandboxReady: Readonly<Record<string, command.remote.Command>>;
   /** Names of the steps each host runs, in order. */
   readonly stepNames: pulumi.Output<Record<string, string[]>>;
 
@@ -28,14 +33,15 @@ export class HostBootstrap extends pulumi.ComponentResource {
     super("vhive:nodes:HostBootstrap", name, {}, opts);
     const steps: Record<string, command.remote.Command[]> = {};
     const ready: Record<string, command.remote.Command> = {};
+    const sandboxReady: Record<string, command.remote.Command> = {};
     const names: Record<string, string[]> = {};
     for (const host of args.hosts) {
       const list: command.remote.Command[] = [];
       for (const step of hostBootstrapSteps(args.config, host.plan)) {
         const previous = list.at(-1);
-        list.push(
-          remoteStep(host.plan.name, step, { connection: host.connection, parent: this, dependsOn: previous ? [previous] : [] }, step.name),
-        );
+        const cmd = remoteStep(host.plan.name, step, { connection: host.connection, parent: this, dependsOn: previous ? [previous] : [] }, step.name);
+        list.push(cmd);
+        if (step.name === "containerd") sandboxReady[host.plan.name] = cmd;
       }
       steps[host.plan.name] = list;
       ready[host.plan.name] = list.at(-1)!;
@@ -43,6 +49,7 @@ export class HostBootstrap extends pulumi.ComponentResource {
     }
     this.steps = steps;
     this.ready = ready;
+    this.sandboxReady = sandboxReady;
     this.stepNames = pulumi.output(names);
     this.registerOutputs({ stepNames: this.stepNames });
   }

@@ -16,7 +16,7 @@ export interface NodeRuntimeWorker {
   readonly name: string;
   readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   readonly criSocket: string;
-  /** The worker's last bootstrap step. */
+  /** The worker's bootstrap step after which sandboxes can run (containerd). */
   readonly after: pulumi.Resource;
 }
 

@@ -92,7 +92,9 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
         name: w.host.name,
         connection: w.connection,
         criSocket: criSocketFor(config, plan(w.host)),
-        after: bootstrap.ready[w.host.name]!,
+        // The runtime needs containerd and the sandbox binaries, not kubelet: it installs
+        // while the Kubernetes binaries download; kubelet (join) waits for both.
+        after: bootstrap.sandboxReady[w.host.name]!,
       })),
   });
   const controlPlane = new ControlPlane("control-plane", {

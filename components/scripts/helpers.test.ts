@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HELPERS, stepScript } from "./helpers.js";
 
@@ -85,5 +86,15 @@ describe("helper library", () => {
     expect(first.stdout).toBe("vhive-step demo: changed\n");
     const second = spawnSync("bash", ["-c", script.replace("state_dir=/var/lib/vhive/state", `state_dir=${dir}/state`)], { encoding: "utf8" });
     expect(second.stdout).toBe("vhive-step demo: unchanged\n");
+  });
+
+  const asNobody = process.getuid?.() === 0 && spawnSync("setpriv", ["--version"]).status === 0;
+  if (!asNobody) console.log("skipping the non-root sudo test: needs root and setpriv to become an unprivileged user");
+  it.skipIf(!asNobody)("a user without passwordless sudo gets one clear error naming user, host and step", () => {
+    const script = stepScript("demo", "echo should-not-run");
+    const r = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "bash", "-c", script], { encoding: "utf8", cwd: "/" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`vhive-step demo: user nobody on ${hostname()} needs passwordless sudo\n`);
+    expect(r.stdout).toBe("");
   });
 });

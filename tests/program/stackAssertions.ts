@@ -104,6 +104,10 @@ export function defineStackTests(stack: string): void {
           const deps = run.dependsOn(join);
           expect(deps.has(init), `${join} after ${init}`).toBe(true);
           expect(deps.has(`${w.name}-node-runtime`), `${join} after the node runtime`).toBe(true);
+          expect(deps.has(`${w.name}-kubernetes`), `${join} after the Kubernetes binaries`).toBe(true);
+          const runtime = run.dependsOn(`${w.name}-node-runtime`);
+          expect(runtime.has(`${w.name}-containerd`), "node runtime after containerd").toBe(true);
+          expect(runtime.has(`${w.name}-kubernetes`), "node runtime does not wait for the Kubernetes binaries").toBe(false);
           for (const other of hosts.filter((h) => h.role === "worker" && h.name !== w.name))
             expect(deps.has(`${other.name}-kubeadm-join`), `${join} does not wait for ${other.name}`).toBe(false);
         }
