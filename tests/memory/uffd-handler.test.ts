@@ -192,6 +192,23 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     expect(s.faults).toBe(s.copiedPages + s.alreadyPresent);
   });
 
+  it("handlers for several VMs run side by side in one process without sharing state", async () => {
+    const a = await launch({ mode: "lazy" });
+    const b = await launch({ mode: "record", workingSetPath: join(tmp.dir, "side-by-side.reap") });
+    await Promise.all([a.h.ready, b.h.ready]);
+    const ta = pickPages(500, 21);
+    const tb = firstOccurrence(pickPages(300, 22));
+    const [ra, rb] = await Promise.all([
+      a.g.command<{ sums: number[] }>(`touch ${writeTrace(join(tmp.dir, "t-a"), ta)} sums`),
+      b.g.command<{ sums: number[] }>(`touch ${writeTrace(join(tmp.dir, "t-b"), tb)} sums`),
+    ]);
+    expect(ra.sums).toEqual(fileSums(ta));
+    expect(rb.sums).toEqual(fileSums(tb));
+    expect(a.h.stats().copiedPages).toBe(new Set(ta).size);
+    const rec = await b.h.stopRecording();
+    expect(rec.mode === "record" && [...rec.recordedPages]).toEqual(tb);
+  });
+
   it("UFFD_EVENT_REMOVE: pages the balloon removed fault back in as zeroes", async () => {
     const { h, g } = await launch({ mode: "lazy" });
     await h.ready;
