@@ -48,7 +48,7 @@ export const runtimeConfigSchema = z
     /** containerd driver: the daemon's socket and the namespace holding this node's containers. */
     containerdAddress: z.string().min(1).default("/run/containerd/containerd.sock"),
     containerdNamespace: z.string().min(1).default("vhive-node"),
-    /** Firecracker driver: binary and uncompressed guest kernel (default from FIRECRACKER_BIN / FIRECRACKER_KERNEL). */
+    /** Firecracker driver: binary and uncompressed guest kernel (default FIRECRACKER_BIN / FIRECRACKER_KERNEL, else the provisioner's install paths). */
     firecrackerBin: z.string().min(1).optional(),
     firecrackerKernel: z.string().min(1).optional(),
     /** Network slots built for Firecracker VMs, and the prefix of their namespaces and links. */

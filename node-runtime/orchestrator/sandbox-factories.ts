@@ -1,3 +1,4 @@
+import { access } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config/runtime-config.js";
@@ -51,10 +52,13 @@ export async function createSandboxDriver(kind: SandboxKind, res: SandboxResourc
       return { driver, needsNetwork: false, dispose: async () => driver.close() };
     }
     case "firecracker": {
-      const bin = config.firecrackerBin ?? process.env.FIRECRACKER_BIN;
-      const kernel = config.firecrackerKernel ?? process.env.FIRECRACKER_KERNEL;
-      if (!bin || !kernel) {
-        throw new Error("sandbox firecracker needs firecrackerBin and firecrackerKernel in the config (or FIRECRACKER_BIN and FIRECRACKER_KERNEL)");
+      // Defaults: where the provisioner's host steps install them.
+      const bin = config.firecrackerBin ?? process.env.FIRECRACKER_BIN ?? "/usr/local/bin/firecracker";
+      const kernel = config.firecrackerKernel ?? process.env.FIRECRACKER_KERNEL ?? "/var/lib/vhive/firecracker/vmlinux";
+      for (const [what, file] of [["firecrackerBin", bin], ["firecrackerKernel", kernel]] as const) {
+        await access(file).catch(() => {
+          throw new Error(`sandbox firecracker: ${what} ${file} does not exist (set it in the config, or FIRECRACKER_BIN / FIRECRACKER_KERNEL)`);
+        });
       }
       const { FirecrackerDriver } = await import("../sandbox/firecracker/driver.js");
       const { ReapUffdLauncher } = await import("../sandbox/firecracker/reap-uffd-launcher.js");
