@@ -38,6 +38,11 @@ export class KindDevEnv extends pulumi.ComponentResource {
     super("vhive:kind:KindDevEnv", name, {}, opts);
     const { config } = args;
     const prefix = config.kind.clusterName;
+    if (!config.kind.devImage.includes("@sha256:"))
+      pulumi.log.warn(
+        `kind.devImage ${config.kind.devImage} is not pinned to a digest; upstream moves this tag, so set kind.devImage to <image>@sha256:<digest> for reproducible runs`,
+        this,
+      );
     const chain: command.local.Command[] = [];
     const add = (step: pulumi.Output<Step> | Step, stepName: string, secretStdout = false) => {
       const previous = chain.at(-1);
