@@ -56,6 +56,11 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     expect(await sayHello(h.endpoint, "gVisor")).toBe("Hello, gVisor!");
     // a second call on a new connection: the relay serves more than one
     expect(await sayHello(h.endpoint, "again")).toBe("Hello, again!");
+    // many connections at once, and a message far larger than the relay's 64 KiB buffers
+    const names = Array.from({ length: 12 }, (_, i) => `caller-${i}`);
+    expect(await Promise.all(names.map((n) => sayHello(h.endpoint, n)))).toEqual(names.map((n) => `Hello, ${n}!`));
+    const big = "x".repeat(1024 * 1024);
+    expect(await sayHello(h.endpoint, big)).toBe(`Hello, ${big}!`);
     const stats = await driver.stats(h);
     // Python with gRPC loaded occupies tens of MB in the sentry and its stubs
     expect(stats.rssBytes).toBeGreaterThan(20 * 1024 * 1024);
