@@ -15,6 +15,7 @@ import { bootstrapToken } from "../cluster/bootstrapToken.js";
 import { kubeconfigFrom } from "../cluster/controlPlane.js";
 import { bundleScript, sourceDigest } from "../nodes/nodeRuntime.js";
 import { localStep } from "../nodes/stepCommands.js";
+import { warnMissingChecksums } from "../nodes/missingChecksums.js";
 
 export interface KindDevEnvArgs {
   readonly config: StackConfig;
@@ -54,6 +55,7 @@ export class KindDevEnv extends pulumi.ComponentResource {
     add(kindInstallStep(config), "kind");
     add(devContainerStep(config), "dev-container");
     const plan = { name: containerName(config), runsSandbox: true };
+    warnMissingChecksums([kindInstallStep(config), ...hostBootstrapSteps(config, plan)], this);
     for (const step of hostBootstrapSteps(config, plan)) add(inContainer(config, step), step.name);
 
     const criSocket = criSocketFor(config, plan);

@@ -5,6 +5,7 @@ import type * as command from "@pulumi/command";
 import type { StackConfig } from "../config/schema.js";
 import { hostBootstrapSteps, type HostPlan } from "../scripts/hostSteps.js";
 import { remoteStep } from "./stepCommands.js";
+import { warnMissingChecksums } from "./missingChecksums.js";
 
 export interface BootstrapHost {
   readonly plan: HostPlan;
@@ -51,6 +52,7 @@ export class HostBootstrap extends pulumi.ComponentResource {
     this.ready = ready;
     this.sandboxReady = sandboxReady;
     this.stepNames = pulumi.output(names);
+    warnMissingChecksums(args.hosts.flatMap((h) => hostBootstrapSteps(args.config, h.plan)), this);
     this.registerOutputs({ stepNames: this.stepNames });
   }
 }
