@@ -261,6 +261,14 @@ open_proc_sys() {
   cmd_exec "$n" mount -o remount,bind,rw /proc/sys
 }
 
+# SSH answers before boot has finished; wait for the rest (enabled services included), as anyone
+# would before working on a machine that just came up. "degraded" still counts as booted.
+wait_booted() {
+  local n=$1
+  [ "$(cat "$(host_dir "$n")/mode")" = nspawn ] || return 0
+  timeout 60 "$0" exec "$n" systemctl is-system-running --wait >/dev/null 2>&1 || true
+}
+
 wait_ssh() {
   local n=$1 dir
   dir=$(host_dir "$n")
@@ -297,7 +305,7 @@ cmd_up() {
     write_host_identity "$n"
     boot_host "$n"
   done
-  for n in "$@"; do wait_ssh "$n"; open_proc_sys "$n"; done
+  for n in "$@"; do wait_ssh "$n"; open_proc_sys "$n"; wait_booted "$n"; done
   for n in "$@"; do host_json "$n"; done
 }
 
@@ -408,7 +416,7 @@ main() {
     down) cmd_down "$@" ;;
     down-all) cmd_down_all ;;
     stop) check_index "$1"; stop_host "$1" ;;
-    start) check_index "$1"; boot_host "$1"; wait_ssh "$1"; open_proc_sys "$1"; host_json "$1" ;;
+    start) check_index "$1"; boot_host "$1"; wait_ssh "$1"; open_proc_sys "$1"; wait_booted "$1"; host_json "$1" ;;
     rekey) cmd_rekey "$1" ;;
     sudo-password) cmd_sudo_password "$1" "$2" ;;
     exec) cmd_exec "$@" ;;

@@ -65,7 +65,8 @@ export async function provisionForReal(config: StackConfig, hosts: readonly Test
         manifestFetcher: fetcher,
       });
     },
-    { hostNames: Object.fromEntries(hosts.map((h) => [h.address, h.name])), ...options },
+    // runLocal: the node runtime bundle is packed on this machine for real, as `pulumi up` would.
+    { hostNames: Object.fromEntries(hosts.map((h) => [h.address, h.name])), runLocal: true, ...options },
   );
   return { ...report, refusedDownloads: fetcher.refused };
 }
