@@ -11,6 +11,7 @@ import type { StackConfig } from "../config/schema.js";
 import { nodeRuntimeStep } from "../scripts/nodeRuntimeStep.js";
 import { q } from "../scripts/shell.js";
 import { remoteStep } from "./stepCommands.js";
+import { warnMissingChecksums } from "./missingChecksums.js";
 
 export interface NodeRuntimeWorker {
   readonly name: string;
@@ -109,6 +110,8 @@ export class NodeRuntime extends pulumi.ComponentResource {
   constructor(name: string, args: NodeRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhive:nodes:NodeRuntime", name, {}, opts);
     const digest = sourceDigest(args.repoRoot);
+    if (args.workers.length > 0)
+      warnMissingChecksums([nodeRuntimeStep(args.config, { bundlePath: "", bundleSha256: "", criSocket: args.workers[0]!.criSocket })], this);
     const bundle = new command.local.Command(
       `${name}-bundle`,
       { create: bundleScript(args.repoRoot, digest), interpreter: ["/bin/bash", "-c"], triggers: [digest] },
