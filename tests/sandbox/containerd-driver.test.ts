@@ -180,6 +180,35 @@ describe.skipIf(skip)("containerd driver", () => {
     await expectNothingLeft(["vhctr-oom"]);
   });
 
+  it("runs each instance in its own network namespace on the image's port when asked", async () => {
+    const netDriver = new ContainerdDriver({
+      address: daemon!.address,
+      namespace: `vhctr-${daemon!.id}`,
+      images: store,
+      stateDir: path.join(daemon!.state, "instances"),
+      network: { mode: "netns", subnet: "10.213.7.0/29", prefix: "vhctr" },
+    });
+    try {
+      const [a, b] = await Promise.all(["vhctr-net-a", "vhctr-net-b"].map((id) => netDriver.boot(request(id), new StageTimer())));
+      // Same guest port in both, distinct addresses inside namespaces this test's driver made.
+      expect([a!.endpoint, b!.endpoint].map((e) => (e.kind === "tcp" ? e.port : 0))).toEqual([50051, 50051]);
+      expect(new Set([a!.endpoint, b!.endpoint].map((e) => (e.kind === "tcp" ? e.host : "")))).toEqual(new Set(["10.213.7.2", "10.213.7.6"]));
+      const namespaces = execFileSync("ip", ["netns", "list"]).toString();
+      expect(namespaces).toContain("vhctr-ctr-0");
+      expect(namespaces).toContain("vhctr-ctr-1");
+      expect(await sayHello(a!, "a", 30_000)).toBe("Hello, a!");
+      expect(await sayHello(b!, "b", 30_000)).toBe("Hello, b!");
+      // A third instance does not fit in a /29 (two /30 blocks).
+      await expect(netDriver.boot(request("vhctr-net-c"), new StageTimer())).rejects.toThrow("containerd network subnet 10.213.7.0/29 is full");
+      await netDriver.stop(a!);
+      await netDriver.stop(b!);
+      expect(() => execFileSync("ip", ["link", "show", "vhctrh0"], { stdio: "ignore" })).toThrow();
+      await expectNothingLeft(["vhctr-net-a", "vhctr-net-b", "vhctr-net-c"]);
+    } finally {
+      netDriver.client.close();
+    }
+  });
+
   it("rejects unknown images and bad requests with clear errors and creates nothing", async () => {
     const unknown = `sha256:${"ab".repeat(32)}`;
     await expect(driver.boot(request("vhctr-unknown", { imageDigest: unknown }), new StageTimer())).rejects.toThrow(`image ${unknown} is not in the image store`);

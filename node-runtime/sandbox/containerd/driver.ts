@@ -2,10 +2,13 @@
 // container per function instance. No snapshots: supportsSnapshots is false and the
 // orchestrator always boots (runc checkpointing needs CRIU, which fails on this kernel).
 //
-// Networking: the container shares the host's network namespace and the function listens on a
-// free host port handed to it in $PORT (the Knative contract vHive functions follow); the
-// endpoint is 127.0.0.1:<port>. BootRequest.port is the port the image would use by default;
-// it is recorded but not used, since two instances cannot share it in one namespace.
+// Networking, two modes:
+// - "host" (default): the container shares the host's network namespace and the function listens
+//   on a free host port handed to it in $PORT (the Knative contract); endpoint 127.0.0.1:<port>.
+//   BootRequest.port is not used, since two instances cannot share it in one namespace.
+// - "netns": each instance gets its own network namespace joined to the host by a veth pair
+//   (veth-networks.ts); the function listens on BootRequest.port (vHive's GUEST_PORT, also
+//   passed as $PORT), endpoint <namespace address>:<port>. Works for images that ignore $PORT.
 import { mkdir, readdir, readFile, rm, rmdir, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { constants as osConstants } from "node:os";
@@ -22,6 +25,7 @@ import type {
 } from "../driver.js";
 import { ContainerdClient, isNotFound, type Mount } from "./client.js";
 import { buildContainerSpec, mergeEnv } from "./runtime-spec.js";
+import { VethNetworks, type VethNetwork, type VethNetworkOptions } from "./veth-networks.js";
 
 export interface ContainerdDriverOptions {
   /** containerd's gRPC socket, e.g. /run/containerd/containerd.sock. */
@@ -36,6 +40,8 @@ export interface ContainerdDriverOptions {
   ctrPath?: string;
   /** Grace period between SIGTERM and SIGKILL on stop; default 5 s. */
   stopTimeoutMs?: number;
+  /** How functions are reached; default host network with a port per instance. */
+  network?: { mode: "host" } | ({ mode: "netns" } & VethNetworkOptions);
 }
 
 const SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
@@ -52,6 +58,7 @@ class ContainerdSandbox implements SandboxHandle {
     readonly snapshotKey: string,
     readonly instanceDir: string,
     readonly logPath: string,
+    readonly network: VethNetwork | undefined,
   ) {}
 }
 
@@ -90,8 +97,11 @@ export class ContainerdDriver implements SandboxDriver {
   private readonly runtime: string;
   private readonly stateDir: string;
   private readonly imports = new Map<string, Promise<{ name: string; chain: string }>>();
+  private readonly networks: VethNetworks | undefined;
 
   constructor(private readonly options: ContainerdDriverOptions) {
+    const network = options.network ?? { mode: "host" };
+    this.networks = network.mode === "netns" ? new VethNetworks(network) : undefined;
     this.client = new ContainerdClient(options.address, options.namespace ?? "vhive-node");
     this.snapshotter = options.snapshotter ?? "overlayfs";
     this.runtime = options.runtime ?? "io.containerd.runc.v2";
@@ -148,7 +158,15 @@ export class ContainerdDriver implements SandboxDriver {
     try {
       const { name, chain } = await timer.time("GetImage", () => this.ensureImage(req.imageDigest));
       const user = await resolveImageUser(req.image.user, () => this.options.images.rootfs(req.imageDigest));
-      const hostPort = await freeHostPort();
+      let network: VethNetwork | undefined;
+      if (this.networks) {
+        const networks = this.networks;
+        network = await networks.acquire();
+        const acquired = network;
+        undo.push(() => networks.release(acquired));
+      }
+      if (network && !(Number.isInteger(req.port) && req.port > 0 && req.port < 65536)) throw new Error(`port must be a TCP port number (got ${req.port})`);
+      const port = network ? req.port : await freeHostPort();
       const instanceDir = path.join(this.stateDir, containerId);
       await mkdir(this.stateDir, { recursive: true });
       await this.claimInstanceDir(containerId, instanceDir);
@@ -159,14 +177,15 @@ export class ContainerdDriver implements SandboxDriver {
         const spec = buildContainerSpec({
           hostname: containerId,
           args: [...req.image.entrypoint, ...req.image.cmd],
-          env: mergeEnv(req.image.env, Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`), [`PORT=${hostPort}`]),
+          env: mergeEnv(req.image.env, Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`), [`PORT=${port}`]),
           cwd: req.image.workingDir,
           uid: user.uid,
           gid: user.gid,
           memoryMiB: req.memoryMiB,
           vcpus: req.vcpus,
           cgroupsPath: `/${this.client.namespace}/${containerId}`,
-          hostNetwork: true,
+          hostNetwork: !network,
+          ...(network ? { networkNamespacePath: network.netnsPath } : {}),
         });
         const prepared = await this.client.prepareSnapshot(this.snapshotter, containerId, chain, {
           "containerd.io/gc.root": new Date().toISOString(),
@@ -201,7 +220,8 @@ export class ContainerdDriver implements SandboxDriver {
         ),
       }));
       await timer.time("TaskStart", () => this.client.startTask(containerId));
-      return new ContainerdSandbox(req.instanceId, { kind: "tcp", host: "127.0.0.1", port: hostPort }, created.pid, exited, containerId, containerId, instanceDir, logPath);
+      const endpoint: FunctionEndpoint = { kind: "tcp", host: network ? network.containerIp : "127.0.0.1", port };
+      return new ContainerdSandbox(req.instanceId, endpoint, created.pid, exited, containerId, containerId, instanceDir, logPath, network);
     } catch (error) {
       for (const step of undo.reverse()) await step().catch(() => undefined);
       throw error;
@@ -290,6 +310,7 @@ export class ContainerdDriver implements SandboxDriver {
     await this.client.removeSnapshot(this.snapshotter, sandbox.snapshotKey).catch((error: unknown) => {
       if (!isNotFound(error)) throw error;
     });
+    if (sandbox.network) await this.networks?.release(sandbox.network);
     await rm(sandbox.instanceDir, { recursive: true, force: true });
   }
 

@@ -30,6 +30,13 @@ describe("buildContainerSpec", () => {
     expect(spec.mounts.map((m) => m.destination)).not.toContain("/etc/resolv.conf");
   });
 
+  it("joins a given network namespace instead of sharing the host's", () => {
+    const spec = buildContainerSpec({ ...input, hostNetwork: false, networkNamespacePath: "/var/run/netns/x-ctr-0" }) as {
+      linux: { namespaces: { type: string; path?: string }[] };
+    };
+    expect(spec.linux.namespaces.find((n) => n.type === "network")).toEqual({ type: "network", path: "/var/run/netns/x-ctr-0" });
+  });
+
   it("refuses an image with nothing to run", () => {
     expect(() => buildContainerSpec({ ...input, args: [] })).toThrow("neither Entrypoint nor Cmd");
   });

@@ -15,6 +15,8 @@ export interface ContainerSpecInput {
   cgroupsPath: string;
   /** Share the host's network namespace (the function is reached on a host port). */
   hostNetwork: boolean;
+  /** Otherwise join this existing network namespace (a path under /var/run/netns); default a new empty one. */
+  networkNamespacePath?: string;
 }
 
 const CAPABILITIES = [
@@ -44,8 +46,8 @@ export function mergeEnv(...lists: string[][]): string[] {
 export function buildContainerSpec(input: ContainerSpecInput): Record<string, unknown> {
   if (input.args.length === 0) throw new Error("image has neither Entrypoint nor Cmd: nothing to run");
   const period = 100_000;
-  const namespaces = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
-  if (!input.hostNetwork) namespaces.push({ type: "network" });
+  const namespaces: { type: string; path?: string }[] = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
+  if (!input.hostNetwork) namespaces.push({ type: "network", ...(input.networkNamespacePath ? { path: input.networkNamespacePath } : {}) });
   const mounts: Record<string, unknown>[] = [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
