@@ -6,8 +6,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:net";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, readSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, readSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { FirecrackerDriver, FIRECRACKER_DEFAULT_MACHINE, type FirecrackerDriverOptions } from "../../node-runtime/sandbox/firecracker/driver.js";
 import { FirecrackerApiClient, FirecrackerApiError } from "../../node-runtime/sandbox/firecracker/api-client.js";
@@ -31,6 +32,7 @@ try {
 }
 
 const isRoot = process.getuid?.() === 0;
+const JAILER_DOUBLE = fileURLToPath(new URL("../doubles/firecracker/jailer-double.sh", import.meta.url));
 if (!isRoot) console.warn("firecracker-driver.test: skipped, needs root for network namespaces");
 
 const DIGEST = "sha256:" + "ab".repeat(32);
@@ -462,5 +464,46 @@ describe.skipIf(!isRoot || reapNative !== "")("FirecrackerDriver with the REAP u
     } finally {
       await give(slot);
     }
+  });
+});
+
+describe.skipIf(!isRoot)("FirecrackerDriver in jailer mode (jailer double, v1.16.1)", () => {
+  it("jails each VM: chroot layout, dropped uid/gid, slot namespace; snapshots and restores through the chroot", async () => {
+    // The jailed VMM (uid 10000) must reach its chroot below the test's directory.
+    chmodSync(work, 0o755);
+    const base = join(work, "jail");
+    const uffd = new UffdLauncherDouble();
+    const { driver, record } = makeDriver("1.16.1", "jailed", { jailer: { jailerBin: JAILER_DOUBLE, uid: 10000, gid: 10000, chrootBaseDir: base }, uffd });
+    writeFileSync(record, "");
+    chmodSync(record, 0o666);
+    const jailOf = (id: string) => join(base, "firecracker-double-1.16.1", id);
+    const slot = await take();
+    const booted = await driver.boot(request(`jboot-${tag}`, slot), new StageTimer());
+    const status = readFileSync(`/proc/${booted.pid}/status`, "utf8");
+    expect(status).toMatch(/^Uid:\s+10000\s+10000/m);
+    expect(status).toMatch(/^Gid:\s+10000\s+10000/m);
+    expect(netnsInode(booted.pid!)).toBe(statSync(`/var/run/netns/${slot.netns}`).ino);
+    const root = join(jailOf(`jboot-${tag}`), "root");
+    expect(readdirSync(root).sort()).toEqual(["api.socket", "firecracker-double-1.16.1", "rootfs.ext4", "vmlinux"]);
+    expect(statSync(join(root, "rootfs.ext4")).uid).toBe(10000);
+    expect(writes(record).map((e) => `${e.method} ${e.path} ${e.status}`)).toContain("PUT /actions 204");
+    expect(writes(record).find((e) => e.path === "/drives/rootfs")!.body!.path_on_host).toBe("rootfs.ext4");
+
+    const snap = join(work, "snap-jailed");
+    mkdirSync(snap);
+    await driver.pause(booted);
+    await driver.snapshot(booted, snap);
+    await driver.stop(booted);
+    expect(existsSync(jailOf(`jboot-${tag}`))).toBe(false);
+    expect(readdirSync(snap).sort()).toEqual(["firecracker-snapshot.json", "memory", "rootfs.ext4", "vmstate"]);
+
+    const clone = await driver.restore({ ...request(`jclone-${tag}`, slot), snapshotDir: snap, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer());
+    // The jailed VMM could connect to the handler's socket and loaded the snapshot.
+    expect(JSON.parse(uffd.received[0]!)[0]).toMatchObject({ size: 512 * 1024 * 1024 });
+    expect(writes(record).filter((e) => e.path === "/snapshot/load").map((e) => e.status)).toEqual([204]);
+    expect(readFileSync(`/proc/${clone.pid}/status`, "utf8")).toMatch(/^Uid:\s+10000/m);
+    await driver.stop(clone);
+    expect(existsSync(jailOf(`jclone-${tag}`))).toBe(false);
+    expect(alive(clone.pid)).toBe(false);
   });
 });

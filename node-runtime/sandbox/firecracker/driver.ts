@@ -186,6 +186,8 @@ export class FirecrackerDriver implements SandboxDriver {
             timer,
           });
           watchUffdHandler(record);
+          // Connecting to a Unix socket needs write permission on it: the jailed VMM must own it.
+          await this.handOver(root, [uffdSocket]);
           backendPath = uffdSocket;
         }
         const loading = record.client.loadSnapshot({
@@ -314,6 +316,8 @@ export class FirecrackerDriver implements SandboxDriver {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
     await mkdir(root, { recursive: true });
+    // Firecracker creates its API socket and snapshot files in the jail's root.
+    await this.handOver(root, ["."]);
     return { root, removeOnStop };
   }
 

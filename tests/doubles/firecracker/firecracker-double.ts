@@ -11,11 +11,12 @@
 // mappings as JSON, but it cannot pass a userfaultfd descriptor.
 //
 // Usage: firecracker-double.ts --spec-version 1.16.1 [--record file.jsonl] --api-sock <path> [--id x]
-// (other Firecracker flags the jailer passes, such as --start-time-us, are accepted and ignored).
+// [--chroot-root <dir>] (other Firecracker flags the jailer passes are accepted and ignored).
+// `--chroot-root` comes from the jailer double: paths then resolve as inside that chroot.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect } from "node:net";
 import { appendFileSync, existsSync, openSync, closeSync, ftruncateSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { FirecrackerApiVersion, MachineConfiguration, BootSource, Drive, NetworkInterface, SnapshotCreateParams, SnapshotLoadParams } from "../../../node-runtime/sandbox/firecracker/api-types.js";
 import { FirecrackerSpec } from "./spec-validator.js";
 
@@ -32,6 +33,14 @@ export interface DoubleVmState {
 }
 
 class Refusal extends Error {}
+
+/** Set by the jailer double: the directory that is "/" for this process. */
+let chrootRoot: string | undefined;
+
+/** Where a path Firecracker was given lives on the host (a chroot maps absolute paths). */
+function hostPath(p: string): string {
+  return chrootRoot !== undefined && isAbsolute(p) ? join(chrootRoot, p) : p;
+}
 
 export class FirecrackerDouble {
   private state: VmmState = "Not started";
@@ -121,8 +130,8 @@ export class FirecrackerDouble {
         this.preBoot(template);
         const b = body as BootSource;
         // Firecracker opens the kernel (and initrd) when the boot source is set.
-        if (!isFile(b.kernel_image_path)) throw new Refusal(`The kernel file cannot be opened: No such file or directory (os error 2)`);
-        if (b.initrd_path !== undefined && !isFile(b.initrd_path)) throw new Refusal(`The initrd file cannot be opened due to invalid path or invalid permissions. No such file or directory (os error 2)`);
+        if (!isFile(hostPath(b.kernel_image_path))) throw new Refusal(`The kernel file cannot be opened: No such file or directory (os error 2)`);
+        if (b.initrd_path !== undefined && !isFile(hostPath(b.initrd_path))) throw new Refusal(`The initrd file cannot be opened due to invalid path or invalid permissions. No such file or directory (os error 2)`);
         this.bootSource = b;
         this.configured = true;
         return undefined;
@@ -132,7 +141,7 @@ export class FirecrackerDouble {
         const d = body as Drive;
         if (d.drive_id !== params.drive_id) throw new Refusal(`The id from the path [${params.drive_id}] does not match the id from the body [${d.drive_id}]!`);
         if (d.path_on_host === undefined) throw new Refusal("Unable to create the virtio block device: path_on_host is required for virtio-block.");
-        if (!isFile(d.path_on_host)) throw new Refusal(`Unable to create the block device: BackingFile(Os { code: 2, kind: NotFound, message: "No such file or directory" }, "${d.path_on_host}")`);
+        if (!isFile(hostPath(d.path_on_host))) throw new Refusal(`Unable to create the block device: BackingFile(Os { code: 2, kind: NotFound, message: "No such file or directory" }, "${d.path_on_host}")`);
         if (d.is_root_device && [...this.drives.values()].some((o) => o.is_root_device && o.drive_id !== d.drive_id)) {
           throw new Refusal("A root block device already exists!");
         }
@@ -193,7 +202,7 @@ export class FirecrackerDouble {
       throw new Refusal("Create snapshot error: Diff snapshots are not enabled (track_dirty_pages is false).");
     }
     for (const path of [p.snapshot_path, p.mem_file_path]) {
-      if (!existsSync(dirname(resolve(path)))) throw new Refusal(`Create snapshot error: Cannot open snapshot file: No such file or directory (os error 2): ${path}`);
+      if (!existsSync(dirname(resolve(hostPath(path))))) throw new Refusal(`Create snapshot error: Cannot open snapshot file: No such file or directory (os error 2): ${path}`);
     }
     const vmstate: DoubleVmState = {
       double: "firecracker-double",
@@ -203,11 +212,11 @@ export class FirecrackerDouble {
       drives: [...this.drives.values()],
       networkInterfaces: [...this.nets.values()],
     };
-    writeFileSync(p.snapshot_path, JSON.stringify(vmstate));
+    writeFileSync(hostPath(p.snapshot_path), JSON.stringify(vmstate));
     // Full: every page (a sparse file of the memory size stands in); Diff: only dirty pages, written
     // in place at their offsets, so the file keeps the memory size and gets one marked page.
     // Diff writes into an existing file without truncating it (dirty pages land on top of the base).
-    const fd = openSync(p.mem_file_path, type === "Diff" && existsSync(p.mem_file_path) ? "r+" : "w");
+    const fd = openSync(hostPath(p.mem_file_path), type === "Diff" && existsSync(hostPath(p.mem_file_path)) ? "r+" : "w");
     try {
       ftruncateSync(fd, this.machine.mem_size_mib * 1024 * 1024);
       if (type === "Diff") writeSync(fd, Buffer.from("diff-page"), 0, 9, 4096);
@@ -228,7 +237,7 @@ export class FirecrackerDouble {
     }
     let vmstate: DoubleVmState;
     try {
-      vmstate = JSON.parse(readFileSync(p.snapshot_path, "utf8")) as DoubleVmState;
+      vmstate = JSON.parse(readFileSync(hostPath(p.snapshot_path), "utf8")) as DoubleVmState;
     } catch (e) {
       throw new Refusal(`Load snapshot error: Cannot deserialize the microVM state: ${(e as Error).message}`);
     }
@@ -236,13 +245,13 @@ export class FirecrackerDouble {
     const memBytes = vmstate.machine.mem_size_mib * 1024 * 1024;
     const backend = p.mem_backend ?? { backend_type: "File" as const, backend_path: p.mem_file_path ?? "" };
     if (backend.backend_type === "File") {
-      if (!isFile(backend.backend_path)) throw new Refusal(`Load snapshot error: Failed to open memory backing file: No such file or directory (os error 2)`);
-      const size = statSync(backend.backend_path).size;
+      if (!isFile(hostPath(backend.backend_path))) throw new Refusal(`Load snapshot error: Failed to open memory backing file: No such file or directory (os error 2)`);
+      const size = statSync(hostPath(backend.backend_path)).size;
       if (size < memBytes) throw new Refusal(`Load snapshot error: memory file is ${size} bytes, the snapshot needs ${memBytes}.`);
     }
     // Firecracker reopens every device the snapshot names: the same drive paths and tap names.
     for (const d of vmstate.drives) {
-      if (d.path_on_host !== undefined && !isFile(d.path_on_host)) {
+      if (d.path_on_host !== undefined && !isFile(hostPath(d.path_on_host))) {
         throw new Refusal(`Load snapshot error: Failed to restore block device: ${d.path_on_host}: No such file or directory (os error 2)`);
       }
     }
@@ -250,7 +259,7 @@ export class FirecrackerDouble {
       const tap = p.network_overrides?.find((o) => o.iface_id === n.iface_id)?.host_dev_name ?? n.host_dev_name;
       if (!existsSync(`/sys/class/net/${tap}`)) throw new Refusal(`Load snapshot error: Failed to restore network device: Open tap device failed: ${tap}`);
     }
-    if (backend.backend_type === "Uffd") await this.greetUffdHandler(backend.backend_path, memBytes);
+    if (backend.backend_type === "Uffd") await this.greetUffdHandler(hostPath(backend.backend_path), memBytes);
     this.machine = { ...vmstate.machine, track_dirty_pages: p.track_dirty_pages ?? p.enable_diff_snapshots ?? false };
     for (const d of vmstate.drives) this.drives.set(d.drive_id, d);
     for (const n of vmstate.networkInterfaces) this.nets.set(n.iface_id, n);
@@ -300,7 +309,8 @@ function argValue(args: string[], flag: string): string | undefined {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const version = (argValue(args, "--spec-version") ?? "1.16.1") as FirecrackerApiVersion;
-  const sock = argValue(args, "--api-sock") ?? "/run/firecracker.socket";
+  chrootRoot = argValue(args, "--chroot-root");
+  const sock = hostPath(argValue(args, "--api-sock") ?? "/run/firecracker.socket");
   if (existsSync(sock)) {
     process.stderr.write(`Failed to open the API socket at: ${sock}. Check that it is not already used.\n`);
     process.exit(1);
