@@ -118,6 +118,16 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     await expectNothingLeft();
   });
 
+  it("reclaims what an earlier driver (a runtime process that died) left for an instance", async () => {
+    const h = await driver.boot(request("orphan"), new StageTimer());
+    started.push(h);
+    // a new driver on the same base dir knows nothing of the sandbox, as after a runtime restart
+    const successor = new GvisorDriver(hw.store, { baseDir: BASE });
+    await successor.reclaim("orphan");
+    expect(await h.exited).toEqual({ code: null, signal: null });
+    await expectNothingLeft();
+  });
+
   it("fails a boot whose entrypoint does not exist, naming the exit, and cleans up", async () => {
     const image = { ...hw.image.config, entrypoint: ["/no/such/program"], cmd: [] };
     await expect(driver.boot(request("noentry", { image }), new StageTimer())).rejects.toThrow(

@@ -277,6 +277,19 @@ export class GvisorDriver implements SandboxDriver {
     await this.destroy(this.own(handle));
   }
 
+  /**
+   * Removes what an earlier runtime process left for `instanceId` under this driver's base dir
+   * (container, sandbox and gofer processes, overlay mount, files). The orchestrator calls it for
+   * instances it adopted after a restart, whose handles this driver never made.
+   */
+  async reclaim(instanceId: string): Promise<void> {
+    if (!INSTANCE_ID.test(instanceId)) throw new Error(`instanceId ${JSON.stringify(instanceId)} is not one this driver makes`);
+    const dir = path.join(this.baseDir, "instances", instanceId);
+    const h = new GvisorHandle(instanceId, `vhgv-${instanceId}`, dir, { kind: "unix", path: path.join(dir, "sock", SOCKET_NAME) }, this.cli());
+    h.pid = await readPid(h.pidFile).catch(() => undefined);
+    await this.destroy(h);
+  }
+
   // --- internals ---
 
   private own(handle: SandboxHandle): GvisorHandle {
