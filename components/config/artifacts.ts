@@ -90,6 +90,8 @@ export const KNOWN_CHECKSUMS: Partial<Record<ArtifactName, { version: string; ch
       "sha512:9efeefada7b9a7bcc21dc3a1ad3531d11dfac267808cced45d047aab742f15ecb91b2bb635dea78a4ae36817f76e5ed223b7ad80f3165f15dd24de9b0c95726f",
   },
   kind: { version: "0.30.0", checksum: "sha256:517ab7fc89ddeed5fa65abf71530d90648d9638ef0c4cde22c2c11f8097b8889" },
+  // From Node.js's SHASUMS256.txt for v20.20.2 (quoted identically by independent projects).
+  node: { version: "20.20.2", checksum: "sha256:19e56f0825510207dd904f087fe52faa0a4eb6b2aab5f0ea7a33830d04888b8b" },
 };
 
 /** The upstream URL of an artifact for linux/amd64 (x86_64). */
