@@ -87,6 +87,17 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     await expectNothingLeft();
   });
 
+  it("runs the function as the image's user, named in the image's /etc/passwd", async () => {
+    // the function proves its identity: it only starts serving if it runs as nobody (uid 65534)
+    const check = "import os, sys; sys.exit(0 if (os.getuid(), os.getgid()) == (65534, 65534) else 3)";
+    const image = { ...hw.image.config, user: "nobody", entrypoint: ["/bin/sh", "-c", `python3 -c '${check}' && exec python3 -u /app/server.py`], cmd: [] };
+    const h = await driver.boot(request("user1", { image }), new StageTimer());
+    started.push(h);
+    expect(await sayHello(h.endpoint, "nobody")).toBe("Hello, nobody!");
+    await driver.stop(h);
+    await expectNothingLeft();
+  });
+
   it("snapshots, restores three instances concurrently from one checkpoint, each on its own socket", async () => {
     const source = await driver.boot(request("snap-src"), new StageTimer());
     started.push(source);
