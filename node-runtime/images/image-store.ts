@@ -3,7 +3,7 @@
 import { ImageError } from "./errors.js";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { link, mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import path from "node:path";
@@ -286,6 +286,8 @@ export class LocalImageStore implements ImageStore {
           });
         }
         await writeFile(path.join(work, ".vhimg-complete"), `${digest}\n`);
+        // mkdtemp made it 0700; sandboxes running as other users must be able to reach the rootfs.
+        await chmod(work, 0o755);
         await rename(work, final).catch(async (error: NodeJS.ErrnoException) => {
           // Another process finished the same digest first; its copy is as good as ours.
           if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;

@@ -58,6 +58,7 @@ describe("LocalImageStore with the helloworld image", () => {
     const { digest } = await store.loadOciLayout(image.layoutDir);
     const rootfs = await store.rootfs(digest);
     expect((await stat(path.join(rootfs, "app/server.py"))).mode & 0o777).toBe(0o755);
+    expect((await stat(path.dirname(rootfs))).mode & 0o777).toBe(0o755);
     const out = execFileSync("/usr/sbin/chroot", [rootfs, "/usr/bin/python3", "-c", "import grpc, google.protobuf; print(grpc.__version__)"], {
       env: { PATH: "/usr/bin:/bin" },
     }).toString();
