@@ -330,6 +330,7 @@ export function kubernetesStep(config: StackConfig, criSocket: string): Step {
       `trap 'rm -rf "$work"' EXIT`,
       `tar -xzf "${crictlArchive}" -C "$work"`,
       `install_binary "$work/crictl" /usr/local/bin/crictl`,
+      `backup_once /etc/crictl.yaml`,
       writeFile("/etc/crictl.yaml", "0644", `runtime-endpoint: ${criSocket}\nimage-endpoint: ${CONTAINERD_SOCKET}\ntimeout: 10`),
       writeFile("/etc/systemd/system/kubelet.service", "0644", KUBELET_UNIT),
       writeFile("/etc/systemd/system/kubelet.service.d/10-kubeadm.conf", "0644", KUBELET_KUBEADM_DROPIN),
@@ -338,6 +339,7 @@ export function kubernetesStep(config: StackConfig, criSocket: string): Step {
     lines(
       `disable_unit kubelet.service`,
       `remove_path /etc/systemd/system/kubelet.service /etc/systemd/system/kubelet.service.d /etc/crictl.yaml /var/lib/kubelet`,
+      `restore_backup /etc/crictl.yaml`,
       `remove_recorded_files kubernetes`,
       `remove_path ${["kubeadm", "kubelet", "kubectl"].map((b) => `"${cached(config, b as ArtifactName)}"`).join(" ")} "${crictlArchive}"`,
       `if has_systemd; then as_root systemctl daemon-reload; fi`,
