@@ -153,6 +153,7 @@ export class ContainerdDriver implements SandboxDriver {
     if (!INSTANCE_ID.test(req.instanceId)) throw new Error(`instanceId "${req.instanceId}" must be 1-76 letters, digits, '_', '.' or '-'`);
     if (!(req.vcpus > 0)) throw new Error(`vcpus must be positive (got ${req.vcpus})`);
     if (!(req.memoryMiB >= 16)) throw new Error(`memoryMiB must be at least 16 (got ${req.memoryMiB})`);
+    if (this.networks && !(Number.isInteger(req.port) && req.port > 0 && req.port < 65536)) throw new Error(`port must be a TCP port number (got ${req.port})`);
     const containerId = req.instanceId;
     const undo: (() => Promise<unknown>)[] = [];
     try {
@@ -165,7 +166,6 @@ export class ContainerdDriver implements SandboxDriver {
         const acquired = network;
         undo.push(() => networks.release(acquired));
       }
-      if (network && !(Number.isInteger(req.port) && req.port > 0 && req.port < 65536)) throw new Error(`port must be a TCP port number (got ${req.port})`);
       const port = network ? req.port : await freeHostPort();
       const instanceDir = path.join(this.stateDir, containerId);
       await mkdir(this.stateDir, { recursive: true });
