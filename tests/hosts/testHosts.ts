@@ -79,6 +79,11 @@ export function hostExec(index: number, command: string): string {
   return run(["exec", String(index), "bash", "-c", command]);
 }
 
+/** Runs a command of this machine inside a host's network namespace (e.g. iptables). */
+export function hostNetExec(index: number, command: string): string {
+  return run(["netexec", String(index), "bash", "-c", command]);
+}
+
 export function privateKey(host: TestHost): string {
   return readFileSync(host.privateKeyPath, "utf8");
 }

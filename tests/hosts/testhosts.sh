@@ -13,6 +13,7 @@
 #   testhosts.sh rekey <n>            give a host a new host key (for the changed-host-key test)
 #   testhosts.sh sudo-password <n> on|off   make sudo want a password for the user, or not
 #   testhosts.sh exec <n> <cmd>...    run a command inside a host as root (nsenter, no ssh)
+#   testhosts.sh netexec <n> <cmd>... run a command of this machine in a host's network namespace
 #   testhosts.sh info <n>             print a host's JSON line again
 set -euo pipefail
 
@@ -378,6 +379,18 @@ cmd_exec() {
   nsenter -t "$pid" -a -- "$@"
 }
 
+# Runs a command of this machine inside a host's network namespace only (e.g. iptables rules
+# that make the host drop a port, which the host's own minimal root fs has no tools for).
+cmd_netexec() {
+  local n=$1
+  shift
+  check_index "$n"
+  local pid
+  pid=$(leader_pid "$n")
+  [ -n "$pid" ] || die "$(host_name "$n") has no running init"
+  nsenter -t "$pid" -n -- "$@"
+}
+
 cmd_rekey() {
   local n=$1 dir
   check_index "$n"
@@ -420,8 +433,9 @@ main() {
     rekey) cmd_rekey "$1" ;;
     sudo-password) cmd_sudo_password "$1" "$2" ;;
     exec) cmd_exec "$@" ;;
+    netexec) cmd_netexec "$@" ;;
     info) check_index "$1"; host_json "$1" ;;
-    *) die "unknown command '$cmd' (base|up|down|down-all|stop|start|rekey|sudo-password|exec|info)" ;;
+    *) die "unknown command '$cmd' (base|up|down|down-all|stop|start|rekey|sudo-password|exec|netexec|info)" ;;
   esac
 }
 
