@@ -23,6 +23,8 @@
  *   vcpus N FILE           N threads touch FILE's pages at once, like vCPUs racing on the same
  *                          pages (exercises EEXIST + wake); answers with the per-page sums
  *   remove PAGE COUNT      madvise(MADV_DONTNEED) those pages (balloon deflate path)
+ *   churn N FILE           one thread touches FILE's pages N times over while another keeps
+ *                          removing them with MADV_DONTNEED (REMOVE events racing faults)
  *   exit
  * Page numbers count across regions in order (the same as memory-file pages).
  */
@@ -31,6 +33,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +158,43 @@ static void vcpus(int count, const char *path) {
   printf("]}\n");
   fflush(stdout);
   free(t);
+}
+
+struct churn_arg {
+  uint32_t *trace;
+  size_t n;
+  int rounds;
+  _Atomic int done;
+};
+
+static void *churn_remover(void *p) {
+  struct churn_arg *a = p;
+  size_t i = 0;
+  while (!atomic_load(&a->done)) {
+    madvise(page_addr(a->trace[i % a->n]), PS, MADV_DONTNEED);
+    i += 7;
+    usleep(50); /* a balloon, not a flood: each removal blocks until the handler reads it */
+  }
+  return NULL;
+}
+
+static void churn(int rounds, const char *path) {
+  struct churn_arg a = {0};
+  a.trace = load_trace(path, &a.n);
+  a.rounds = rounds;
+  pthread_t th;
+  pthread_create(&th, NULL, churn_remover, &a);
+  volatile uint8_t sink = 0;
+  for (int r = 0; r < rounds; r++)
+    for (size_t i = 0; i < a.n; i++) sink ^= page_addr(a.trace[i])[0];
+  (void)sink;
+  atomic_store(&a.done, 1);
+  pthread_join(th, NULL);
+  printf("{\"pages\":%zu,\"sums\":[", a.n);
+  for (size_t i = 0; i < a.n; i++) printf("%s%u", i ? "," : "", page_sum(page_addr(a.trace[i])));
+  printf("]}\n");
+  fflush(stdout);
+  free(a.trace);
 }
 
 static int make_uffd(void) {
@@ -323,7 +363,9 @@ int main(int argc, char **argv) {
     char path[4000];
     unsigned long long p, c;
     int nv;
-    if (sscanf(line, "vcpus %d %3999s", &nv, path) == 2) {
+    if (sscanf(line, "churn %d %3999s", &nv, path) == 2) {
+      churn(nv, path);
+    } else if (sscanf(line, "vcpus %d %3999s", &nv, path) == 2) {
       vcpus(nv, path);
     } else if (sscanf(line, "touch %3999s", path) == 1) {
       touch(path, strstr(line, " sums") != NULL);

@@ -58,6 +58,8 @@ export class GuestProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly lines: string[] = [];
   private waiters: ((l: string) => void)[] = [];
+  private exitNote: string | undefined;
+  private readonly exitListeners: ((why: string) => void)[] = [];
   stderr = "";
 
   constructor(binary: string, args: string[]) {
@@ -68,7 +70,14 @@ export class GuestProcess {
       if (w) w(l);
       else this.lines.push(l);
     });
-    this.exited = new Promise((res) => this.child.on("exit", (code, signal) => res({ code, signal })));
+    this.exited = new Promise((res) =>
+      // "close" (not "exit"): stdout is drained by then, so no answer line is lost.
+      this.child.on("close", (code, signal) => {
+        this.exitNote = `fc-guest exited (code ${code}, signal ${signal}); stderr: ${this.stderr}`;
+        for (const l of this.exitListeners.splice(0)) l(this.exitNote);
+        res({ code, signal });
+      }),
+    );
   }
 
   get pid(): number {
@@ -77,7 +86,12 @@ export class GuestProcess {
 
   async nextLine<T = Record<string, unknown>>(timeoutMs = 30_000): Promise<T> {
     const l = this.lines.shift() ?? (await new Promise<string>((res, rej) => {
+      if (this.exitNote) return rej(new Error(this.exitNote));
       const t = setTimeout(() => rej(new Error(`fc-guest gave no output in ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
+      this.exitListeners.push((why) => {
+        clearTimeout(t);
+        rej(new Error(why));
+      });
       this.waiters.push((x) => {
         clearTimeout(t);
         res(x);

@@ -225,6 +225,22 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     expect(s.zeroPages).toBe(2);
   });
 
+  it("REMOVE events racing page faults (EAGAIN from UFFDIO_COPY) neither hang nor corrupt pages", async () => {
+    const { h, g } = await launch({ mode: "lazy" });
+    await h.ready;
+    const trace = firstOccurrence(pickPages(400, 31));
+    const res = await g.command<{ sums: number[] }>(`churn 10 ${writeTrace(join(tmp.dir, "t-churn"), trace)}`);
+    const zero = pageSum(new Uint8Array(PS));
+    const expected = fileSums(trace);
+    // A page ends as the file's contents (never removed, or refaulted before any removal) or as
+    // zeroes (removed by the balloon, then faulted in again): nothing else.
+    res.sums.forEach((sum, i) => expect([expected[i], zero]).toContain(sum));
+    const s = h.stats();
+    expect(s.removeEvents).toBeGreaterThan(0);
+    expect(s.zeroPages).toBeGreaterThan(0);
+    console.log(`churn: ${s.removeEvents} REMOVE events, ${s.eagainRetries} EAGAIN retries, ${s.zeroPages} zero pages`);
+  });
+
   it("accepts the legacy handshake fields (page_size_kib only, or no page size)", async () => {
     for (const fields of ["kib", "none", "new"]) {
       const { h, g } = await launch({ mode: "lazy" }, ["--fields", fields]);
