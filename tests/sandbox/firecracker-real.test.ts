@@ -27,7 +27,7 @@ if (missing.length > 0) console.warn(`firecracker-real.test: skipped, ${missing.
 
 const PROTO = fileURLToPath(new URL("../../node-runtime/api/protos/helloworld.proto", import.meta.url));
 const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
-const work = mkdtempSync(join(tmpdir(), "vhfc-real-"));
+let work = "";
 let sandbox: FirecrackerSandbox | undefined;
 let image: StoredImage | undefined;
 const live: SandboxHandle[] = [];
@@ -70,6 +70,7 @@ function request(instanceId: string, slot: NonNullable<BootRequest["network"]>):
 
 beforeAll(async () => {
   if (missing.length > 0) return;
+  work = mkdtempSync(join(tmpdir(), "vhfc-real-"));
   const hello = await ensureHelloworldImage();
   const images = new LocalImageStore({ root: join(work, "images") });
   image = await images.loadOciLayout(hello.layoutDir, hello.ref);
@@ -88,7 +89,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const h of live) await sandbox?.driver.stop(h);
   await sandbox?.dispose();
-  rmSync(work, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker", () => {
