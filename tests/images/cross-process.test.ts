@@ -7,6 +7,10 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { withFileLock } from "../../node-runtime/images/file-lock.js";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
+import { imageTestsSkipReason } from "./requirements.js";
+
+const skipReason = imageTestsSkipReason();
+if (skipReason) console.log(`image tests skipped: ${skipReason}`);
 
 const run = promisify(execFile);
 const worker = path.resolve("tests/images/store-worker.ts");
@@ -19,7 +23,7 @@ function tsx(...args: string[]): Promise<string> {
   return run(process.execPath, ["--import", "tsx", worker, ...args], { maxBuffer: 1 << 20 }).then((r) => r.stdout);
 }
 
-describe("image store across processes", () => {
+describe.skipIf(skipReason !== undefined)("image store across processes", () => {
   it("two processes loading, unpacking and converting the same image end with one consistent copy", async () => {
     const hello = await ensureHelloworldImage();
     const root = await mkdtemp("/var/tmp/vhimg-store-");

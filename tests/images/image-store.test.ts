@@ -7,12 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalImageStore } from "../../node-runtime/images/image-store.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
 import { buildTestImage } from "./oci-test-image.js";
+import { imageTestsSkipReason } from "./requirements.js";
+
+const skipReason = imageTestsSkipReason();
+if (skipReason) console.log(`image tests skipped: ${skipReason}`);
 
 let image: HelloworldImage;
 let root: string;
 const scratch: string[] = [];
 
 beforeAll(async () => {
+  if (skipReason) return;
   image = await ensureHelloworldImage();
   root = await mkdtemp("/var/tmp/vhimg-store-");
   scratch.push(root);
@@ -22,7 +27,7 @@ afterAll(async () => {
   for (const dir of scratch) await rm(dir, { recursive: true, force: true });
 });
 
-describe("LocalImageStore with the helloworld image", () => {
+describe.skipIf(skipReason !== undefined)("LocalImageStore with the helloworld image", () => {
   it("loads the OCI layout: digest from index.json, config and three layers", async () => {
     const store = new LocalImageStore({ root });
     const stored = await store.loadOciLayout(image.layoutDir);

@@ -9,6 +9,10 @@ import { parseReference } from "../../node-runtime/images/reference.js";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 import { buildTestImage, type TestImage } from "./oci-test-image.js";
 import { TestRegistry, type RegistryBlob } from "./test-registry.js";
+import { imageTestsSkipReason } from "./requirements.js";
+
+const skipReason = imageTestsSkipReason();
+if (skipReason) console.log(`image tests skipped: ${skipReason}`);
 
 const scratch: string[] = [];
 const registries: TestRegistry[] = [];
@@ -56,6 +60,7 @@ async function startRegistry(auth: "none" | "bearer" | "basic"): Promise<TestReg
 }
 
 beforeAll(async () => {
+  if (skipReason) return;
   const hello = await ensureHelloworldImage();
   ({ blobs: helloworldBlobs, manifest: helloworldManifest } = await layoutBlobs(hello.layoutDir));
   const armLayout = await mkdtemp("/var/tmp/vhimg-layout-");
@@ -68,7 +73,7 @@ afterAll(async () => {
   for (const dir of scratch) await rm(dir, { recursive: true, force: true });
 });
 
-describe("registry pulls", () => {
+describe.skipIf(skipReason !== undefined)("registry pulls", () => {
   it("pulls the linux/amd64 image of an index with a bearer token obtained with the configured credentials", async () => {
     const registry = await startRegistry("bearer");
     const store = await freshStore({ registry: { credentials: { [registry.host]: { username: "puller", password: "s3cret-for-tests" } } } });
