@@ -19,7 +19,8 @@ import { SHAPES, workingSetTrace, meanRunLength, scatteredPages, type WorkingSet
 import { drawReapPlot, type PlotRow } from "./reap/plot.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const RESULTS = join(here, "results");
+// A partial run (REAP_BENCH_SHAPES) must not overwrite the committed results.
+const RESULTS = process.env.REAP_BENCH_SHAPES ? "/tmp/vhuf-reap-partial" : join(here, "results");
 const GUEST_BYTES = 512 << 20;
 const PS = 4096;
 const TOTAL_PAGES = GUEST_BYTES / PS;
