@@ -13,7 +13,7 @@ import { nodeRuntimeStep } from "../scripts/nodeRuntimeStep.js";
 import { q } from "../scripts/shell.js";
 import { bootstrapToken } from "../cluster/bootstrapToken.js";
 import { kubeconfigFrom } from "../cluster/controlPlane.js";
-import { bundleScript, sourceDigest } from "../nodes/nodeRuntime.js";
+import { bundleDeleteScript, bundleScript, sourceDigest } from "../nodes/nodeRuntime.js";
 import { localStep } from "../nodes/stepCommands.js";
 import { warnMissingChecksums } from "../nodes/missingChecksums.js";
 
@@ -73,7 +73,7 @@ export class KindDevEnv extends pulumi.ComponentResource {
             `echo "$sha"`,
             "",
           ].join("\n"),
-          delete: "true\n",
+          delete: bundleDeleteScript(digest),
         },
         "node-runtime-copy",
       );

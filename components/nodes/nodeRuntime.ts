@@ -80,9 +80,19 @@ export function runtimeDependencies(repoRoot: string): Record<string, string> {
   return Object.fromEntries([...used].filter((name) => name in declared).sort().map((name) => [name, declared[name]!]));
 }
 
+/** Where the bundle is cached on the Pulumi machine. */
+function bundlePath(digest: string): string {
+  return `\${XDG_CACHE_HOME:-$HOME/.cache}/vhive/node-runtime-${digest.slice(0, 16)}.tgz`;
+}
+
+/** Undo of the bundle: the cached tarball is removed with the stack. */
+export function bundleDeleteScript(digest: string): string {
+  return `rm -f "${bundlePath(digest)}"\n`;
+}
+
 /** The local script that packs the bundle and prints its path and sha256. */
 export function bundleScript(repoRoot: string, digest: string): string {
-  const out = `\${XDG_CACHE_HOME:-$HOME/.cache}/vhive/node-runtime-${digest.slice(0, 16)}.tgz`;
+  const out = bundlePath(digest);
   const manifest = JSON.stringify({ name: "vhive-node-runtime", private: true, type: "module", dependencies: runtimeDependencies(repoRoot) });
   return [
     "set -euo pipefail",
@@ -114,7 +124,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
       warnMissingChecksums([nodeRuntimeStep(args.config, { bundlePath: "", bundleSha256: "", criSocket: args.workers[0]!.criSocket })], this);
     const bundle = new command.local.Command(
       `${name}-bundle`,
-      { create: bundleScript(args.repoRoot, digest), interpreter: ["/bin/bash", "-c"], triggers: [digest] },
+      { create: bundleScript(args.repoRoot, digest), delete: bundleDeleteScript(digest), interpreter: ["/bin/bash", "-c"], triggers: [digest] },
       { parent: this },
     );
     const parsed = bundle.stdout.apply((stdout) => {

@@ -48,6 +48,12 @@ export function defineStackTests(stack: string): void {
       if (target === "kind") expect(run.outputs.kubeconfig).toContain("server: https://127.0.0.1:");
     });
 
+    it("gives every command a delete script, so destroy undoes it", async () => {
+      const commands = run.resources.filter((r) => r.type === "command:remote:Command" || r.type === "command:local:Command");
+      expect(commands.length).toBeGreaterThan(5);
+      for (const c of commands) expect(String(await resolved(c.inputs.delete) ?? "").trim(), `${c.name} delete`).not.toBe("");
+    });
+
     it("applies every Kubernetes object through the cluster provider, after every node joined", () => {
       const all = joins();
       expect(all.length).toBe(target === "kind" ? 1 : hosts.length);
