@@ -125,7 +125,15 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     // distinct sandboxes: stopping one leaves the others serving
     await driver.stop(restored[0]!);
     expect(await sayHello(restored[1]!.endpoint, "still")).toBe("Hello, still!");
+    // a restored instance can be checkpointed again, and that checkpoint restores too
+    const again = path.join(snapshotRoot, "hello-1-again");
+    await import("node:fs/promises").then((fs) => fs.mkdir(again));
+    await driver.snapshot(restored[2]!, again);
     await Promise.all(restored.slice(1).map((h) => driver.stop(h)));
+    const second = await driver.restore({ ...request("r4"), snapshotDir: again, memory: { kind: "file" } }, new StageTimer());
+    started.push(second);
+    expect(await sayHello(second.endpoint, "second generation")).toBe("Hello, second generation!");
+    await driver.stop(second);
     await expectNothingLeft();
   });
 
