@@ -422,6 +422,18 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
     }
   });
 
+  it("reclaims the VMMs and jails a crashed predecessor left behind", async () => {
+    const first = makeDriver(version, "reclaim");
+    const slot = await take();
+    const h = await first.driver.boot(request(`orphan-${tag}`, slot), new StageTimer());
+    // A new driver on the same directories, as after a daemon restart; the first one is forgotten.
+    const { driver: second } = makeDriver(version, "reclaim");
+    expect(await second.reclaimStale()).toEqual([`orphan-${tag}`]);
+    expect(await h.exited).toEqual({ code: null, signal: "SIGKILL" });
+    expect(readdirSync(first.runDir)).toEqual([]);
+    expect(await second.reclaimStale()).toEqual([]);
+  });
+
   it("rejects bad requests naming the field, before starting anything", async () => {
     const { driver, runDir } = makeDriver(version, "bad");
     const slot = await take();

@@ -31,7 +31,6 @@ export interface FirecrackerSandbox {
 export async function createFirecrackerSandbox(opts: FirecrackerSandboxOptions): Promise<FirecrackerSandbox> {
   const home = join(opts.dataDir, "firecracker");
   const guestInitBinary = await buildGuestInit(join(home, "guest-init"));
-  const pool = await NamespaceNetworkPool.create({ namePrefix: "vhnet", size: 10, ...opts.network });
   const driver = new FirecrackerDriver({
     firecrackerBin: opts.firecrackerBin,
     kernelPath: opts.kernelPath,
@@ -43,5 +42,8 @@ export async function createFirecrackerSandbox(opts: FirecrackerSandboxOptions):
     ...(opts.snapshotType !== undefined ? { snapshotType: opts.snapshotType } : {}),
     ...(opts.reap === false ? {} : { uffd: new ReapUffdLauncher() }),
   });
+  // This runtime owns its directories and name prefix: whatever a crashed predecessor left goes.
+  await driver.reclaimStale();
+  const pool = await NamespaceNetworkPool.create({ namePrefix: "vhnet", size: 10, reclaimStale: true, ...opts.network });
   return { driver, pool, dispose: () => pool.destroy() };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chown, copyFile, link, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { chown, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type {
   BootRequest,
@@ -25,6 +25,9 @@ import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, jailRoot, ty
 
 /** vHive's defaults for a function VM. */
 export const FIRECRACKER_DEFAULT_MACHINE = { vcpus: 1, memoryMiB: 512 } as const;
+
+/** Written beside each VM's log: the VMM's pid, for reclaimStale(). */
+const VMM_PID_FILE = "vmm.pid";
 
 /** The one network interface every function VM has. */
 const IFACE_ID = "eth0";
@@ -282,6 +285,36 @@ export class FirecrackerDriver implements SandboxDriver {
     await this.teardown(h.instanceId, r, r.removeOnStop);
   }
 
+  /**
+   * Removes what an earlier driver with the same directories left behind (a crashed daemon): kills
+   * each leftover VMM whose command line still names its instance, deletes its jail. Returns the
+   * instance ids reclaimed. Call it before booting anything.
+   */
+  async reclaimStale(): Promise<string[]> {
+    const parent =
+      this.mode.kind === "direct"
+        ? resolve(this.opts.runDir)
+        : dirname(dirname(jailRoot(this.mode, "", "x", this.opts.firecrackerBin)));
+    const entries = await readdir(parent).catch(() => [] as string[]);
+    const reclaimed: string[] = [];
+    for (const id of entries) {
+      if (this.vms.has(id)) continue;
+      const home = join(parent, id);
+      const pid = Number((await readFile(join(home, VMM_PID_FILE), "utf8").catch(() => "")).trim());
+      if (Number.isInteger(pid) && pid > 0) {
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+        // Only a process that is still this VM's VMM (pids get reused).
+        if (cmdline.split("\0").includes(id)) {
+          process.kill(pid, "SIGKILL");
+          for (let i = 0; i < 200 && (await stat(`/proc/${pid}`).then(() => true, () => false)); i++) await new Promise((ok) => setTimeout(ok, 10));
+        }
+      }
+      await rm(home, { recursive: true, force: true });
+      reclaimed.push(id);
+    }
+    return reclaimed;
+  }
+
   /** Stops every VM this driver runs (vHive's StopVMs), without stopping anything else. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.vms.values()].map((r) => this.teardown(r.handle.instanceId, r, r.removeOnStop)));
@@ -339,6 +372,8 @@ export class FirecrackerDriver implements SandboxDriver {
     const log = await open(logPath, "a");
     const child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, stdio: ["ignore", log.fd, log.fd] });
     await log.close();
+    // Lets a later driver (after a daemon crash) find and stop this VMM: see reclaimStale().
+    if (child.pid !== undefined) await writeFile(join(home, VMM_PID_FILE), `${child.pid}\n`);
     const exited = new Promise<{ code: number | null; signal: string | null }>((ok) => {
       child.once("exit", (code, signal) => ok({ code, signal }));
       child.once("error", () => ok({ code: null, signal: null }));
