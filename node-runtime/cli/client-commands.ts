@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { ApiClient } from "../api/api-client.js";
 import { DEFAULT_API_SOCKET } from "../config/runtime-config.js";
 import { CliError } from "./cli-error.js";
+import { withProgress } from "./progress.js";
 
 export const CLIENT_USAGE = `node-runtime start --image REF [--revision R] [--id ID] [--port N] [--sandbox KIND]
                    [--snapshot-mode MODE] [--env K=V]... [--invoke NAME]
@@ -69,7 +70,7 @@ export async function clientCommand(command: string, argv: string[]): Promise<vo
       if (!Number.isInteger(port)) throw new CliError(`start: --port expects an integer, got ${JSON.stringify(values.port)}`, 2);
       const c = client(values.api);
       try {
-        const inst = await c.runtimeCall("StartInstance", {
+        const inst = await withProgress(`starting ${values.revision ?? values.image}`, () => c.runtimeCall("StartInstance", {
           image: values.image,
           revision: values.revision ?? "",
           instance_id: values.id ?? "",
@@ -77,7 +78,7 @@ export async function clientCommand(command: string, argv: string[]): Promise<vo
           sandbox: values.sandbox ?? "",
           snapshot_mode: values["snapshot-mode"] ?? "",
           env,
-        });
+        }));
         const invoked = values.invoke !== undefined ? await c.runtimeCall("Invoke", { instance_id: inst.instance_id, name: values.invoke }) : undefined;
         print(values.json, invoked ? { instance: inst, invoke: invoked } : inst, () =>
           [
@@ -100,7 +101,7 @@ export async function clientCommand(command: string, argv: string[]): Promise<vo
       const c = client(values.api);
       try {
         if (command === "stop") {
-          const r = await c.runtimeCall("StopInstance", { instance_id: id });
+          const r = await withProgress(`stopping ${id}`, () => c.runtimeCall("StopInstance", { instance_id: id }));
           print(values.json, r, () => `stopped ${r.instance_id} (snapshot: ${r.snapshot}${r.snapshot_error ? `: ${r.snapshot_error}` : ""})`);
         } else {
           const r = await c.runtimeCall("Invoke", { instance_id: id, name: values.name ?? "world" });

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_DATA_DIR } from "../config/runtime-config.js";
 import { LocalImageStore } from "../images/image-store.js";
 import { CliError } from "./cli-error.js";
+import { withProgress } from "./progress.js";
 
 /**
  * Works on the node's image store directly (a directory shared with `serve`, default
@@ -20,7 +21,7 @@ export async function imageCommand(argv: string[]): Promise<void> {
   if (sub === "load" && source && positionals.length === 2) {
     const st = await stat(source).catch(() => undefined);
     if (!st) throw new CliError(`image load: ${source} does not exist`);
-    const img = st.isDirectory() ? await store.loadOciLayout(source, values.ref) : await store.loadTarball(source, values.ref);
+    const img = await withProgress(`loading ${source}`, () => (st.isDirectory() ? store.loadOciLayout(source, values.ref) : store.loadTarball(source, values.ref)));
     process.stdout.write(values.json ? JSON.stringify(img, null, 2) + "\n" : `${img.digest} ${img.references.join(" ")}\n`);
   } else if (sub === "ls" && positionals.length === 1) {
     const images = await store.list();
