@@ -201,7 +201,7 @@ module_present() {
 tidy_state() {
   local dir
   if as_root test -d "$state_dir"; then as_root find "$state_dir" -depth -type d -empty -delete; fi
-  for dir in "$(dirname "$state_dir")" "$cache_dir" /etc/vhive; do
+  for dir in /var/lib/vhive "$cache_dir" /etc/vhive; do
     if as_root test -d "$dir" && [ -z "$(as_root ls -A "$dir")" ]; then as_root rmdir "$dir" 2>/dev/null || true; fi
   done
 }
