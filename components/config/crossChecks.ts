@@ -3,6 +3,7 @@
 import { DEFAULT_VERSIONS } from "./artifacts.js";
 import { formatIpv4, isIpv4, overlaps, contains, containsAddress, parseCidr, parseIpv4, parsePool, type Ipv4Range } from "./ipv4.js";
 import { HostSchema, MinioSchema, OpenYurtSchema, type HostConfig } from "./schema.js";
+import { FUNCTION_CATALOG } from "../functions/catalog.js";
 
 export interface Problem {
   readonly path: string;
@@ -137,6 +138,13 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
         add("network.metallbPool", `contains the node IP of hosts[${index}] (${formatIpv4(ip)})`);
     }
   }
+
+  // Functions come from the catalog the Functions component deploys from.
+  if (Array.isArray(raw.functions))
+    raw.functions.forEach((name, index) => {
+      if (typeof name === "string" && /^[a-z0-9-]+$/.test(name) && !(name in FUNCTION_CATALOG))
+        add(`functions[${index}]`, `unknown function "${name}" (catalog: ${Object.keys(FUNCTION_CATALOG).join(", ")})`);
+    });
 
   // MinIO.
   const minio = MinioSchema.safeParse(raw.minio ?? {});

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { validateStackConfig, parseStackConfig, ConfigError } from "./validate.js";
 import { ADDON_ARTIFACTS } from "./schema.js";
 import { resolveArtifacts } from "../addons/releases.js";
+import { FUNCTION_CATALOG } from "../functions/catalog.js";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1vZ2d1c3Rlc3RrZXlmb3J2aGl2ZXRlc3Rz";
 
@@ -178,6 +179,12 @@ describe("stack config validation", () => {
         "artifactMirror: must be an http:// or https:// URL",
         "aptProxy: must be an http:// or https:// URL",
       ],
+    },
+    {
+      name: "function not in the catalog",
+      config: { functions: ["helloworld", "nosuchfn"] },
+      // The catalog belongs to the Functions component; the message lists whatever it holds.
+      problems: [`functions[1]: unknown function "nosuchfn" (catalog: ${Object.keys(FUNCTION_CATALOG).join(", ")})`],
     },
     {
       name: "no hosts for target hosts",
