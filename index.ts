@@ -19,11 +19,18 @@ try {
   throw error;
 }
 
-const cluster = buildCluster({
-  config: stack,
-  secret: (key) => config.requireSecret(key),
-  repoRoot: dirname(fileURLToPath(import.meta.url)),
-});
+let cluster;
+try {
+  cluster = buildCluster({
+    config: stack,
+    secret: (key) => config.requireSecret(key),
+    repoRoot: dirname(fileURLToPath(import.meta.url)),
+  });
+} catch (error) {
+  // Errors raised while the resources are declared are about the configuration (a key file
+  // that cannot be read, a release file without a checksum): show the message, not a trace.
+  throw new pulumi.RunError(error instanceof Error ? error.message : String(error));
+}
 
 export const kubeconfig = cluster.kubeconfig;
 export const apiServerUrl = cluster.apiServerUrl;
