@@ -203,6 +203,15 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     await expectNothingLeft();
   });
 
+  it("refuses a second instance with a live instance's id and leaves the first one alone", async () => {
+    const h = await driver.boot(request("twice"), new StageTimer());
+    started.push(h);
+    await expect(driver.boot(request("twice"), new StageTimer())).rejects.toThrow(/instance directory .*twice is in use/);
+    expect(await sayHello(h.endpoint, "first")).toBe("Hello, first!");
+    await driver.stop(h);
+    await expectNothingLeft();
+  });
+
   it("refuses bad requests before touching runsc", async () => {
     await expect(driver.boot(request("bad/id"), new StageTimer())).rejects.toThrow(/instanceId "bad\/id" must be/);
     await expect(driver.boot(request("noport2", { port: 0 }), new StageTimer())).rejects.toThrow(/port 0 is not a TCP port/);

@@ -246,9 +246,12 @@ export class GvisorDriver implements SandboxDriver {
     // runsc cannot checkpoint a paused container cleanly (its state machine then has no way out of
     // "paused"), and the relay must run to rebind, so resume first.
     if (h.paused) await this.resume(h);
+    const marker = path.join(h.socketDir, SUSPENDED_MARKER);
     try {
+      // only a marker the relay makes now counts
+      await rm(marker, { force: true });
       await h.cli.run(["kill", h.containerId, "USR2"]);
-      await waitForFile(path.join(h.socketDir, SUSPENDED_MARKER), 5_000, () => (h.exitedInfo ? "the sandbox exited" : undefined));
+      await waitForFile(marker, 5_000, () => (h.exitedInfo ? "the sandbox exited" : undefined));
       // The checkpoint ends the sandbox: that is not an exit to report.
       h.ending = true;
       await h.cli.run(["checkpoint", `--image-path=${dir}`, h.containerId]);
@@ -329,10 +332,14 @@ export class GvisorDriver implements SandboxDriver {
       ? { kind: "tcp", host: req.network.cloneIp, port: req.port }
       : { kind: "unix", path: socketPath };
     const h = new GvisorHandle(req.instanceId, `vhgv-${req.instanceId}`, dir, endpoint, this.cli(network));
+    await mkdir(this.runscRoot, { recursive: true, mode: 0o711 });
+    await mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
+    // Exclusive: a directory that exists belongs to a live (or unreclaimed) instance; leave it be.
+    await mkdir(dir, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "EEXIST") throw new Error(`instance directory ${dir} is in use (is instance ${req.instanceId} running?)`);
+      throw error;
+    });
     try {
-      await mkdir(this.runscRoot, { recursive: true, mode: 0o711 });
-      await mkdir(dir, { recursive: true, mode: 0o711 });
-      if ((await readdir(dir)).length > 0) throw new Error(`instance directory ${dir} is in use (is instance ${req.instanceId} running?)`);
       const [lower, relayBinary] = await Promise.all([this.images.rootfs(req.imageDigest), this.relayPath()]);
       const user = await resolveImageUser(req.image.user, lower);
       const rootfs = await mountInstanceRootfs(lower, dir);
