@@ -2,7 +2,7 @@
 // formed, so a malformed field elsewhere never hides one of these problems.
 import { DEFAULT_VERSIONS } from "./artifacts.js";
 import { formatIpv4, isIpv4, overlaps, contains, containsAddress, parseCidr, parseIpv4, parsePool, type Ipv4Range } from "./ipv4.js";
-import { HostSchema, MinioSchema, OpenYurtSchema, type HostConfig } from "./schema.js";
+import { HostSchema, MinioSchema, OpenYurtSchema, isHostName, type HostConfig } from "./schema.js";
 import { FUNCTION_CATALOG } from "../functions/catalog.js";
 
 export interface Problem {
@@ -48,16 +48,18 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
     if (parsed.success) hosts.push({ index, host: parsed.data });
   });
 
+  const rawList = rawHosts.map(asRecord);
   const openyurt = OpenYurtSchema.safeParse(raw.openyurt ?? {});
   const openyurtOn = openyurt.success && openyurt.data.enabled;
 
   if (target === "hosts") {
     if (rawHosts.length === 0) add("hosts", 'at least one host is required when target is "hosts"');
-    else if (hosts.length === rawHosts.length) {
-      const planes = hosts.filter((h) => h.host.role === "control-plane");
+    else if (rawList.every((h) => h.role === "control-plane" || h.role === "worker")) {
+      // Counted on the raw entries, so a malformed field elsewhere in a host does not hide this.
+      const planes = rawList.filter((h) => h.role === "control-plane");
       if (planes.length === 0) add("hosts", 'exactly one host must have role "control-plane" (found none)');
       if (planes.length > 1)
-        add("hosts", `exactly one host must have role "control-plane" (found ${planes.length}: ${planes.map((h) => h.host.name).join(", ")})`);
+        add("hosts", `exactly one host must have role "control-plane" (found ${planes.length}: ${planes.map((h) => String(h.name)).join(", ")})`);
     }
   }
   if (target === "kind" && rawHosts.length > 0)
@@ -77,23 +79,22 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
     if (host.nodeIp) unique("nodeIp", "nodeIp", host.nodeIp, index);
   }
 
-  for (const { index, host } of hosts) {
-    if (!host.hostKey && !host.allowUnknownHostKey)
+  // Per-host rules on the raw entries: each needs only its own fields to be usable.
+  rawList.forEach((host, index) => {
+    if (host.hostKey === undefined && host.allowUnknownHostKey !== true)
       add(
         `hosts[${index}].hostKey`,
         "required: pin the host's public key (ssh-keyscan -t ed25519 <address>), or set allowUnknownHostKey: true to accept any key",
       );
-    if (!host.nodeIp && !isIpv4(host.address))
+    if (typeof host.address === "string" && host.nodeIp === undefined && !isIpv4(host.address) && isHostName(host.address))
       add(`hosts[${index}].nodeIp`, "required when address is a host name (the IP the node advertises to the cluster)");
-    if (typeof host.sshKey === "object" && "secret" in host.sshKey && context.configKeys && !context.configKeys.has(host.sshKey.secret))
-      add(
-        `hosts[${index}].sshKey`,
-        `config key "${host.sshKey.secret}" is not set (pulumi config set --secret ${host.sshKey.secret} < ~/.ssh/id_ed25519)`,
-      );
-    if (openyurtOn && !host.pool) add(`hosts[${index}].pool`, 'required when openyurt.enabled is true ("cloud" or "edge")');
+    const key = asRecord(host.sshKey);
+    if (typeof key.secret === "string" && context.configKeys && !context.configKeys.has(key.secret))
+      add(`hosts[${index}].sshKey`, `config key "${key.secret}" is not set (pulumi config set --secret ${key.secret} < ~/.ssh/id_ed25519)`);
+    if (openyurtOn && host.pool === undefined) add(`hosts[${index}].pool`, 'required when openyurt.enabled is true ("cloud" or "edge")');
     if (openyurtOn && host.role === "control-plane" && host.pool === "edge")
       add(`hosts[${index}].pool`, 'the control plane must be in the "cloud" pool');
-  }
+  });
   if (openyurtOn && target === "kind") add("openyurt.enabled", 'needs target "hosts" (OpenYurt pools span several machines)');
   else if (openyurtOn && hosts.length === rawHosts.length && rawHosts.length > 0 && !hosts.some((h) => h.host.pool === "edge"))
     add("openyurt.enabled", 'needs at least one host with pool "edge"');

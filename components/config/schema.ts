@@ -11,6 +11,10 @@ const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|
 const CHECKSUM = /^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
 const VERSION = /^[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.-]+)?$/;
 
+export function isHostName(text: string): boolean {
+  return HOSTNAME.test(text);
+}
+
 const dnsLabel = z
   .string()
   .regex(DNS_LABEL, { error: "must be a lowercase DNS label (a-z, 0-9 and '-', at most 63 characters)" });
