@@ -104,7 +104,7 @@ async function coldStart(rt: NodeRuntime, revision: string, instanceId: string, 
   const info = await rt.orchestrator.start({ revision, image: IMAGE_REF, instanceId, snapshotMode });
   await rt.orchestrator.invoke(instanceId, "bench");
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  const rec = rt.metrics.coldStarts().find((r) => r.instanceId === instanceId);
+  const rec = await rt.orchestrator.coldStartRecord(instanceId);
   return { ms, stages: rec?.stages ?? info.coldStart, rssBytes: rec?.rssBytes, startKind: info.startKind };
 }
 

@@ -102,7 +102,9 @@ export function nodeRuntimeHandlers(
       await snapshots.remove(checkRevision(req.revision));
       return {};
     }, onError),
-    GetMetrics: unary(async () => ({
+    GetMetrics: unary(async () => {
+      await orchestrator.coldStartsRecorded();
+      return {
       prometheus_text: await metrics.prometheusText(),
       vhive_csv: metrics.csv(),
       cold_starts: metrics.coldStarts().map((c) => ({
@@ -115,6 +117,7 @@ export function nodeRuntimeHandlers(
         rss_bytes: c.rssBytes ?? 0,
         at: c.at,
       })),
-    }), onError),
+      };
+    }, onError),
   };
 }

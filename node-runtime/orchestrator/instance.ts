@@ -1,6 +1,7 @@
 import type { FunctionEndpoint, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
 import type { NetworkSlot } from "../network/types.js";
 import type { StageDurations } from "../metrics/stages.js";
+import type { ColdStartRecord } from "../metrics/cold-start-record.js";
 import type { FunctionClient } from "./function-client.js";
 
 export type SnapshotMode = "off" | "vanilla" | "reap";
@@ -73,4 +74,6 @@ export interface LiveInstance {
   client?: FunctionClient;
   slot?: NetworkSlot;
   invoked: boolean;
+  /** Settles when the first invocation's metrics record is written. */
+  coldStartRecorded?: Promise<ColdStartRecord>;
 }

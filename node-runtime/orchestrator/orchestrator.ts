@@ -8,6 +8,7 @@ import type { BootRequest, MemoryBackend, SandboxDriver, SandboxHandle, SandboxK
 import { StageTimer } from "../metrics/stages.js";
 import { planWorkingSet } from "../memory/working-set-policy.js";
 import type { RuntimeMetrics } from "../metrics/runtime-metrics.js";
+import type { ColdStartRecord } from "../metrics/cold-start-record.js";
 import { SnapshotCorruptError, type SnapshotLease, type SnapshotStore } from "../snapshots/snapshot-store.js";
 import type { DriverRegistry, RegisteredDriver } from "./driver-registry.js";
 import { RuntimeError, asRuntimeError, classifyDriverError, errorMessage } from "./errors.js";
@@ -378,6 +379,8 @@ export class Orchestrator {
     }
     const wasRunning = live.info.state === "running";
     live.info.state = "stopping";
+    // Let the first invocation's bookkeeping (stats of this very sandbox) finish before teardown.
+    await live.coldStartRecorded?.catch(() => undefined);
     this.updateGauges();
     const result: StopResult = { instanceId, snapshot: "not-running" };
     try {
@@ -490,25 +493,44 @@ export class Orchestrator {
     const coldStart = !live.invoked;
     if (coldStart) {
       live.invoked = true;
-      if (live.info.snapshotMode === "reap" && live.info.startKind === "restore" && live.handle) {
-        // REAP: the first invocation is what the handler records (or measures); tell it that it ended.
-        const hook = firstInvocationHook(this.opts.drivers.get(live.info.sandbox).driver);
-        await hook?.(live.handle).catch((err) => live.info.notes.push(`REAP first-invocation hook failed: ${errorMessage(err)}`));
-      }
       live.info.coldStart = { ...live.info.coldStart, FuncInvocation: durationUs };
-      const rssBytes = await this.rss(live);
-      this.opts.metrics?.recordColdStart({
-        instanceId,
-        revision: live.info.revision,
-        sandbox: live.info.sandbox,
-        startKind: live.info.startKind,
-        snapshotMode: live.info.snapshotMode,
-        stages: live.info.coldStart,
-        rssBytes,
-        at: new Date().toISOString(),
-      });
+      // Bookkeeping (REAP's end-of-recording, the RSS sample, the metrics record) runs after the
+      // reply so it never adds to the latency callers measure; coldStartRecord() waits for it.
+      live.coldStartRecorded = this.finishColdStart(live);
     }
     return { message, durationUs, coldStart };
+  }
+
+  private async finishColdStart(live: LiveInstance): Promise<ColdStartRecord> {
+    if (live.info.snapshotMode === "reap" && live.info.startKind === "restore" && live.handle) {
+      // REAP: the first invocation is what the handler records (or measures); tell it that it ended.
+      const hook = firstInvocationHook(this.opts.drivers.get(live.info.sandbox).driver);
+      await hook?.(live.handle).catch((err) => live.info.notes.push(`REAP first-invocation hook failed: ${errorMessage(err)}`));
+    }
+    const record: ColdStartRecord = {
+      instanceId: live.info.instanceId,
+      revision: live.info.revision,
+      sandbox: live.info.sandbox,
+      startKind: live.info.startKind,
+      snapshotMode: live.info.snapshotMode,
+      stages: live.info.coldStart,
+      rssBytes: await this.rss(live),
+      at: new Date().toISOString(),
+    };
+    this.opts.metrics?.recordColdStart(record);
+    return record;
+  }
+
+  /** Waits until every first invocation so far has its metrics record (for exports that must be complete). */
+  async coldStartsRecorded(): Promise<void> {
+    await Promise.all([...this.instances.values()].map((l) => l.coldStartRecorded?.catch(() => undefined)));
+  }
+
+  /** The cold-start record of an instance, once its first invocation's bookkeeping is done. */
+  async coldStartRecord(instanceId: string): Promise<ColdStartRecord | undefined> {
+    const live = this.instances.get(instanceId);
+    if (!live) throw new RuntimeError("NOT_FOUND", `no instance ${JSON.stringify(instanceId)}`);
+    return live.coldStartRecorded;
   }
 
   private async rss(live: LiveInstance): Promise<number | undefined> {

@@ -121,6 +121,7 @@ describe("gRPC API", () => {
     cleanup.push(() => exporter.close());
     await h.orchestrator.start({ revision: "p-1", image: IMAGE, instanceId: "p" });
     await h.orchestrator.invoke("p");
+    await h.orchestrator.coldStartRecord("p");
     const text = await (await fetch(`http://127.0.0.1:${exporter.port}/metrics`)).text();
     expect(text).toMatch(/node_runtime_cold_start_stage_microseconds_count\{stage="FuncInvocation",sandbox="gvisor",start_kind="boot"\} 1/);
     const csv = await (await fetch(`http://127.0.0.1:${exporter.port}/metrics.csv`)).text();

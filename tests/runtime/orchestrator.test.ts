@@ -70,6 +70,7 @@ describe("orchestrator with the driver double", () => {
     const second = await h.orchestrator.invoke("m");
     expect(first.coldStart).toBe(true);
     expect(second.coldStart).toBe(false);
+    expect(await h.orchestrator.coldStartRecord("m")).toMatchObject({ instanceId: "m" });
     const [rec] = h.metrics.coldStarts();
     expect(rec).toMatchObject({ instanceId: "m", startKind: "boot" });
     expect(rec!.stages.FuncInvocation).toBe(first.durationUs);
@@ -118,6 +119,7 @@ describe("orchestrator with the driver double", () => {
     expect(h.driver.restores[0]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: wsPath });
     expect(h.orchestrator.status("b").notes).toContain("REAP records the working set (no working set yet)");
     await h.orchestrator.invoke("b");
+    await h.orchestrator.coldStartRecord("b");
     expect(h.driver.firstInvocations).toEqual(["b"]);
     // What the REAP handler leaves after recording: a working-set file in its format.
     const pages = Uint32Array.from([0, 3]);
