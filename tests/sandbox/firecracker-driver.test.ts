@@ -422,6 +422,33 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
     }
   });
 
+  it("cleans up a VMM that never opens its socket, one that dies at once, and refuses a duplicate id", async () => {
+    const silent = join(work, "silent-firecracker");
+    writeFileSync(silent, "#!/bin/sh\n# Stands in for a VMM that hangs before opening its API socket.\nexec sleep 600\n", { mode: 0o755 });
+    const slot = await take();
+    const hung = makeDriver(version, "hung", { firecrackerBin: silent, apiStartTimeoutMs: 1_000 });
+    await expect(hung.driver.boot(request(`hung-${tag}`, slot), new StageTimer())).rejects.toThrow(/did not open .*api\.socket within 1000 ms/);
+    expect(hung.driver.liveInstances()).toEqual([]);
+    expect(readdirSync(hung.runDir)).toEqual([]);
+    expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toMatch(/sleep 600/);
+
+    const dying = join(work, "dying-firecracker");
+    writeFileSync(dying, "#!/bin/sh\necho 'cannot open /dev/kvm' >&2\nexit 1\n", { mode: 0o755 });
+    const dead = makeDriver(version, "dead", { firecrackerBin: dying });
+    await expect(dead.driver.boot(request(`dead-${tag}`, slot), new StageTimer())).rejects.toThrow(/exited before opening its API socket: cannot open \/dev\/kvm/);
+    expect(readdirSync(dead.runDir)).toEqual([]);
+
+    const { driver, runDir } = makeDriver(version, "dup");
+    const h = await driver.boot(request(`dup-${tag}`, slot), new StageTimer());
+    await expect(driver.boot(request(`dup-${tag}`, slot), new StageTimer())).rejects.toThrow(/already running/);
+    await expect(driver.restore({ ...request(`dup-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer())).rejects.toThrow(/already running/);
+    expect(driver.liveInstances()).toEqual([`dup-${tag}`]);
+    expect(alive(h.pid)).toBe(true);
+    await driver.stop(h);
+    expect(alive(h.pid)).toBe(false);
+    expect(readdirSync(runDir)).toEqual([]);
+  });
+
   it("reclaims the VMMs and jails a crashed predecessor left behind", async () => {
     const first = makeDriver(version, "reclaim");
     const slot = await take();

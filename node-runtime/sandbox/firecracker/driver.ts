@@ -116,6 +116,7 @@ export class FirecrackerDriver implements SandboxDriver {
 
   async boot(req: BootRequest, timer: StageTimer): Promise<SandboxHandle> {
     checkRequest(req);
+    this.checkNotRunning(req.instanceId);
     const image = await timer.time("GetImage", () => this.opts.images.ext4(req.imageDigest));
     return timer.time("FcCreateVM", async () => {
       const { root, removeOnStop } = await this.prepareJail(req.instanceId);
@@ -152,6 +153,7 @@ export class FirecrackerDriver implements SandboxDriver {
 
   async restore(req: RestoreRequest, timer: StageTimer): Promise<SandboxHandle> {
     checkRequest(req);
+    this.checkNotRunning(req.instanceId);
     const snapDir = resolve(req.snapshotDir);
     const meta = await readSnapshotMeta(snapDir);
     for (const f of [SNAPSHOT_FILES.vmstate, SNAPSHOT_FILES.memory, SNAPSHOT_FILES.rootfs]) {
@@ -338,8 +340,12 @@ export class FirecrackerDriver implements SandboxDriver {
     return r;
   }
 
-  private async prepareJail(instanceId: string): Promise<{ root: string; removeOnStop: string }> {
+  private checkNotRunning(instanceId: string): void {
     if (this.vms.has(instanceId)) throw new Error(`instance ${instanceId} is already running`);
+  }
+
+  private async prepareJail(instanceId: string): Promise<{ root: string; removeOnStop: string }> {
+    this.checkNotRunning(instanceId);
     const root = jailRoot(this.mode, resolve(this.opts.runDir), instanceId, this.opts.firecrackerBin);
     const removeOnStop = this.mode.kind === "direct" ? root : dirname(root);
     try {
@@ -393,8 +399,14 @@ export class FirecrackerDriver implements SandboxDriver {
       stopping: false,
     };
     this.vms.set(req.instanceId, record);
-    await waitForApi(record, exited, logPath, this.opts.apiStartTimeoutMs ?? 10_000);
-    record.firecrackerVersion = (await record.client.version()).firecracker_version;
+    try {
+      await waitForApi(record, exited, logPath, this.opts.apiStartTimeoutMs ?? 10_000);
+      record.firecrackerVersion = (await record.client.version()).firecracker_version;
+    } catch (e) {
+      // The caller never sees this record: stop the process here (the caller deletes the jail).
+      await this.teardown(req.instanceId, record, undefined);
+      throw e;
+    }
     return record;
   }
 
@@ -404,8 +416,9 @@ export class FirecrackerDriver implements SandboxDriver {
       r.stopping = true;
       await killAndWait(r.child, r.handle.exited);
       if (r.uffd !== undefined) await r.uffd.stop().catch(() => undefined);
+      // Only our own record: a failed duplicate must not forget the VM already running under that id.
+      if (this.vms.get(instanceId) === r) this.vms.delete(instanceId);
     }
-    this.vms.delete(instanceId);
     if (removeOnStop !== undefined) await rm(removeOnStop, { recursive: true, force: true });
   }
 }
@@ -456,7 +469,7 @@ async function waitForApi(r: VmRecord, exited: Promise<unknown>, logPath: string
   void exited.then(() => (gone = true));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (gone) throw new Error(`Firecracker for ${r.handle.instanceId} exited before opening its API socket: ${await tail(logPath)}`);
+    if (gone || r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`Firecracker for ${r.handle.instanceId} exited before opening its API socket: ${await tail(logPath)}`);
     try {
       await r.client.describeInstance();
       return;
