@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 export const SCRIPT = fileURLToPath(new URL("./testhosts.sh", import.meta.url));
 /** The apt-cacher-ng every test host reaches Debian packages through. */
-export const APT_PROXY = "http://10.231.0.1:3142";
+export const APT_PROXY = "http://10.231.0.1:3242";
 export const BRIDGE_ADDRESS = "10.231.0.1";
 
 export interface TestHost {

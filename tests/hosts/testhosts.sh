@@ -20,7 +20,8 @@ set -euo pipefail
 readonly BRIDGE=vhtbr0
 readonly NET_PREFIX=10.231.0
 readonly BRIDGE_ADDR=10.231.0.1
-readonly ACNG_PORT=3142
+# Not apt-cacher-ng's usual 3142: a system instance installed by the CI's package step may hold it.
+readonly ACNG_PORT=3242
 readonly HOST_USER=vhive
 readonly CACHE_DIR=${VHT_CACHE_DIR:-/var/cache/vhive-testhosts}
 readonly STATE_DIR=${VHT_STATE_DIR:-/var/lib/vht}

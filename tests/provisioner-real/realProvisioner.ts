@@ -1,6 +1,10 @@
 // The provisioner program (components/program's buildCluster, imported, not copied) executed
 // for real on test hosts through the harness, with a stack config that points at them.
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BUNDLE_SOURCES } from "../../components/nodes/nodeRuntime.js";
 import { parseStackConfig } from "../../components/config/validate.js";
 import type { StackConfig } from "../../components/config/schema.js";
 import { buildCluster } from "../../components/program/buildCluster.js";
@@ -9,6 +13,25 @@ import { runForReal, type RunOptions, type RunReport } from "../harness/realRun.
 import { APT_PROXY, type TestHost } from "../hosts/testHosts.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+let frozen: string | undefined;
+/**
+ * A copy of the files the node runtime bundle is built from, taken once per process. The
+ * program hashes them to decide whether to re-install the node runtime; in a working tree that
+ * others edit while a test runs, the live files would make a re-run legitimately "changed".
+ */
+export function frozenRepoRoot(): string {
+  if (frozen) return frozen;
+  const dir = mkdtempSync(join(tmpdir(), "vht-repo-"));
+  for (const source of BUNDLE_SOURCES)
+    cpSync(join(REPO_ROOT, source), join(dir, source), {
+      recursive: true,
+      filter: (src) => !/[/\\](node_modules|build)([/\\]|$)/.test(src.slice(REPO_ROOT.length)),
+    });
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  frozen = dir;
+  return dir;
+}
 
 /** A raw stack config (as a stack file would hold it) for these hosts: the first is the control plane. */
 export function rawStackFor(hosts: readonly TestHost[], overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -61,7 +84,7 @@ export async function provisionForReal(config: StackConfig, hosts: readonly Test
         secret: (key) => {
           throw new Error(`the real-host stack has no secret config key ${key}`);
         },
-        repoRoot: REPO_ROOT,
+        repoRoot: frozenRepoRoot(),
         manifestFetcher: fetcher,
       });
     },
