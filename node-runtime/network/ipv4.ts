@@ -28,3 +28,17 @@ export function checkMac(mac: string, field: string): void {
   if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new Error(`${field}: ${JSON.stringify(mac)} is not a MAC address`);
   if ((parseInt(mac.slice(0, 2), 16) & 1) === 1) throw new Error(`${field}: ${mac} is a multicast MAC`);
 }
+
+/** Whether two ranges share an address. */
+export function rangesOverlap(a: { base: number; size: number }, b: { base: number; size: number }): boolean {
+  return a.base < b.base + b.size && b.base < a.base + a.size;
+}
+
+/** A route destination as `ip route` prints it (`10.0.0.0/24` or a bare host address). */
+export function parseRouteDestination(text: string): { base: number; size: number } | undefined {
+  const [addr, len] = text.split("/");
+  if (addr === undefined || !/^\d+\.\d+\.\d+\.\d+$/.test(addr)) return undefined;
+  const prefixLength = len === undefined ? 32 : Number(len);
+  const size = 2 ** (32 - prefixLength);
+  return { base: Math.floor(parseIpv4(addr, "route") / size) * size, size };
+}

@@ -1,6 +1,7 @@
 import type { NetworkPool, NetworkSlot } from "./types.js";
 import { planSlots, slotIpCommands, slotNatRules, type NetworkPoolLayout, type SlotPlan } from "./slot-plan.js";
 import { runTool } from "./run-tool.js";
+import { parseCidr, parseRouteDestination, rangesOverlap } from "./ipv4.js";
 
 export interface NamespaceNetworkPoolOptions extends NetworkPoolLayout {
   /** Number of slots built up front. */
@@ -44,6 +45,7 @@ export class NamespaceNetworkPool implements NetworkPool {
       if (opts.reclaimStale !== true) throw new Error(`network namespaces already exist: ${stale.join(", ")} (set reclaimStale to delete them)`);
       await removeSlots(plans, opts);
     }
+    await checkNoRouteOverlap(opts, plans);
     const pool = new NamespaceNetworkPool(opts, plans);
     try {
       for (const p of plans) await buildSlot(p);
@@ -163,4 +165,26 @@ async function removeForwardChain(prefix: string): Promise<void> {
 async function listNamespaces(): Promise<Set<string>> {
   const out = await runTool("ip", ["netns", "list"]);
   return new Set(out.split("\n").map((l) => l.split(" ")[0] ?? "").filter((n) => n.length > 0));
+}
+
+/** Clone and transit ranges must be unused on this host, or traffic would go elsewhere. */
+async function checkNoRouteOverlap(opts: NamespaceNetworkPoolOptions, plans: SlotPlan[]): Promise<void> {
+  const ours = new Set(plans.map((p) => p.hostLink));
+  const ranges = [
+    ["cloneCidr", opts.cloneCidr ?? "10.210.0.0/16"],
+    ["transitCidr", opts.transitCidr ?? "10.211.0.0/16"],
+  ] as const;
+  const routes = await runTool("ip", ["-4", "-o", "route", "show", "table", "all"]);
+  for (const line of routes.split("\n")) {
+    const words = line.trim().split(/\s+/);
+    const dest = parseRouteDestination(words[0] === "local" || words[0] === "broadcast" ? words[1] ?? "" : words[0] ?? "");
+    const dev = words[words.indexOf("dev") + 1];
+    // Aggregates broader than a /16 (a VPN's 10.0.0.0/8, say) lose to our more specific routes.
+    if (dest === undefined || dest.size > 2 ** 16 || (dev !== undefined && ours.has(dev))) continue;
+    for (const [field, cidr] of ranges) {
+      if (rangesOverlap(dest, parseCidr(cidr, field))) {
+        throw new Error(`${field} ${cidr} overlaps the host route "${line.trim()}": pick another range`);
+      }
+    }
+  }
 }

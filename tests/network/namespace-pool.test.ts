@@ -12,7 +12,8 @@ if (!isRoot) console.warn("namespace-pool.test: skipped, needs root for network 
 
 const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
 const prefix = `vhnt${tag}`;
-const octet = 100 + Math.floor(Math.random() * 100);
+// This suite's address block: 10.151.<random>.0/24 (clone IPs in the low half, transit links above).
+const octet = Math.floor(Math.random() * 256);
 const PORT = 50051;
 
 function sh(file: string, args: string[]): string {
@@ -63,7 +64,7 @@ function leftovers(): { netns: string[]; links: string[]; rules: string[]; route
   const netns = sh("ip", ["netns", "list"]).split("\n").filter((l) => l.includes(prefix));
   const links = sh("ip", ["-o", "link"]).split("\n").filter((l) => l.includes(prefix));
   const rules = sh("iptables-save", []).split("\n").filter((l) => l.toLowerCase().includes(prefix));
-  const routes = sh("ip", ["route"]).split("\n").filter((l) => l.startsWith(`10.${octet}.`));
+  const routes = sh("ip", ["route"]).split("\n").filter((l) => l.startsWith(`10.151.${octet}.`));
   return { netns, links, rules, routes };
 }
 
@@ -79,8 +80,8 @@ describe.skipIf(!isRoot)("NamespaceNetworkPool (real namespaces and NAT)", () =>
     pool = await NamespaceNetworkPool.create({
       namePrefix: prefix,
       size: 4,
-      cloneCidr: `10.${octet}.0.0/24`,
-      transitCidr: `10.${octet}.1.0/24`,
+      cloneCidr: `10.151.${octet}.0/25`,
+      transitCidr: `10.151.${octet}.128/25`,
       acquireTimeoutMs: 200,
       hostForwarding: true,
     });
@@ -104,8 +105,8 @@ describe.skipIf(!isRoot)("NamespaceNetworkPool (real namespaces and NAT)", () =>
     await attachGuest(b, `guest-${b.index}`);
     const [ra, rb] = await Promise.all([ask(a.cloneIp, PORT), ask(b.cloneIp, PORT)]);
     // Each clone IP lands in its own namespace, on the same guest address.
-    expect(ra).toMatch(new RegExp(`^guest-${a.index} from 10\\.${octet}\\.1\\.`));
-    expect(rb).toMatch(new RegExp(`^guest-${b.index} from 10\\.${octet}\\.1\\.`));
+    expect(ra).toMatch(new RegExp(`^guest-${a.index} from 10\\.151\\.${octet}\\.`));
+    expect(rb).toMatch(new RegExp(`^guest-${b.index} from 10\\.151\\.${octet}\\.`));
     for (const g of [...guests]) detachGuest(g);
     await pool!.release(a);
     await pool!.release(b);
@@ -135,6 +136,12 @@ describe.skipIf(!isRoot)("NamespaceNetworkPool (real namespaces and NAT)", () =>
     await pool!.release(all[2]!);
     expect((await waiting).index).toBe(all[2]!.index);
     for (const s of all) await pool!.release(s);
+  });
+
+  it("refuses address ranges that overlap routes already on the host", async () => {
+    const clash = NamespaceNetworkPool.create({ namePrefix: `${prefix}x`, size: 1, cloneCidr: `10.151.${octet}.0/26`, transitCidr: "10.156.0.0/30" });
+    await expect(clash).rejects.toThrow(new RegExp(`cloneCidr 10\\.151\\.${octet}\\.0/26 overlaps the host route "10\\.151\\.${octet}\\.\\d+ via`));
+    expect(leftovers().netns.filter((n) => n.includes(`${prefix}x`))).toEqual([]);
   });
 
   it("destroy() leaves no namespace, link, route or iptables rule behind", async () => {

@@ -36,6 +36,8 @@ const JAILER_DOUBLE = fileURLToPath(new URL("../doubles/firecracker/jailer-doubl
 if (!isRoot) console.warn("firecracker-driver.test: skipped, needs root for network namespaces");
 
 const DIGEST = "sha256:" + "ab".repeat(32);
+// This suite's address block: 10.152.<random>.0/24.
+const octet = Math.floor(Math.random() * 256);
 const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
 const work = mkdtempSync(join(tmpdir(), "vhfc-drv-"));
 let pool: NamespaceNetworkPool | undefined;
@@ -136,8 +138,8 @@ beforeAll(async () => {
   pool = await NamespaceNetworkPool.create({
     namePrefix: `vhnt${tag}`,
     size: 4,
-    cloneCidr: "10.230.0.0/24",
-    transitCidr: "10.231.0.0/24",
+    cloneCidr: `10.152.${octet}.0/25`,
+    transitCidr: `10.152.${octet}.128/25`,
     acquireTimeoutMs: 0,
   });
 });

@@ -12,6 +12,8 @@ import { installFirecrackerDouble } from "../doubles/firecracker/install-double.
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn("firecracker-factory.test: skipped, needs root for network namespaces");
+// This suite's address block: 10.155.<random>.0/24.
+const octet = Math.floor(Math.random() * 256);
 const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
 const work = mkdtempSync(join(tmpdir(), "vhfc-factory-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -29,7 +31,7 @@ describe.skipIf(!isRoot)("createFirecrackerSandbox", () => {
       dataDir: join(work, "data"),
       firecrackerBin: installFirecrackerDouble(work, "1.16.1", join(work, "api.jsonl")),
       kernelPath: join(work, "vmlinux"),
-      network: { namePrefix: `vhnt${tag}`, size: 2, cloneCidr: "10.238.0.0/24", transitCidr: "10.239.0.0/24" },
+      network: { namePrefix: `vhnt${tag}`, size: 2, cloneCidr: `10.155.${octet}.0/25`, transitCidr: `10.155.${octet}.128/25` },
     });
     try {
       expect(sandbox.pool.size).toBe(2);
@@ -47,7 +49,7 @@ describe.skipIf(!isRoot)("createFirecrackerSandbox", () => {
         },
         new StageTimer(),
       );
-      expect(h.endpoint).toEqual({ kind: "tcp", host: "10.238.0.1", port: 8080 });
+      expect(h.endpoint).toEqual({ kind: "tcp", host: `10.155.${octet}.1`, port: 8080 });
       expect(readdirSync(join(work, "data/firecracker")).sort()).toEqual(["guest-init", "prepared-images", "vms"]);
       await sandbox.driver.stop(h);
       await sandbox.pool.release(slot);

@@ -27,6 +27,8 @@ import { createGuestNamespace, type GuestNamespace } from "../network/guest-name
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn("firecracker-guest-e2e.test: skipped, needs root (namespaces, chroot, overlay mounts)");
 
+// This suite's address block: 10.153.<random>.0/24.
+const octet = Math.floor(Math.random() * 256);
 const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
 const work = mkdtempSync(join(tmpdir(), "vhfc-e2e-"));
 const PROTO = fileURLToPath(new URL("../../node-runtime/api/protos/helloworld.proto", import.meta.url));
@@ -113,7 +115,7 @@ beforeAll(async () => {
   image = await store.loadOciLayout(hello.layoutDir, hello.ref);
   rootfs = await store.rootfs(image.digest);
   init = await buildGuestInit(join(work, "init"));
-  pool = await NamespaceNetworkPool.create({ namePrefix: `vhnt${tag}`, size: 1, cloneCidr: "10.232.0.0/24", transitCidr: "10.233.0.0/24" });
+  pool = await NamespaceNetworkPool.create({ namePrefix: `vhnt${tag}`, size: 1, cloneCidr: `10.153.${octet}.0/25`, transitCidr: `10.153.${octet}.128/25` });
   slot = await pool.acquire();
   guest = await createGuestNamespace(slot, `vhnt${tag}g`, false);
 }, 900_000);

@@ -26,6 +26,8 @@ const missing = [bin ? "" : "FIRECRACKER_BIN", kernel ? "" : "FC_KERNEL"].filter
 if (missing.length > 0) console.warn(`firecracker-real.test: skipped, ${missing.join(" and ")} not set (no Firecracker binary or bootable guest kernel here)`);
 
 const PROTO = fileURLToPath(new URL("../../node-runtime/api/protos/helloworld.proto", import.meta.url));
+// This suite's address block: 10.154.<random>.0/24.
+const octet = Math.floor(Math.random() * 256);
 const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
 let work = "";
 let sandbox: FirecrackerSandbox | undefined;
@@ -82,7 +84,7 @@ beforeAll(async () => {
     ...(jailerBin
       ? { jailer: { jailerBin, uid: Number(process.env.FC_JAIL_UID ?? 10000), gid: Number(process.env.FC_JAIL_GID ?? 10000), chrootBaseDir: join(work, "jail") } }
       : {}),
-    network: { namePrefix: `vhnt${tag}`, size: 4, cloneCidr: "10.234.0.0/24", transitCidr: "10.235.0.0/24" },
+    network: { namePrefix: `vhnt${tag}`, size: 4, cloneCidr: `10.154.${octet}.0/25`, transitCidr: `10.154.${octet}.128/25` },
   });
 }, 900_000);
 
