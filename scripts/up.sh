@@ -23,13 +23,13 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
 cd "$repo"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "Installing npm dependencies..." >&2
-  npm ci --no-audit --no-fund >/dev/null || die "npm ci failed; run it by hand to see why."
+  npm install --no-audit --no-fund >/dev/null || die "npm install failed; run npm install by hand to see why."
 fi
 
 # The `pulumi` npm package is a launcher: on first use it downloads the matching CLI into
 # $PULUMI_HOME. A machine that cannot reach the download site gets one sentence, not a trace.
 pulumi_cli="$repo/node_modules/.bin/pulumi"
-[ -x "$pulumi_cli" ] || die "the pulumi npm package is missing from node_modules; run npm ci."
+[ -x "$pulumi_cli" ] || die "the pulumi npm package is missing from node_modules; run npm install."
 if ! "$pulumi_cli" version >/dev/null 2>&1; then
   die "The Pulumi CLI could not be obtained: the pulumi npm package downloads it on first use and that download failed from this machine, so install the Pulumi CLI another way (or allow the download) and run npm run up again."
 fi
