@@ -318,6 +318,21 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
     expect(readdirSync(runDir)).toEqual([]);
   });
 
+  it("restores into a slot whose tap has another name through network_overrides", async () => {
+    const { driver, record } = makeDriver(version, "override");
+    const slot = await take();
+    execFileSync("ip", ["-n", slot.netns, "tuntap", "add", "dev", "vhfctap1", "mode", "tap"]);
+    try {
+      const h = await driver.restore({ ...request(`ovr-${tag}`, { ...slot, tapName: "vhfctap1" }), snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer());
+      const load = writes(record).find((e) => e.path === "/snapshot/load")!;
+      expect(load.status).toBe(204);
+      expect(load.body!.network_overrides).toEqual([{ iface_id: "eth0", host_dev_name: "vhfctap1" }]);
+      await driver.stop(h);
+    } finally {
+      execFileSync("ip", ["-n", slot.netns, "link", "del", "vhfctap1"]);
+    }
+  });
+
   it("restores with a Uffd backend through the page-fault handler's socket", async () => {
     const uffd = new UffdLauncherDouble();
     const { driver, record, runDir } = makeDriver(version, "uffd", { uffd });
