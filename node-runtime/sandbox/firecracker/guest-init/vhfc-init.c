@@ -97,6 +97,16 @@ static void mount_kernel_filesystems(void) {
       logmsg("mount %s: %s", mounts[i].dst, strerror(errno));
   }
   chmod("/tmp", 01777);
+  /* OCI images ship an empty /dev, so the kernel may have found no console for us: take it now
+   * that devtmpfs is there, so our messages and the function's output reach the serial port. */
+  if (fcntl(1, F_GETFD) < 0 || fcntl(2, F_GETFD) < 0) {
+    int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+    if (fd >= 0) {
+      for (int i = 0; i < 3; i++)
+        if (fcntl(i, F_GETFD) < 0) dup2(fd, i);
+      if (fd > 2) close(fd);
+    }
+  }
 }
 
 /* The kernel's ip= syntax: client:server:gateway:netmask:hostname:device:autoconf[:...] */
