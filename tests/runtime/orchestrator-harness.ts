@@ -39,7 +39,8 @@ export async function orchestratorHarness(opts: {
     metrics,
     state: new InstanceStateStore(path.join(root, "instances")),
     workingSetDir: path.join(root, "working-sets"),
-    defaults: { readyTimeoutMs: 5_000, ...opts.defaults },
+    // Generous: the function double is a Node process, slow to start on a loaded two-core CI machine.
+    defaults: { readyTimeoutMs: 30_000, ...opts.defaults },
   });
   await orchestrator.init();
   return {
