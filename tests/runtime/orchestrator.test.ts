@@ -284,7 +284,7 @@ describe("orchestrator with the driver double", () => {
       snapshots: h.snapshots,
       network: pool,
       workingSetDir: path.join(h.root, "working-sets"),
-      defaults: { readyTimeoutMs: 3000 },
+      defaults: { readyTimeoutMs: 30_000 },
     });
     await o.init();
     await o.start({ revision: "net-1", image: IMAGE, instanceId: "a", sandbox: "firecracker" });
