@@ -55,6 +55,7 @@ export interface RunReport {
   /** Everything the harness did not execute, with the reason (never imitated). */
   readonly notExecuted: ResourceRecord[];
   readonly programErrors: string[];
+  /** From the start until the last resource was done (the harness's settling wait excluded). */
   readonly elapsedMs: number;
 }
 
@@ -117,6 +118,7 @@ export class RealRun {
   readonly records = new Map<string, ResourceRecord>();
   private pendingDeps = new Map<string, { urn: string; deps: string[] }>();
   private inFlight = 0;
+  private lastDoneMs = Date.now();
   private activity = 0;
   private firstFailure: ResourceRecord | undefined;
   private readonly started = Date.now();
@@ -140,6 +142,7 @@ export class RealRun {
         } finally {
           this.inFlight--;
           this.activity++;
+          this.lastDoneMs = Date.now();
         }
       },
       call: (args) => args.inputs,
@@ -275,7 +278,7 @@ export class RealRun {
       failures: records.filter((r) => r.status === "failed"),
       notExecuted: records.filter((r) => r.status === "not-executed" || r.status === "blocked" || r.status === "stopped"),
       programErrors,
-      elapsedMs: Date.now() - this.started,
+      elapsedMs: this.lastDoneMs - this.started,
     };
   }
 }

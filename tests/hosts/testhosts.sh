@@ -332,13 +332,15 @@ stop_host() {
   fi
   ip link del "vb-$name" 2>/dev/null || true
   # Unmount everything below the host's root, deepest first.
-  findmnt -rn -o TARGET | grep -F "$dir/root" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  local m
+  for m in $(findmnt -rn -o TARGET | { grep -F "$dir/root" || true; } | sort -r); do umount -l "$m" 2>/dev/null || true; done
 }
 
 remove_host() {
   local n=$1
   stop_host "$n"
-  rm -rf "$(host_dir "$n")"
+  # --one-file-system: never reach through a mount that failed to go away into anything else.
+  rm -rf --one-file-system "$(host_dir "$n")"
 }
 
 hosts_left() {
