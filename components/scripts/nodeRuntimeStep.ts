@@ -5,7 +5,7 @@ import type { StackConfig } from "../config/schema.js";
 import { cached, fetch, step } from "./hostSteps.js";
 import { lines, q, writeFile } from "./shell.js";
 import type { Step } from "./step.js";
-import { nodeRuntimeUnit } from "./units.js";
+import { nodeRuntimeUnit, NODE_RUNTIME_STATE_DIRS } from "./units.js";
 
 export interface NodeRuntimeStepInput {
   /** Where the bundle tarball was copied on the host. */
@@ -70,6 +70,8 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
     lines(
       `disable_unit ${NODE_RUNTIME_UNIT}`,
       `remove_path /etc/systemd/system/${NODE_RUNTIME_UNIT} ${q(dir)} ${q(input.bundlePath)}`,
+      `# The runtime's data (snapshots, working sets) and its API socket directory.`,
+      `remove_path ${NODE_RUNTIME_STATE_DIRS.join(" ")}`,
       debian ? `apt_remove_recorded node-runtime ${config.packages.keepOnDestroy ? 1 : 0}` : `remove_path ${NODE_DIR} "${nodeArchive}"`,
       config.sandbox === "firecracker" && `remove_path ${q(socketPath.replace(/\/[^/]+$/, ""))}`,
       `if has_systemd; then as_root systemctl daemon-reload; fi`,

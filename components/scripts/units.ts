@@ -73,6 +73,10 @@ export interface NodeRuntimeUnitInput {
   readonly criSocket?: string;
 }
 
+/** Where the node runtime keeps snapshots and working sets, and its API socket directory. */
+export const NODE_RUNTIME_DATA_DIR = "/var/lib/vhive-node/runtime";
+export const NODE_RUNTIME_STATE_DIRS = ["/var/lib/vhive-node", "/run/vhive-node"] as const;
+
 /** The `node-runtime serve` command line (its flags are checked against serve's own parser). */
 export function nodeRuntimeServeArgs(input: NodeRuntimeUnitInput): string[] {
   return [
@@ -83,6 +87,8 @@ export function nodeRuntimeServeArgs(input: NodeRuntimeUnitInput): string[] {
     input.snapshots,
     "--metrics-port",
     String(input.healthPort),
+    "--data-dir",
+    NODE_RUNTIME_DATA_DIR,
     ...(input.criSocket ? ["--cri-socket", input.criSocket.replace(/^unix:\/\//, "")] : []),
   ];
 }
