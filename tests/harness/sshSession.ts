@@ -1,7 +1,6 @@
 // One SSH session to a host, as the command provider opens it: private key auth, the host key
 // checked against the pinned one (when one is pinned), dial retried a bounded number of times.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { Client, type ConnectConfig } from "ssh2";
 
 export interface SshTarget {
@@ -130,7 +129,8 @@ export async function copyToRemote(target: SshTarget, localPath: string, remoteP
     await new Promise<void>((resolve, reject) => {
       client.sftp((error, sftp) => {
         if (error) return reject(error);
-        sftp.writeFile(remotePath, readFileSync(localPath), (e) => (e ? reject(e) : resolve()));
+        // fastPut keeps several SFTP write requests in flight, as a file copy should.
+        sftp.fastPut(localPath, remotePath, (e) => (e ? reject(e) : resolve()));
       });
     });
   } finally {

@@ -33,8 +33,8 @@ export function unavailableReason(): string | undefined {
   return undefined;
 }
 
-function run(args: string[], timeoutMs = 600_000): string {
-  return execFileSync("bash", [SCRIPT, ...args], { encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "pipe"] });
+function run(args: string[], timeoutMs = 600_000, env: NodeJS.ProcessEnv = process.env): string {
+  return execFileSync("bash", [SCRIPT, ...args], { encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "pipe"], env });
 }
 
 function parseHosts(stdout: string): TestHost[] {
@@ -48,9 +48,13 @@ export function buildBase(): void {
   run(["base"], 900_000);
 }
 
-/** Creates and boots hosts vht-<i> for each index; resolves when all accept SSH. */
-export function upHosts(indexes: readonly number[]): TestHost[] {
-  return parseHosts(run(["up", ...indexes.map(String)]));
+/**
+ * Creates and boots hosts vht-<i> for each index; returns when all accept SSH.
+ * `forceChroot` makes them chroot+sshd hosts, the fallback for machines where nspawn cannot run.
+ */
+export function upHosts(indexes: readonly number[], options: { forceChroot?: boolean } = {}): TestHost[] {
+  const env = options.forceChroot ? { ...process.env, VHT_FORCE_CHROOT: "1" } : process.env;
+  return parseHosts(run(["up", ...indexes.map(String)], 600_000, env));
 }
 
 export function downHosts(indexes: readonly number[]): void {
