@@ -31,6 +31,8 @@ export interface ResourceRecord {
   endedMs?: number;
   readonly dependencies: string[];
   deleteScript?: string;
+  /** For a local command: how its scripts are run. */
+  interpreter?: string[];
   target?: Omit<SshTarget, "privateKey"> & { privateKey?: string };
   error?: string;
 }
@@ -105,7 +107,7 @@ function tail(text: string, lines = 15): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
-function runLocal(script: string, interpreter: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+export function runLocal(script: string, interpreter: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   const [cmd = "/bin/sh", ...args] = interpreter.length > 0 ? interpreter : ["/bin/sh", "-c"];
   return new Promise((resolve) => {
     execFile(cmd, [...args, script], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
@@ -204,6 +206,10 @@ export class RealRun {
       if (decision.run === "local-command") {
         const interpreter = Array.isArray(inputs.interpreter) ? (inputs.interpreter as string[]) : [];
         const result = await runLocal(String(inputs.create ?? "true"), interpreter);
+        if (typeof inputs.delete === "string") {
+          record.deleteScript = inputs.delete;
+          record.interpreter = interpreter;
+        }
         record.stdout = result.stdout;
         record.stderr = result.stderr;
         if (result.code !== 0) throw new Error(`exit status ${result.code}\n${tail(result.stderr)}`);

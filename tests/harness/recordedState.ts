@@ -2,7 +2,7 @@
 // with its delete script, and what depends on what. Destroy deletes a resource only after every
 // recorded resource that depends on it is gone, so independent hosts are torn down in parallel.
 import { runRemote, type SshTarget } from "./sshSession.js";
-import type { ResourceRecord } from "./realRun.js";
+import { runLocal, type ResourceRecord } from "./realRun.js";
 
 export interface DestroyResult {
   readonly deleted: { name: string; host?: string; stdout: string }[];
@@ -45,6 +45,13 @@ export class RecordedState {
       }
       const results = await Promise.all(
         ready.map(async ([urn, { record, key }]) => {
+          if (record.deleteScript && record.type === "command:local:Command") {
+            const local = await runLocal(record.deleteScript, record.interpreter ?? []);
+            if (local.code !== 0) return { urn, ok: false as const, error: `local command ${record.name} (delete): exit status ${local.code}\n${local.stderr.trimEnd()}` };
+            log?.(`[local] ${record.name}: deleted`);
+            deleted.push({ name: record.name, stdout: local.stdout });
+            return { urn, ok: true as const };
+          }
           if (!record.deleteScript || !record.target || !key) return { urn, ok: true as const };
           const target: SshTarget = { ...record.target, privateKey: key };
           try {
