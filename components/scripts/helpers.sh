@@ -88,6 +88,19 @@ package_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
+# apt_update_if_stale: refreshes the package lists unless this run (or one in the last hour)
+# already did and apt's configuration (sources, proxy) has not changed since.
+apt_update_if_stale() {
+  local stamp="$state_dir/apt-lists.updated"
+  if as_root test -f "$stamp" && [ -z "$(as_root find "$stamp" -mmin +60)" ] &&
+    [ -z "$(as_root find /etc/apt -newer "$stamp" -print -quit)" ]; then
+    return 0
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root install -d "$state_dir"
+  as_root touch "$stamp"
+}
+
 installed_packages() {
   dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null | awk '$1 == "ii" { print $2 }' | LC_ALL=C sort
 }
@@ -103,7 +116,7 @@ apt_install() {
   [ "${#missing[@]}" -eq 0 ] && return 0
   before="$(mktemp)"
   installed_packages >"$before"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  apt_update_if_stale
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   as_root install -d "$state_dir"
   installed_packages | LC_ALL=C comm -13 "$before" - | as_root tee -a "$list" >/dev/null

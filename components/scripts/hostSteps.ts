@@ -105,7 +105,8 @@ export function basePackagesStep(config: StackConfig): Step {
   return step(
     "base-packages",
     `apt_install base-packages ${BASE_PACKAGES.join(" ")}`,
-    `apt_remove_recorded base-packages ${config.packages.keepOnDestroy ? 1 : 0}`,
+    // The first step that installs packages is deleted after the others: drop the lists stamp.
+    lines(`apt_remove_recorded base-packages ${config.packages.keepOnDestroy ? 1 : 0}`, `remove_path "$state_dir/apt-lists.updated"`),
   );
 }
 
