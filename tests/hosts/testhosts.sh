@@ -291,17 +291,22 @@ cmd_up() {
   [ $# -ge 1 ] || die "up needs host indexes"
   local n dir
   for n in "$@"; do check_index "$n"; done
-  [ -f "$BASE_DIR/.vht-base-revision" ] || cmd_base
+  # In a subshell: cmd_base holds the lock on its own descriptor until it returns.
+  [ -f "$BASE_DIR/.vht-base-revision" ] || (cmd_base)
+  for n in "$@"; do
+    # A host left by an interrupted run is replaced: each caller owns its indexes.
+    if [ -e "$(host_dir "$n")" ]; then log "replacing leftover $(host_name "$n")"; remove_host "$n"; fi
+  done
   (
     with_lock
     net_up
     ensure_client_key
+    # Claimed under the lock, so a concurrent `down` of other hosts sees these and keeps the
+    # bridge, the proxy and the saved sysctls.
+    for n in "$@"; do mkdir -p "$(host_dir "$n")/upper" "$(host_dir "$n")/work" "$(host_dir "$n")/root"; done
   )
   for n in "$@"; do
     dir=$(host_dir "$n")
-    # A host left by an interrupted run is replaced: each caller owns its indexes.
-    if [ -e "$dir" ]; then log "replacing leftover $(host_name "$n")"; remove_host "$n"; fi
-    mkdir -p "$dir/upper" "$dir/work" "$dir/root"
     ssh-keygen -q -t ed25519 -N '' -C "$(host_name "$n")" -f "$dir/ssh_host_ed25519_key"
     mount -t overlay "overlay-$(host_name "$n")" -o "lowerdir=$BASE_DIR,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
     write_host_identity "$n"
