@@ -13,7 +13,7 @@ import { nodeRuntimeStep } from "../scripts/nodeRuntimeStep.js";
 import { q } from "../scripts/shell.js";
 import { bootstrapToken } from "../cluster/bootstrapToken.js";
 import { kubeconfigFrom } from "../cluster/controlPlane.js";
-import { bundleDeleteScript, bundleScript, sourceDigest } from "../nodes/nodeRuntime.js";
+import { bundleDeleteScript, bundleOwner, bundleScript, sourceDigest } from "../nodes/nodeRuntime.js";
 import { localStep } from "../nodes/stepCommands.js";
 import { warnMissingChecksums } from "../nodes/missingChecksums.js";
 
@@ -68,12 +68,12 @@ export class KindDevEnv extends pulumi.ComponentResource {
           name: "node-runtime-copy",
           create: [
             "set -euo pipefail",
-            `read -r path sha < <(bash -c ${q(bundleScript(args.repoRoot, digest))})`,
+            `read -r path sha < <(bash -c ${q(bundleScript(args.repoRoot, digest, bundleOwner()))})`,
             `docker cp "$path" ${q(`${containerName(config)}:${inside}`)} >/dev/null`,
             `echo "$sha"`,
             "",
           ].join("\n"),
-          delete: bundleDeleteScript(digest),
+          delete: bundleDeleteScript(digest, bundleOwner()),
         },
         "node-runtime-copy",
       );

@@ -19,9 +19,9 @@ describe("node runtime bundle", () => {
     expect(sourceDigest(repo)).toBe(sourceDigest(repo));
   });
 
-  it("packs with a shellcheck-clean script that names the bundle by digest", () => {
-    const script = bundleScript(repo, "f".repeat(64));
-    expect(script).toContain("node-runtime-ffffffffffffffff.tgz");
+  it("packs with a shellcheck-clean script that names the bundle by stack and digest", () => {
+    const script = bundleScript(repo, "f".repeat(64), "vhive-dev");
+    expect(script).toContain("node-runtime-vhive-dev-ffffffffffffffff.tgz");
     expect(checkShell(script)).toEqual({ syntax: "", shellcheck: "" });
   });
 });

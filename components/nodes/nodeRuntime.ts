@@ -80,19 +80,24 @@ export function runtimeDependencies(repoRoot: string): Record<string, string> {
   return Object.fromEntries([...used].filter((name) => name in declared).sort().map((name) => [name, declared[name]!]));
 }
 
-/** Where the bundle is cached on the Pulumi machine. */
-function bundlePath(digest: string): string {
-  return `\${XDG_CACHE_HOME:-$HOME/.cache}/vhive/node-runtime-${digest.slice(0, 16)}.tgz`;
+/** The stack a bundle belongs to, so two stacks on one machine never share (or delete) one file. */
+export function bundleOwner(): string {
+  return `${pulumi.getProject()}-${pulumi.getStack()}`.replace(/[^A-Za-z0-9._-]/g, "_");
 }
 
-/** Undo of the bundle: the cached tarball is removed with the stack. */
-export function bundleDeleteScript(digest: string): string {
-  return `rm -f "${bundlePath(digest)}"\n`;
+/** Where the bundle is cached on the Pulumi machine. */
+function bundlePath(digest: string, owner: string): string {
+  return `\${XDG_CACHE_HOME:-$HOME/.cache}/vhive/node-runtime-${owner}-${digest.slice(0, 16)}.tgz`;
+}
+
+/** Undo of the bundle: the stack's cached tarball is removed with the stack. */
+export function bundleDeleteScript(digest: string, owner: string): string {
+  return `rm -f "${bundlePath(digest, owner)}"\n`;
 }
 
 /** The local script that packs the bundle and prints its path and sha256. */
-export function bundleScript(repoRoot: string, digest: string): string {
-  const out = bundlePath(digest);
+export function bundleScript(repoRoot: string, digest: string, owner: string): string {
+  const out = bundlePath(digest, owner);
   const manifest = JSON.stringify({ name: "vhive-node-runtime", private: true, type: "module", dependencies: runtimeDependencies(repoRoot) });
   return [
     "set -euo pipefail",
@@ -105,7 +110,8 @@ export function bundleScript(repoRoot: string, digest: string): string {
     `  printf '%s\\n' ${q(manifest)} >"$stage/package.json"`,
     `  (cd "$stage" && npm install --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)`,
     `  mkdir -p "$(dirname "$out")"`,
-    `  tar -C "$stage" -czf "$out.tmp" . && mv "$out.tmp" "$out"`,
+    `  tmp="$(mktemp "$out.XXXXXX")"`,
+    `  tar -C "$stage" -czf "$tmp" . && mv "$tmp" "$out"`,
     `fi`,
     `echo "$out $(sha256sum "$out" | cut -d' ' -f1)"`,
     "",
@@ -124,7 +130,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
       warnMissingChecksums([nodeRuntimeStep(args.config, { bundlePath: "", bundleSha256: "", criSocket: args.workers[0]!.criSocket })], this);
     const bundle = new command.local.Command(
       `${name}-bundle`,
-      { create: bundleScript(args.repoRoot, digest), delete: bundleDeleteScript(digest), interpreter: ["/bin/bash", "-c"], triggers: [digest] },
+      { create: bundleScript(args.repoRoot, digest, bundleOwner()), delete: bundleDeleteScript(digest, bundleOwner()), interpreter: ["/bin/bash", "-c"], triggers: [digest] },
       { parent: this },
     );
     const parsed = bundle.stdout.apply((stdout) => {
