@@ -29,7 +29,7 @@ describe.skipIf(skip !== undefined).each(["gvisor", "containerd"] as const)("hos
   }, 600_000);
 
   it("completes on all hosts in parallel; containerd runs as a systemd unit", async () => {
-    const report = await provisionForReal(stackFor(hosts, { sandbox }), hosts, { log });
+    const report = await provisionForReal(stackFor(hosts, { sandbox }), hosts, { log, stack: `real-hosts-${sandbox}` });
     state = report.state;
     firstRunS = report.elapsedMs / 1000;
     console.log(`[${sandbox}] first run ${firstRunS.toFixed(1)} s; not executed:\n  ${notExecutedList(report).join("\n  ")}`);
@@ -67,7 +67,7 @@ describe.skipIf(skip !== undefined).each(["gvisor", "containerd"] as const)("hos
   }, 900_000);
 
   it("a second run reports every step unchanged", async () => {
-    const report = await provisionForReal(stackFor(hosts, { sandbox }), hosts, { log });
+    const report = await provisionForReal(stackFor(hosts, { sandbox }), hosts, { log, stack: `real-hosts-${sandbox}` });
     state!.merge(report.state);
     const rerunS = report.elapsedMs / 1000;
     console.log(`[${sandbox}] re-run ${rerunS.toFixed(1)} s (${((100 * rerunS) / firstRunS).toFixed(0)}% of the first run; goal ≤ 15%, measured by bench/provision.ts)`);

@@ -26,6 +26,9 @@ describe.skipIf(skip !== undefined)("provisioning failures on real hosts", () =>
   async function run(view: TestHost[], dialAttempts?: number): Promise<RunReport> {
     const report = await provisionForReal(stackFor(view, { sandbox: "containerd" }), view, {
       log,
+      // Its own stack name: the node runtime bundle on this machine is kept per stack, and the
+      // bootstrap tests, running at the same time, destroy theirs.
+      stack: "real-hosts-failures",
       continueOnError: true,
       ...(dialAttempts ? { dialAttempts } : {}),
     });
