@@ -9,8 +9,9 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 120_000,
     hookTimeout: 600_000,
-    // Integration files take host-wide resources (netns names, bridges); each names them uniquely,
-    // but two cores is all CI has, so keep concurrency modest.
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // One file at a time: integration files share kernel-wide state that names cannot separate
+    // (the test hosts' machine-wide sysctls, which one file's destroy restores while another file
+    // re-runs its steps; the test-host bridge and apt proxy), and two cores is all CI has anyway.
+    fileParallelism: false,
   },
 });
