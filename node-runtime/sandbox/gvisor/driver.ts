@@ -125,6 +125,7 @@ export class GvisorDriver implements SandboxDriver {
   private relay: Promise<string> | undefined;
   private netstack: Promise<NetstackSupport> | undefined;
   private readonly clis = new Map<RunscNetwork, RunscCli>();
+  private runscCleanup: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly images: ImageStore, options: GvisorDriverOptions = {}) {
     this.baseDir = path.resolve(options.baseDir ?? DEFAULT_GVISOR_BASE_DIR);
@@ -404,6 +405,17 @@ export class GvisorDriver implements SandboxDriver {
   }
 
   /**
+   * `runsc list` and `runsc state` open a lock file for every container they read; one running
+   * while another instance is deleted recreated that instance's lock file after its cleanup (seen
+   * in CI when StopVMs stopped four at once). Deletes, their cleanup and listings take turns.
+   */
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.runscCleanup.catch(() => undefined).then(fn);
+    this.runscCleanup = next;
+    return next;
+  }
+
+  /**
    * Ends the sandbox and removes everything the instance had: runsc state, processes (sandbox,
    * its stubs, the gofer), bundle, socket and log. Safe to repeat; also used when boot fails.
    */
@@ -411,31 +423,33 @@ export class GvisorDriver implements SandboxDriver {
     h.ending = true;
     this.unwatch(h);
     const problems: string[] = [];
-    const st = await h.cli.state(h.containerId).catch(() => undefined);
-    // `runsc delete` panics on a paused container ("paused => stopped"); resume it first.
-    if (st?.status === "paused") await h.cli.run(["resume", h.containerId]).catch(() => undefined);
-    if (st) {
-      await h.cli.run(["delete", "--force", h.containerId]).catch((e: Error) => problems.push(e.message));
-    }
-    // runsc delete can leave processes behind (seen when a checkpoint replaced the sandbox); make sure.
-    const leftovers = [...(h.pid !== undefined ? [h.pid] : []), ...(await findGoferPids(h.bundleDir))];
-    for (const pid of leftovers) {
-      if (await isAlive(pid)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
+    await this.serialised(async () => {
+      const st = await h.cli.state(h.containerId).catch(() => undefined);
+      // `runsc delete` panics on a paused container ("paused => stopped"); resume it first.
+      if (st?.status === "paused") await h.cli.run(["resume", h.containerId]).catch(() => undefined);
+      if (st) {
+        await h.cli.run(["delete", "--force", h.containerId]).catch((e: Error) => problems.push(e.message));
+      }
+      // runsc delete can leave processes behind (seen when a checkpoint replaced the sandbox); make sure.
+      const leftovers = [...(h.pid !== undefined ? [h.pid] : []), ...(await findGoferPids(h.bundleDir))];
+      for (const pid of leftovers) {
+        if (await isAlive(pid)) {
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
         }
       }
-    }
-    for (const pid of leftovers) {
-      for (let i = 0; i < 50 && (await isAlive(pid)); i++) await sleep(20);
-      if (await isAlive(pid)) problems.push(`process ${pid} survived SIGKILL`);
-    }
-    // State files runsc left because delete failed name the container; nothing else uses them.
-    for (const name of await readdir(this.runscRoot).catch(() => [] as string[])) {
-      if (name.startsWith(`${h.containerId}_sandbox:`)) await rm(path.join(this.runscRoot, name), { force: true });
-    }
+      for (const pid of leftovers) {
+        for (let i = 0; i < 50 && (await isAlive(pid)); i++) await sleep(20);
+        if (await isAlive(pid)) problems.push(`process ${pid} survived SIGKILL`);
+      }
+      // State files runsc left because delete failed name the container; nothing else uses them.
+      for (const name of await readdir(this.runscRoot).catch(() => [] as string[])) {
+        if (name.startsWith(`${h.containerId}_sandbox:`)) await rm(path.join(this.runscRoot, name), { force: true });
+      }
+    });
     // Never remove the directory through a still-mounted root (that would write whiteouts, harmless,
     // but it means something holds the mount): unmount first, and keep the files if that fails.
     try {
@@ -445,7 +459,7 @@ export class GvisorDriver implements SandboxDriver {
       problems.push((error as Error).message);
     }
     h.paused = false;
-    const stillListed = (await h.cli.list().catch(() => [])).some((c) => c.id === h.containerId);
+    const stillListed = (await this.serialised(() => h.cli.list().catch(() => []))).some((c) => c.id === h.containerId);
     const unremoved = await stat(h.dir).then(() => true, () => false);
     if (stillListed || unremoved) {
       throw new Error(`gVisor stop of instance ${h.instanceId} left ${stillListed ? "runsc state" : h.dir} behind: ${problems.join("; ")}`);
