@@ -2,7 +2,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { methodPath, type CriMethod } from "./criMethods.js";
+import { CRI_METHODS, methodPath, type CriMethod } from "./criMethods.js";
 import {
   appendContainerEnvs,
   appendContainerStatus,
@@ -17,7 +17,6 @@ import { FunctionContainerStore } from "./functionContainerStore.js";
 import { FunctionSpecError, functionSpecOf, QUEUE_PROXY_CONTAINER } from "./functionContainers.js";
 import type { FunctionBackend } from "./functionBackend.js";
 import { grpcError, isGrpcError, RawCriClient, rawServiceDefinition, type RawUnaryHandler } from "./rawGrpc.js";
-import { CRI_METHODS } from "./criMethods.js";
 
 /** Where kubelet finds the node runtime, as in vHive. */
 export const DEFAULT_CRI_SOCKET = "/etc/vhive-cri/vhive-cri.sock";
