@@ -23,7 +23,7 @@ interface Measurement {
 
 async function measure(size: number): Promise<Measurement> {
   const indexes = Array.from({ length: size }, (_, i) => FIRST_INDEX + i);
-  const hosts = upHosts(indexes);
+  const hosts = await upHosts(indexes);
   try {
     const config = stackFor(hosts);
     const first = await provisionForReal(config, hosts);
@@ -34,7 +34,7 @@ async function measure(size: number): Promise<Measurement> {
     if (changed.length > 0) throw new Error(`re-run on ${size} hosts changed something: ${changed.join(", ")}`);
     return { hosts: size, firstRunS: first.elapsedMs / 1000, rerunS: rerun.elapsedMs / 1000 };
   } finally {
-    downHosts(indexes);
+    await downHosts(indexes);
   }
 }
 
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  buildBase();
+  await buildBase();
   // Warm-up, not measured: fills the apt proxy's cache and packs the node runtime bundle once,
   // so every measured size starts from the same caches.
   console.log("warm-up: one host, not measured");

@@ -45,12 +45,12 @@ describe.skipIf(skip !== undefined)("doctor on test hosts", () => {
   }
   const line = (out: string, host: string, check: string) => out.split("\n").find((l) => l.startsWith(host) && l.includes(` ${check} `)) ?? `(no ${check} row for ${host})`;
 
-  beforeAll(() => {
-    hosts = upHosts(HOSTS);
+  beforeAll(async () => {
+    hosts = await upHosts(HOSTS);
     dir = mkdtempSync(join(tmpdir(), "vht-doctor-"));
   }, 600_000);
-  afterAll(() => {
-    downHosts(HOSTS);
+  afterAll(async () => {
+    await downHosts(HOSTS);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -104,11 +104,11 @@ describe.skipIf(skip !== undefined)("doctor on test hosts", () => {
 
   it("fails a changed host key and a host that is down, naming each host", async () => {
     const old = hosts[1]!;
-    hosts[1] = rekeyHost(32);
+    hosts[1] = await rekeyHost(32);
     let result = await doctor([hosts[0]!, old]);
     expect(result.code).toBe(1);
     expect(line(result.out, "vht-32", "ssh")).toMatch(/FAIL +host key is SHA256:\S+, pinned is SHA256:/);
-    stopHost(32);
+    await stopHost(32);
     try {
       result = await doctor(hosts);
       expect(result.code).toBe(1);
@@ -116,7 +116,7 @@ describe.skipIf(skip !== undefined)("doctor on test hosts", () => {
       // From the host that is up, the one that is down does not answer on the cluster's ports.
       expect(line(result.out, "vht-31", "port 10250 → vht-32")).toMatch(/FAIL .*no answer/);
     } finally {
-      hosts[1] = startHost(32);
+      hosts[1] = await startHost(32);
     }
   }, 180_000);
 });

@@ -21,10 +21,10 @@ describe.skipIf(skip !== undefined)("real-run harness on test hosts", () => {
       .filter(Boolean)
       .map((l) => l.split(" ").slice(0, 2).join(" "));
 
-  beforeAll(() => {
-    hosts = upHosts(HOSTS);
+  beforeAll(async () => {
+    hosts = await upHosts(HOSTS);
   });
-  afterAll(() => downHosts(HOSTS));
+  afterAll(() => downHosts(HOSTS), 600_000);
 
   it("runs create scripts in dependency order with real outputs, and destroys in reverse", async () => {
     let second: Record<string, unknown> = {};

@@ -19,10 +19,10 @@ describe("testhosts.sh", () => {
 });
 
 describe.skipIf(skip !== undefined)("test hosts", () => {
-  afterAll(() => downHosts([3, 4]));
+  afterAll(() => downHosts([3, 4]), 600_000);
 
   it("an nspawn host: systemd PID 1, own name and address, key-only sshd, packages only via the proxy", async () => {
-    const [host] = upHosts([3]);
+    const [host] = await upHosts([3]);
     expect(host).toMatchObject({ name: "vht-3", address: "10.231.0.103", mode: "nspawn", user: "vhive" });
     const target = { host: host!.address, port: 22, user: host!.user, privateKey: privateKey(host!), hostKey: host!.hostKey };
     const who = await runRemote(target, "hostname; ps -p 1 -o comm=; systemctl is-system-running; sudo -n true && echo sudo-ok");
@@ -40,11 +40,11 @@ describe.skipIf(skip !== undefined)("test hosts", () => {
   }, 300_000);
 
   it("the chroot fallback: sshd in a network namespace, mode says chroot, nothing left after removal", async () => {
-    const [host] = upHosts([4], { forceChroot: true });
+    const [host] = await upHosts([4], { forceChroot: true });
     expect(host).toMatchObject({ name: "vht-4", mode: "chroot" });
     const target = { host: host!.address, port: 22, user: host!.user, privateKey: privateKey(host!), hostKey: host!.hostKey };
     expect((await runRemote(target, "echo reachable")).stdout).toBe("reachable\n");
-    downHosts([4]);
+    await downHosts([4]);
     expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toMatch(/\bvht-4\b/);
     expect(execFileSync("findmnt", ["-rn", "-o", "TARGET"], { encoding: "utf8" })).not.toContain("/vht-4/");
   }, 300_000);
