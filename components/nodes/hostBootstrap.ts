@@ -1,11 +1,15 @@
-// HostBootstrap: every host's setup, all hosts in parallel. Per host, the steps run in order
-// (each command depends on the one before); hosts do not wait for each other.
+// HostBootstrap: every host's setup, all hosts in parallel. Per host, each step depends on the
+// steps it names in `after` (the one before it when it names none), so steps that need nothing of
+// each other run at once; hosts do not wait for each other.
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type { StackConfig } from "../config/schema.js";
 import { hostBootstrapSteps, type HostPlan } from "../scripts/hostSteps.js";
 import { remoteStep } from "./stepCommands.js";
 import { warnMissingChecksums } from "./missingChecksums.js";
+
+/** What a host's sandboxes need: containerd (after its runtimes) and the kernel settings. */
+const SANDBOX_STEPS = ["containerd", "sysctl"];
 
 export interface BootstrapHost {
   readonly plan: HostPlan;
@@ -23,10 +27,11 @@ export class HostBootstrap extends pulumi.ComponentResource {
   /** The last step of each host: what later work on that host depends on. */
   readonly ready: Readonly<Record<string, command.remote.Command>>;
   /**
-   * The step after which a host's sandboxes can run (containerd, with runsc or Firecracker
-   * before it): the node runtime needs that, not the Kubernetes binaries.
+   * The steps after which a host's sandboxes can run (containerd, with runsc or Firecracker
+   * before it, and the kernel's modules and sysctls): the node runtime needs these, not the
+   * Kubernetes binaries.
    */
-  readonly sandboxReady: Readonly<Record<string, command.remote.Command>>;
+  readonly sandboxReady: Readonly<Record<string, command.remote.Command[]>>;
   /** Names of the steps each host runs, in order. */
   readonly stepNames: pulumi.Output<Record<string, string[]>>;
 
@@ -34,17 +39,20 @@ export class HostBootstrap extends pulumi.ComponentResource {
     super("vhive:nodes:HostBootstrap", name, {}, opts);
     const steps: Record<string, command.remote.Command[]> = {};
     const ready: Record<string, command.remote.Command> = {};
-    const sandboxReady: Record<string, command.remote.Command> = {};
+    const sandboxReady: Record<string, command.remote.Command[]> = {};
     const names: Record<string, string[]> = {};
     for (const host of args.hosts) {
       const list: command.remote.Command[] = [];
+      const byName = new Map<string, command.remote.Command>();
       for (const step of hostBootstrapSteps(args.config, host.plan)) {
-        const previous = list.at(-1);
-        const cmd = remoteStep(host.plan.name, step, { connection: host.connection, parent: this, dependsOn: previous ? [previous] : [] }, step.name);
+        const needs = step.after ? step.after.map((n) => stepNamed(byName, n, host.plan.name, step.name)) : list.slice(-1);
+        const cmd = remoteStep(host.plan.name, step, { connection: host.connection, parent: this, dependsOn: needs }, step.name);
         list.push(cmd);
-        if (step.name === "containerd") sandboxReady[host.plan.name] = cmd;
+        byName.set(step.name, cmd);
+        if (SANDBOX_STEPS.includes(step.name)) (sandboxReady[host.plan.name] ??= []).push(cmd);
       }
       steps[host.plan.name] = list;
+      // The last step needs every other one, directly or not (hostBootstrapSteps makes it so).
       ready[host.plan.name] = list.at(-1)!;
       names[host.plan.name] = hostBootstrapSteps(args.config, host.plan).map((s) => s.name);
     }
@@ -55,4 +63,10 @@ export class HostBootstrap extends pulumi.ComponentResource {
     warnMissingChecksums(args.hosts.flatMap((h) => hostBootstrapSteps(args.config, h.plan)), this);
     this.registerOutputs({ stepNames: this.stepNames });
   }
+}
+
+function stepNamed(byName: ReadonlyMap<string, command.remote.Command>, name: string, host: string, step: string): command.remote.Command {
+  const found = byName.get(name);
+  if (!found) throw new Error(`host ${host}: step ${step} needs step ${name}, which is not listed before it`);
+  return found;
 }

@@ -1,9 +1,10 @@
 // NodeRuntime: ships the node runtime built from this repository to every worker and runs it as
-// a systemd service. The bundle (runtime sources, lockfile and production dependencies) is
-// packed once on the Pulumi machine, copied to each worker, and installed by a step that
-// checks its sha256 and waits for the service's health endpoint.
+// a systemd service. The bundle (the runtime compiled to JavaScript, with its production
+// dependencies) is packed once on the Pulumi machine, copied to each worker, and installed by a
+// step that checks its sha256 and waits for the service's health endpoint.
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -17,8 +18,8 @@ export interface NodeRuntimeWorker {
   readonly name: string;
   readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   readonly criSocket: string;
-  /** The worker's bootstrap step after which sandboxes can run (containerd). */
-  readonly after: pulumi.Resource;
+  /** The worker's bootstrap steps after which sandboxes can run (containerd, kernel settings). */
+  readonly after: readonly pulumi.Resource[];
 }
 
 export interface NodeRuntimeArgs {
@@ -31,9 +32,12 @@ export interface NodeRuntimeArgs {
 /** Files the bundle is built from. */
 export const BUNDLE_SOURCES = ["package.json", "package-lock.json", "tsconfig.json", "node-runtime"];
 
-/** sha256 over the bundle's source files, so the bundle is rebuilt exactly when they change. */
+/** Bumped when the bundle's layout changes (what is compiled, how), so cached bundles are rebuilt. */
+const BUNDLE_FORMAT = "js-1";
+
+/** sha256 over the bundle's source files and format, so the bundle is rebuilt exactly when they change. */
 export function sourceDigest(repoRoot: string): string {
-  const hash = createHash("sha256");
+  const hash = createHash("sha256").update(`${BUNDLE_FORMAT}\0`);
   const visit = (path: string): void => {
     let stat;
     try {
@@ -51,6 +55,11 @@ export function sourceDigest(repoRoot: string): string {
   return hash.digest("hex");
 }
 
+/** The esbuild executable of the provisioner's own dependencies, which compiles the runtime. */
+export function esbuildExecutable(): string {
+  return createRequire(import.meta.url).resolve("esbuild/bin/esbuild");
+}
+
 const IMPORT = /(?:from|import)\s*\(?\s*"([^".][^"]*)"/g;
 
 /** npm package name of a bare import specifier (`@scope/name/sub` → `@scope/name`). */
@@ -60,14 +69,14 @@ function packageOf(specifier: string): string {
 }
 
 /**
- * The dependencies the node runtime imports (its non-test sources), plus tsx which runs it:
- * the bundle's package.json keeps only these, so workers do not get the provisioner's own
- * dependencies (Pulumi, Kubernetes SDKs) or the benchmarks' plotting libraries.
+ * The dependencies the node runtime imports (its non-test sources): the bundle's package.json
+ * keeps only these, so workers do not get the provisioner's own dependencies (Pulumi, Kubernetes
+ * SDKs, the TypeScript tooling) or the benchmarks' plotting libraries.
  */
 export function runtimeDependencies(repoRoot: string): Record<string, string> {
   const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
   const declared = pkg.dependencies ?? {};
-  const used = new Set<string>(["tsx"]);
+  const used = new Set<string>();
   const visit = (path: string): void => {
     const stat = statSync(path);
     if (stat.isDirectory()) {
@@ -95,8 +104,12 @@ export function bundleDeleteScript(digest: string, owner: string): string {
   return `rm -f "${bundlePath(digest, owner)}"\n`;
 }
 
-/** The local script that packs the bundle and prints its path and sha256. */
-export function bundleScript(repoRoot: string, digest: string, owner: string): string {
+/**
+ * The local script that packs the bundle and prints its path and sha256. The runtime is compiled
+ * here, file by file, each .js beside the files it reads by relative path (protos, C sources):
+ * workers run plain node, with no compiler and none of this machine's platform binaries.
+ */
+export function bundleScript(repoRoot: string, digest: string, owner: string, esbuild: string = esbuildExecutable()): string {
   const out = bundlePath(digest, owner);
   const manifest = JSON.stringify({ name: "vhive-node-runtime", private: true, type: "module", dependencies: runtimeDependencies(repoRoot) });
   return [
@@ -109,6 +122,11 @@ export function bundleScript(repoRoot: string, digest: string, owner: string): s
     `  # Only the runtime's own dependencies, at the versions the repository's lockfile pins.`,
     `  printf '%s\\n' ${q(manifest)} >"$stage/package.json"`,
     `  (cd "$stage" && npm install --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)`,
+    `  # Debian bookworm's nodejs (18) is the oldest node a worker may run it with.`,
+    `  find "$stage/node-runtime" -name '*.ts' -print0 |`,
+    `    xargs -0 ${q(esbuild)} --log-level=warning --platform=node --format=esm --target=node18 --outbase="$stage" --outdir="$stage"`,
+    `  find "$stage/node-runtime" -name '*.ts' -delete`,
+    `  rm -f "$stage/tsconfig.json"`,
     `  mkdir -p "$(dirname "$out")"`,
     `  tmp="$(mktemp "$out.XXXXXX")"`,
     `  tar -C "$stage" -czf "$tmp" . && mv "$tmp" "$out"`,
@@ -149,12 +167,13 @@ export class NodeRuntime extends pulumi.ComponentResource {
           remotePath,
           triggers: [parsed.apply((b) => b.sha)],
         },
-        { parent: this, dependsOn: [worker.after] },
+        // A file into /tmp needs nothing set up on the host: it travels while the host is bootstrapped.
+        { parent: this },
       );
       const step = parsed.apply((b) =>
         nodeRuntimeStep(args.config, { bundlePath: remotePath, bundleSha256: b.sha, criSocket: worker.criSocket }),
       );
-      ready[worker.name] = remoteStep(worker.name, step, { connection: worker.connection, parent: this, dependsOn: [copy] }, "node-runtime");
+      ready[worker.name] = remoteStep(worker.name, step, { connection: worker.connection, parent: this, dependsOn: [copy, ...worker.after] }, "node-runtime");
     }
     this.ready = ready;
     this.registerOutputs({ bundleSha256: this.bundleSha256 });

@@ -92,8 +92,8 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
         name: w.host.name,
         connection: w.connection,
         criSocket: criSocketFor(config, plan(w.host)),
-        // The runtime needs containerd and the sandbox binaries, not kubelet: it installs
-        // while the Kubernetes binaries download; kubelet (join) waits for both.
+        // The runtime needs containerd, the sandbox binaries and the kernel settings, not kubelet:
+        // it installs while the Kubernetes binaries download; kubelet (join) waits for both.
         after: bootstrap.sandboxReady[w.host.name]!,
       })),
   });

@@ -57,14 +57,66 @@ describe("host bootstrap steps", () => {
     const names = (raw: object, runsSandbox: boolean) =>
       hostBootstrapSteps(parseStackConfig(raw), { name: "n", runsSandbox }).map((s) => s.name);
     expect(names(variants["firecracker-release"], true)).toEqual([
-      "apt-auto-upgrades-off", "base-packages", "swap-off", "kernel-modules", "sysctl", "limits",
+      "limits", "apt-auto-upgrades-off", "packages", "swap-off", "kernel-modules", "sysctl",
       "stargz", "firecracker", "containerd", "kubernetes",
     ]);
     expect(names(variants["firecracker-release"], false)).not.toContain("firecracker");
+    expect(names(variants["gvisor-release-mirror"], true)).toContain("runsc");
     expect(names(variants["gvisor-debian-proxy"], true)).toEqual([
-      "apt-proxy", "apt-auto-upgrades-off", "base-packages", "swap-off", "kernel-modules", "sysctl", "limits",
-      "runsc", "containerd", "kubernetes",
+      "limits", "apt-proxy", "apt-auto-upgrades-off", "packages", "swap-off", "kernel-modules", "sysctl",
+      "containerd", "kubernetes",
     ]);
+  });
+
+  it("says what each step needs: apt steps one at a time, the rest alongside, limits first, kubernetes last", () => {
+    for (const [variant, raw] of Object.entries(variants)) {
+      for (const runsSandbox of [true, false]) {
+        const config = parseStackConfig(raw);
+        const steps = hostBootstrapSteps(config, { name: "n", runsSandbox });
+        const needs = new Map(steps.map((s) => [s.name, new Set<string>()]));
+        steps.forEach((s, i) => {
+          for (const a of s.after ?? []) {
+            // Listed before it, so the list order is one Pulumi may run them in.
+            expect(steps.findIndex((x) => x.name === a), `${variant} ${s.name} after ${a}`).toBeLessThan(i);
+            needs.get(s.name)!.add(a);
+            for (const t of needs.get(a)!) needs.get(s.name)!.add(t);
+          }
+        });
+        // Every step needs limits (its delete must run alone: see hostBootstrapSteps).
+        for (const x of steps.slice(1)) expect(needs.get(x.name)!.has("limits"), `${variant} ${x.name} after limits`).toBe(true);
+        const last = steps.at(-1)!;
+        expect(last.name).toBe("kubernetes");
+        expect([...needs.get(last.name)!].sort(), variant).toEqual(steps.slice(0, -1).map((s) => s.name).sort());
+        // Every two steps that run apt (dpkg's lock) are ordered one way or the other.
+        const apt = steps.filter((s) => /^\s*(apt_install|apt_update_if_stale) \S/m.test(s.create)).map((s) => s.name);
+        expect(apt, variant).toContain("packages");
+        for (const a of apt) for (const b of apt) if (a < b) expect(needs.get(a)!.has(b) || needs.get(b)!.has(a), `${variant}: ${a} and ${b}`).toBe(true);
+      }
+    }
+    const gvisor = hostBootstrapSteps(parseStackConfig(variants["gvisor-debian-proxy"]), { name: "n", runsSandbox: true });
+    const after = Object.fromEntries(gvisor.map((s) => [s.name, s.after]));
+    expect(after).toEqual({
+      limits: [],
+      "apt-proxy": ["limits"],
+      "apt-auto-upgrades-off": ["limits"],
+      packages: ["apt-proxy", "apt-auto-upgrades-off"],
+      "swap-off": ["limits"],
+      "kernel-modules": ["packages"],
+      sysctl: ["kernel-modules"],
+      containerd: ["packages"],
+      kubernetes: ["swap-off", "sysctl", "containerd"],
+    });
+  });
+
+  it("installs every Debian package of a host in one apt transaction, in the packages step", () => {
+    const installs = (raw: object, runsSandbox: boolean) =>
+      hostBootstrapSteps(parseStackConfig(raw), { name: "n", runsSandbox }).flatMap((s) =>
+        [...s.create.matchAll(/^\s*apt_install (\S+) (.+)$/gm)].map((m) => `${s.name}: ${m[2]}`),
+      );
+    const base = "curl ca-certificates tar gzip iptables iproute2 conntrack socat ethtool kmod procps openssl";
+    expect(installs(variants["gvisor-debian-proxy"], true)).toEqual([`packages: ${base} runsc containerd runc containernetworking-plugins nodejs`]);
+    expect(installs(variants["gvisor-debian-proxy"], false)).toEqual([`packages: ${base} containerd runc containernetworking-plugins`]);
+    expect(installs(variants["firecracker-release"], true)).toEqual([`packages: ${base}`]);
   });
 
   it("downloads through the mirror with the pinned checksum, and stops clearly without one", () => {

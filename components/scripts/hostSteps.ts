@@ -101,12 +101,37 @@ export function autoUpgradesOffStep(): Step {
   );
 }
 
-export function basePackagesStep(config: StackConfig): Step {
+/**
+ * The Debian packages a host's steps use: the tools every step relies on, and with Debian as the
+ * package source, the sandbox's runtime, containerd and (where the node runtime runs) nodejs.
+ */
+export function debianPackages(config: StackConfig, plan: HostPlan): string[] {
+  if (config.packages.source !== "debian") return [...BASE_PACKAGES];
+  return [
+    ...BASE_PACKAGES,
+    ...(config.sandbox === "gvisor" && plan.runsSandbox ? ["runsc"] : []),
+    "containerd",
+    "runc",
+    "containernetworking-plugins",
+    ...(plan.runsSandbox ? ["nodejs"] : []),
+  ];
+}
+
+/**
+ * Every Debian package of the host in one apt transaction: apt's solver, dpkg and its triggers
+ * run once per host, not once per step (each run costs about a second of CPU on its own).
+ */
+export function packagesStep(config: StackConfig, plan: HostPlan): Step {
+  const debian = config.packages.source === "debian";
   return step(
-    "base-packages",
-    `apt_install base-packages ${BASE_PACKAGES.join(" ")}`,
-    // The first step that installs packages is deleted after the others: drop the lists stamp.
-    lines(`apt_remove_recorded base-packages ${config.packages.keepOnDestroy ? 1 : 0}`, `remove_path "$state_dir/apt-lists.updated"`),
+    "packages",
+    lines(
+      // containerd's data is ours to remove on destroy only if containerd was not there before.
+      debian && `if ! package_installed containerd; then as_root install -d "$state_dir"; as_root touch "$state_dir/containerd.owned"; fi`,
+      `apt_install packages ${debianPackages(config, plan).join(" ")}`,
+    ),
+    // Deleted after every step that uses the packages: drop the lists stamp too.
+    lines(`apt_remove_recorded packages ${config.packages.keepOnDestroy ? 1 : 0}`, `remove_path "$state_dir/apt-lists.updated"`),
   );
 }
 
@@ -217,13 +242,8 @@ export function stargzStep(config: StackConfig): Step {
   );
 }
 
+/** gVisor from its release files (with Debian as the source, runsc comes with the packages step). */
 export function runscStep(config: StackConfig): Step {
-  if (config.packages.source === "debian")
-    return step(
-      "runsc",
-      `apt_install runsc runsc`,
-      `apt_remove_recorded runsc ${config.packages.keepOnDestroy ? 1 : 0}`,
-    );
   return step(
     "runsc",
     lines(
@@ -259,7 +279,6 @@ export function firecrackerStep(config: StackConfig): Step {
 }
 
 export function containerdStep(config: StackConfig): Step {
-  const keep = config.packages.keepOnDestroy ? 1 : 0;
   const debian = config.packages.source === "debian";
   const configText = containerdConfig({
     configVersion: debian ? 2 : 3,
@@ -270,10 +289,7 @@ export function containerdStep(config: StackConfig): Step {
     pauseImage: PAUSE_IMAGE,
   });
   const install = debian
-    ? lines(
-        `if ! package_installed containerd; then as_root install -d "$state_dir"; as_root touch "$state_dir/containerd.owned"; fi`,
-        `apt_install containerd containerd runc containernetworking-plugins`,
-      )
+    ? `# containerd, runc and the CNI plugins came with the packages step.`
     : lines(
         `if ! command -v containerd >/dev/null; then as_root install -d "$state_dir"; as_root touch "$state_dir/containerd.owned"; fi`,
         fetch(config, "containerd", `${cached(config, "containerd")}.tar.gz`),
@@ -304,7 +320,7 @@ export function containerdStep(config: StackConfig): Step {
       `disable_unit containerd.service`,
       `remove_path /etc/containerd/config.toml`,
       `restore_backup /etc/containerd/config.toml`,
-      debian ? `apt_remove_recorded containerd ${keep}` : lines(`remove_path /etc/systemd/system/containerd.service`, `remove_recorded_files containerd`),
+      !debian && lines(`remove_path /etc/systemd/system/containerd.service`, `remove_recorded_files containerd`),
       `if as_root test -f "$state_dir/containerd.owned"; then`,
       `  # Also what containerd creates at first start: its opt plugin's tree and the CRI's CNI dir.`,
       `  remove_path /var/lib/containerd /run/containerd /etc/containerd /opt/containerd /etc/cni/net.d "$state_dir/containerd.owned"`,
@@ -353,16 +369,36 @@ export function criSocketFor(config: StackConfig, plan: HostPlan): string {
   return config.sandbox === "firecracker" && plan.runsSandbox ? NODE_RUNTIME_SOCKET : CONTAINERD_SOCKET;
 }
 
-/** Every bootstrap step of one host, in order. */
+/**
+ * Every bootstrap step of one host, listed in an order that satisfies their `after` lists. What a
+ * step needs, and why: packages once the proxy and the auto-upgrade settings are in place, and
+ * every step that uses a package after it (modprobe and sysctl come from kmod and procps);
+ * the bridge sysctls exist once br_netfilter is loaded; containerd starts once its runtimes are in
+ * place (the kernel settings matter to what it runs: the node runtime and kubelet wait for them);
+ * kubelet is enabled last, on a host with swap off. Swap and auto-upgrades run alongside the rest.
+ */
 export function hostBootstrapSteps(config: StackConfig, plan: HostPlan): Step[] {
   const steps: Step[] = [];
-  if (config.aptProxy) steps.push(aptProxyStep(config.aptProxy));
-  steps.push(autoUpgradesOffStep(), basePackagesStep(config), swapOffStep(), kernelModulesStep(config, plan), sysctlStep(), limitsStep());
-  if (config.estargz) steps.push(stargzStep(config));
-  if (config.sandbox === "gvisor" && plan.runsSandbox) steps.push(runscStep(config));
-  if (config.sandbox === "firecracker" && plan.runsSandbox) steps.push(firecrackerStep(config));
-  steps.push(containerdStep(config));
-  steps.push(kubernetesStep(config, criSocketFor(config, plan)));
+  const add = (s: Step, after: readonly (string | false)[]) => {
+    const names = new Set(steps.map((x) => x.name));
+    steps.push({ ...s, after: after.filter((a): a is string => a !== false && names.has(a)) });
+  };
+  // First on, last off: sudo and sshd read limits.d (pam_limits) at every session and fail one
+  // whose file vanishes under them, so its delete must have the host to itself.
+  add(limitsStep(), []);
+  if (config.aptProxy) add(aptProxyStep(config.aptProxy), ["limits"]);
+  add(autoUpgradesOffStep(), ["limits"]);
+  add(packagesStep(config, plan), ["apt-proxy", "apt-auto-upgrades-off"]);
+  add(swapOffStep(), ["limits"]);
+  add(kernelModulesStep(config, plan), ["packages"]);
+  add(sysctlStep(), ["kernel-modules"]);
+  if (config.estargz) add(stargzStep(config), ["packages"]);
+  if (config.sandbox === "gvisor" && plan.runsSandbox && config.packages.source !== "debian") add(runscStep(config), ["packages"]);
+  if (config.sandbox === "firecracker" && plan.runsSandbox) add(firecrackerStep(config), ["packages"]);
+  add(containerdStep(config), ["packages", "stargz", "runsc", "firecracker"]);
+  const sinks = steps.filter((s) => !steps.some((o) => o.after?.includes(s.name))).map((s) => s.name);
+  // Kubernetes last, after everything else: its step is the host's "ready".
+  add(kubernetesStep(config, criSocketFor(config, plan)), sinks);
   return steps;
 }
 

@@ -6,4 +6,9 @@ export interface Step {
   readonly name: string;
   readonly create: string;
   readonly delete: string;
+  /**
+   * Names of the steps of the same host this one needs. Absent: the step listed before it.
+   * Steps that need nothing of each other run at the same time, as Pulumi runs them.
+   */
+  readonly after?: readonly string[];
 }

@@ -102,7 +102,7 @@ Wants=network-online.target
 
 [Service]
 WorkingDirectory=${input.installDir}
-ExecStart=${input.nodeBinary} --import tsx node-runtime/cli/main.ts ${nodeRuntimeServeArgs(input).join(" ")}
+ExecStart=${input.nodeBinary} node-runtime/cli/main.js ${nodeRuntimeServeArgs(input).join(" ")}
 Restart=always
 RestartSec=2
 LimitNOFILE=1048576

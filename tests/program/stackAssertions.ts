@@ -1,5 +1,5 @@
 // The assertions every stack file must pass under mocks: the resource graph (hosts in
-// parallel, steps chained, workers after the control plane, in-cluster work after the joins,
+// parallel, each host's steps after what they need, workers after the control plane, in-cluster work after the joins,
 // functions after Knative, OpenYurt after the joins) and secrets that stay secret.
 import { beforeAll, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
@@ -76,17 +76,26 @@ export function defineStackTests(stack: string): void {
     });
 
     if (target === "hosts") {
-      it("bootstraps every host with its own chain of steps, hosts in parallel", () => {
+      it("bootstraps every host with its own graph of steps, hosts in parallel", () => {
         for (const host of hosts) {
           const steps = run.resources.filter((r) => r.type === "command:remote:Command" && r.name.startsWith(`${host.name}-`) && byName(r.name)!.deps.includes("hosts"));
           expect(steps.length, `${host.name} steps`).toBeGreaterThanOrEqual(8);
+          const names = steps.map((s) => s.name);
           steps.forEach((step, i) => {
-            if (i > 0) expect(step.deps, `${step.name} after ${steps[i - 1]!.name}`).toContain(steps[i - 1]!.name);
-            const deps = run.dependsOn(step.name);
-            for (const other of hosts)
-              if (other.name !== host.name)
-                for (const d of deps) expect(d.startsWith(`${other.name}-`), `${step.name} must not wait for ${d}`).toBe(false);
+            // Registered after what it needs, and never waiting for another host.
+            for (const d of step.deps) if (names.includes(d)) expect(names.indexOf(d), `${step.name} after ${d}`).toBeLessThan(i);
+            for (const d of run.dependsOn(step.name))
+              for (const other of hosts) if (other.name !== host.name) expect(d.startsWith(`${other.name}-`), `${step.name} must not wait for ${d}`).toBe(false);
           });
+          // The last step (kubelet) waits for every other; packages go one after another (dpkg's
+          // lock); steps that need nothing of each other do not wait for each other.
+          const last = steps.at(-1)!.name;
+          expect(last).toBe(`${host.name}-kubernetes`);
+          for (const n of names.slice(0, -1)) expect(run.dependsOn(last).has(n), `${last} after ${n}`).toBe(true);
+          expect(run.dependsOn(`${host.name}-containerd`).has(`${host.name}-packages`)).toBe(true);
+          expect(run.dependsOn(`${host.name}-swap-off`).has(`${host.name}-packages`)).toBe(false);
+          expect(run.dependsOn(`${host.name}-swap-off`).has(`${host.name}-limits`)).toBe(true);
+          expect(run.dependsOn(`${host.name}-sysctl`).has(`${host.name}-swap-off`)).toBe(false);
         }
       });
 
