@@ -114,9 +114,11 @@ describe("host bootstrap steps", () => {
         [...s.create.matchAll(/^\s*apt_install (\S+) (.+)$/gm)].map((m) => `${s.name}: ${m[2]}`),
       );
     const base = "curl ca-certificates tar gzip iptables iproute2 conntrack socat ethtool kmod procps openssl";
-    expect(installs(variants["gvisor-debian-proxy"], true)).toEqual([`packages: ${base} runsc containerd runc containernetworking-plugins nodejs`]);
+    expect(installs(variants["gvisor-debian-proxy"], true)).toEqual([`packages: ${base} gcc libc6-dev runsc containerd runc containernetworking-plugins nodejs`]);
     expect(installs(variants["gvisor-debian-proxy"], false)).toEqual([`packages: ${base} containerd runc containernetworking-plugins`]);
-    expect(installs(variants["firecracker-release"], true)).toEqual([`packages: ${base}`]);
+    expect(installs(variants["firecracker-release"], true)).toEqual([`packages: ${base} gcc libc6-dev`]);
+    expect(installs(variants["firecracker-release"], false)).toEqual([`packages: ${base}`]);
+    expect(installs(variants["containerd-debian-keep"], true)).toEqual([`packages: ${base} containerd runc containernetworking-plugins nodejs`]);
   });
 
   it("downloads through the mirror with the pinned checksum, and stops clearly without one", () => {

@@ -102,18 +102,19 @@ export function autoUpgradesOffStep(): Step {
 }
 
 /**
- * The Debian packages a host's steps use: the tools every step relies on, and with Debian as the
+ * The Debian packages a host's steps use: the tools every step relies on; on a host that runs gVisor
+ * or Firecracker sandboxes, a C compiler with a static libc (the node runtime builds gVisor's
+ * in-sandbox relay and Firecracker's guest init there, for that host); and with Debian as the
  * package source, the sandbox's runtime, containerd and (where the node runtime runs) nodejs.
  */
 export function debianPackages(config: StackConfig, plan: HostPlan): string[] {
-  if (config.packages.source !== "debian") return [...BASE_PACKAGES];
+  const debian = config.packages.source === "debian";
   return [
     ...BASE_PACKAGES,
-    ...(config.sandbox === "gvisor" && plan.runsSandbox ? ["runsc"] : []),
-    "containerd",
-    "runc",
-    "containernetworking-plugins",
-    ...(plan.runsSandbox ? ["nodejs"] : []),
+    ...(plan.runsSandbox && config.sandbox !== "containerd" ? ["gcc", "libc6-dev"] : []),
+    ...(debian && config.sandbox === "gvisor" && plan.runsSandbox ? ["runsc"] : []),
+    ...(debian ? ["containerd", "runc", "containernetworking-plugins"] : []),
+    ...(debian && plan.runsSandbox ? ["nodejs"] : []),
   ];
 }
 

@@ -32,6 +32,8 @@ export async function createSandboxDriver(kind: SandboxKind, res: SandboxResourc
       return {
         driver: new GvisorDriver(res.images, {
           baseDir: config.gvisorBaseDir,
+          // Under the runtime's data, which the provisioner removes with the node runtime.
+          relayCacheDir: path.join(config.dataDir, "gvisor-relay"),
           // The driver waits for the function's socket itself; give it the runtime's budget.
           bootTimeoutMs: config.readyTimeoutMs,
           restoreTimeoutMs: config.readyTimeoutMs,

@@ -41,8 +41,18 @@ describe.skipIf(skip !== undefined).each(["gvisor", "containerd"] as const)("hos
       expect(hostExec(h.index, "systemctl is-enabled containerd.service").trim()).toBe("enabled");
     }
     // Debian's runsc comes with each worker's packages step; the control plane runs no sandbox.
+    // The runtime as shipped builds its in-sandbox relay on the worker (static, with the worker's
+    // compiler), under its data directory.
     if (sandbox === "gvisor") {
-      for (const h of hosts.slice(1)) expect(hostExec(h.index, "command -v runsc").trim()).toBe("/usr/bin/runsc");
+      for (const h of hosts.slice(1)) {
+        expect(hostExec(h.index, "command -v runsc").trim()).toBe("/usr/bin/runsc");
+        const relay = hostExec(
+          h.index,
+          `cd /opt/vhive-node-runtime && node --input-type=module -e "const m = await import('./node-runtime/sandbox/gvisor/relay-binary.js'); console.log(await m.ensureRelayBinary('/var/lib/vhive-node/runtime/gvisor-relay'))"`,
+        ).trim();
+        expect(relay).toMatch(/^\/var\/lib\/vhive-node\/runtime\/gvisor-relay\/vhgv-relay-[0-9a-f]{16}$/);
+        expect(hostExec(h.index, `ldd ${relay} 2>&1 || true`)).toMatch(/not a dynamic executable|statically linked/);
+      }
       expect(hostExec(hosts[0]!.index, "command -v runsc || echo absent").trim()).toBe("absent");
     }
     // The hosts really ran side by side: each host's packages step started before any other
