@@ -40,6 +40,11 @@ const steps: Record<string, Step> = {
   "kubeadm-join": kubeadmJoinStep(join),
   "node-runtime firecracker release": nodeRuntimeStep(dev, { bundlePath: "/tmp/vhive-node-runtime.tgz", bundleSha256: "cd".repeat(32), criSocket: NODE_RUNTIME_SOCKET }),
   "node-runtime gvisor debian": nodeRuntimeStep(gvisorDebian, { bundlePath: "/tmp/vhive-node-runtime.tgz", bundleSha256: "cd".repeat(32), criSocket: CONTAINERD_SOCKET }),
+  "node-runtime firecracker reap debian": nodeRuntimeStep(parseStackConfig({ sandbox: "firecracker", snapshots: "reap", packages: { source: "debian" } }), {
+    bundlePath: "/tmp/vhive-node-runtime.tgz",
+    bundleSha256: "cd".repeat(32),
+    criSocket: NODE_RUNTIME_SOCKET,
+  }),
   "kind docker": dockerCheckStep(),
   "kind install": kindInstallStep(dev),
   "kind dev-container": devContainerStep(dev),

@@ -192,6 +192,20 @@ install_binary() {
   changed=1
 }
 
+# build_uffd_addon DIR INCLUDE: compiles the node runtime's userfaultfd addon (REAP) from the C
+# sources in DIR against node's headers in INCLUDE, for this host's node, once per bundle (a new
+# bundle is a new DIR). Plain C on N-API: gcc is all it needs, no node-gyp.
+build_uffd_addon() {
+  local dir="$1" include="$2" out="$1/build/Release/vhuf_uffd.node"
+  as_root test -f "$out" && return 0
+  as_root test -f "$include/node_api.h" || fail "node's headers ($include/node_api.h) are missing on $(hostname): the REAP addon cannot be built"
+  command -v gcc >/dev/null || fail "gcc is missing on $(hostname): the REAP addon cannot be built"
+  as_root mkdir -p "$dir/build/Release"
+  as_root gcc -shared -fPIC -std=gnu11 -O2 -pthread -DNAPI_VERSION=8 -I"$include" -o "$out.tmp" "$dir"/*.c
+  as_root mv "$out.tmp" "$out"
+  changed=1
+}
+
 # module_present NAME: the kernel has the module, loaded or built in. Built-in modules only show
 # in /sys/module when they have parameters, and containers do not see /sys/module at all, so
 # the feature each module provides is checked too.

@@ -3,9 +3,9 @@
 // `changed` reporting, which every step's status line relies on.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HELPERS, stepScript } from "./helpers.js";
@@ -55,6 +55,23 @@ describe("helper library", () => {
     expect(existsSync(dest)).toBe(false);
     const sha512 = createHash("sha512").update("artifact bytes\n").digest("hex");
     expect(run(`fetch_verified file://${src} sha512:${sha512} ${dest}`).changed).toBe("1");
+  });
+
+  it("build_uffd_addon builds the REAP addon with gcc alone, once, and node loads it", () => {
+    const native = join(import.meta.dirname, "..", "..", "node-runtime", "memory", "native");
+    const src = join(dir, "native");
+    spawnSync("mkdir", ["-p", src]);
+    for (const f of readdirSync(native).filter((n) => /\.(c|h)$/.test(n))) copyFileSync(join(native, f), join(src, f));
+    const include = join(dirname(process.execPath), "..", "include", "node");
+    expect(run(`build_uffd_addon ${src} ${include}`)).toMatchObject({ status: 0, changed: "1" });
+    const addon = join(src, "build", "Release", "vhuf_uffd.node");
+    const loaded = spawnSync(process.execPath, ["-e", `const a = require(${JSON.stringify(addon)}); console.log(typeof a.hash64(Buffer.from("x")))`], { encoding: "utf8" });
+    expect(loaded.stdout.trim()).toBe("bigint");
+    expect(run(`build_uffd_addon ${src} ${include}`).changed).toBe("0");
+    rmSync(join(src, "build"), { recursive: true });
+    const noHeaders = run(`build_uffd_addon ${src} ${join(dir, "no-include")}`);
+    expect(noHeaders.status).toBe(1);
+    expect(noHeaders.stderr).toContain(`node's headers (${join(dir, "no-include")}/node_api.h) are missing on ${hostname()}`);
   });
 
   it("install_binary records what it installed and remove_recorded_files removes exactly that", () => {

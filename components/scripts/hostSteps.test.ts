@@ -118,6 +118,9 @@ describe("host bootstrap steps", () => {
     expect(installs(variants["gvisor-debian-proxy"], false)).toEqual([`packages: ${base} containerd runc containernetworking-plugins`]);
     expect(installs(variants["firecracker-release"], true)).toEqual([`packages: ${base} gcc libc6-dev`]);
     expect(installs(variants["firecracker-release"], false)).toEqual([`packages: ${base}`]);
+    expect(installs({ ...variants["firecracker-release"], packages: { source: "debian" } }, true)).toEqual([
+      `packages: ${base} gcc libc6-dev containerd runc containernetworking-plugins nodejs libnode-dev`,
+    ]);
     expect(installs(variants["containerd-debian-keep"], true)).toEqual([`packages: ${base} containerd runc containernetworking-plugins nodejs`]);
   });
 

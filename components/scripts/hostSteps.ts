@@ -105,7 +105,8 @@ export function autoUpgradesOffStep(): Step {
  * The Debian packages a host's steps use: the tools every step relies on; on a host that runs gVisor
  * or Firecracker sandboxes, a C compiler with a static libc (the node runtime builds gVisor's
  * in-sandbox relay and Firecracker's guest init there, for that host); and with Debian as the
- * package source, the sandbox's runtime, containerd and (where the node runtime runs) nodejs.
+ * package source, the sandbox's runtime, containerd and (where the node runtime runs) nodejs, with
+ * its headers where REAP's addon is built.
  */
 export function debianPackages(config: StackConfig, plan: HostPlan): string[] {
   const debian = config.packages.source === "debian";
@@ -115,6 +116,8 @@ export function debianPackages(config: StackConfig, plan: HostPlan): string[] {
     ...(debian && config.sandbox === "gvisor" && plan.runsSandbox ? ["runsc"] : []),
     ...(debian ? ["containerd", "runc", "containernetworking-plugins"] : []),
     ...(debian && plan.runsSandbox ? ["nodejs"] : []),
+    // node's headers, for the REAP addon the node runtime step builds.
+    ...(debian && plan.runsSandbox && config.sandbox === "firecracker" && config.snapshots === "reap" ? ["libnode-dev"] : []),
   ];
 }
 

@@ -50,6 +50,10 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
       `  as_root touch "$marker"`,
       `  changed=1`,
       `fi`,
+      // REAP's page-fault handler is a native addon: built here, for this host's node.
+      config.sandbox === "firecracker" &&
+        config.snapshots === "reap" &&
+        `build_uffd_addon ${q(`${dir}/node-runtime/memory/native`)} ${debian ? "/usr/include/node" : `${NODE_DIR}/include/node`}`,
       writeFile(
         `/etc/systemd/system/${NODE_RUNTIME_UNIT}`,
         "0644",

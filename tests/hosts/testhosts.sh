@@ -130,13 +130,30 @@ start_apt_proxy() {
     # The upstream is the archive this machine uses, whatever mirror a host names.
     printf 'Remap-debrep: file:deb_mirror*.gz /debian ; %s\n' "$mirror"
     [ -z "$security" ] || printf 'Remap-debsec: /debian-security ; %s\n' "$security"
+    # Index files count as fresh for an hour (the archive does not change during a run): apt-cacher-ng
+    # 3.7 can wedge a client's apt-get update for good when several hosts refresh the same InRelease
+    # at once ("Failure to move file ... out of the way").
+    printf 'FreshIndexMaxAge: 3600\n'
   } >"$conf/acng.conf"
   apt-cacher-ng -c "$conf" >"$conf/stdout.log" 2>&1 9>&- || die "apt-cacher-ng failed to start: $(cat "$conf/stdout.log")"
   for _ in $(seq 50); do
-    [ -f "$conf/pid" ] && return 0
+    if [ -f "$conf/pid" ]; then
+      prefetch_release_files "$mirror" "$security"
+      return 0
+    fi
     sleep 0.1
   done
   die "apt-cacher-ng did not write its pid file"
+}
+
+# One fetch of each suite's InRelease through the proxy, before any host asks: hosts refreshing at
+# once then all get the cached copy (see FreshIndexMaxAge above).
+prefetch_release_files() {
+  local mirror=$1 security=$2 url
+  command -v curl >/dev/null 2>&1 || return 0
+  for url in "$mirror/dists/$SUITE/InRelease" "$mirror/dists/$SUITE-updates/InRelease" ${security:+"$security/dists/$SUITE-security/InRelease"}; do
+    curl -fsS -o /dev/null --max-time 30 -x "http://$BRIDGE_ADDR:$ACNG_PORT" "$url" 9>&- || log "could not prefetch $url through the apt proxy"
+  done
 }
 
 stop_apt_proxy() {
