@@ -7,27 +7,15 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downHosts, hostNetExec, rekeyHost, setSudoPassword, startHost, stopHost, unavailableReason, upHosts, type TestHost } from "../../tests/hosts/testHosts.js";
+import { rawStackFor } from "../../tests/provisioner-real/realProvisioner.js";
 
 const HOSTS = [31, 32];
 const skip = unavailableReason();
 if (skip) console.log(`doctor host tests skipped: ${skip}`);
 
+/** The stack file the real-host provisioner tests use for these hosts, as doctor reads it. */
 function stackYaml(hosts: readonly TestHost[], sandbox: string): string {
-  return stringify({
-    config: {
-      "vhive:target": "hosts",
-      "vhive:sandbox": sandbox,
-      "vhive:network": { hostCidr: "10.231.0.0/24", metallbPool: "10.231.0.240-10.231.0.250" },
-      "vhive:hosts": hosts.map((h, i) => ({
-        name: h.name,
-        address: h.address,
-        user: h.user,
-        sshKey: { file: h.privateKeyPath },
-        hostKey: h.hostKey,
-        role: i === 0 ? "control-plane" : "worker",
-      })),
-    },
-  });
+  return stringify({ config: Object.fromEntries(Object.entries(rawStackFor(hosts, { sandbox })).map(([key, value]) => [`vhive:${key}`, value])) });
 }
 
 describe.skipIf(skip !== undefined)("doctor on test hosts", () => {

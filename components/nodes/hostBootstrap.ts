@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type { StackConfig } from "../config/schema.js";
 import { hostBootstrapSteps, type HostPlan } from "../scripts/hostSteps.js";
+import type { Step } from "../scripts/step.js";
 import { remoteStep } from "./stepCommands.js";
 import { warnMissingChecksums } from "./missingChecksums.js";
 
@@ -41,10 +42,13 @@ export class HostBootstrap extends pulumi.ComponentResource {
     const ready: Record<string, command.remote.Command> = {};
     const sandboxReady: Record<string, command.remote.Command[]> = {};
     const names: Record<string, string[]> = {};
+    const everyStep: Step[] = [];
     for (const host of args.hosts) {
+      const planned = hostBootstrapSteps(args.config, host.plan);
+      everyStep.push(...planned);
       const list: command.remote.Command[] = [];
       const byName = new Map<string, command.remote.Command>();
-      for (const step of hostBootstrapSteps(args.config, host.plan)) {
+      for (const step of planned) {
         const needs = step.after ? step.after.map((n) => stepNamed(byName, n, host.plan.name, step.name)) : list.slice(-1);
         const cmd = remoteStep(host.plan.name, step, { connection: host.connection, parent: this, dependsOn: needs }, step.name);
         list.push(cmd);
@@ -54,13 +58,13 @@ export class HostBootstrap extends pulumi.ComponentResource {
       steps[host.plan.name] = list;
       // The last step needs every other one, directly or not (hostBootstrapSteps makes it so).
       ready[host.plan.name] = list.at(-1)!;
-      names[host.plan.name] = hostBootstrapSteps(args.config, host.plan).map((s) => s.name);
+      names[host.plan.name] = planned.map((s) => s.name);
     }
     this.steps = steps;
     this.ready = ready;
     this.sandboxReady = sandboxReady;
     this.stepNames = pulumi.output(names);
-    warnMissingChecksums(args.hosts.flatMap((h) => hostBootstrapSteps(args.config, h.plan)), this);
+    warnMissingChecksums(everyStep, this);
     this.registerOutputs({ stepNames: this.stepNames });
   }
 }

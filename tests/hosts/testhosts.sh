@@ -348,6 +348,13 @@ wait_ssh() {
   die "$(host_name "$n") not reachable over ssh after two boots of $SSH_WAIT_S s each"
 }
 
+# A booted host made ready for use: answering SSH, /proc/sys writable, its boot finished.
+await_host() {
+  wait_ssh "$1"
+  open_proc_sys "$1"
+  wait_booted "$1"
+}
+
 cmd_up() {
   [ $# -ge 1 ] || die "up needs host indexes"
   local n dir
@@ -373,7 +380,7 @@ cmd_up() {
     write_host_identity "$n"
     boot_host "$n"
   done
-  for n in "$@"; do wait_ssh "$n"; open_proc_sys "$n"; wait_booted "$n"; done
+  for n in "$@"; do await_host "$n"; done
   for n in "$@"; do host_json "$n"; done
 }
 
@@ -438,27 +445,22 @@ leader_pid() {
   pgrep -P "$(cat "$dir/pid")" | head -n 1
 }
 
-cmd_exec() {
-  local n=$1
-  shift
+# enter_host N NSENTER-FLAGS -- CMD...: runs CMD in the namespaces of the host's init.
+enter_host() {
+  local n=$1 flags=$2
+  shift 2
   check_index "$n"
   local pid
   pid=$(leader_pid "$n")
   [ -n "$pid" ] || die "$(host_name "$n") has no running init"
-  nsenter -t "$pid" -a -- "$@"
+  nsenter -t "$pid" "$flags" "$@"
 }
+
+cmd_exec() { local n=$1; shift; enter_host "$n" -a -- "$@"; }
 
 # Runs a command of this machine inside a host's network namespace only (e.g. iptables rules
 # that make the host drop a port, which the host's own minimal root fs has no tools for).
-cmd_netexec() {
-  local n=$1
-  shift
-  check_index "$n"
-  local pid
-  pid=$(leader_pid "$n")
-  [ -n "$pid" ] || die "$(host_name "$n") has no running init"
-  nsenter -t "$pid" -n -- "$@"
-}
+cmd_netexec() { local n=$1; shift; enter_host "$n" -n -- "$@"; }
 
 cmd_rekey() {
   local n=$1 dir
@@ -498,7 +500,7 @@ main() {
     down) cmd_down "$@" ;;
     down-all) cmd_down_all ;;
     stop) check_index "$1"; stop_host "$1" ;;
-    start) check_index "$1"; boot_host "$1"; wait_ssh "$1"; open_proc_sys "$1"; wait_booted "$1"; host_json "$1" ;;
+    start) check_index "$1"; boot_host "$1"; await_host "$1"; host_json "$1" ;;
     rekey) cmd_rekey "$1" ;;
     sudo-password) cmd_sudo_password "$1" "$2" ;;
     exec) cmd_exec "$@" ;;
