@@ -2,7 +2,7 @@
 // formed, so a malformed field elsewhere never hides one of these problems.
 import { DEFAULT_VERSIONS } from "./artifacts.js";
 import { formatIpv4, isIpv4, overlaps, contains, containsAddress, parseCidr, parseIpv4, parsePool, type Ipv4Range } from "./ipv4.js";
-import { HostSchema, MinioSchema, OpenYurtSchema, isHostName, type HostConfig } from "./schema.js";
+import { HostSchema, MinioSchema, OpenYurtSchema, isHostName, looksLikeSecretValue, type HostConfig } from "./schema.js";
 import { FUNCTION_CATALOG } from "../functions/catalog.js";
 
 export interface Problem {
@@ -31,9 +31,34 @@ function rangeText(r: Ipv4Range): string {
 }
 
 export interface CrossCheckContext {
-  /** Config keys present in the stack (without the project prefix), to check secret references. */
-  readonly configKeys?: ReadonlySet<string>;
+  /**
+   * Config keys present in the stack (without the project prefix), to check secret references;
+   * with `valueLength`, the length of a secret's value can be checked without printing it.
+   */
+  readonly configKeys?: ReadonlySet<string> & { valueLength?(key: string): number | undefined };
 }
+
+/** MinIO refuses to start with a shorter secret key (and an access key under 3 characters). */
+export const MINIO_MIN_LENGTH = { accessKey: 3, secretKey: 8 } as const;
+
+/** Addresses that can never be a node's IP: this-network, loopback, link-local, multicast, reserved. */
+const SPECIAL_RANGES: readonly { range: Ipv4Range; what: string }[] = [
+  { range: parseCidr("0.0.0.0/8")!, what: "the unspecified / this-network range 0.0.0.0/8" },
+  { range: parseCidr("127.0.0.0/8")!, what: "loopback (127.0.0.0/8)" },
+  { range: parseCidr("169.254.0.0/16")!, what: "link-local (169.254.0.0/16)" },
+  { range: parseCidr("224.0.0.0/4")!, what: "multicast (224.0.0.0/4)" },
+  { range: parseCidr("240.0.0.0/4")!, what: "reserved (240.0.0.0/4, including the broadcast address)" },
+];
+
+/**
+ * The longest prefix a pod or service CIDR may have. Kubernetes gives every node a /24 of the
+ * pod CIDR (kube-controller-manager's default node mask), so the pod CIDR needs at least a /24
+ * per host; the service CIDR needs room for the API server's, DNS's and the add-ons' services.
+ * The API server refuses service CIDRs wider than /12.
+ */
+export const MAX_CLUSTER_PREFIX = 24;
+export const MIN_SERVICE_PREFIX = 12;
+const NODE_POD_PREFIX = 24;
 
 export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[] {
   const problems: Problem[] = [];
@@ -67,16 +92,34 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
 
   // Uniqueness: names, SSH endpoints and node IPs.
   const seen = new Map<string, number>();
-  const unique = (kind: string, field: string, value: string, index: number) => {
+  const unique = (kind: string, field: string, value: string, index: number): boolean => {
     const key = `${kind}\u0000${value}`;
     const first = seen.get(key);
     if (first === undefined) seen.set(key, index);
     else add(`hosts[${index}].${field}`, `duplicate of hosts[${first}].${field} (${JSON.stringify(value)})`);
+    return first === undefined;
   };
+  // Compared in canonical form: IPv4 addresses as numbers, host names case-insensitively
+  // without a trailing dot, so two spellings of one machine are caught.
+  const canonical = (address: string) => {
+    const ip = parseIpv4(address);
+    return ip !== undefined ? formatIpv4(ip) : address.toLowerCase().replace(/\.$/, "");
+  };
+  const nodeIps = new Map<number, { index: number; field: string }>();
   for (const { index, host } of hosts) {
     unique("name", "name", host.name, index);
-    unique("endpoint", "address", `${host.address}:${host.port}`, index);
-    if (host.nodeIp) unique("nodeIp", "nodeIp", host.nodeIp, index);
+    const endpointUnique = unique("endpoint", "address", `${canonical(host.address)}:${host.port}`, index);
+    // The IP each node advertises (nodeIp, else an IPv4 address) must be its own.
+    const field = host.nodeIp !== undefined ? "nodeIp" : "address";
+    const ip = parseIpv4(host.nodeIp ?? host.address);
+    if (ip === undefined) continue;
+    const first = nodeIps.get(ip);
+    if (first === undefined) nodeIps.set(ip, { index, field });
+    else if (endpointUnique)
+      add(
+        `hosts[${index}].${field}`,
+        `node IP ${formatIpv4(ip)} is already the node IP of hosts[${first.index}]${field === "address" ? " (set nodeIp to this host's own IP)" : ""}`,
+      );
   }
 
   // Per-host rules on the raw entries: each needs only its own fields to be usable.
@@ -89,7 +132,7 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
     if (typeof host.address === "string" && host.nodeIp === undefined && !isIpv4(host.address) && isHostName(host.address))
       add(`hosts[${index}].nodeIp`, "required when address is a host name (the IP the node advertises to the cluster)");
     const key = asRecord(host.sshKey);
-    if (typeof key.secret === "string" && context.configKeys && !context.configKeys.has(key.secret))
+    if (typeof key.secret === "string" && !looksLikeSecretValue(key.secret) && context.configKeys && !context.configKeys.has(key.secret))
       add(`hosts[${index}].sshKey`, `config key "${key.secret}" is not set (pulumi config set --secret ${key.secret} < ~/.ssh/id_ed25519)`);
     if (openyurtOn && host.pool === undefined) add(`hosts[${index}].pool`, 'required when openyurt.enabled is true ("cloud" or "edge")');
     if (openyurtOn && host.role === "control-plane" && host.pool === "edge")
@@ -122,6 +165,39 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
     add("network.hostCidr", 'required when target is "hosts" (the subnet the nodes\' IPs are on, e.g. 192.0.2.0/24)');
   if (target === "hosts" && rawNetwork.metallbPool === undefined)
     add("network.metallbPool", 'required when target is "hosts" (free addresses in network.hostCidr, e.g. 192.0.2.240-192.0.2.250)');
+  // Pod and service CIDRs: large enough, and not ranges the kernel treats specially.
+  const clusterRanges: { field: string; range: Ipv4Range | undefined }[] = [
+    { field: "network.podCidr", range: pod },
+    { field: "network.serviceCidr", range: service },
+  ];
+  for (const { field, range } of clusterRanges) {
+    if (range === undefined) continue;
+    const prefix = 32 - Math.log2(range.last - range.first + 1);
+    if (prefix > MAX_CLUSTER_PREFIX) add(field, `is a /${prefix}: must be a /${MAX_CLUSTER_PREFIX} or larger`);
+    const special = SPECIAL_RANGES.find((s) => overlaps(s.range, range));
+    if (special) add(field, `overlaps ${special.what}`);
+  }
+  if (service && 32 - Math.log2(service.last - service.first + 1) < MIN_SERVICE_PREFIX)
+    add("network.serviceCidr", `must be a /${MIN_SERVICE_PREFIX} or smaller (the Kubernetes API server refuses larger service ranges)`);
+  if (pod && target === "hosts" && rawHosts.length > 0) {
+    const perNode = 2 ** (32 - NODE_POD_PREFIX);
+    const fits = Math.floor((pod.last - pod.first + 1) / perNode);
+    if (fits < rawHosts.length && 32 - Math.log2(pod.last - pod.first + 1) <= MAX_CLUSTER_PREFIX)
+      add("network.podCidr", `holds ${fits} node range${fits === 1 ? "" : "s"} of /${NODE_POD_PREFIX}, but there are ${rawHosts.length} hosts (each node gets a /${NODE_POD_PREFIX})`);
+  }
+
+  // Each node's IP: an ordinary unicast address outside the cluster's own ranges.
+  for (const { index, host } of hosts) {
+    const field = host.nodeIp !== undefined ? "nodeIp" : "address";
+    const ip = parseIpv4(host.nodeIp ?? host.address);
+    if (ip === undefined) continue;
+    const special = SPECIAL_RANGES.find((s) => containsAddress(s.range, ip));
+    if (special) add(`hosts[${index}].${field}`, `${formatIpv4(ip)} is in ${special.what}: a node needs an address other hosts can reach`);
+    if (pod && containsAddress(pod, ip)) add(`hosts[${index}].${field}`, `node IP ${formatIpv4(ip)} is inside network.podCidr (${rangeText(pod)})`);
+    if (service && containsAddress(service, ip))
+      add(`hosts[${index}].${field}`, `node IP ${formatIpv4(ip)} is inside network.serviceCidr (${rangeText(service)})`);
+  }
+
   if (pod && service && overlaps(pod, service))
     add("network.serviceCidr", `overlaps network.podCidr (${rangeText(service)} and ${rangeText(pod)})`);
   if (hostNet && pod && overlaps(hostNet, pod)) add("network.podCidr", `overlaps network.hostCidr (${rangeText(pod)} and ${rangeText(hostNet)})`);
@@ -143,7 +219,8 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
   // Functions come from the catalog the Functions component deploys from.
   if (Array.isArray(raw.functions))
     raw.functions.forEach((name, index) => {
-      if (typeof name === "string" && /^[a-z0-9-]+$/.test(name) && !(name in FUNCTION_CATALOG))
+      // An own-property test: `in` would accept names inherited from Object (constructor, …).
+      if (typeof name === "string" && /^[a-z0-9-]+$/.test(name) && !Object.hasOwn(FUNCTION_CATALOG, name))
         add(`functions[${index}]`, `unknown function "${name}" (catalog: ${Object.keys(FUNCTION_CATALOG).join(", ")})`);
     });
 
@@ -159,6 +236,14 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
       if (!ref) add(`minio.${field}`, `required when minio.enabled is true ({ secret: <config key> })`);
       else if (context.configKeys && !context.configKeys.has(ref.secret))
         add(`minio.${field}`, `config key "${ref.secret}" is not set (pulumi config set --secret ${ref.secret} <value>)`);
+      else {
+        const length = context.configKeys?.valueLength?.(ref.secret);
+        if (length !== undefined && length < MINIO_MIN_LENGTH[field])
+          add(
+            `minio.${field}`,
+            `the value of config key "${ref.secret}" is too short: MinIO needs at least ${MINIO_MIN_LENGTH[field]} characters (value not shown)`,
+          );
+      }
     }
   }
 

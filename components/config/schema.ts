@@ -4,6 +4,8 @@
 import { z } from "zod";
 import { DEFAULT_VERSIONS, type ArtifactName, type VersionKey } from "./artifacts.js";
 import { isIpv4, parseCidr, parsePool } from "./ipv4.js";
+import { installPathProblem } from "./paths.js";
+import { plainUrlProblem } from "./urls.js";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
@@ -11,8 +13,14 @@ const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|
 const CHECKSUM = /^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
 const VERSION = /^[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.-]+)?$/;
 
+/**
+ * A DNS name, not something an address parser would take as an IPv4 address: the last label
+ * must start with a letter (no top-level domain is numeric), so `999.999.999.999`, `192.0.2`,
+ * `3221226058` and `0xc0000201` are refused rather than handed to a resolver that may read
+ * them as addresses.
+ */
 export function isHostName(text: string): boolean {
-  return HOSTNAME.test(text);
+  return HOSTNAME.test(text) && /^[A-Za-z]/.test(text.slice(text.lastIndexOf(".") + 1));
 }
 
 const dnsLabel = z
@@ -25,33 +33,59 @@ const cidr = z
   .string()
   .refine((v) => parseCidr(v) !== undefined, { error: "must be an IPv4 CIDR like 10.0.0.0/16 (network address, no host bits)" });
 
-const httpUrl = z.string().refine(
-  (v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === "http:" || u.protocol === "https:") && u.host !== "";
-    } catch {
-      return false;
-    }
-  },
-  { error: "must be an http:// or https:// URL" },
-);
+/** An http(s) URL checked as the exact text written to the hosts (see urls.ts). */
+const httpUrl = z.string().superRefine((v, ctx) => {
+  const problem = plainUrlProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** An install or data directory (see paths.ts). */
+const installPath = z.string().superRefine((v, ctx) => {
+  const problem = installPathProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** Config key names in the project's namespace, as `pulumi config set` accepts them. */
+const CONFIG_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
+
+/** Text that is key material or a secret value pasted where a key name or a path belongs. */
+export function looksLikeSecretValue(text: string): boolean {
+  return /PRIVATE KEY|[\r\n]/.test(text) || /^(ssh-(rsa|dss|ed25519) |ecdsa-sha2-|sk-ssh-)/.test(text) || (text.length > 100 && !text.includes("/"));
+}
+
+const configKeyName = z.string().superRefine((v, ctx) => {
+  if (v === "") ctx.addIssue({ code: "custom", message: "must name a config key" });
+  else if (looksLikeSecretValue(v))
+    ctx.addIssue({
+      code: "custom",
+      message: "must name a config key, not hold the secret itself (value not shown): pulumi config set --secret <key> < <file>, then { secret: <key> }",
+    });
+  else if (!CONFIG_KEY.test(v)) ctx.addIssue({ code: "custom", message: "must name a config key (letters, digits, '_', '.', '-'; value not shown)" });
+});
 
 /** A secret read from another config key (set with `pulumi config set --secret <key>`). */
-const secretRef = z.strictObject({ secret: z.string().min(1, { error: "must name a config key" }) });
+const secretRef = z.strictObject({ secret: configKeyName });
+
+const keyFilePath = z.string().superRefine((v, ctx) => {
+  if (v === "") ctx.addIssue({ code: "custom", message: "must be a path" });
+  else if (looksLikeSecretValue(v))
+    ctx.addIssue({ code: "custom", message: "must be the path of a private key file, not the key itself (value not shown)" });
+  else if (/[\u0000-\u001f\u007f]/.test(v)) ctx.addIssue({ code: "custom", message: "must be a path without control characters (value not shown)" });
+});
 
 /**
  * How the SSH private key is obtained: the local ssh-agent, a secret config key, or a file on
  * the machine running Pulumi. Never the key itself: stack files are committed.
  */
-export const SshKeySchema = z.union(
-  [z.literal("agent"), secretRef, z.strictObject({ file: z.string().min(1, { error: "must be a path" }) })],
-  { error: 'must be "agent", { secret: <config key> } or { file: <path to private key> }' },
-);
+export const SshKeySchema = z.union([z.literal("agent"), secretRef, z.strictObject({ file: keyFilePath })], {
+  error: 'must be "agent", { secret: <config key> } or { file: <path to private key> } (value not shown)',
+});
 
 export const HostSchema = z.strictObject({
   name: dnsLabel,
-  address: z.string().refine((v) => isIpv4(v) || HOSTNAME.test(v), { error: "must be an IPv4 address or a host name" }),
+  address: z.string().refine((v) => isIpv4(v) || isHostName(v), {
+    error: "must be an IPv4 address (four numbers 0-255, no leading zeros) or a host name",
+  }),
   port: z.number().int().min(1, { error: "must be 1-65535" }).max(65535, { error: "must be 1-65535" }).default(22),
   user: z.string().min(1, { error: "must not be empty" }).default("root"),
   sshKey: SshKeySchema,
@@ -149,10 +183,12 @@ export const MinioSchema = z.strictObject({
   enabled: z.boolean().default(false),
   /** Host (node) whose disk holds the data. */
   node: z.string().optional(),
-  path: z.string().startsWith("/", { error: "must be an absolute path" }).default("/var/lib/vhive-minio"),
+  path: installPath.default("/var/lib/vhive-minio"),
+  /** Keep the data directory (and the objects in it) when the stack is destroyed. */
+  retainData: z.boolean().default(false),
   accessKey: secretRef.optional(),
   secretKey: secretRef.optional(),
-  storageSize: z.string().regex(/^[0-9]+(Mi|Gi|Ti)$/, { error: 'must be a size like "20Gi"' }).default("20Gi"),
+  storageSize: z.string().regex(/^[1-9][0-9]{0,5}(Mi|Gi|Ti)$/, { error: 'must be a size above zero like "20Gi" (Mi, Gi or Ti)' }).default("20Gi"),
   image: z.string().optional(),
 });
 
@@ -162,10 +198,41 @@ export const OpenYurtSchema = z.strictObject({
   version: versionString.optional(),
 });
 
+/** Ports the stack's own components listen on, on every node (the health port must not clash). */
+export const RESERVED_PORTS: ReadonlyMap<number, string> = new Map([
+  [22, "SSH"],
+  [179, "Calico BGP"],
+  [2379, "etcd"],
+  [2380, "etcd peers"],
+  [4789, "VXLAN"],
+  [5473, "Calico Typha"],
+  [6443, "the Kubernetes API server"],
+  [9099, "Calico's health endpoint"],
+  [10248, "kubelet's health endpoint"],
+  [10249, "kube-proxy's metrics"],
+  [10250, "the kubelet API"],
+  [10255, "kubelet's read-only port"],
+  [10256, "kube-proxy's health endpoint"],
+  [10257, "kube-controller-manager"],
+  [10259, "kube-scheduler"],
+  [10261, "yurthub"],
+  [10267, "yurthub"],
+  [50051, "function instances (vHive's guest port)"],
+]);
+
 export const NodeRuntimeSchema = z.strictObject({
   /** Port of the node runtime's health endpoint on every worker (loopback). */
-  healthPort: z.number().int().min(1).max(65535).default(10990),
-  installDir: z.string().startsWith("/", { error: "must be an absolute path" }).default("/opt/vhive-node-runtime"),
+  healthPort: z
+    .number()
+    .int()
+    .min(1024, { error: "must be 1024-65535", abort: true })
+    .max(65535, { error: "must be 1024-65535", abort: true })
+    .refine((port) => !RESERVED_PORTS.has(port), {
+      error: (issue) => `${String(issue.input)} is used by ${RESERVED_PORTS.get(issue.input as number) ?? "the cluster"}: pick a free port (default 10990)`,
+    })
+    .refine((port) => port < 30000 || port > 32767, { error: "must not be in Kubernetes' NodePort range 30000-32767" })
+    .default(10990),
+  installDir: installPath.default("/opt/vhive-node-runtime"),
 });
 
 export const StackConfigSchema = z.strictObject({

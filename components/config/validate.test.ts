@@ -46,18 +46,18 @@ describe("stack config validation", () => {
     {
       name: "unknown top-level key and wrong enum",
       config: { sandbox: "kata", snapshot: "reap" },
-      problems: ['sandbox: must be one of "firecracker", "gvisor", "containerd" (got "kata")', "snapshot: unknown setting"],
+      problems: ['sandbox: must be one of "firecracker", "gvisor", "containerd" (got "kata")', "snapshot: unknown setting (did you mean snapshots?)"],
     },
     {
       name: "bad host address among several hosts",
       config: { ...goodHosts, hosts: [goodHosts.hosts[0], goodHosts.hosts[1], host("w2", "not_an address", "worker")] },
-      problems: ["hosts[2].address: must be an IPv4 address or a host name"],
+      problems: ["hosts[2].address: must be an IPv4 address (four numbers 0-255, no leading zeros) or a host name"],
     },
     {
       name: "missing role and sshKey",
       config: { ...goodHosts, hosts: [goodHosts.hosts[0], { name: "w1", address: "192.0.2.11", hostKey: KEY }] },
       problems: [
-        'hosts[1].sshKey: must be "agent", { secret: <config key> } or { file: <path to private key> }',
+        'hosts[1].sshKey: must be "agent", { secret: <config key> } or { file: <path to private key> } (value not shown)',
         'hosts[1].role: must be one of "control-plane", "worker"',
       ],
     },

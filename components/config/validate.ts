@@ -2,7 +2,8 @@
 // and every problem is reported in one error, one line per problem, before anything is created.
 import { StackConfigSchema, type StackConfig } from "./schema.js";
 import { crossCheck, type CrossCheckContext } from "./crossChecks.js";
-import { formatIssues } from "./formatIssues.js";
+import { formatIssues, type ConfigPath } from "./formatIssues.js";
+import type { z } from "zod";
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -11,11 +12,37 @@ export class ConfigError extends Error {
   }
 }
 
+type AnySchema = z.core.$ZodType;
+
+/** Strips defaults, optionals and pipes down to the schema that holds the structure. */
+function unwrap(schema: AnySchema): AnySchema {
+  let current = schema;
+  for (;;) {
+    const def = current._zod.def as { type: string; innerType?: AnySchema; in?: AnySchema };
+    if (def.innerType !== undefined) current = def.innerType;
+    else if (def.type === "pipe" && def.in !== undefined) current = def.in;
+    else return current;
+  }
+}
+
+/** The settings the schema knows at a path (`["hosts", 0]` → a host's fields). */
+export function knownKeysAt(path: ConfigPath): string[] {
+  let schema: AnySchema | undefined = StackConfigSchema;
+  for (const part of path) {
+    if (schema === undefined) return [];
+    const def = unwrap(schema)._zod.def as { type: string; shape?: Record<string, AnySchema>; element?: AnySchema };
+    schema = typeof part === "number" ? def.element : def.shape?.[String(part)];
+  }
+  if (schema === undefined) return [];
+  const def = unwrap(schema)._zod.def as { shape?: Record<string, AnySchema> };
+  return def.shape ? Object.keys(def.shape) : [];
+}
+
 export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; problems: string[] };
 
 export function validateStackConfig(raw: unknown, context: CrossCheckContext = {}): ValidationResult {
   const parsed = StackConfigSchema.safeParse(raw, { reportInput: true });
-  const lines = parsed.success ? [] : formatIssues(parsed.error.issues);
+  const lines = parsed.success ? [] : formatIssues(parsed.error.issues, { knownKeys: knownKeysAt });
   const record = typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
   for (const problem of crossCheck(record, context)) {
     const line = `${problem.path}: ${problem.message}`;

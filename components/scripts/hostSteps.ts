@@ -67,6 +67,9 @@ export function cached(config: StackConfig, name: ArtifactName): string {
 }
 
 export function aptProxyStep(proxy: string): Step {
+  // The config schema checks this text (components/config/urls.ts); checked again here because
+  // this exact string becomes an apt.conf value, where a quote or newline adds settings.
+  if (!/^https?:\/\/[A-Za-z0-9._~%:@+=,/-]+$/.test(proxy)) throw new Error("aptProxy: must be an http:// or https:// URL without quotes, spaces or control characters");
   const file = "/etc/apt/apt.conf.d/90vhive-proxy";
   return step("apt-proxy", writeFile(file, "0644", `Acquire::http::Proxy "${proxy}";`), `remove_path ${file}`);
 }

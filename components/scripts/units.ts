@@ -93,16 +93,39 @@ export function nodeRuntimeServeArgs(input: NodeRuntimeUnitInput): string[] {
   ];
 }
 
+/**
+ * A path for a unit setting such as `WorkingDirectory=`, which systemd takes verbatim (no
+ * quoting, `%` specifiers expanded): only characters that mean nothing there are allowed,
+ * so a newline can never add a line (`ExecStartPre=…`) to the unit.
+ */
+export function unitPath(field: string, value: string): string {
+  if (!/^\/[A-Za-z0-9._/+-]*$/.test(value))
+    throw new Error(`${field}: not usable in a systemd unit (only letters, digits and . _ / + - are allowed)`);
+  return value;
+}
+
+/**
+ * One word of an `ExecStart=` command line: systemd splits on whitespace, honours double
+ * quotes and backslash escapes, and expands `%` specifiers and `$` variables, so anything
+ * beyond a plain word is double-quoted with those escaped. A line break can never be written.
+ */
+export function unitArg(value: string): string {
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new Error("a systemd ExecStart argument cannot contain control characters or line breaks");
+  if (/^[A-Za-z0-9._/:=,+@-]+$/.test(value)) return value;
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\$/g, "$$$$")}"`;
+}
+
 /** The node runtime as a service: `node-runtime serve` from the shipped bundle. */
 export function nodeRuntimeUnit(input: NodeRuntimeUnitInput): string {
+  const execStart = [unitPath("nodeBinary", input.nodeBinary), "node-runtime/cli/main.js", ...nodeRuntimeServeArgs(input)].map(unitArg).join(" ");
   return `[Unit]
 Description=vHive node runtime (sandboxes, snapshots, CRI)
 After=network-online.target containerd.service
 Wants=network-online.target
 
 [Service]
-WorkingDirectory=${input.installDir}
-ExecStart=${input.nodeBinary} node-runtime/cli/main.js ${nodeRuntimeServeArgs(input).join(" ")}
+WorkingDirectory=${unitPath("nodeRuntime.installDir", input.installDir)}
+ExecStart=${execStart}
 Restart=always
 RestartSec=2
 LimitNOFILE=1048576

@@ -1,0 +1,43 @@
+// Values written into systemd units: a path can never add a line or a word to the unit.
+import { describe, expect, it } from "vitest";
+import { nodeRuntimeUnit, unitArg, unitPath } from "./units.js";
+import { aptProxyStep } from "./hostSteps.js";
+
+const base = { installDir: "/opt/vhive-node-runtime", nodeBinary: "/opt/vhive-node/bin/node", sandbox: "gvisor", snapshots: "off", healthPort: 10990 };
+
+describe("node runtime unit", () => {
+  it("writes the install directory and command line as plain words", () => {
+    const unit = nodeRuntimeUnit(base);
+    expect(unit).toContain("\nWorkingDirectory=/opt/vhive-node-runtime\n");
+    expect(unit).toContain(
+      "\nExecStart=/opt/vhive-node/bin/node node-runtime/cli/main.js serve --sandbox gvisor --snapshot-mode off --metrics-port 10990 --data-dir /var/lib/vhive-node/runtime\n",
+    );
+  });
+
+  it("refuses an install directory that would add a line or break the unit", () => {
+    expect(() => nodeRuntimeUnit({ ...base, installDir: "/opt/x\nExecStartPre=/bin/rm -rf /" })).toThrow(
+      "nodeRuntime.installDir: not usable in a systemd unit (only letters, digits and . _ / + - are allowed)",
+    );
+    expect(() => nodeRuntimeUnit({ ...base, installDir: "/opt/v hive" })).toThrow(/nodeRuntime\.installDir/);
+    expect(() => nodeRuntimeUnit({ ...base, installDir: "/opt/%h" })).toThrow(/nodeRuntime\.installDir/);
+  });
+
+  it("quotes ExecStart words systemd would split or expand", () => {
+    expect(unitArg("--sandbox")).toBe("--sandbox");
+    expect(unitArg("a b")).toBe('"a b"');
+    expect(unitArg('say "hi" \\ $HOME 100%')).toBe('"say \\"hi\\" \\\\ $$HOME 100%%"');
+    expect(() => unitArg("a\nb")).toThrow(/line breaks/);
+    expect(() => unitPath("x", "relative")).toThrow(/x: not usable/);
+  });
+});
+
+describe("apt proxy step", () => {
+  it("writes the checked URL only", () => {
+    expect(aptProxyStep("http://192.0.2.1:3142").create).toContain('Acquire::http::Proxy "http://192.0.2.1:3142";');
+  });
+
+  it("refuses a value that would add apt settings", () => {
+    expect(() => aptProxyStep('http://127.0.0.1:3142/";\nAcquire::https::Verify-Peer "false')).toThrow(/^aptProxy: /);
+    expect(() => aptProxyStep("http://127.0.0.1:3142\n")).toThrow(/^aptProxy: /);
+  });
+});
