@@ -1,0 +1,167 @@
+// The invoker against real loopback servers (a grpc-js Greeter, a node:http server): outputs,
+// failures recorded apart, deadlines, connection modes, unreachable endpoints, the CLI's errors.
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import { afterEach, describe, expect, it } from "vitest";
+import { GrpcTarget } from "../targets/grpc-target.js";
+import { HttpTarget } from "../targets/http-target.js";
+import { startGreeterServer, type GreeterServer } from "./greeter-server.js";
+import { InvokerError, runInvoker } from "./run.js";
+
+const run = promisify(execFile);
+let cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+async function greeter(opts: Parameters<typeof startGreeterServer>[0] = {}): Promise<GreeterServer> {
+  const s = await startGreeterServer(opts);
+  cleanup.push(() => s.close());
+  return s;
+}
+
+const base = { distribution: "uniform" as const, seed: 1, deadlineMs: 5000, payload: "tester", warmupS: 0 };
+
+describe("invoker on loopback", () => {
+  it("gRPC: every request accounted for, vSwarm's latency file, summary and plots", async () => {
+    const s = await greeter();
+    const out = await mkdtemp(path.join(tmpdir(), "inv-"));
+    const t = new GrpcTarget({ address: s.address });
+    cleanup.push(() => t.close());
+    const { summary } = await runInvoker({ ...base, targets: [t], rps: 200, durationS: 2, warmupS: 0.5, outDir: out });
+    // Preflight (1) + warm-up (100) + measured (400).
+    expect(s.calls()).toBe(501);
+    expect(summary).toMatchObject({ issued: 400, completed: 400, failed: 0, errorsByCode: {}, warmup: { issued: 100, completed: 100, failed: 0 } });
+    expect(summary.achievedRps).toBeGreaterThan(150);
+    expect(summary.achievedRps).toBeLessThanOrEqual(200);
+    expect(summary.latencyMs.p50).toBeGreaterThan(0);
+    expect(summary.latencyMs.p99!).toBeGreaterThanOrEqual(summary.latencyMs.p50!);
+    expect(summary.scheduleErrorMs.p99).not.toBeNull();
+    // One connection reused for everything the run sent (the preflight has its own).
+    expect(s.peers().size).toBe(2);
+
+    const files = await readdir(out);
+    const lat = files.find((f) => /^rps\d+\.\d\d_lat\.csv$/.test(f));
+    expect(lat).toBe(`rps${(summary.completed / summary.measuredS).toFixed(2)}_lat.csv`);
+    const text = await readFile(path.join(out, lat!), "utf8");
+    expect(text).toMatch(/^(\d+\n){400}$/);
+    expect(files).toEqual(expect.arrayContaining(["invoke-summary.json", "invoke-failures.csv", "invoke-cdf.svg", "invoke-cdf.png", "invoke-timeline.svg", "invoke-timeline.png"]));
+    expect((await readFile(path.join(out, "invoke-cdf.png"))).subarray(1, 4).toString()).toBe("PNG");
+    expect(await readFile(path.join(out, "invoke-cdf.svg"), "utf8")).toMatch(/^<svg/);
+    expect(JSON.parse(await readFile(path.join(out, "invoke-summary.json"), "utf8"))).toMatchObject({ issued: 400, target: { rps: 200 } });
+  });
+
+  it("records failures apart by code; the latency file holds only successes", async () => {
+    const s = await greeter({ failEvery: 4, failCode: grpc.status.RESOURCE_EXHAUSTED });
+    const out = await mkdtemp(path.join(tmpdir(), "inv-"));
+    const t = new GrpcTarget({ address: s.address });
+    cleanup.push(() => t.close());
+    const { summary } = await runInvoker({ ...base, targets: [t], rps: 100, durationS: 1, outDir: out, preflight: false, plots: false });
+    expect(summary).toMatchObject({ issued: 100, completed: 75, failed: 25, errorsByCode: { RESOURCE_EXHAUSTED: 25 } });
+    expect(summary.errorExamples.RESOURCE_EXHAUSTED).toMatch(/failing call \d+ on purpose/);
+    const lat = (await readdir(out)).find((f) => f.startsWith("rps"))!;
+    expect((await readFile(path.join(out, lat), "utf8")).split("\n").filter(Boolean)).toHaveLength(75);
+    const failures = (await readFile(path.join(out, "invoke-failures.csv"), "utf8")).trim().split("\n");
+    expect(failures[0]).toBe("code,latency_us,sent_us,target");
+    expect(failures.slice(1)).toHaveLength(25);
+    expect(failures.slice(1).every((l) => l.startsWith("RESOURCE_EXHAUSTED,"))).toBe(true);
+  });
+
+  it("deadlines: slow answers are DEADLINE_EXCEEDED", async () => {
+    const s = await greeter({ delayMs: 400 });
+    const t = new GrpcTarget({ address: s.address });
+    cleanup.push(() => t.close());
+    const { summary } = await runInvoker({ ...base, targets: [t], rps: 20, durationS: 0.5, deadlineMs: 100, preflight: false });
+    expect(summary).toMatchObject({ issued: 10, completed: 0, errorsByCode: { DEADLINE_EXCEEDED: 10 } });
+    expect(summary.errorExamples.DEADLINE_EXCEEDED).toMatch(/no answer within the deadline/);
+  });
+
+  it("per-request connections (vSwarm's method): one connection per request", async () => {
+    const s = await greeter();
+    const t = new GrpcTarget({ address: s.address, perRequestConnection: true });
+    const { summary } = await runInvoker({ ...base, targets: [t], rps: 50, durationS: 1, preflight: false });
+    expect(summary.completed).toBe(50);
+    expect(s.peers().size).toBe(50);
+  });
+
+  it("round-robins over several endpoints", async () => {
+    const [a, b] = [await greeter(), await greeter()];
+    const ts = [new GrpcTarget({ address: a.address }), new GrpcTarget({ address: b.address })];
+    cleanup.push(() => ts.forEach((t) => t.close()));
+    await runInvoker({ ...base, targets: ts, rps: 40, durationS: 1, preflight: false });
+    expect([a.calls(), b.calls()]).toEqual([20, 20]);
+  });
+
+  it("an unreachable endpoint is reported clearly before the run, and counted by code without the preflight", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = http.createServer().listen(0, "127.0.0.1", () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const t = new GrpcTarget({ address: `127.0.0.1:${closed}` });
+    cleanup.push(() => t.close());
+    const err = await runInvoker({ ...base, targets: [t], rps: 10, durationS: 0.5 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvokerError);
+    expect((err as Error).message).toMatch(new RegExp(`endpoint unreachable before the run: grpc 127.0.0.1:${closed}: UNAVAILABLE: .*ECONNREFUSED.*nothing listens at that address and port`));
+    const { summary } = await runInvoker({ ...base, targets: [t], rps: 10, durationS: 0.5, preflight: false });
+    expect(summary).toMatchObject({ issued: 5, completed: 0, errorsByCode: { UNAVAILABLE: 5 } });
+  });
+
+  it("HTTP: keep-alive by default, a connection per request when asked, 502s recorded with a hint", async () => {
+    let connections = 0, n = 0;
+    const srv = http.createServer((req, res) => {
+      n++;
+      if (n % 5 === 0) {
+        res.writeHead(502).end("upstream connect error");
+        return;
+      }
+      res.end(`ok ${req.headers.host}`);
+    });
+    srv.on("connection", () => connections++);
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    cleanup.push(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
+    const port = (srv.address() as AddressInfo).port;
+    const keep = new HttpTarget({ url: `http://fn.default.example.com:${port}/`, connect: `127.0.0.1:${port}` });
+    cleanup.push(() => keep.close());
+    const { summary } = await runInvoker({ ...base, payload: "", targets: [keep], rps: 50, durationS: 1, preflight: false });
+    expect(summary).toMatchObject({ issued: 50, completed: 40, errorsByCode: { HTTP_502: 10 } });
+    expect(summary.errorExamples.HTTP_502).toMatch(/no healthy function behind it/);
+    expect(connections).toBeLessThanOrEqual(3);
+    connections = 0;
+    const fresh = new HttpTarget({ url: `http://127.0.0.1:${port}/`, perRequestConnection: true });
+    await runInvoker({ ...base, payload: "", targets: [fresh], rps: 50, durationS: 1, preflight: false });
+    expect(connections).toBe(50);
+  });
+});
+
+describe("invoke CLI", () => {
+  const tsx = path.resolve("node_modules/.bin/tsx");
+  const main = path.resolve("experiments/invoker/main.ts");
+
+  it("a bad endpoints file exits 2 naming the entry and field", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "inv-cli-"));
+    await writeFile(path.join(dir, "endpoints.json"), JSON.stringify([{ hostname: "a.b", eventing: false, matchers: null }, { hostname: 7 }]));
+    const r = await run(tsx, [main, "--endpointsFile", path.join(dir, "endpoints.json")], { cwd: dir }).catch((e: { code: number; stderr: string }) => e);
+    expect(r).toMatchObject({ code: 2 });
+    expect((r as { stderr: string }).stderr).toContain('invoke: ' + path.join(dir, "endpoints.json") + ': entry 1: field "hostname" must be a non-empty string, got number');
+  });
+
+  it("runs against a Greeter and writes its files where asked", async () => {
+    const s = await greeter();
+    const dir = await mkdtemp(path.join(tmpdir(), "inv-cli-"));
+    await writeFile(path.join(dir, "endpoints.json"), JSON.stringify([{ hostname: "127.0.0.1", eventing: false, matchers: null }]));
+    const r = await run(tsx, [main, "--endpointsFile", "endpoints.json", "--port", String(s.port), "--rps", "50", "--time", "1", "--out", "o", "--no-plots", "--json"], { cwd: dir });
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ issued: 50, completed: 50, target: { protocol: "grpc", connection: "reused", port: s.port } });
+    const files = (await readdir(path.join(dir, "o"))).sort();
+    expect(files).toEqual(["invoke-failures.csv", "invoke-summary.json", expect.stringMatching(/^rps\d+\.\d\d_lat\.csv$/)]);
+  });
+});
