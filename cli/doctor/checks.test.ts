@@ -4,7 +4,7 @@ import { clockCheck, diskTypeCheck, firecrackerCheck, freeDiskCheck, hostChecks,
 import { parseFacts } from "./facts.js";
 import { portVerdict, portsNeeded, probeScript } from "./ports.js";
 import { exitCode, formatTable } from "./table.js";
-import { flatConfig } from "./loadStack.js";
+import { parseStackFile } from "./loadStack.js";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIDPcs1H+PfK+99roSwsrzhZVYWrFlSC1Pp8SQjtYnjq";
 const config = (sandbox: string) =>
@@ -95,8 +95,9 @@ describe("doctor verdicts", () => {
     expect(exitCode(rows.filter((r) => r.verdict !== "fail"))).toBe(0);
   });
 
-  it("reads a stack file as Pulumi hands config to the program, skipping encrypted values", () => {
-    const flat = flatConfig("config:\n  vhive:sandbox: gvisor\n  vhive:hosts:\n    - name: a\n  vhive:token:\n    secure: AAEA\n");
-    expect(flat).toEqual({ "vhive:sandbox": "gvisor", "vhive:hosts": '[{"name":"a"}]' });
+  it("reads a stack file as Pulumi hands config to the program, noting encrypted values", () => {
+    const file = parseStackFile("config:\n  vhive:sandbox: gvisor\n  vhive:hosts:\n    - name: a\n  vhive:token:\n    secure: AAEA\n");
+    expect(file.all).toEqual({ "vhive:sandbox": "gvisor", "vhive:hosts": '[{"name":"a"}]', "vhive:token": "" });
+    expect([...file.encrypted]).toEqual(["token"]);
   });
 });
