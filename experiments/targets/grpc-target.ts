@@ -54,12 +54,28 @@ export class GrpcTarget implements Target {
   }
 
   invoke(payload: string, deadlineMs: number, done: Done): void {
-    const perRequest = this.opts.perRequestConnection === true;
-    const client = perRequest ? this.newClient() : (this.shared ??= this.newClient());
-    client.SayHello({ name: payload }, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => {
-      if (perRequest) client.close();
-      if (err) done(grpcFailure(err), "");
-      else done(null, res?.message ?? "");
+    const deadline = Date.now() + deadlineMs;
+    if (this.opts.perRequestConnection !== true) {
+      this.shared ??= this.newClient();
+      this.shared.SayHello({ name: payload }, new grpc.Metadata(), { deadline }, (err, res) => (err ? done(grpcFailure(err), "") : done(null, res?.message ?? "")));
+      return;
+    }
+    // vSwarm's method: dial and wait for the connection (its grpc.WithBlock), then call; the
+    // connecting time is part of the latency and is also reported on its own.
+    const client = this.newClient();
+    const t0 = process.hrtime.bigint();
+    client.waitForReady(deadline, (connectErr) => {
+      const connectNs = Number(process.hrtime.bigint() - t0);
+      if (connectErr) {
+        client.close();
+        done({ code: /deadline/i.test(connectErr.message) ? "DEADLINE_EXCEEDED" : "UNAVAILABLE", message: `could not connect: ${connectErr.message}` }, "", connectNs);
+        return;
+      }
+      client.SayHello({ name: payload }, new grpc.Metadata(), { deadline }, (err, res) => {
+        client.close();
+        if (err) done(grpcFailure(err), "", connectNs);
+        else done(null, res?.message ?? "", connectNs);
+      });
     });
   }
 

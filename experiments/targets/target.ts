@@ -7,7 +7,8 @@ export interface Failure {
   message: string;
 }
 
-export type Done = (failure: Failure | null, reply: string) => void;
+/** `connectNs`: time spent connecting before the request could be sent, when the target knows it. */
+export type Done = (failure: Failure | null, reply: string, connectNs?: number) => void;
 
 export interface Target {
   /** What this target is, for messages: "grpc 127.0.0.1:50051", "http http://…", "node-runtime instance x". */
