@@ -1,4 +1,5 @@
 import type { K8sObject } from "./types.js";
+import { installPathProblem } from "../config/paths.js";
 
 /** Pinned MinIO server release. */
 export const DEFAULT_MINIO_IMAGE = "docker.io/minio/minio:RELEASE.2025-09-07T16-13-09Z";
@@ -18,10 +19,14 @@ export interface MinioLayout {
 
 export function checkMinioLayout(l: MinioLayout): void {
   if (!l.hostPath.startsWith("/")) throw new Error(`minio.hostPath: "${l.hostPath}" must be an absolute path`);
+  // A system directory here would become MinIO's (and, on destroy, be removed).
+  const pathProblem = installPathProblem(l.hostPath);
+  if (pathProblem !== undefined) throw new Error(`minio.hostPath: ${pathProblem}`);
   if (l.nodeName.trim() === "") throw new Error("minio.nodeName: must name a node");
   if (!/^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.test(l.storageSize)) {
     throw new Error(`minio.storageSize: "${l.storageSize}" is not a Kubernetes quantity (e.g. 20Gi)`);
   }
+  if (!/[1-9]/.test(l.storageSize)) throw new Error(`minio.storageSize: "${l.storageSize}" must be above zero`);
   if (!Number.isInteger(l.port) || l.port < 1 || l.port > 65535) throw new Error(`minio.port: ${l.port} is not a TCP port`);
 }
 

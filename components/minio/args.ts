@@ -6,7 +6,7 @@ export interface MinioArgs {
   provider: k8s.Provider;
   /** Node whose local disk holds the data (the PV's node affinity). */
   nodeName: pulumi.Input<string>;
-  /** Absolute directory on that node (created by the host bootstrap, or by the PV's DirectoryOrCreate). */
+  /** Absolute directory on that node (created by the `minioDataDirStep` host step, which removes it on destroy unless retainData). */
   hostPath: string;
   /** Access key (user); a Pulumi secret. */
   accessKey: pulumi.Input<string>;

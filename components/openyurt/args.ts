@@ -29,6 +29,12 @@ export interface OpenYurtArgs {
   bootstrapToken: pulumi.Input<string>;
   /** Demo functions deployed once per pool (pinned to it by node selector); default helloworld. */
   demoFunctions?: FunctionSpec[];
+  /**
+   * endpoints.json of the stack's own functions (the Functions component's `endpointsJson`):
+   * OpenYurt's `endpointsJson` lists them first, then the demo functions of both pools, so one
+   * output never replaces the other.
+   */
+  functionsEndpointsJson?: pulumi.Input<string>;
   /** Knative domain the demo functions are reached under (ClusterAddons' `domain` output). */
   domain: pulumi.Input<string>;
   /** Base URL replacing upstream hosts of release files. */

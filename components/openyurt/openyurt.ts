@@ -14,6 +14,28 @@ import { withOuterDependsOn } from "../addons/dependsOn.js";
 /** Current OpenYurt release (charts yurt-manager and yurthub at the same version). */
 export const DEFAULT_OPENYURT_VERSION = "1.7.0";
 
+/**
+ * Merges endpoints.json lists (vHive's format: a JSON array of endpoints) into one, in order,
+ * dropping exact duplicates, so the stack's functions and OpenYurt's demo functions share one
+ * output.
+ */
+export function mergeEndpointsJson(lists: readonly string[]): string {
+  const seen = new Set<string>();
+  const merged: unknown[] = [];
+  for (const text of lists) {
+    const list: unknown = JSON.parse(text);
+    if (!Array.isArray(list)) throw new Error("endpointsJson: expected a JSON array of endpoints");
+    for (const entry of list) {
+      const key = JSON.stringify(entry);
+      if (!seen.has(key)) {
+        seen.add(key);
+        merged.push(entry);
+      }
+    }
+  }
+  return JSON.stringify(merged, null, "\t");
+}
+
 /** Host-side step for one node: run `create` over SSH after it joined, `delete` on destroy. */
 export interface YurthubHostStep {
   node: string;
@@ -33,7 +55,7 @@ export class OpenYurt extends pulumi.ComponentResource {
   readonly poolNames: { cloud: string; edge: string };
   /** Per node, the scripts that install / remove yurthub there (Pulumi secret). */
   readonly hostSteps: pulumi.Output<YurthubHostStep[]>;
-  /** endpoints.json of the demo functions of both pools. */
+  /** endpoints.json of the stack's functions (`functionsEndpointsJson`) and the demo functions of both pools. */
   readonly endpointsJson: pulumi.Output<string>;
 
   constructor(name: string, args: OpenYurtArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -99,9 +121,8 @@ export class OpenYurt extends pulumi.ComponentResource {
           { parent: this, dependsOn: after([...memberships, yurthub]) },
         ),
     );
-    this.endpointsJson = pulumi
-      .all(perPool.map((f) => f.endpointsJson))
-      .apply((lists) => JSON.stringify(lists.flatMap((l) => JSON.parse(l) as unknown[]), null, "\t"));
+    const own = args.functionsEndpointsJson !== undefined ? [pulumi.output(args.functionsEndpointsJson)] : [];
+    this.endpointsJson = pulumi.all([...own, ...perPool.map((f) => f.endpointsJson)]).apply((lists) => mergeEndpointsJson(lists));
 
     const yurthubImage = `openyurt/yurthub:v${version}`;
     this.hostSteps = pulumi.secret(

@@ -24,6 +24,9 @@ export interface ControlPlaneInput {
 
 export const API_SERVER_PORT = 6443;
 
+/** Lifetime of the kubeadm bootstrap token workers (and yurthub) join with: kubeadm's default. */
+export const BOOTSTRAP_TOKEN_TTL = "24h0m0s";
+
 export function kubeadmInitConfig(input: ControlPlaneInput): string {
   const init = {
     apiVersion: "kubeadm.k8s.io/v1beta4",
@@ -32,8 +35,10 @@ export function kubeadmInitConfig(input: ControlPlaneInput): string {
       {
         token: input.token,
         description: "vHive provisioner: workers join with this token",
-        // Workers may be added by a later `pulumi up`; the token is a Pulumi secret.
-        ttl: "0s",
+        // Bounded, so a copy left on a host or in a log stops being a key to the cluster
+        // (0s would never expire). A day covers a bring-up and its re-runs; a worker added
+        // later needs the token re-created on the control plane first (docs/configuration.md).
+        ttl: BOOTSTRAP_TOKEN_TTL,
         usages: ["signing", "authentication"],
         groups: ["system:bootstrappers:kubeadm:default-node-token"],
       },

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 set -euo pipefail
 changed=0
+# as_root CMD…: the SSH user may be an ordinary user with passwordless sudo (as in the
+# host steps' helpers); each command is elevated on its own, so nothing secret reaches argv.
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n -- "$@"; fi; }
 # install_file PATH MODE < content: replaces PATH only when the content differs.
 install_file() {
   local path="$1" mode="$2" tmp
   # Hidden temp name: kubelet ignores dot files in its static pod directory.
-  tmp="$(mktemp "$(dirname "$path")/.$(basename "$path").XXXXXX")"
-  cat >"$tmp"
-  chmod "$mode" "$tmp"
-  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then rm -f "$tmp"; else mv -f "$tmp" "$path"; changed=1; fi
+  tmp="$(as_root mktemp "$(dirname "$path")/.$(basename "$path").XXXXXX")"
+  as_root chmod "$mode" "$tmp"
+  as_root tee "$tmp" >/dev/null
+  if as_root test -f "$path" && as_root cmp -s "$tmp" "$path"; then as_root rm -f "$tmp"; else as_root mv -f "$tmp" "$path"; changed=1; fi
 }
-install -d -m 0755 /var/lib/yurthub /var/lib/openyurt /etc/kubernetes/manifests /etc/systemd/system/kubelet.service.d
+as_root install -d -m 0755 /var/lib/yurthub /var/lib/openyurt /etc/kubernetes/manifests /etc/systemd/system/kubelet.service.d
 install_file /var/lib/yurthub/bootstrap-hub.conf 0600 <<'VHIVE_BOOTSTRAP_EOF'
 apiVersion: v1
 kind: Config
@@ -121,6 +124,6 @@ install_file /etc/systemd/system/kubelet.service.d/20-openyurt.conf 0644 <<'VHIV
 Environment="KUBELET_KUBECONFIG_ARGS=--kubeconfig=/var/lib/openyurt/kubelet.conf"
 VHIVE_DROPIN_EOF
 if [ "$changed" -eq 1 ]; then
-  systemctl daemon-reload
-  systemctl restart kubelet
+  as_root systemctl daemon-reload
+  as_root systemctl restart kubelet
 fi

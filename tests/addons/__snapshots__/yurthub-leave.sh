@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 set -euo pipefail
-if [ -f /etc/systemd/system/kubelet.service.d/20-openyurt.conf ]; then
-  rm -f /etc/systemd/system/kubelet.service.d/20-openyurt.conf
-  systemctl daemon-reload
-  systemctl restart kubelet
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n -- "$@"; fi; }
+if as_root test -f /etc/systemd/system/kubelet.service.d/20-openyurt.conf; then
+  as_root rm -f /etc/systemd/system/kubelet.service.d/20-openyurt.conf
+  as_root systemctl daemon-reload
+  as_root systemctl restart kubelet
 fi
-rm -f /etc/kubernetes/manifests/yurthub.yaml /var/lib/openyurt/kubelet.conf
-rm -rf /var/lib/yurthub
+as_root rm -f /etc/kubernetes/manifests/yurthub.yaml /var/lib/openyurt/kubelet.conf /var/lib/yurthub/bootstrap-hub.conf
+as_root rm -rf /var/lib/yurthub /var/lib/openyurt
