@@ -180,7 +180,7 @@ describe("hostile stack values", () => {
       aptProxy: "http://192.0.2.1:3142/",
       artifactMirror: "https://mirror.example.org/files",
       hosts: [hosts[0], host("w1", "worker-1.example.org", "worker", { nodeIp: "192.0.2.11" }), hosts[2]],
-      nodeRuntime: { installDir: "/opt/vhive-rt", healthPort: 10991 },
+      nodeRuntime: { installDir: "/opt/vhive-rt", healthPort: 10995 },
       minio: { path: "/srv/vhive-minio", storageSize: "1Gi", retainData: true },
     });
     expect(result).toMatchObject({ ok: true });
