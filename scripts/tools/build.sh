@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The project's pinned tools (the Pulumi CLI and providers; later containerd, runsc, kubelet, …),
+# one recipe each in recipes/<tool>.sh, cached by version outside the repository.
+#
+# For each tool: where upstream's release archive and its published checksum file are reachable,
+# download both over HTTPS and verify; otherwise build the pinned version from the Go module proxy.
+# Modules whose go.mod replaces siblings by relative path (`replace … => ../sdk`) cannot be built
+# with `go install mod@version`, so the recipe lists every module with the directory it takes in a
+# writable work tree, and the build runs there.
+#
+# Usage:
+#   build.sh <tool>...          make sure each tool is in the cache (a second run takes a second)
+#   build.sh --bin-dir <tool>   the same, then print the tool's bin directory on stdout
+#   build.sh --list             the tools and their pinned versions
+# Environment:
+#   VHIVE_TOOLS_DIR   the cache (default: $XDG_CACHE_HOME/vhive-tools, else ~/.cache/vhive-tools)
+#   VHIVE_TOOLS_FROM  "auto" (default: release if reachable, else build), "build" or "release"
+set -euo pipefail
+
+readonly RECIPES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/recipes"
+readonly TOOLS_DIR="${VHIVE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vhive-tools}"
+readonly FROM="${VHIVE_TOOLS_FROM:-auto}"
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+recipe_file() {
+  local tool=$1
+  [[ $tool =~ ^[a-z0-9][a-z0-9.-]*$ ]] || die "not a tool name: '$tool'"
+  [ -f "$RECIPES_DIR/$tool.sh" ] || die "no recipe for '$tool' (known: $(known_tools | tr '\n' ' '))"
+  printf '%s/%s.sh' "$RECIPES_DIR" "$tool"
+}
+
+known_tools() {
+  local f
+  for f in "$RECIPES_DIR"/*.sh; do basename "$f" .sh; done
+}
+
+# A recipe sets tool_version, tool_modules, tool_build_dir, tool_packages and optionally
+# tool_ldflags, tool_cgo, tool_tags, tool_expected_minutes, tool_release_url,
+# tool_release_sums_url, tool_release_strip, and the hooks tool_before_build / tool_after_build.
+load_recipe() {
+  unset tool_version tool_modules tool_build_dir tool_packages tool_ldflags tool_cgo tool_tags \
+    tool_expected_minutes tool_release_url tool_release_sums_url tool_release_strip
+  tool_before_build() { :; }
+  tool_after_build() { :; }
+  # shellcheck source=/dev/null
+  source "$1"
+  [ -n "${tool_version:-}" ] || die "$1: tool_version is not set"
+}
+
+# The cache key: the version plus the recipe's code (comments left out), so editing how a tool is
+# built rebuilds it, and rewording a comment does not.
+cache_dir() {
+  local tool=$1 file=$2 digest
+  digest=$(sed -e 's/[[:space:]]*#.*$//' -e '/^$/d' "$file" | sha256sum | cut -c1-12)
+  printf '%s/%s-%s-%s' "$TOOLS_DIR" "$tool" "$tool_version" "$digest"
+}
+
+# Downloads the release archive and the checksum file upstream publishes beside it, verifies the
+# archive and unpacks its binaries into $out/bin. Returns 1 (quietly) when either is unreachable.
+from_release() {
+  local tool=$1 tmp name want got
+  [ -n "${tool_release_url:-}" ] && [ -n "${tool_release_sums_url:-}" ] || return 1
+  tmp=$(mktemp -d)
+  name=${tool_release_url##*/}
+  if ! curl --proto '=https' -fsSL --connect-timeout 10 --max-time 60 -o "$tmp/sums" "$tool_release_sums_url" 2>/dev/null; then
+    rm -rf "$tmp"
+    log "$tool $tool_version: upstream's release is not reachable from here"
+    return 1
+  fi
+  want=$(awk -v n="$name" '$2 == n || $2 == "*" n { print $1 }' "$tmp/sums")
+  [[ $want =~ ^[0-9a-f]{64}$ ]] || { rm -rf "$tmp"; die "$tool $tool_version: $name is not listed in upstream's checksum file"; }
+  log "$tool $tool_version: downloading upstream's release"
+  curl --proto '=https' -fsSL --connect-timeout 10 --max-time 900 -o "$tmp/$name" "$tool_release_url" || { rm -rf "$tmp"; return 1; }
+  got=$(sha256sum "$tmp/$name" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || { rm -rf "$tmp"; die "$tool $tool_version: $name has sha256 $got, upstream publishes $want"; }
+  mkdir -p "$out/bin"
+  tar -xzf "$tmp/$name" -C "$out/bin" --strip-components="${tool_release_strip:-0}"
+  rm -rf "$tmp"
+}
+
+# Lays out every module of the recipe in a writable work tree and builds the packages there.
+from_modules() {
+  local tool=$1 spec module dir src pkg name started
+  local -a ldflags=(-s -w)
+  work=$(mktemp -d "${TMPDIR:-/tmp}/vhive-tool-$tool.XXXXXX")
+  started=$SECONDS
+  log "building $tool $tool_version from Go modules (the first time takes about ${tool_expected_minutes:-5} minutes on 2 cores)"
+  for spec in "${tool_modules[@]}"; do
+    module=${spec%%=*}
+    dir=${spec#*=}
+    src=$(GOFLAGS=-mod=mod go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [ -d "$src" ] || die "$tool $tool_version: the Go module proxy did not serve $module"
+    mkdir -p "$work/$dir"
+    cp -R "$src/." "$work/$dir/"
+    chmod -R u+w "$work/$dir"
+  done
+  [ -n "${tool_ldflags:-}" ] && ldflags+=("$tool_ldflags")
+  (
+    cd "$work/$tool_build_dir"
+    export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED="${tool_cgo:-0}"
+    tool_before_build
+    for pkg in "${tool_packages[@]}"; do
+      name=${pkg%%=*}
+      log "$tool $tool_version: go build ${pkg#*=}"
+      go build -trimpath -tags "${tool_tags:-}" -ldflags "${ldflags[*]}" -o "$out/bin/$name" "${pkg#*=}"
+    done
+    tool_after_build
+  )
+  rm -rf "$work"
+  log "built $tool $tool_version in $((SECONDS - started)) s"
+}
+
+ensure_tool() {
+  local tool=$1 file final
+  file=$(recipe_file "$tool")
+  load_recipe "$file"
+  final=$(cache_dir "$tool" "$file")
+  if [ -f "$final/.complete" ]; then
+    printf '%s\n' "$final/bin"
+    return 0
+  fi
+  mkdir -p "$TOOLS_DIR"
+  # One builder per tool at a time; a second caller waits and then finds it built.
+  exec 8>"$TOOLS_DIR/.$tool.lock"
+  flock 8
+  if [ ! -f "$final/.complete" ]; then
+    out="$final.partial"
+    rm -rf "$out"
+    mkdir -p "$out/bin"
+    case $FROM in
+      release) from_release "$tool" || die "$tool $tool_version: no reachable release and VHIVE_TOOLS_FROM=release" ;;
+      build) from_modules "$tool" ;;
+      auto) from_release "$tool" || from_modules "$tool" ;;
+      *) die "VHIVE_TOOLS_FROM must be auto, build or release (got '$FROM')" ;;
+    esac
+    date -u +%Y-%m-%dT%H:%M:%SZ >"$out/.complete"
+    rm -rf "$final"
+    mv "$out" "$final"
+  fi
+  exec 8>&-
+  printf '%s\n' "$final/bin"
+}
+
+main() {
+  local print=0 tool dir
+  case ${1:-} in
+    "") die "usage: build.sh [--bin-dir] <tool>... | --list" ;;
+    --list)
+      for tool in $(known_tools); do
+        load_recipe "$RECIPES_DIR/$tool.sh"
+        printf '%s\t%s\n' "$tool" "$tool_version"
+      done
+      return 0
+      ;;
+    --bin-dir) print=1; shift ;;
+  esac
+  for tool in "$@"; do
+    dir=$(ensure_tool "$tool")
+    [ "$print" -eq 1 ] && printf '%s\n' "$dir"
+  done
+  return 0
+}
+
+main "$@"
