@@ -192,7 +192,7 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
     measuredS: Number(measuredS.toFixed(6)),
     latencyMs: rounded(percentiles(lat), 4),
     errorsByCode,
-    errorExamples: Object.fromEntries([...examples].filter(([c]) => errorsByCode[c] !== undefined || r.codes.includes(c))),
+    errorExamples: Object.fromEntries(examples),
     scheduleErrorMs: rounded({ p50: s.p50, p99: s.p99, p999: s.p999, max: s.max }, 4),
     warmup: { issued: wIssued, completed: wDone, failed: wFailed },
     files: {},
