@@ -31,11 +31,12 @@ export async function drawLoaderPlots(rows: InvocationRow[], minutes: MinuteRow[
     height: 260,
     background: "white",
     data: { values: perMinute },
-    mark: { type: "line", point: true },
+    mark: { type: "bar" },
     encoding: {
-      x: { field: "minute", type: "quantitative", title: "trace minute", axis: { tickMinStep: 1 } },
+      x: { field: "minute", type: "ordinal", title: "trace minute" },
+      xOffset: { field: "series", type: "nominal", sort: ["scheduled", "completed", "failed", "cold starts"] },
       y: { field: "value", type: "quantitative", title: "count" },
-      color: { field: "series", type: "nominal", title: null },
+      color: { field: "series", type: "nominal", title: null, sort: ["scheduled", "completed", "failed", "cold starts"] },
     },
     config: { font: "DejaVu Sans" },
   };
