@@ -48,7 +48,7 @@ export interface InvokerSummary {
   errorsByCode: Record<string, number>;
   /** One message (with a hint) per error code. */
   errorExamples: Record<string, string>;
-  /** How late requests went out relative to their due time (measured window and warm-up). */
+  /** How late the measured window's requests went out relative to their due times. */
   scheduleErrorMs: { p50: number | null; p99: number | null; p999: number | null; max: number | null };
   warmup: { issued: number; completed: number; failed: number };
   files: Record<string, string>;
@@ -152,7 +152,6 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
   let wIssued = 0, wDone = 0, wFailed = 0;
   const sched: number[] = [];
   for (let i = 0; i < n; i++) {
-    sched.push((r.sentNs[i]! - r.dueNs[i]!) / 1e6);
     const ok = r.code[i] === 0;
     if (i < r.warmupCount) {
       wIssued++;
@@ -160,6 +159,7 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
       else wFailed++;
       continue;
     }
+    sched.push((r.sentNs[i]! - r.dueNs[i]!) / 1e6);
     if (ok) {
       lat.push((r.doneNs[i]! - r.sentNs[i]!) / 1e6);
       if (r.doneNs[i]! > lastDone) lastDone = r.doneNs[i]!;

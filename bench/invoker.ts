@@ -1,0 +1,285 @@
+// Invoker benchmark: our invoker against vSwarm's (github.com/ease-lab/vSwarm/tools/invoker, built
+// from its Go module into ~/.cache/vhive-tools/) on one loopback gRPC Greeter, same machine, one run.
+// For each: the highest rate sustained (achieved within 1% of the target, no failures) and client
+// latency p50/p99 at 500 and 2,000 requests per second; for ours also the send-schedule error p99.
+// When vSwarm's module cannot be obtained, the peer is our own per-request-connection mode (vSwarm's
+// method: a new gRPC connection per request), and the JSON says why.
+// Writes bench/results/invoker.json, invoker.svg, invoker.png. Never run by the tests.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { homedir, tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { TopLevelSpec } from "vega-lite";
+import { loadSample, type LoadSample } from "../experiments/common/loadavg.js";
+import { percentiles } from "../experiments/common/stats.js";
+import { writePlot } from "../experiments/plots/render.js";
+import type { InvokerSummary } from "../experiments/invoker/run.js";
+
+const exec = promisify(execFile);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const RESULTS = path.join(ROOT, "bench", "results");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+const CACHE = path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache"), "vhive-tools");
+const TRIAL_S = Number(process.env.INVOKER_BENCH_SECONDS ?? 5);
+// JIT compilation of both client and server takes the first seconds; those are warm-up, not measured.
+const WARMUP_S = 3;
+const LATENCY_RATES = [500, 2000];
+const MODULES = ["github.com/ease-lab/vSwarm/tools/invoker", "github.com/vhive-serverless/vSwarm/tools/invoker"];
+
+interface Trial {
+  rps: number;
+  achievedRps: number;
+  ratio: number;
+  failed: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  scheduleErrorP99Ms: number | null;
+  load: LoadSample;
+}
+
+interface Tool {
+  name: string;
+  run(rps: number, port: number): Promise<Omit<Trial, "load">>;
+}
+
+const sustained = (t: Trial) => t.failed === 0 && Math.abs(t.ratio - 1) <= 0.01;
+
+/** Ours, as a separate process (as vSwarm's binary would be), reading its JSON summary. */
+function ours(perRequest: boolean): Tool {
+  return {
+    name: perRequest ? "ours, per-request connection" : "ours",
+    async run(rps, port) {
+      const dir = await mkdtemp(path.join(tmpdir(), "invbench-"));
+      try {
+        await writeFile(path.join(dir, "endpoints.json"), JSON.stringify([{ hostname: "127.0.0.1", eventing: false, matchers: null }]));
+        const args = [path.join(ROOT, "experiments/invoker/main.ts"), "--endpointsFile", "endpoints.json", "--port", String(port), "--rps", String(rps), "--time", String(TRIAL_S), "--warmup", String(WARMUP_S), "--deadline-ms", "10000", "--out", "out", "--no-plots", "--no-progress", "--json", ...(perRequest ? ["--per-request-connection"] : [])];
+        const { stdout } = await exec(TSX, args, { cwd: dir, maxBuffer: 1 << 24 });
+        const s = JSON.parse(stdout) as InvokerSummary;
+        return { rps, achievedRps: s.achievedRps, ratio: s.achievedRatio, failed: s.failed, p50Ms: s.latencyMs.p50, p99Ms: s.latencyMs.p99, scheduleErrorP99Ms: s.scheduleErrorMs.p99 };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** vSwarm's invoker binary: its rps<X>_lat.csv gives the real rate and the latencies (failed calls included, as it writes them). */
+function vswarm(bin: string): Tool {
+  return {
+    name: "vSwarm invoker",
+    async run(rps, port) {
+      const dir = await mkdtemp(path.join(tmpdir(), "invbench-vs-"));
+      try {
+        await writeFile(path.join(dir, "endpoints.json"), JSON.stringify([{ hostname: "127.0.0.1", eventing: false, matchers: null }]));
+        const { stdout } = await exec(bin, ["-endpointsFile", "endpoints.json", "-rps", String(rps), "-time", String(TRIAL_S), "-port", String(port), "-latf", "lat.csv"], { cwd: dir, maxBuffer: 1 << 24 });
+        const file = (await readdir(dir)).find((f) => /^rps[\d.]+_lat\.csv$/.test(f));
+        if (!file) throw new Error(`vSwarm's invoker wrote no latency file; it printed: ${stdout.slice(-500)}`);
+        const achieved = Number(file.slice(3, -"_lat.csv".length));
+        const lat = (await readFile(path.join(dir, file), "utf8")).split("\n").filter(Boolean).map((l) => Number(l) / 1000);
+        const issued = /Issued \/ completed requests: (\d+), (\d+)/.exec(stdout);
+        const failed = issued ? Number(issued[1]) - Number(issued[2]) : 0;
+        const p = percentiles(lat);
+        return { rps, achievedRps: achieved, ratio: achieved / rps, failed, p50Ms: p.p50, p99Ms: p.p99, scheduleErrorP99Ms: null };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Tries to build vSwarm's invoker from its Go module; returns the binary or why not. */
+async function obtainVswarm(): Promise<{ bin: string } | { reason: string }> {
+  const bin = path.join(CACHE, "bin", "vswarm-invoker");
+  if (await access(bin).then(() => true, () => false)) return { bin };
+  const work = path.join(CACHE, "vswarm-invoker-build");
+  await mkdir(work, { recursive: true });
+  const reasons: string[] = [];
+  for (const mod of MODULES) {
+    try {
+      const { stdout } = await exec("go", ["mod", "download", "-json", `${mod}@latest`], { cwd: work, env: { ...process.env, GOFLAGS: "-mod=mod" }, timeout: 300_000 }).catch((e: { stdout?: string; message: string }) => ({ stdout: e.stdout ?? "", failed: e.message }));
+      const info = JSON.parse(stdout || "{}") as { Dir?: string; Error?: string; Version?: string };
+      if (!info.Dir) {
+        reasons.push(`${mod}: ${(info.Error ?? "go mod download failed").split("\n")[0]}`);
+        continue;
+      }
+      // The module's go.mod points at sibling modules by relative path, which a module download
+      // does not contain: build a copy with those replacements dropped (the siblings then come
+      // from their own module versions).
+      const src = path.join(work, "src");
+      await rm(src, { recursive: true, force: true });
+      await exec("cp", ["-r", info.Dir, src]);
+      await exec("chmod", ["-R", "u+w", src]);
+      const gomod = (await readFile(path.join(src, "go.mod"), "utf8")).replace(/replace\s*\([^)]*\)/s, "").replace(/^replace .*=> \.\.?\/.*$/gm, "");
+      await writeFile(path.join(src, "go.mod"), gomod);
+      await exec("go", ["mod", "tidy"], { cwd: src, timeout: 600_000 });
+      await mkdir(path.dirname(bin), { recursive: true });
+      await exec("go", ["build", "-o", bin, "."], { cwd: src, timeout: 600_000 });
+      return { bin };
+    } catch (err) {
+      reasons.push(`${mod}: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  // The registry's own wording, without its address.
+  return { reason: reasons.join("; ").replace(/reading https?:\/\/\S+: /g, "the Go module proxy answered ") };
+}
+
+async function startServer(): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(TSX, [path.join(ROOT, "experiments/invoker/greeter-server.ts"), "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const m = /listening [\d.]+:(\d+)/.exec(buf);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on("exit", (code) => reject(new Error(`greeter server exited (${code}) before listening`)));
+  });
+  return { port, child };
+}
+
+async function trial(tool: Tool, rps: number, port: number, load: LoadSample[]): Promise<Trial> {
+  const before = await loadSample(`${tool.name} at ${rps} req/s`);
+  const t = { ...(await tool.run(rps, port)), load: before };
+  load.push(before);
+  console.error(`  ${tool.name.padEnd(30)} ${String(rps).padStart(6)} req/s → ${t.achievedRps.toFixed(1)} (${(t.ratio * 100).toFixed(2)}%) failed ${t.failed} p50 ${t.p50Ms} p99 ${t.p99Ms} ms  load ${before.loadavg[0]}`);
+  return t;
+}
+
+/** Rising rates until one is not sustained, then bisection to within 5%. */
+async function maxSustained(tool: Tool, port: number, load: LoadSample[], trials: Trial[]): Promise<number> {
+  const ladder = [500, 1000, 2000, 3000, 4000, 6000, 8000, 12000];
+  let good = 0, bad = 0;
+  for (const r of ladder) {
+    const t = await trial(tool, r, port, load);
+    trials.push(t);
+    if (sustained(t)) good = r;
+    else {
+      bad = r;
+      break;
+    }
+  }
+  if (!bad) return good;
+  let lo = good, hi = bad;
+  while (hi - lo > Math.max(50, lo * 0.05)) {
+    const mid = Math.round((lo + hi) / 2 / 10) * 10;
+    const t = await trial(tool, mid, port, load);
+    trials.push(t);
+    if (sustained(t)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+interface ToolResult {
+  tool: string;
+  maxSustainedRps: number;
+  scheduleErrorP99Ms: number | null;
+  p50Ms: Record<string, number | null>;
+  p99Ms: Record<string, number | null>;
+  achievedRps: Record<string, number>;
+  trials: Trial[];
+}
+
+async function measure(tool: Tool, port: number, load: LoadSample[]): Promise<ToolResult> {
+  const trials: Trial[] = [];
+  const at: Record<number, Trial> = {};
+  for (const r of LATENCY_RATES) at[r] = await trial(tool, r, port, load);
+  const max = await maxSustained(tool, port, load, trials);
+  return {
+    tool: tool.name,
+    maxSustainedRps: max,
+    scheduleErrorP99Ms: at[2000]!.scheduleErrorP99Ms,
+    p50Ms: Object.fromEntries(LATENCY_RATES.map((r) => [String(r), at[r]!.p50Ms])),
+    p99Ms: Object.fromEntries(LATENCY_RATES.map((r) => [String(r), at[r]!.p99Ms])),
+    achievedRps: Object.fromEntries(LATENCY_RATES.map((r) => [String(r), at[r]!.achievedRps])),
+    trials: [...LATENCY_RATES.map((r) => at[r]!), ...trials],
+  };
+}
+
+const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? Number((a / b).toFixed(3)) : null);
+
+async function main() {
+  const load: LoadSample[] = [await loadSample("start")];
+  const server = await startServer();
+  try {
+    const peer = await obtainVswarm();
+    const peerTool = "bin" in peer ? vswarm(peer.bin) : ours(true);
+    console.error(`invoker bench: loopback Greeter (grpc-js) on port ${server.port}; ${TRIAL_S} s per trial after ${WARMUP_S} s warm-up`);
+    if ("reason" in peer) console.error(`vSwarm's invoker could not be obtained (${peer.reason}); the peer is our per-request-connection mode`);
+    const oursResult = await measure(ours(false), server.port, load);
+    const peerResult = await measure(peerTool, server.port, load);
+    load.push(await loadSample("end"));
+    const json = {
+      ours: { maxSustainedRps: oursResult.maxSustainedRps, scheduleErrorP99Ms: oursResult.scheduleErrorP99Ms, p50Ms: oursResult.p50Ms, p99Ms: oursResult.p99Ms, achievedRps: oursResult.achievedRps, trials: oursResult.trials },
+      vswarm: {
+        obtained: "bin" in peer,
+        ...("reason" in peer ? { unavailableReason: peer.reason, peer: "ours with --per-request-connection (vSwarm's method: a new gRPC connection per request, connecting counted in the latency)" } : { peer: "vSwarm invoker built from its Go module" }),
+        maxSustainedRps: peerResult.maxSustainedRps,
+        scheduleErrorP99Ms: peerResult.scheduleErrorP99Ms,
+        p50Ms: peerResult.p50Ms,
+        p99Ms: peerResult.p99Ms,
+        achievedRps: peerResult.achievedRps,
+        trials: peerResult.trials,
+      },
+      ratios: {
+        maxSustainedOursToPeer: ratio(oursResult.maxSustainedRps, peerResult.maxSustainedRps),
+        p50OursToPeer: Object.fromEntries(LATENCY_RATES.map((r) => [String(r), ratio(oursResult.p50Ms[r], peerResult.p50Ms[r])])),
+        p99OursToPeer: Object.fromEntries(LATENCY_RATES.map((r) => [String(r), ratio(oursResult.p99Ms[r], peerResult.p99Ms[r])])),
+      },
+      goals: {
+        sustainedAtLeastPeer: oursResult.maxSustainedRps >= peerResult.maxSustainedRps,
+        scheduleErrorP99Within1Ms: oursResult.scheduleErrorP99Ms !== null && oursResult.scheduleErrorP99Ms <= 1,
+      },
+      setup: { server: "experiments/invoker/greeter-server.ts (grpc-js) in its own process", trialSeconds: TRIAL_S, warmupSeconds: WARMUP_S, sustained: "achieved within 1% of target and no failed request", cores: (await readFile("/proc/cpuinfo", "utf8")).match(/^processor/gm)?.length ?? null },
+      load,
+    };
+    await mkdir(RESULTS, { recursive: true });
+    await writeFile(path.join(RESULTS, "invoker.json"), JSON.stringify(json, null, 2) + "\n");
+    printTable(oursResult, peerResult);
+    console.log(`ratios ours/peer: max sustained ${json.ratios.maxSustainedOursToPeer}, p50 ${JSON.stringify(json.ratios.p50OursToPeer)}, p99 ${JSON.stringify(json.ratios.p99OursToPeer)}`);
+    console.log(`goals: sustained ≥ peer: ${json.goals.sustainedAtLeastPeer ? "met" : "NOT met"}; schedule error p99 ≤ 1 ms at 2000 req/s: ${json.goals.scheduleErrorP99Within1Ms ? "met" : "NOT met"} (${oursResult.scheduleErrorP99Ms} ms)`);
+    await plot(oursResult, peerResult);
+  } finally {
+    server.child.kill("SIGTERM");
+  }
+}
+
+function printTable(a: ToolResult, b: ToolResult) {
+  const rows = [["tool", "max sustained req/s", "p50 @500 ms", "p99 @500 ms", "p50 @2000 ms", "p99 @2000 ms", "sched. err p99 @2000 ms"]];
+  for (const r of [a, b]) rows.push([r.tool, String(r.maxSustainedRps), ...["500", "2000"].flatMap((k) => [String(r.p50Ms[k]), String(r.p99Ms[k])]), String(r.scheduleErrorP99Ms ?? "-")]);
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join("  "));
+}
+
+async function plot(a: ToolResult, b: ToolResult) {
+  const values = [a, b].flatMap((r) => r.trials.map((t) => ({ tool: r.tool, target: t.rps, achieved: t.achievedRps, p99: t.p99Ms })));
+  const spec: TopLevelSpec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "Invoker on a loopback Greeter: achieved vs target rate, and p99 latency",
+    background: "white",
+    data: { values },
+    hconcat: [
+      {
+        width: 300,
+        height: 260,
+        layer: [
+          { mark: { type: "point", filled: true }, encoding: { x: { field: "target", type: "quantitative", title: "target req/s" }, y: { field: "achieved", type: "quantitative", title: "achieved req/s" }, color: { field: "tool", type: "nominal" } } },
+          { data: { values: [{ x: 0, y: 0 }, { x: Math.max(...values.map((v) => v.target)), y: Math.max(...values.map((v) => v.target)) }] }, mark: { type: "line", strokeDash: [4, 4], color: "gray" }, encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } } },
+        ],
+      },
+      { width: 300, height: 260, mark: { type: "point", filled: true }, encoding: { x: { field: "target", type: "quantitative", title: "target req/s" }, y: { field: "p99", type: "quantitative", title: "p99 latency (ms, log)", scale: { type: "log" } }, color: { field: "tool", type: "nominal" } } },
+    ],
+    config: { font: "DejaVu Sans" },
+  };
+  await writePlot(spec, path.join(RESULTS, "invoker"));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`bench:invoker: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
