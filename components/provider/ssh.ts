@@ -1,5 +1,6 @@
-// One SSH session to a host, as the command provider opens it: private key auth, the host key
-// checked against the pinned one (when one is pinned), dial retried a bounded number of times.
+// SSH to a host as the provider needs it: key or agent auth, the host key checked against the
+// pinned one (when one is pinned), the dial retried a bounded number of times while a host boots,
+// commands fed on stdin with a time limit, and a dead peer noticed by keepalives.
 import { createHash } from "node:crypto";
 import { Client, type ConnectConfig } from "ssh2";
 
@@ -7,10 +8,12 @@ export interface SshTarget {
   readonly host: string;
   readonly port: number;
   readonly user: string;
-  readonly privateKey: string;
+  /** A private key (PEM/OpenSSH text); else the agent at agentSocketPath is asked. */
+  readonly privateKey?: string;
+  readonly agentSocketPath?: string;
   /** "ssh-ed25519 AAAA…": when set, any other host key is refused. */
   readonly hostKey?: string;
-  /** Dial attempts before giving up (the command provider's dialErrorLimit). */
+  /** Dial attempts before giving up on a host that does not answer. */
   readonly dialAttempts?: number;
   readonly perDialTimeoutS?: number;
 }
@@ -33,6 +36,17 @@ export class SshConnectError extends Error {
   }
 }
 
+/** A command that did not finish within its time limit, or whose connection dropped. */
+export class SshExecError extends Error {
+  constructor(
+    readonly kind: "timeout" | "connection-lost",
+    message: string,
+  ) {
+    super(message);
+    this.name = "SshExecError";
+  }
+}
+
 export function fingerprint(keyBlob: Buffer): string {
   return `SHA256:${createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "")}`;
 }
@@ -40,8 +54,12 @@ export function fingerprint(keyBlob: Buffer): string {
 /** The key blob of a "type base64 [comment]" public key line. */
 export function keyBlob(line: string): Buffer {
   const parts = line.trim().split(/\s+/);
-  if (parts.length < 2) throw new Error(`not a public key line: ${line}`);
+  if (parts.length < 2) throw new Error(`not a public key line: ${line.slice(0, 40)}`);
   return Buffer.from(parts[1]!, "base64");
+}
+
+export function describeTarget(target: SshTarget): string {
+  return `${target.user}@${target.host}:${target.port}`;
 }
 
 function connectOnce(target: SshTarget): Promise<Client> {
@@ -53,8 +71,11 @@ function connectOnce(target: SshTarget): Promise<Client> {
       host: target.host,
       port: target.port,
       username: target.user,
-      privateKey: target.privateKey,
+      ...(target.privateKey ? { privateKey: target.privateKey } : { agent: target.agentSocketPath }),
       readyTimeout: (target.perDialTimeoutS ?? 15) * 1000,
+      // A host that vanishes mid-command is noticed in about a minute instead of never.
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 4,
       hostVerifier: (key: Buffer) => {
         if (!pinned) return true;
         if (key.equals(pinned)) return true;
@@ -65,15 +86,19 @@ function connectOnce(target: SshTarget): Promise<Client> {
     client.once("ready", () => resolve(client));
     client.once("error", (error: Error & { level?: string; code?: string }) => {
       client.end();
-      const where = `${target.user}@${target.host}:${target.port}`;
+      const where = describeTarget(target);
       if (mismatch !== undefined)
         reject(new SshConnectError("host-key-mismatch", `host key of ${where} is ${mismatch}, not the pinned ${fingerprint(pinned!)}`));
       else if (error.level === "client-authentication")
         reject(new SshConnectError("auth", `${where} refused the configured private key (${error.message})`));
-      else if (error.code === "EHOSTUNREACH" || error.code === "ECONNREFUSED" || error.code === "ETIMEDOUT" || /Timed out/i.test(error.message))
+      else if (["EHOSTUNREACH", "ECONNREFUSED", "ETIMEDOUT", "ENETUNREACH", "ECONNRESET"].includes(error.code ?? "") || /Timed out/i.test(error.message))
         reject(new SshConnectError("unreachable", `cannot reach ${where}: ${error.code ?? error.message}`));
       else reject(new SshConnectError("other", `ssh to ${where} failed: ${error.message}`));
     });
+    if (!target.privateKey && !target.agentSocketPath) {
+      reject(new SshConnectError("auth", `${describeTarget(target)}: no private key and no ssh-agent socket to authenticate with`));
+      return;
+    }
     client.connect(config);
   });
 }
@@ -94,30 +119,58 @@ export async function connect(target: SshTarget): Promise<Client> {
   throw last;
 }
 
-export function exec(client: Client, command: string): Promise<ExecResult> {
+export interface ExecOptions {
+  /** Written to the command's stdin, which is then closed. */
+  readonly stdin?: string;
+  /** Time limit in seconds; the channel is closed when it passes. */
+  readonly timeoutS?: number;
+}
+
+export function exec(client: Client, command: string, options: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     client.exec(command, (error, stream) => {
       if (error) return reject(error);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      let settled = false;
+      const timer =
+        options.timeoutS === undefined
+          ? undefined
+          : setTimeout(() => {
+              settled = true;
+              stream.close();
+              reject(new SshExecError("timeout", `no answer within ${options.timeoutS} s`));
+            }, options.timeoutS * 1000);
+      const onLost = () => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        reject(new SshExecError("connection-lost", "the connection dropped while the command ran"));
+      };
+      client.once("close", onLost);
       stream.on("data", (d: Buffer) => out.push(d));
       stream.stderr.on("data", (d: Buffer) => err.push(d));
-      stream.on("close", (code: number | null, signal?: string) =>
+      stream.on("close", (code: number | null, signal?: string) => {
+        client.removeListener("close", onLost);
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
         resolve({
           stdout: Buffer.concat(out).toString("utf8"),
           stderr: Buffer.concat(err).toString("utf8"),
           code,
           ...(signal ? { signal } : {}),
-        }),
-      );
+        });
+      });
+      stream.end(options.stdin ?? "");
     });
   });
 }
 
-export async function runRemote(target: SshTarget, command: string): Promise<ExecResult> {
+export async function runRemote(target: SshTarget, command: string, options: ExecOptions = {}): Promise<ExecResult> {
   const client = await connect(target);
   try {
-    return await exec(client, command);
+    return await exec(client, command, options);
   } finally {
     client.end();
   }
@@ -130,7 +183,7 @@ export async function copyToRemote(target: SshTarget, localPath: string, remoteP
       client.sftp((error, sftp) => {
         if (error) return reject(error);
         // fastPut keeps several SFTP write requests in flight, as a file copy should.
-        sftp.fastPut(localPath, remotePath, (e) => (e ? reject(e) : resolve()));
+        sftp.fastPut(localPath, remotePath, { mode: 0o600 }, (e) => (e ? reject(e) : resolve()));
       });
     });
   } finally {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # tool_* settings come from the recipe that load_recipe sources
 # The project's pinned tools (the Pulumi CLI and providers; later containerd, runsc, kubelet, …),
 # one recipe each in recipes/<tool>.sh, cached by version outside the repository.
 #
@@ -17,7 +18,8 @@
 #   VHIVE_TOOLS_FROM  "auto" (default: release if reachable, else build), "build" or "release"
 set -euo pipefail
 
-readonly RECIPES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/recipes"
+RECIPES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/recipes"
+readonly RECIPES_DIR
 readonly TOOLS_DIR="${VHIVE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vhive-tools}"
 readonly FROM="${VHIVE_TOOLS_FROM:-auto}"
 

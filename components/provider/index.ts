@@ -1,0 +1,1 @@
+export { BootstrapToken, CopyToHost, HostCommand, LocalCommand, type ConnectionArgs, type CopyToHostArgs, type HostCommandArgs, type LocalCommandArgs } from "./resources.js";

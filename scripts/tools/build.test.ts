@@ -1,0 +1,57 @@
+// The tool script: shellcheck-clean, recipes pinned to the versions the npm lock asks for, clear
+// errors for unknown tools, and a cached tool found again in about a second.
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const DIR = fileURLToPath(new URL(".", import.meta.url));
+const SCRIPT = `${DIR}build.sh`;
+const lock = JSON.parse(readFileSync(new URL("../../package-lock.json", import.meta.url), "utf8")) as { packages: Record<string, { version: string }> };
+const lockVersion = (pkg: string) => lock.packages[`node_modules/${pkg}`]!.version;
+
+function run(...args: string[]) {
+  return spawnSync("bash", [SCRIPT, ...args], { encoding: "utf8" });
+}
+
+describe("scripts/tools/build.sh", () => {
+  it("is shellcheck-clean, recipes included", () => {
+    const recipes = readdirSync(`${DIR}recipes`).map((f) => `${DIR}recipes/${f}`);
+    const result = spawnSync("shellcheck", ["-x", SCRIPT, ...recipes], { encoding: "utf8" });
+    expect(result.stdout + result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("pins the engine and providers at the versions the npm lock's SDKs ask for", () => {
+    const listed = Object.fromEntries(
+      run("--list")
+        .stdout.trim()
+        .split("\n")
+        .map((l) => l.split("\t")),
+    );
+    expect(listed.pulumi).toBe(lockVersion("@pulumi/pulumi"));
+    expect(listed["pulumi-resource-kubernetes"]).toBe(lockVersion("@pulumi/kubernetes"));
+  });
+
+  it("refuses unknown tools and names that are not tool names", () => {
+    const unknown = run("no-such-tool");
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/^\[tools\] error: no recipe for 'no-such-tool' \(known: .*pulumi /m);
+    const odd = run("../etc");
+    expect(odd.status).toBe(1);
+    expect(odd.stderr).toContain("not a tool name: '../etc'");
+  });
+
+  it("finds a built tool again in about a second, and it is the pinned version", () => {
+    const started = Date.now();
+    const result = run("--bin-dir", "pulumi");
+    const seconds = (Date.now() - started) / 1000;
+    if (seconds > 60) console.log(`tools test: pulumi was not cached yet and was built now (${seconds.toFixed(0)} s)`);
+    expect(result.status, result.stderr).toBe(0);
+    const bin = result.stdout.trim();
+    expect(execFileSync(`${bin}/pulumi`, ["version"], { encoding: "utf8" }).trim()).toBe(`v${lockVersion("@pulumi/pulumi")}`);
+    const again = Date.now();
+    expect(run("--bin-dir", "pulumi").stdout.trim()).toBe(bin);
+    expect(Date.now() - again).toBeLessThan(5_000);
+  }, 900_000);
+});
