@@ -4,7 +4,15 @@ import { defineConfig } from "vitest/config";
 // root, namespaces, containerd, runsc or SSH test hosts live under tests/.
 export default defineConfig({
   test: {
-    include: ["components/**/*.test.ts", "node-runtime/**/*.test.ts", "cli/**/*.test.ts", "tests/**/*.test.ts", "*.test.ts"],
+    include: [
+      "components/**/*.test.ts",
+      "node-runtime/**/*.test.ts",
+      "cli/**/*.test.ts",
+      "scripts/**/*.test.ts",
+      "experiments/**/*.test.ts",
+      "tests/**/*.test.ts",
+      "*.test.ts",
+    ],
     exclude: ["**/node_modules/**"],
     pool: "forks",
     testTimeout: 120_000,

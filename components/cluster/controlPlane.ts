@@ -2,7 +2,7 @@
 // bootstrap is done. Outputs the admin kubeconfig (secret), the bootstrap token (secret), the
 // CA public key hash workers pin, and the API server URL.
 import * as pulumi from "@pulumi/pulumi";
-import type * as command from "@pulumi/command";
+import type { ConnectionArgs, HostCommand } from "../provider/index.js";
 import { kubeadmInitStep, stepOutput, CA_HASH_PREFIX, KUBECONFIG_PREFIX, API_SERVER_PORT, type ControlPlaneInput } from "../scripts/kubeadm.js";
 import { remoteStep } from "../nodes/stepCommands.js";
 import { bootstrapToken } from "./bootstrapToken.js";
@@ -11,7 +11,7 @@ export interface ControlPlaneArgs {
   readonly init: Omit<ControlPlaneInput, "token">;
   /** SSH address of the control plane (also put in the API server certificate). */
   readonly address: string;
-  readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   /** The host's last bootstrap step. */
   readonly after: pulumi.Input<pulumi.Resource>[];
 }
@@ -35,7 +35,7 @@ export class ControlPlane extends pulumi.ComponentResource {
   readonly caCertHash: pulumi.Output<string>;
   readonly apiServerUrl: pulumi.Output<string>;
   readonly nodeName: string;
-  readonly init: command.remote.Command;
+  readonly init: HostCommand;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhive:cluster:ControlPlane", name, {}, opts);

@@ -1,7 +1,7 @@
 // Workers: every worker joins in parallel as soon as the control plane is up, using its
 // outputs (token, CA hash). No human step: the join command is generated, not copied.
 import * as pulumi from "@pulumi/pulumi";
-import type * as command from "@pulumi/command";
+import type { ConnectionArgs, HostCommand } from "../provider/index.js";
 import { kubeadmJoinStep } from "../scripts/kubeadm.js";
 import { remoteStep } from "../nodes/stepCommands.js";
 import type { ControlPlane } from "./controlPlane.js";
@@ -10,7 +10,7 @@ export interface WorkerNode {
   readonly name: string;
   readonly nodeIp: string;
   readonly criSocket: string;
-  readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   /** What must be done on this host first (its bootstrap, its node runtime). */
   readonly after: pulumi.Input<pulumi.Resource>[];
 }
@@ -22,12 +22,12 @@ export interface WorkersArgs {
 }
 
 export class Workers extends pulumi.ComponentResource {
-  readonly joins: Readonly<Record<string, command.remote.Command>>;
+  readonly joins: Readonly<Record<string, HostCommand>>;
   readonly nodeNames: string[];
 
   constructor(name: string, args: WorkersArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhive:cluster:Workers", name, {}, opts);
-    const joins: Record<string, command.remote.Command> = {};
+    const joins: Record<string, HostCommand> = {};
     for (const worker of args.workers) {
       const step = pulumi
         .all([args.controlPlane.token, args.controlPlane.caCertHash])

@@ -77,9 +77,20 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
   const openyurt = OpenYurtSchema.safeParse(raw.openyurt ?? {});
   const openyurtOn = openyurt.success && openyurt.data.enabled;
 
+  const kubernetes = raw.kubernetes !== false;
+  if (!kubernetes) {
+    // Node-runtime-only hosts: no cluster, so nothing that lives in one.
+    if (target !== "hosts") add("kubernetes", 'false needs target "hosts" (the kind dev environment is a Kubernetes node)');
+    rawList.forEach((h, index) => {
+      if (h.role === "control-plane") add(`hosts[${index}].role`, 'must be "worker" when kubernetes is false (there is no control plane)');
+    });
+    if (Array.isArray(raw.functions) && raw.functions.length > 0) add("functions", "must be empty when kubernetes is false (functions are Knative Services)");
+    if (asRecord(raw.minio).enabled === true) add("minio.enabled", "needs Kubernetes (kubernetes is false)");
+    if (openyurtOn) add("openyurt.enabled", "needs Kubernetes (kubernetes is false)");
+  }
   if (target === "hosts") {
     if (rawHosts.length === 0) add("hosts", 'at least one host is required when target is "hosts"');
-    else if (rawList.every((h) => h.role === "control-plane" || h.role === "worker")) {
+    else if (kubernetes && rawList.every((h) => h.role === "control-plane" || h.role === "worker")) {
       // Counted on the raw entries, so a malformed field elsewhere in a host does not hide this.
       const planes = rawList.filter((h) => h.role === "control-plane");
       if (planes.length === 0) add("hosts", 'exactly one host must have role "control-plane" (found none)');
@@ -144,8 +155,11 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
 
   // Sandbox and snapshot mode.
   const sandbox = raw.sandbox ?? "firecracker";
-  if ((raw.snapshots === "vanilla" || raw.snapshots === "reap") && (sandbox === "gvisor" || sandbox === "containerd"))
-    add("snapshots", `"${raw.snapshots}" needs sandbox "firecracker" (only microVMs are snapshotted); use "off" with ${sandbox}`);
+  // The node runtime checkpoints microVMs and gVisor sandboxes; REAP prefetches a microVM's memory.
+  if (raw.snapshots === "reap" && (sandbox === "gvisor" || sandbox === "containerd"))
+    add("snapshots", `"reap" needs sandbox "firecracker" (it prefetches a microVM's guest memory); use "vanilla" or "off" with ${sandbox}`);
+  if (raw.snapshots === "vanilla" && sandbox === "containerd")
+    add("snapshots", '"vanilla" needs sandbox "firecracker" or "gvisor" (plain containers are not snapshotted); use "off" with containerd');
 
   const versions = asRecord(raw.versions);
   const fc = typeof versions.firecracker === "string" ? versions.firecracker : DEFAULT_VERSIONS.firecracker;
@@ -163,7 +177,7 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
 
   if (target === "hosts" && rawNetwork.hostCidr === undefined)
     add("network.hostCidr", 'required when target is "hosts" (the subnet the nodes\' IPs are on, e.g. 192.0.2.0/24)');
-  if (target === "hosts" && rawNetwork.metallbPool === undefined)
+  if (target === "hosts" && kubernetes && rawNetwork.metallbPool === undefined)
     add("network.metallbPool", 'required when target is "hosts" (free addresses in network.hostCidr, e.g. 192.0.2.240-192.0.2.250)');
   // Pod and service CIDRs: large enough, and not ranges the kernel treats specially.
   const clusterRanges: { field: string; range: Ipv4Range | undefined }[] = [

@@ -220,9 +220,9 @@ export const RESERVED_PORTS: ReadonlyMap<number, string> = new Map([
   [50051, "function instances (vHive's guest port)"],
 ]);
 
-export const NodeRuntimeSchema = z.strictObject({
-  /** Port of the node runtime's health endpoint on every worker (loopback). */
-  healthPort: z
+/** A port the node runtime listens on: unprivileged, not one the cluster uses, not a NodePort. */
+function nodeRuntimePort(defaultPort: number) {
+  return z
     .number()
     .int()
     .min(1024, { error: "must be 1024-65535", abort: true })
@@ -231,12 +231,29 @@ export const NodeRuntimeSchema = z.strictObject({
       error: (issue) => `${String(issue.input)} is used by ${RESERVED_PORTS.get(issue.input as number) ?? "the cluster"}: pick a free port (default 10990)`,
     })
     .refine((port) => port < 30000 || port > 32767, { error: "must not be in Kubernetes' NodePort range 30000-32767" })
-    .default(10990),
-  installDir: installPath.default("/opt/vhive-node-runtime"),
-});
+    .default(defaultPort);
+}
+
+export const NodeRuntimeSchema = z
+  .strictObject({
+    /** Port of the node runtime's health endpoint on every worker (loopback). */
+    healthPort: nodeRuntimePort(10990),
+    /**
+     * Port of the node runtime's gRPC API on the host's address, served when the stack runs without
+     * Kubernetes (`kubernetes: false`), where experiment tools drive the runtime directly.
+     */
+    apiPort: nodeRuntimePort(10991),
+    installDir: installPath.default("/opt/vhive-node-runtime"),
+  })
+  .refine((r) => r.apiPort !== r.healthPort, { error: "apiPort and healthPort must differ", path: ["apiPort"] });
 
 export const StackConfigSchema = z.strictObject({
   target: z.enum(["kind", "hosts"]).default("kind"),
+  /**
+   * false: node-runtime-only hosts (target hosts): each host gets the sandbox runtimes and the node
+   * runtime service with its API on the network, and no Kubernetes (vHive's single-node studies).
+   */
+  kubernetes: z.boolean().default(true),
   kind: KindSchema.prefault({}),
   hosts: z.array(HostSchema).default([]),
   sandbox: z.enum(["firecracker", "gvisor", "containerd"]).default("firecracker"),

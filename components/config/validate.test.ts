@@ -132,7 +132,7 @@ describe("stack config validation", () => {
     {
       name: "snapshots without firecracker",
       config: { sandbox: "gvisor", snapshots: "reap" },
-      problems: ['snapshots: "reap" needs sandbox "firecracker" (only microVMs are snapshotted); use "off" with gvisor'],
+      problems: ['snapshots: "reap" needs sandbox "firecracker" (it prefetches a microVM\'s guest memory); use "vanilla" or "off" with gvisor'],
     },
     {
       name: "too old Firecracker and bad checksum",

@@ -3,7 +3,7 @@
 // host steps as a real node inside it, then kubeadm init as a single node. The kubeconfig
 // (secret) points at the API server published on loopback. Destroy deletes the cluster.
 import * as pulumi from "@pulumi/pulumi";
-import type * as command from "@pulumi/command";
+import type { LocalCommand } from "../provider/index.js";
 import type { StackConfig } from "../config/schema.js";
 import type { Step } from "../scripts/step.js";
 import { hostBootstrapSteps, criSocketFor } from "../scripts/hostSteps.js";
@@ -32,7 +32,7 @@ export class KindDevEnv extends pulumi.ComponentResource {
   readonly kubeconfig: pulumi.Output<string>;
   readonly nodeName: string;
   /** The kubeadm init command: in-cluster work depends on it. */
-  readonly ready: command.local.Command;
+  readonly ready: LocalCommand;
   readonly token: pulumi.Output<string>;
 
   constructor(name: string, args: KindDevEnvArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -44,7 +44,7 @@ export class KindDevEnv extends pulumi.ComponentResource {
         `kind.devImage ${config.kind.devImage} is not pinned to a digest; upstream moves this tag, so set kind.devImage to <image>@sha256:<digest> for reproducible runs`,
         this,
       );
-    const chain: command.local.Command[] = [];
+    const chain: LocalCommand[] = [];
     const add = (step: pulumi.Output<Step> | Step, stepName: string, secretStdout = false) => {
       const previous = chain.at(-1);
       const cmd = localStep(prefix, step, { parent: this, dependsOn: previous ? [previous] : [], secretStdout }, stepName);

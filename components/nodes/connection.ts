@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as pulumi from "@pulumi/pulumi";
-import type * as command from "@pulumi/command";
+import type { ConnectionArgs } from "../provider/index.js";
 import type { HostConfig } from "../config/schema.js";
 
 /** Looks up a secret config value by key; the program passes `pulumi.Config.requireSecret`. */
@@ -16,9 +16,9 @@ function expandHome(path: string): string {
   return path === "~" || path.startsWith("~/") ? `${homedir()}${path.slice(1)}` : path;
 }
 
-export function sshConnection(host: HostConfig, index: number, secret: SecretLookup): command.types.input.remote.ConnectionArgs {
+export function sshConnection(host: HostConfig, index: number, secret: SecretLookup): ConnectionArgs {
   const key = host.sshKey;
-  let auth: Partial<command.types.input.remote.ConnectionArgs>;
+  let auth: Partial<ConnectionArgs>;
   if (key === "agent") {
     auth = process.env.SSH_AUTH_SOCK ? { agentSocketPath: process.env.SSH_AUTH_SOCK } : {};
   } else if ("secret" in key) {
@@ -39,7 +39,7 @@ export function sshConnection(host: HostConfig, index: number, secret: SecretLoo
     ...auth,
     ...(host.hostKey ? { hostKey: host.hostKey } : {}),
     // Hosts may still be booting: retry the dial for a while before failing the step.
-    dialErrorLimit: 20,
-    perDialTimeout: 15,
+    dialAttempts: 20,
+    perDialTimeoutS: 15,
   };
 }

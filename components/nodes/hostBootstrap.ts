@@ -2,7 +2,7 @@
 // steps it names in `after` (the one before it when it names none), so steps that need nothing of
 // each other run at once; hosts do not wait for each other.
 import * as pulumi from "@pulumi/pulumi";
-import type * as command from "@pulumi/command";
+import type { ConnectionArgs, HostCommand } from "../provider/index.js";
 import type { StackConfig } from "../config/schema.js";
 import { hostBootstrapSteps, type HostPlan } from "../scripts/hostSteps.js";
 import type { Step } from "../scripts/step.js";
@@ -14,7 +14,7 @@ const SANDBOX_STEPS = ["containerd", "sysctl"];
 
 export interface BootstrapHost {
   readonly plan: HostPlan;
-  readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
 }
 
 export interface HostBootstrapArgs {
@@ -24,30 +24,30 @@ export interface HostBootstrapArgs {
 
 export class HostBootstrap extends pulumi.ComponentResource {
   /** Every step command per host, in order. */
-  readonly steps: Readonly<Record<string, command.remote.Command[]>>;
+  readonly steps: Readonly<Record<string, HostCommand[]>>;
   /** The last step of each host: what later work on that host depends on. */
-  readonly ready: Readonly<Record<string, command.remote.Command>>;
+  readonly ready: Readonly<Record<string, HostCommand>>;
   /**
    * The steps after which a host's sandboxes can run (containerd, with runsc or Firecracker
    * before it, and the kernel's modules and sysctls): the node runtime needs these, not the
    * Kubernetes binaries.
    */
-  readonly sandboxReady: Readonly<Record<string, command.remote.Command[]>>;
+  readonly sandboxReady: Readonly<Record<string, HostCommand[]>>;
   /** Names of the steps each host runs, in order. */
   readonly stepNames: pulumi.Output<Record<string, string[]>>;
 
   constructor(name: string, args: HostBootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhive:nodes:HostBootstrap", name, {}, opts);
-    const steps: Record<string, command.remote.Command[]> = {};
-    const ready: Record<string, command.remote.Command> = {};
-    const sandboxReady: Record<string, command.remote.Command[]> = {};
+    const steps: Record<string, HostCommand[]> = {};
+    const ready: Record<string, HostCommand> = {};
+    const sandboxReady: Record<string, HostCommand[]> = {};
     const names: Record<string, string[]> = {};
     const everyStep: Step[] = [];
     for (const host of args.hosts) {
       const planned = hostBootstrapSteps(args.config, host.plan);
       everyStep.push(...planned);
-      const list: command.remote.Command[] = [];
-      const byName = new Map<string, command.remote.Command>();
+      const list: HostCommand[] = [];
+      const byName = new Map<string, HostCommand>();
       for (const step of planned) {
         const needs = step.after ? step.after.map((n) => stepNamed(byName, n, host.plan.name, step.name)) : list.slice(-1);
         const cmd = remoteStep(host.plan.name, step, { connection: host.connection, parent: this, dependsOn: needs }, step.name);
@@ -69,7 +69,7 @@ export class HostBootstrap extends pulumi.ComponentResource {
   }
 }
 
-function stepNamed(byName: ReadonlyMap<string, command.remote.Command>, name: string, host: string, step: string): command.remote.Command {
+function stepNamed(byName: ReadonlyMap<string, HostCommand>, name: string, host: string, step: string): HostCommand {
   const found = byName.get(name);
   if (!found) throw new Error(`host ${host}: step ${step} needs step ${name}, which is not listed before it`);
   return found;

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import { CopyToHost, HostCommand, LocalCommand, type ConnectionArgs } from "../provider/index.js";
 import type { StackConfig } from "../config/schema.js";
 import { nodeRuntimeStep } from "../scripts/nodeRuntimeStep.js";
 import { q } from "../scripts/shell.js";
@@ -16,7 +16,7 @@ import { warnMissingChecksums } from "./missingChecksums.js";
 
 export interface NodeRuntimeWorker {
   readonly name: string;
-  readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   readonly criSocket: string;
   /** The worker's bootstrap steps after which sandboxes can run (containerd, kernel settings). */
   readonly after: readonly pulumi.Resource[];
@@ -27,6 +27,8 @@ export interface NodeRuntimeArgs {
   readonly workers: readonly NodeRuntimeWorker[];
   /** Repository root (where package.json and node-runtime/ are). */
   readonly repoRoot: string;
+  /** Serve each runtime's gRPC API on this TCP port (node-runtime-only hosts). */
+  readonly apiPort?: number;
 }
 
 /** Files the bundle is built from. */
@@ -138,7 +140,7 @@ export function bundleScript(repoRoot: string, digest: string, owner: string, es
 
 export class NodeRuntime extends pulumi.ComponentResource {
   /** The install step per worker; kubelet on a firecracker worker must wait for it. */
-  readonly ready: Readonly<Record<string, command.remote.Command>>;
+  readonly ready: Readonly<Record<string, HostCommand>>;
   readonly bundleSha256: pulumi.Output<string>;
 
   constructor(name: string, args: NodeRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -146,9 +148,9 @@ export class NodeRuntime extends pulumi.ComponentResource {
     const digest = sourceDigest(args.repoRoot);
     if (args.workers.length > 0)
       warnMissingChecksums([nodeRuntimeStep(args.config, { bundlePath: "", bundleSha256: "", criSocket: args.workers[0]!.criSocket })], this);
-    const bundle = new command.local.Command(
+    const bundle = new LocalCommand(
       `${name}-bundle`,
-      { create: bundleScript(args.repoRoot, digest, bundleOwner()), delete: bundleDeleteScript(digest, bundleOwner()), interpreter: ["/bin/bash", "-c"], triggers: [digest] },
+      { create: bundleScript(args.repoRoot, digest, bundleOwner()), delete: bundleDeleteScript(digest, bundleOwner()), triggers: [digest] },
       { parent: this },
     );
     const parsed = bundle.stdout.apply((stdout) => {
@@ -157,13 +159,14 @@ export class NodeRuntime extends pulumi.ComponentResource {
     });
     this.bundleSha256 = parsed.apply((b) => b.sha);
     const remotePath = `/tmp/vhive-node-runtime-${digest.slice(0, 16)}.tgz`;
-    const ready: Record<string, command.remote.Command> = {};
+    const ready: Record<string, HostCommand> = {};
     for (const worker of args.workers) {
-      const copy = new command.remote.CopyToRemote(
+      const copy = new CopyToHost(
         `${worker.name}-node-runtime-copy`,
         {
           connection: worker.connection,
-          source: parsed.apply((b) => new pulumi.asset.FileAsset(b.path)),
+          hostName: worker.name,
+          source: parsed.apply((b) => b.path),
           remotePath,
           triggers: [parsed.apply((b) => b.sha)],
         },
@@ -171,7 +174,12 @@ export class NodeRuntime extends pulumi.ComponentResource {
         { parent: this },
       );
       const step = parsed.apply((b) =>
-        nodeRuntimeStep(args.config, { bundlePath: remotePath, bundleSha256: b.sha, criSocket: worker.criSocket }),
+        nodeRuntimeStep(args.config, {
+          bundlePath: remotePath,
+          bundleSha256: b.sha,
+          criSocket: worker.criSocket,
+          ...(args.apiPort ? { apiPort: args.apiPort } : {}),
+        }),
       );
       ready[worker.name] = remoteStep(worker.name, step, { connection: worker.connection, parent: this, dependsOn: [copy, ...worker.after] }, "node-runtime");
     }

@@ -1,9 +1,10 @@
-// Turns a host's steps into Pulumi command resources: one per step, named `<host>-<step>`,
-// each depending on the step before it, with its delete script for `pulumi destroy`.
+// Turns a host's steps into the provider's command resources: one per step, named `<host>-<step>`,
+// each depending on the steps it needs, with its delete script for `pulumi destroy` and its check
+// script for `pulumi refresh`.
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
-import { bashCommand } from "../scripts/shell.js";
+import { HostCommand, LocalCommand, type ConnectionArgs } from "../provider/index.js";
+import { checkScript } from "../scripts/helpers.js";
 import type { Step } from "../scripts/step.js";
 
 export function sha256(text: string): string {
@@ -11,33 +12,27 @@ export function sha256(text: string): string {
 }
 
 export interface RemoteStepOptions {
-  readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   readonly parent: pulumi.Resource;
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
-  /** Keep stdout secret (it carries credentials) and out of the logs. */
+  /** Keep stdout secret (it carries credentials). */
   readonly secretStdout?: boolean;
 }
 
 /** A remote step whose scripts may depend on other resources' outputs (e.g. a secret token). */
-export function remoteStep(host: string, step: pulumi.Output<Step> | Step, options: RemoteStepOptions, name: string): command.remote.Command {
+export function remoteStep(host: string, step: pulumi.Output<Step> | Step, options: RemoteStepOptions, name: string): HostCommand {
   const s = pulumi.output(step);
-  const create = s.apply((x) => bashCommand(x.create));
-  return new command.remote.Command(
+  return new HostCommand(
     `${host}-${name}`,
     {
       connection: options.connection,
-      create,
-      // Steps are idempotent, so a changed step converges in place instead of being replaced.
-      update: create,
-      delete: s.apply((x) => bashCommand(x.delete)),
-      triggers: [s.apply((x) => sha256(x.create))],
-      ...(options.secretStdout ? { logging: command.types.enums.remote.Logging.None } : {}),
+      hostName: host,
+      create: s.apply((x) => x.create),
+      delete: s.apply((x) => x.delete),
+      check: s.apply((x) => checkScript(x.name)),
+      ...(options.secretStdout ? { secretStdout: true } : {}),
     },
-    {
-      parent: options.parent,
-      dependsOn: options.dependsOn,
-      ...(options.secretStdout ? { additionalSecretOutputs: ["stdout"] } : {}),
-    },
+    { parent: options.parent, dependsOn: options.dependsOn },
   );
 }
 
@@ -47,23 +42,15 @@ export function localStep(
   step: pulumi.Output<Step> | Step,
   options: Omit<RemoteStepOptions, "connection">,
   name: string,
-): command.local.Command {
+): LocalCommand {
   const s = pulumi.output(step);
-  const create = s.apply((x) => x.create);
-  return new command.local.Command(
+  return new LocalCommand(
     `${prefix}-${name}`,
     {
-      create,
-      update: create,
+      create: s.apply((x) => x.create),
       delete: s.apply((x) => x.delete),
-      interpreter: ["/bin/bash", "-c"],
-      triggers: [s.apply((x) => sha256(x.create))],
-      ...(options.secretStdout ? { logging: command.types.enums.local.Logging.None } : {}),
+      ...(options.secretStdout ? { secretStdout: true } : {}),
     },
-    {
-      parent: options.parent,
-      dependsOn: options.dependsOn,
-      ...(options.secretStdout ? { additionalSecretOutputs: ["stdout"] } : {}),
-    },
+    { parent: options.parent, dependsOn: options.dependsOn },
   );
 }

@@ -4,10 +4,9 @@
 // through a provider built from the admin kubeconfig once every node has joined.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import { HostCommand, type ConnectionArgs } from "../provider/index.js";
 import { ADDON_ARTIFACTS, type HostConfig, type StackConfig } from "../config/schema.js";
 import { criSocketFor, planForHost } from "../scripts/hostSteps.js";
-import { bashCommand } from "../scripts/shell.js";
 import { sshConnection, type SecretLookup } from "../nodes/connection.js";
 import { HostBootstrap } from "../nodes/hostBootstrap.js";
 import { NodeRuntime } from "../nodes/nodeRuntime.js";
@@ -37,10 +36,12 @@ export interface BuildClusterInput {
 }
 
 export interface ClusterOutputs {
-  readonly kubeconfig: pulumi.Output<string>;
-  readonly apiServerUrl: pulumi.Output<string>;
+  readonly kubeconfig?: pulumi.Output<string>;
+  readonly apiServerUrl?: pulumi.Output<string>;
   readonly nodeNames: string[];
-  readonly bootstrapToken: pulumi.Output<string>;
+  readonly bootstrapToken?: pulumi.Output<string>;
+  /** Each node runtime's gRPC API, `address:port` by host name (node-runtime-only hosts). */
+  readonly nodeRuntimeEndpoints?: pulumi.Output<Record<string, string>>;
   readonly ingressDomain?: pulumi.Output<string>;
   readonly minioEndpoint?: pulumi.Output<string>;
   readonly minioAccessKey?: pulumi.Output<string>;
@@ -56,7 +57,7 @@ interface ClusterCore {
   /** Every node joined (for in-cluster work). */
   joined: pulumi.Resource[];
   /** Node name per host name, with pool and SSH connection (empty for kind). */
-  hosts: { host: HostConfig; connection: pulumi.Input<command.types.input.remote.ConnectionArgs> }[];
+  hosts: { host: HostConfig; connection: pulumi.Input<ConnectionArgs> }[];
 }
 
 function buildKind(input: BuildClusterInput): ClusterCore {
@@ -134,8 +135,38 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
   };
 }
 
+/**
+ * Node-runtime-only hosts (`kubernetes: false`): every host gets the sandbox runtimes and the node
+ * runtime service with its API on the network; no Kubernetes.
+ */
+function buildNodeRuntimeHosts(input: BuildClusterInput): ClusterOutputs {
+  const { config } = input;
+  const hosts = config.hosts.map((host, index) => ({ host, connection: sshConnection(host, index, input.secret) }));
+  const plan = (host: HostConfig) => planForHost(host, config.hosts.length, false);
+  const bootstrap = new HostBootstrap("hosts", {
+    config,
+    hosts: hosts.map((h) => ({ plan: plan(h.host), connection: h.connection })),
+  });
+  const runtime = new NodeRuntime("node-runtime", {
+    config,
+    repoRoot: input.repoRoot,
+    apiPort: config.nodeRuntime.apiPort,
+    workers: hosts.map((h) => ({
+      name: h.host.name,
+      connection: h.connection,
+      criSocket: criSocketFor(config, plan(h.host)),
+      after: bootstrap.sandboxReady[h.host.name]!,
+    })),
+  });
+  const endpoints = Object.fromEntries(hosts.map((h) => [h.host.name, `${h.host.nodeIp ?? h.host.address}:${config.nodeRuntime.apiPort}`]));
+  // Known once every runtime answered its health check.
+  const ready = pulumi.all(Object.values(runtime.ready).map((r) => r.stdout));
+  return { nodeNames: hosts.map((h) => h.host.name), nodeRuntimeEndpoints: ready.apply(() => endpoints) };
+}
+
 export function buildCluster(input: BuildClusterInput): ClusterOutputs {
   const { config } = input;
+  if (!config.kubernetes) return buildNodeRuntimeHosts(input);
   const core = config.target === "kind" ? buildKind(input) : buildHosts(input);
   const provider = new k8s.Provider("cluster", { kubeconfig: core.kubeconfig, enableServerSideApply: true }, { dependsOn: core.joined });
 
@@ -214,13 +245,13 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
     // yurthub is a static pod on every node: a host-side step, run once OpenYurt is up.
     for (const h of core.hosts) {
       const step = yurt.hostSteps.apply((steps) => steps.find((s) => s.node === h.host.name));
-      new command.remote.Command(
+      new HostCommand(
         `${h.host.name}-yurthub`,
         {
           connection: h.connection,
-          create: step.apply((s) => bashCommand(s?.create ?? "true")),
-          delete: step.apply((s) => bashCommand(s?.delete ?? "true")),
-          logging: command.types.enums.remote.Logging.None,
+          hostName: h.host.name,
+          create: step.apply((s) => s?.create ?? "true"),
+          delete: step.apply((s) => s?.delete ?? "true"),
         },
         { dependsOn: [yurt], parent: yurt },
       );

@@ -41,6 +41,30 @@ missing_checksum() {
   return 1
 }
 
+# The files a create run wrote or found in place (write_file, install_binary) with their sha256:
+# saved at its end as the step's manifest, which the step's check script verifies at `pulumi
+# refresh`, so a removed or edited file makes the next `pulumi up` run the step again.
+step_manifest="$(mktemp)"
+
+note_file() {
+  as_root sha256sum -- "$1" >>"$step_manifest"
+}
+
+save_manifest() {
+  local dest="$state_dir/steps/$step.sha256"
+  if [ -s "$step_manifest" ]; then
+    as_root install -D -m 0600 "$step_manifest" "$dest"
+  elif as_root test -f "$dest"; then
+    as_root rm -f -- "$dest"
+  fi
+  rm -f "$step_manifest"
+}
+
+forget_manifest() {
+  as_root rm -f -- "$state_dir/steps/$step.sha256"
+  rm -f "$step_manifest"
+}
+
 # write_file PATH MODE < content: replaces PATH only if the content differs.
 write_file() {
   local path="$1" mode="$2" tmp
@@ -48,10 +72,12 @@ write_file() {
   cat >"$tmp"
   if as_root test -f "$path" && as_root cmp -s "$tmp" "$path"; then
     rm -f "$tmp"
+    note_file "$path"
     return 0
   fi
   as_root install -D -m "$mode" "$tmp" "$path"
   rm -f "$tmp"
+  note_file "$path"
   changed=1
 }
 
@@ -187,8 +213,12 @@ remove_recorded_files() {
 install_binary() {
   local src="$1" dest="$2"
   record_file "$dest"
-  if as_root test -f "$dest" && as_root cmp -s "$src" "$dest"; then return 0; fi
+  if as_root test -f "$dest" && as_root cmp -s "$src" "$dest"; then
+    note_file "$dest"
+    return 0
+  fi
   as_root install -D -m 0755 "$src" "$dest"
+  note_file "$dest"
   changed=1
 }
 

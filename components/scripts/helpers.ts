@@ -33,9 +33,25 @@ export function stepScript(step: string, body: string, place: StepPlace = "host"
           'cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vhive"',
         ].join("\n"),
     body.trimEnd(),
-    ...(kind === "delete" ? ["tidy_state"] : []),
+    ...(kind === "delete" ? ["forget_manifest", "tidy_state"] : ["save_manifest"]),
     "",
     'if [ "$changed" -eq 1 ]; then echo "vhive-step $step: changed"; else echo "vhive-step $step: unchanged"; fi',
+    "",
+  ].join("\n");
+}
+
+/**
+ * A host step's drift check, run at `pulumi refresh`: exits 0 while every file the step's last
+ * create wrote is in place with the same content. A step that writes no files has nothing to check.
+ */
+export function checkScript(step: string): string {
+  return [
+    "#!/usr/bin/env bash",
+    `# vHive provisioner step "${step}": are the files it wrote still in place, unchanged?`,
+    "set -euo pipefail",
+    `manifest=${STATE_DIR}/steps/${step}.sha256`,
+    '[ -f "$manifest" ] || exit 0',
+    'sha256sum --check --quiet --status "$manifest"',
     "",
   ].join("\n");
 }

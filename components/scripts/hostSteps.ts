@@ -404,8 +404,9 @@ export function hostBootstrapSteps(config: StackConfig, plan: HostPlan): Step[] 
   if (config.sandbox === "firecracker" && plan.runsSandbox) add(firecrackerStep(config), ["packages"]);
   add(containerdStep(config), ["packages", "stargz", "runsc", "firecracker"]);
   const sinks = steps.filter((s) => !steps.some((o) => o.after?.includes(s.name))).map((s) => s.name);
-  // Kubernetes last, after everything else: its step is the host's "ready".
-  add(kubernetesStep(config, criSocketFor(config, plan)), sinks);
+  // Kubernetes last, after everything else: its step is the host's "ready". Node-runtime-only
+  // hosts end with containerd and the kernel settings, which the node runtime waits for.
+  if (config.kubernetes) add(kubernetesStep(config, criSocketFor(config, plan)), sinks);
   return steps;
 }
 
@@ -413,6 +414,6 @@ export function hostBootstrapSteps(config: StackConfig, plan: HostPlan): Step[] 
  * Plan for a configured host: workers run the sandbox; the control plane only system pods,
  * unless it is the only host (then it is the worker too).
  */
-export function planForHost(host: HostConfig, hostCount = 2): HostPlan {
-  return { name: host.name, runsSandbox: host.role === "worker" || hostCount === 1 };
+export function planForHost(host: HostConfig, hostCount = 2, kubernetes = true): HostPlan {
+  return { name: host.name, runsSandbox: host.role === "worker" || hostCount === 1 || !kubernetes };
 }

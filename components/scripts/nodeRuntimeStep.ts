@@ -13,6 +13,8 @@ export interface NodeRuntimeStepInput {
   /** sha256 of the bundle; an install is redone only when it changes. */
   readonly bundleSha256: string;
   readonly criSocket: string;
+  /** Serve the gRPC API on the network (node-runtime-only hosts). */
+  readonly apiPort?: number;
 }
 
 const NODE_DIR = "/opt/vhive-node";
@@ -64,6 +66,7 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
           snapshots: config.snapshots,
           healthPort: config.nodeRuntime.healthPort,
           ...(config.sandbox === "firecracker" ? { criSocket: input.criSocket } : {}),
+          ...(input.apiPort ? { apiPort: input.apiPort } : {}),
         }),
       ),
       `restart=$changed; [ "$before" -eq 1 ] && changed=1`,

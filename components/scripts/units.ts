@@ -71,6 +71,8 @@ export interface NodeRuntimeUnitInput {
   readonly healthPort: number;
   /** The CRI socket kubelet uses, when it is the node runtime's (firecracker workers). */
   readonly criSocket?: string;
+  /** Serve the gRPC API on this TCP port of every address (node-runtime-only hosts). */
+  readonly apiPort?: number;
 }
 
 /** Where the node runtime keeps snapshots and working sets, and its API socket directory. */
@@ -90,6 +92,7 @@ export function nodeRuntimeServeArgs(input: NodeRuntimeUnitInput): string[] {
     "--data-dir",
     NODE_RUNTIME_DATA_DIR,
     ...(input.criSocket ? ["--cri-socket", input.criSocket.replace(/^unix:\/\//, "")] : []),
+    ...(input.apiPort ? ["--port", String(input.apiPort), "--host", "0.0.0.0"] : []),
   ];
 }
 

@@ -4,7 +4,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { APT_PROXY, SCRIPT, downHosts, hostExec, privateKey, unavailableReason, upHosts } from "./testHosts.js";
-import { runRemote } from "../harness/sshSession.js";
+import { runRemote } from "../../components/provider/ssh.js";
 
 const skip = unavailableReason();
 if (skip) console.log(`test-host tests skipped: ${skip}`);

@@ -24,7 +24,8 @@ describe("index.ts with a bad stack config", () => {
       [`${PROJECT}:sandbox`]: "kata",
       [`${PROJECT}:hosts`]: JSON.stringify([{ name: "Bad_Name", address: "192.0.2.1", role: "worker", sshKey: "agent" }]),
     });
-    const error = await import("../../index.js").then(
+    const program = (await import("../../index.js")).default;
+    const error = await program().then(
       () => undefined,
       (e: unknown) => e,
     );

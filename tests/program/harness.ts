@@ -124,9 +124,8 @@ export async function runStack(stack: string, configMap?: Record<string, string>
     {
       newResource(args) {
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "random:index/randomString:RandomString") state.result = "abc123";
-        if (args.type === "random:index/randomPassword:RandomPassword") state.result = "0123456789abcdef";
-        if (args.type === "command:remote:Command" || args.type === "command:local:Command") {
+        if (args.type === "vhive:index:BootstrapToken") state.token = "abc123.0123456789abcdef";
+        if (args.type === "vhive:index:HostCommand" || args.type === "vhive:index:LocalCommand") {
           state.stdout = commandStdout(args.name);
           state.stderr = "";
         }

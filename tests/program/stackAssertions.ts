@@ -49,7 +49,7 @@ export function defineStackTests(stack: string): void {
     });
 
     it("gives every command a delete script, so destroy undoes it", async () => {
-      const commands = run.resources.filter((r) => r.type === "command:remote:Command" || r.type === "command:local:Command");
+      const commands = run.resources.filter((r) => r.type === "vhive:index:HostCommand" || r.type === "vhive:index:LocalCommand");
       expect(commands.length).toBeGreaterThan(5);
       for (const c of commands) expect(String(await resolved(c.inputs.delete) ?? "").trim(), `${c.name} delete`).not.toBe("");
     });
@@ -78,7 +78,7 @@ export function defineStackTests(stack: string): void {
     if (target === "hosts") {
       it("bootstraps every host with its own graph of steps, hosts in parallel", () => {
         for (const host of hosts) {
-          const steps = run.resources.filter((r) => r.type === "command:remote:Command" && r.name.startsWith(`${host.name}-`) && byName(r.name)!.deps.includes("hosts"));
+          const steps = run.resources.filter((r) => r.type === "vhive:index:HostCommand" && r.name.startsWith(`${host.name}-`) && byName(r.name)!.deps.includes("hosts"));
           expect(steps.length, `${host.name} steps`).toBeGreaterThanOrEqual(8);
           const names = steps.map((s) => s.name);
           steps.forEach((step, i) => {
@@ -100,13 +100,13 @@ export function defineStackTests(stack: string): void {
       });
 
       it("gives every remote command its host's address and a delete script", async () => {
-        const remote = run.resources.filter((r) => r.type === "command:remote:Command");
+        const remote = run.resources.filter((r) => r.type === "vhive:index:HostCommand");
         for (const r of remote) {
           const host = hosts.find((h) => r.name.startsWith(`${h.name}-`))!;
           expect(host, r.name).toBeDefined();
           const connection = (await resolved(r.inputs.connection)) as { host: string; hostKey?: string };
           expect(connection.host).toBe(host.address);
-          expect(String(await resolved(r.inputs.delete)), `${r.name} delete`).toMatch(/^bash -c /);
+          expect(String(await resolved(r.inputs.delete)), `${r.name} delete`).toMatch(/^#!\/usr\/bin\/env bash\n/);
         }
       });
 
@@ -131,7 +131,7 @@ export function defineStackTests(stack: string): void {
       it("keeps tokens and keys secret in command inputs", async () => {
         for (const r of run.resources.filter((x) => /-kubeadm-(init|join)$/.test(x.name)))
           expect(await isSecret(r.inputs.create), `${r.name} create carries the token`).toBe(true);
-        for (const r of run.resources.filter((x) => x.type === "command:remote:Command")) {
+        for (const r of run.resources.filter((x) => x.type === "vhive:index:HostCommand")) {
           const host = hosts.find((h) => r.name.startsWith(`${h.name}-`))!;
           if (typeof host.sshKey === "object") expect(await isSecret(r.inputs.connection), `${r.name} connection`).toBe(true);
         }
@@ -140,7 +140,7 @@ export function defineStackTests(stack: string): void {
 
     if (target === "kind")
       it("checks Docker, installs kind, starts the dev container, then runs every step inside it in order", async () => {
-        const local = run.resources.filter((r) => r.type === "command:local:Command");
+        const local = run.resources.filter((r) => r.type === "vhive:index:LocalCommand");
         const cluster = JSON.parse(config[`${PROJECT}:kind`] ?? "{}").clusterName ?? "vhive";
         expect(local.slice(0, 3).map((r) => r.name)).toEqual([`${cluster}-docker`, `${cluster}-kind`, `${cluster}-dev-container`]);
         local.forEach((r, i) => {

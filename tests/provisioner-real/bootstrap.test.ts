@@ -1,104 +1,111 @@
-// The provisioner's host bootstrap executed for real (H1's program through the harness) on three
-// test hosts in parallel, for sandboxes gvisor and containerd, from Debian packages through the
-// apt proxy: units running, a second run changes nothing, destroy leaves the hosts as before.
+// The provisioner through the real Pulumi engine on three SSH test hosts in parallel, node-runtime-
+// only (`kubernetes: false`), for sandboxes gvisor and containerd, from Debian packages through the
+// apt proxy: up, a function started through each node runtime's API answers, no-change preview
+// and re-run, an input change updates exactly the affected steps, drift is repaired, and destroy
+// leaves the hosts as they were.
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiClient } from "../../node-runtime/api/api-client.js";
+import { ensureHelloworldImage, HELLOWORLD_REF } from "../fixtures/helloworld.js";
 import { downHosts, hostExec, unavailableReason, upHosts, type TestHost } from "../hosts/testHosts.js";
 import { diffSnapshots, snapshot, type HostSnapshot } from "./hostSnapshot.js";
-import { executedSteps, notExecutedList, provisionForReal, stackFor } from "./realProvisioner.js";
-import type { RecordedState } from "../harness/recordedState.js";
+import { EngineStack, rawStackFor } from "./realProvisioner.js";
 
 const HOSTS = [11, 12, 13];
+const INSTALL_DIR = "/opt/vhive-node-runtime";
 const skip = unavailableReason();
-if (skip) console.log(`real-host bootstrap tests skipped: ${skip}`);
+if (skip) console.log(`real-engine provisioner tests skipped: ${skip}`);
 
-describe.skipIf(skip !== undefined).each(["gvisor", "containerd"] as const)("host bootstrap for %s on 3 real hosts", (sandbox) => {
+/** Resource operations of an update, as "op name" for everything that was not left the same. */
+function changes(summary: { resourceChanges?: Record<string, number> }): Record<string, number> {
+  return Object.fromEntries(Object.entries(summary.resourceChanges ?? {}).filter(([op]) => op !== "same"));
+}
+
+describe.skipIf(skip !== undefined).each(["gvisor", "containerd"] as const)("pulumi up on 3 real hosts, %s", (sandbox) => {
   let hosts: TestHost[] = [];
   let before: HostSnapshot[] = [];
-  let state: RecordedState | undefined;
-  let firstRunS = 0;
-  const log = (line: string) => console.log(`[${sandbox}] ${line}`);
+  let stack: EngineStack | undefined;
+  let destroyed = false;
+  const config = () => rawStackFor(hosts, { sandbox, kubernetes: false, snapshots: "vanilla" });
 
   beforeAll(async () => {
     hosts = await upHosts(HOSTS);
     before = HOSTS.map(snapshot);
-  }, 600_000);
+    stack = await EngineStack.open(`real-${sandbox}`, config());
+  }, 900_000);
   afterAll(async () => {
     // Undo whatever a failed test left, then remove the hosts.
-    if (state) await state.destroy().catch(() => undefined);
+    if (stack && !destroyed) await stack.destroy().catch((e: unknown) => console.log(`[${sandbox}] cleanup destroy: ${String(e)}`));
+    stack?.remove();
     await downHosts(HOSTS);
-  }, 600_000);
-
-  it("completes on all hosts in parallel; containerd runs as a systemd unit", async () => {
-    const report = await provisionForReal(stackFor(hosts, { sandbox }), hosts, { log, stack: `real-hosts-${sandbox}` });
-    state = report.state;
-    firstRunS = report.elapsedMs / 1000;
-    console.log(`[${sandbox}] first run ${firstRunS.toFixed(1)} s; not executed:\n  ${notExecutedList(report).join("\n  ")}`);
-    expect(report.failures.map((f) => f.error)).toEqual([]);
-    const steps = executedSteps(report);
-    for (const h of hosts) {
-      expect(steps).toContain(`${h.name} containerd changed`);
-      expect(hostExec(h.index, "systemctl is-active containerd.service").trim()).toBe("active");
-      expect(hostExec(h.index, "systemctl is-enabled containerd.service").trim()).toBe("enabled");
-    }
-    // Debian's runsc comes with each worker's packages step; the control plane runs no sandbox.
-    // The runtime as shipped builds its in-sandbox relay on the worker (static, with the worker's
-    // compiler), under its data directory.
-    if (sandbox === "gvisor") {
-      for (const h of hosts.slice(1)) {
-        expect(hostExec(h.index, "command -v runsc").trim()).toBe("/usr/bin/runsc");
-        const relay = hostExec(
-          h.index,
-          `cd /opt/vhive-node-runtime && node --input-type=module -e "const m = await import('./node-runtime/sandbox/gvisor/relay-binary.js'); console.log(await m.ensureRelayBinary('/var/lib/vhive-node/runtime/gvisor-relay'))"`,
-        ).trim();
-        expect(relay).toMatch(/^\/var\/lib\/vhive-node\/runtime\/gvisor-relay\/vhgv-relay-[0-9a-f]{16}$/);
-        expect(hostExec(h.index, `ldd ${relay} 2>&1 || true`)).toMatch(/not a dynamic executable|statically linked/);
-      }
-      expect(hostExec(hosts[0]!.index, "command -v runsc || echo absent").trim()).toBe("absent");
-    }
-    // The hosts really ran side by side: each host's packages step started before any other
-    // host's finished.
-    const bases = report.records.filter((r) => r.step === "packages" && r.status === "executed");
-    expect(bases).toHaveLength(3);
-    expect(Math.max(...bases.map((r) => r.startedMs!))).toBeLessThan(Math.min(...bases.map((r) => r.endedMs!)));
-    // Steps needing what this workplace lacks are listed by name, never run.
-    const skipped = report.notExecuted.map((r) => r.name);
-    for (const h of hosts) expect(skipped).toContain(`${h.name}-kubernetes`);
-    // The node runtime on each worker: either it ran, and then it is an active systemd unit, or
-    // it is listed by name with the reason it could not run here (a dependency not executed).
-    for (const h of hosts.slice(1)) {
-      const step = report.records.find((r) => r.name === `${h.name}-node-runtime`);
-      if (step?.status === "executed") {
-        expect(hostExec(h.index, "systemctl is-active vhive-node-runtime.service").trim()).toBe("active");
-      } else {
-        console.log(`[${sandbox}] ${h.name}-node-runtime not executed: ${step?.reason ?? "never registered"}`);
-        expect(skipped).toContain(`${h.name}-node-runtime`);
-      }
-    }
   }, 900_000);
 
-  it("a second run reports every step unchanged", async () => {
-    const report = await provisionForReal(stackFor(hosts, { sandbox }), hosts, { log, stack: `real-hosts-${sandbox}` });
-    state!.merge(report.state);
-    const rerunS = report.elapsedMs / 1000;
-    console.log(`[${sandbox}] re-run ${rerunS.toFixed(1)} s (${((100 * rerunS) / firstRunS).toFixed(0)}% of the first run; goal ≤ 15%, measured by bench/provision.ts)`);
-    expect(report.failures.map((f) => f.error)).toEqual([]);
-    const steps = executedSteps(report);
-    expect(steps.length).toBeGreaterThanOrEqual(3 * 7);
-    expect(steps.filter((s) => !s.endsWith(" unchanged"))).toEqual([]);
+  it("completes; every node runtime serves and a function started through its API answers", async () => {
+    const started = Date.now();
+    const result = await stack!.up();
+    console.log(`[${sandbox}] pulumi up ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(result.summary.resourceChanges)}`);
+    expect(result.summary.result).toBe("succeeded");
+    const endpoints = result.outputs.nodeRuntimeEndpoints!.value as Record<string, string>;
+    expect(Object.keys(endpoints).sort()).toEqual(hosts.map((h) => h.name).sort());
+    const image = await ensureHelloworldImage();
+    for (const h of hosts) {
+      expect(hostExec(h.index, "systemctl is-active containerd.service vhive-node-runtime.service").trim().split("\n")).toEqual(["active", "active"]);
+      expect(endpoints[h.name]).toBe(`${h.address}:10991`);
+      // No registry is reachable from the hosts: the image is loaded into the runtime's store.
+      copyFileSync(image.tarball, join(h.root, "tmp", "helloworld.tar"));
+      hostExec(h.index, `node ${INSTALL_DIR}/node-runtime/cli/main.js image load /tmp/helloworld.tar --ref ${HELLOWORLD_REF} && rm /tmp/helloworld.tar`);
+      const api = new ApiClient(endpoints[h.name]!, 180_000);
+      try {
+        const instance = await api.runtimeCall<{ instanceId: string; sandbox: string }>("StartInstance", { image: HELLOWORLD_REF, revision: "hello-00001" });
+        expect(instance.sandbox).toBe(sandbox);
+        const reply = await api.runtimeCall<{ message: string }>("Invoke", { instanceId: instance.instanceId, name: h.name });
+        expect(reply.message).toBe(`Hello, ${h.name}!`);
+        await api.runtimeCall("StopInstance", { instanceId: instance.instanceId });
+      } finally {
+        api.close();
+      }
+    }
+  }, 1_800_000);
+
+  it("previews no changes right after, and a second up changes nothing", async () => {
+    await stack!.preview({ expectNoChanges: true });
+    const started = Date.now();
+    const result = await stack!.up();
+    console.log(`[${sandbox}] no-change up ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    expect(changes(result.summary)).toEqual({});
   }, 600_000);
 
-  it("destroy leaves every host as it was: files, packages and units", async () => {
-    const result = await state!.destroy(log);
-    expect(result.failures).toEqual([]);
-    state = undefined;
+  it("a changed input updates exactly the affected steps, in place, and the hosts end in the new state", async () => {
+    stack!.reconfigure(rawStackFor(hosts, { sandbox, kubernetes: false, snapshots: "off" }));
+    const preview = await stack!.preview();
+    // One node-runtime step per host: updated, never replaced (so no old delete can undo it).
+    expect(changes({ resourceChanges: preview.changeSummary })).toEqual({ update: 3 });
+    const result = await stack!.up();
+    expect(changes(result.summary)).toEqual({ update: 3 });
+    for (const h of hosts) expect(hostExec(h.index, "systemctl cat vhive-node-runtime.service")).toContain("--snapshot-mode off");
+    for (const h of hosts) expect(hostExec(h.index, "systemctl is-active vhive-node-runtime.service").trim()).toBe("active");
+  }, 900_000);
+
+  it("repairs drift: a step's file removed on a host comes back with up --refresh", async () => {
+    const file = "/etc/sysctl.d/90-vhive.conf";
+    hostExec(hosts[1]!.index, `rm ${file}`);
+    const result = await stack!.up({ refresh: true });
+    expect(changes(result.summary)).toEqual({ update: 1 });
+    expect(hostExec(hosts[1]!.index, `test -f ${file} && echo present`).trim()).toBe("present");
+  }, 600_000);
+
+  it("destroy leaves every host as it was", async () => {
+    const result = await stack!.destroy();
+    destroyed = true;
+    expect(result.summary.result).toBe("succeeded");
     for (const [i, index] of HOSTS.entries()) {
       const diff = diffSnapshots(before[i]!, snapshot(index));
+      const empty = { added: [], removed: [] };
       expect({ host: `vht-${index}`, ...diff }).toEqual({
         host: `vht-${index}`,
-        files: { added: [], removed: [] },
-        packages: { added: [], removed: [] },
-        units: { added: [], removed: [] },
+        ...Object.fromEntries(Object.keys(diff).map((k) => [k, empty])),
       });
     }
-  }, 600_000);
+  }, 900_000);
 });

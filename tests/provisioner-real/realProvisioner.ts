@@ -1,40 +1,22 @@
-// The provisioner program (components/program's buildCluster, imported, not copied) executed
-// for real on test hosts through the harness, with a stack config that points at them.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+// The provisioner run by the real Pulumi engine (the pinned CLI from scripts/tools, the project's
+// provider plugin, the program through the Automation API) against SSH test hosts: a project
+// directory and a file state backend of the test's own, a stack file that points at the hosts.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { BUNDLE_SOURCES } from "../../components/nodes/nodeRuntime.js";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
+import type { Stack, UpResult, PreviewResult, DestroyResult } from "@pulumi/pulumi/automation/index.js";
 import { parseStackConfig } from "../../components/config/validate.js";
 import type { StackConfig } from "../../components/config/schema.js";
-import { buildCluster } from "../../components/program/buildCluster.js";
-import type { ManifestFetcher } from "../../components/addons/fetch.js";
-import { runForReal, type RunOptions, type RunReport } from "../harness/realRun.js";
+import { openStack, projectDirectory, PROJECT } from "../../cli/pulumi/workspace.js";
+import { REPO_ROOT } from "../../cli/pulumi/tools.js";
 import { APT_PROXY, type TestHost } from "../hosts/testHosts.js";
 
-export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
-
-let frozen: string | undefined;
-/**
- * A copy of the files the node runtime bundle is built from, taken once per process. The
- * program hashes them to decide whether to re-install the node runtime; in a working tree that
- * others edit while a test runs, the live files would make a re-run legitimately "changed".
- */
-export function frozenRepoRoot(): string {
-  if (frozen) return frozen;
-  const dir = mkdtempSync(join(tmpdir(), "vht-repo-"));
-  for (const source of BUNDLE_SOURCES)
-    cpSync(join(REPO_ROOT, source), join(dir, source), {
-      recursive: true,
-      filter: (src) => !/[/\\](node_modules|build)([/\\]|$)/.test(src.slice(REPO_ROOT.length)),
-    });
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  frozen = dir;
-  return dir;
-}
+export { REPO_ROOT };
 
 /** A raw stack config (as a stack file would hold it) for these hosts: the first is the control plane. */
 export function rawStackFor(hosts: readonly TestHost[], overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const kubernetes = overrides.kubernetes !== false;
   return {
     target: "hosts",
     sandbox: "gvisor",
@@ -49,7 +31,7 @@ export function rawStackFor(hosts: readonly TestHost[], overrides: Record<string
       user: h.user,
       sshKey: { file: h.privateKeyPath },
       hostKey: h.hostKey,
-      role: i === 0 ? "control-plane" : "worker",
+      role: kubernetes && i === 0 ? "control-plane" : "worker",
     })),
     ...overrides,
   };
@@ -59,50 +41,107 @@ export function stackFor(hosts: readonly TestHost[], overrides: Record<string, u
   return parseStackConfig(rawStackFor(hosts, overrides));
 }
 
-/**
- * Stands in for the HTTPS fetcher of in-cluster release files: the harness never downloads
- * them (tests may not reach the internet, and there is no cluster to apply them to).
- */
-export class RefusingFetcher implements ManifestFetcher {
-  readonly refused: string[] = [];
-  async fetch(url: string): Promise<Uint8Array> {
-    this.refused.push(url);
-    throw new Error(`not fetched by the real-host harness: ${url}`);
+/** One stack of a test: its own project directory, state backend and passphrase. */
+export class EngineStack {
+  /** Everything the engine printed, over all operations (for the secrets checks). */
+  output = "";
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly stack: Stack,
+  ) {}
+
+  static async open(
+    name: string,
+    config: Record<string, unknown>,
+    secrets: Record<string, string> = {},
+    program?: () => Promise<Record<string, unknown> | void>,
+  ): Promise<EngineStack> {
+    const dir = mkdtempSync(join(tmpdir(), `vhive-engine-${name}-`));
+    projectDirectory(dir);
+    const stateDir = join(dir, "state");
+    writeFileSync(join(dir, "passphrase"), "test passphrase of an engine test stack", { mode: 0o600 });
+    EngineStack.writeConfig(dir, name, config);
+    const stack = await openStack({
+      stack: name,
+      workDir: dir,
+      backendUrl: `file://${stateDir}`,
+      env: { PULUMI_CONFIG_PASSPHRASE_FILE: join(dir, "passphrase"), PULUMI_HOME: join(dir, "pulumi-home") },
+      ...(program ? { program } : {}),
+    });
+    for (const [key, value] of Object.entries(secrets)) await stack.setConfig(`${PROJECT}:${key}`, { value, secret: true });
+    return new EngineStack(name, dir, stack);
+  }
+
+  /** Replaces the stack file's plain settings (encrypted secrets set with setConfig stay). */
+  static writeConfig(dir: string, name: string, config: Record<string, unknown>): void {
+    const file = join(dir, `Pulumi.${name}.yaml`);
+    let existing: Record<string, unknown> = {};
+    try {
+      existing = (parseYaml(readFileSync(file, "utf8")) ?? {}) as Record<string, unknown>;
+    } catch {
+      // No stack file yet.
+    }
+    const kept = Object.fromEntries(
+      Object.entries((existing.config ?? {}) as Record<string, unknown>).filter(([, v]) => typeof v === "object" && v !== null && "secure" in v),
+    );
+    const settings = Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v]));
+    writeFileSync(file, toYaml({ ...existing, config: { ...kept, ...settings } }));
+  }
+
+  reconfigure(config: Record<string, unknown>): void {
+    EngineStack.writeConfig(this.dir, this.name, config);
+  }
+
+  private collect = (text: string) => {
+    this.output += text;
+    if (process.env.VHIVE_TEST_ENGINE_LOG) process.stdout.write(text);
+  };
+
+  up(options: { refresh?: boolean } = {}): Promise<UpResult> {
+    return this.stack.up({ onOutput: this.collect, ...options });
+  }
+
+  /**
+   * `pulumi up --continue-on-error` that may fail: whether it succeeded, what the engine printed
+   * in this run (its diagnostics name each failed resource with its error) and the changes made.
+   */
+  async upAllowingFailure(): Promise<{ ok: boolean; output: string; changes: Record<string, number> }> {
+    const start = this.output.length;
+    try {
+      const result = await this.stack.up({ onOutput: this.collect, continueOnError: true });
+      return { ok: true, output: this.output.slice(start), changes: result.summary.resourceChanges ?? {} };
+    } catch (error) {
+      return { ok: false, output: `${this.output.slice(start)}\n${(error as Error).message}`, changes: {} };
+    }
+  }
+
+  /** Names of the resources in the stack's state. */
+  async resourceNames(): Promise<string[]> {
+    const state = (await this.stack.exportStack()).deployment as { resources?: { urn: string }[] };
+    return (state.resources ?? []).map((r) => r.urn.split("::").at(-1)!).sort();
+  }
+
+  preview(options: { expectNoChanges?: boolean; refresh?: boolean } = {}): Promise<PreviewResult> {
+    return this.stack.preview({ onOutput: this.collect, ...options });
+  }
+
+  refresh() {
+    return this.stack.refresh({ onOutput: this.collect });
+  }
+
+  destroy(): Promise<DestroyResult> {
+    return this.stack.destroy({ onOutput: this.collect });
+  }
+
+  /** Every file of the file state backend (checkpoints, backups, history), as text. */
+  async stateText(): Promise<string> {
+    const files = readdirSync(join(this.dir, "state"), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    return files.map((e) => readFileSync(join(e.parentPath, e.name), "utf8")).join("\n");
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-export interface ProvisionReport extends RunReport {
-  readonly refusedDownloads: string[];
-}
-
-export async function provisionForReal(config: StackConfig, hosts: readonly TestHost[], options: RunOptions = {}): Promise<ProvisionReport> {
-  const fetcher = new RefusingFetcher();
-  const report = await runForReal(
-    () => {
-      buildCluster({
-        config,
-        secret: (key) => {
-          throw new Error(`the real-host stack has no secret config key ${key}`);
-        },
-        repoRoot: frozenRepoRoot(),
-        manifestFetcher: fetcher,
-      });
-    },
-    // runLocal: the node runtime bundle is packed on this machine for real, as `pulumi up` would.
-    { hostNames: Object.fromEntries(hosts.map((h) => [h.address, h.name])), runLocal: true, ...options },
-  );
-  return { ...report, refusedDownloads: fetcher.refused };
-}
-
-/** The host steps a report executed, as "host step outcome" lines. */
-export function executedSteps(report: RunReport): string[] {
-  return report.records
-    .filter((r) => r.status === "executed" && r.type === "command:remote:Command")
-    .map((r) => `${r.host} ${r.step} ${r.outcome ?? "?"}`)
-    .sort();
-}
-
-/** The list of what was not executed, by name, with the reason: printed by tests and the bench. */
-export function notExecutedList(report: RunReport): string[] {
-  return report.notExecuted.map((r) => `${r.name} [${r.type}]: ${r.reason ?? r.status}`).sort();
-}
