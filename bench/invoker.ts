@@ -198,7 +198,7 @@ async function measure(tool: Tool, port: number, load: LoadSample[]): Promise<To
   };
 }
 
-const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? Number((a / b).toFixed(3)) : null);
+const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? Number((a / b).toPrecision(3)) : null);
 
 async function main() {
   const load: LoadSample[] = [await loadSample("start")];
@@ -271,7 +271,7 @@ async function plot(a: ToolResult, b: ToolResult) {
       },
       { width: 300, height: 260, mark: { type: "point", filled: true }, encoding: { x: { field: "target", type: "quantitative", title: "target req/s" }, y: { field: "p99", type: "quantitative", title: "p99 latency (ms, log)", scale: { type: "log" } }, color: { field: "tool", type: "nominal" } } },
     ],
-    config: { font: "DejaVu Sans" },
+    config: { font: "DejaVu Sans", legend: { labelLimit: 0 } },
   };
   await writePlot(spec, path.join(RESULTS, "invoker"));
 }

@@ -47,7 +47,7 @@ export async function drawInvokerPlots(r: RunRecords, warmNs: number, durationS:
       x: { field: "value", type: "quantitative", title: "latency (ms, log scale)", scale: { type: "log" } },
       y: { field: "fraction", type: "quantitative", title: "fraction of requests", scale: { domain: [0, 1] } },
     },
-    config: { font: "DejaVu Sans" },
+    config: { font: "DejaVu Sans", legend: { labelLimit: 0 } },
   };
   const rows = timeline(r, warmNs, durationS);
   const over: TopLevelSpec = {
@@ -79,7 +79,7 @@ export async function drawInvokerPlots(r: RunRecords, warmNs: number, durationS:
         },
       },
     ],
-    config: { font: "DejaVu Sans" },
+    config: { font: "DejaVu Sans", legend: { labelLimit: 0 } },
   };
   return [...(await writePlot(cdf, `${base}-cdf`)), ...(await writePlot(over, `${base}-timeline`))];
 }

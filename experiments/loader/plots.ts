@@ -16,7 +16,7 @@ export async function drawLoaderPlots(rows: InvocationRow[], minutes: MinuteRow[
       x: { field: "value", type: "quantitative", title: "response time (ms, log scale)", scale: { type: "log" } },
       y: { field: "fraction", type: "quantitative", title: "fraction of invocations", scale: { domain: [0, 1] } },
     },
-    config: { font: "DejaVu Sans" },
+    config: { font: "DejaVu Sans", legend: { labelLimit: 0 } },
   };
   const perMinute = minutes.flatMap((m) => [
     { minute: m.minute, series: "scheduled", value: m.scheduled },
@@ -38,7 +38,7 @@ export async function drawLoaderPlots(rows: InvocationRow[], minutes: MinuteRow[
       y: { field: "value", type: "quantitative", title: "count" },
       color: { field: "series", type: "nominal", title: null, sort: ["scheduled", "completed", "failed", "cold starts"] },
     },
-    config: { font: "DejaVu Sans" },
+    config: { font: "DejaVu Sans", legend: { labelLimit: 0 } },
   };
   return [...(await writePlot(cdf, `${base}-cdf`)), ...(await writePlot(timeline, `${base}-minutes`))];
 }
