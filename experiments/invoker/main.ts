@@ -26,7 +26,7 @@ export const USAGE = `usage: invoke [options]
   --seed N               seed of the Poisson arrivals (default 1)
   --per-request-connection   a new connection for every request (vSwarm's method)
   --deadline-ms N        per-request deadline (default 30000)
-  --name S               the request's name / HTTP body (default "Invoke relay")
+  --name S               the Greeter request's name (default "Invoke relay"); with http, a body to POST
   --latf NAME            latency file suffix: rps<real>_<NAME> (default lat.csv)
   --out DIR              output directory (default .)
   --no-plots             skip the SVG/PNG plots
@@ -114,7 +114,8 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
       distribution,
       seed: num(values.seed, "seed", 1),
       deadlineMs: num(values["deadline-ms"], "deadline-ms", 30_000),
-      payload: values.name ?? "Invoke relay",
+      // HTTP: a GET unless --name gives a body to POST.
+      payload: values.name ?? (describe.protocol === "http" ? "" : "Invoke relay"),
       outDir: values.out ?? ".",
       latf: values.latf,
       plots: values.plots,
