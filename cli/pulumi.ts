@@ -3,8 +3,10 @@
 import { parseArgs } from "node:util";
 import { ToolError } from "./pulumi/tools.js";
 import { openStack } from "./pulumi/workspace.js";
+import { playgroundDemo } from "./playground/fromOutputs.js";
 
-const USAGE = `usage: npm run pulumi -- <up|preview|refresh|destroy|outputs> [options]
+const USAGE = `usage: npm run pulumi -- <up|preview|refresh|destroy|outputs|demo> [options]
+  demo                   (playground) helloworld booted, snapshotted, restored; its cold-start stages
   --stack NAME           stack (default: $VHIVE_STACK, else playground)
   --refresh              refresh state from the hosts first (finds drift)
   --expect-no-changes    fail if the operation would change anything
@@ -51,6 +53,9 @@ async function main(): Promise<number> {
       break;
     case "destroy":
       await stack.destroy({ onOutput: common.onOutput, ...(values.refresh ? { refresh: true } : {}) });
+      break;
+    case "demo":
+      await playgroundDemo(await stack.outputs());
       break;
     case "outputs":
       for (const [key, output] of Object.entries(await stack.outputs()))

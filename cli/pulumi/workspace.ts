@@ -74,7 +74,8 @@ export async function openStack(options: OpenStackOptions): Promise<Stack> {
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     ...options.env,
   };
-  if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
+  const given = (key: string) => process.env[key] !== undefined || options.env?.[key] !== undefined;
+  if (!given("PULUMI_CONFIG_PASSPHRASE") && !given("PULUMI_CONFIG_PASSPHRASE_FILE")) {
     const file = passphraseFile(backendUrl, options.stack);
     ensurePassphrase(file);
     env.PULUMI_CONFIG_PASSPHRASE_FILE = file;

@@ -64,7 +64,8 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
   const problems: Problem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
 
-  const target = raw.target === "hosts" ? "hosts" : raw.target === undefined || raw.target === "kind" ? "kind" : undefined;
+  const target =
+    raw.target === "hosts" || raw.target === "playground" ? raw.target : raw.target === undefined || raw.target === "kind" ? "kind" : undefined;
   const rawHosts = Array.isArray(raw.hosts) ? raw.hosts : [];
   // Hosts that parse, with their index in the list, take part in the rules below.
   const hosts: { index: number; host: HostConfig }[] = [];
@@ -80,7 +81,7 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
   const kubernetes = raw.kubernetes !== false;
   if (!kubernetes) {
     // Node-runtime-only hosts: no cluster, so nothing that lives in one.
-    if (target !== "hosts") add("kubernetes", 'false needs target "hosts" (the kind dev environment is a Kubernetes node)');
+    if (target === "kind") add("kubernetes", 'false needs target "hosts" or "playground" (the kind dev environment is a Kubernetes node)');
     rawList.forEach((h, index) => {
       if (h.role === "control-plane") add(`hosts[${index}].role`, 'must be "worker" when kubernetes is false (there is no control plane)');
     });
@@ -97,6 +98,10 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
       if (planes.length > 1)
         add("hosts", `exactly one host must have role "control-plane" (found ${planes.length}: ${planes.map((h) => String(h.name)).join(", ")})`);
     }
+  }
+  if (target === "playground") {
+    if (kubernetes) add("kubernetes", 'must be false with target "playground" (its hosts run the node runtime without Kubernetes)');
+    if (rawHosts.length > 0) add("hosts", 'must be empty with target "playground" (it creates its own hosts; see playground.hosts)');
   }
   if (target === "kind" && rawHosts.length > 0)
     add("hosts", 'must be empty when target is "kind" (the kind dev environment is one local node)');

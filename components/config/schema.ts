@@ -247,8 +247,18 @@ export const NodeRuntimeSchema = z
   })
   .refine((r) => r.apiPort !== r.healthPort, { error: "apiPort and healthPort must differ", path: ["apiPort"] });
 
+/** Local hosts the playground stack creates on the machine running Pulumi (root, systemd-nspawn). */
+export const PlaygroundSchema = z.strictObject({
+  /** How many hosts: systemd-nspawn machines on a private bridge with an apt proxy. */
+  hosts: z.number().int().min(1).max(8).default(2),
+  /** Index of the first host: hosts are named vht-<index>, at 10.231.0.<100 + index>. */
+  firstIndex: z.number().int().min(1).max(140).default(61),
+});
+
 export const StackConfigSchema = z.strictObject({
-  target: z.enum(["kind", "hosts"]).default("kind"),
+  /** kind: the local dev cluster; hosts: machines over SSH; playground: local hosts made for you. */
+  target: z.enum(["kind", "hosts", "playground"]).default("kind"),
+  playground: PlaygroundSchema.prefault({}),
   /**
    * false: node-runtime-only hosts (target hosts): each host gets the sandbox runtimes and the node
    * runtime service with its API on the network, and no Kubernetes (vHive's single-node studies).

@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# Test hosts for the provisioner: N Debian machines on this one, each booted by systemd-nspawn
+# Local hosts for the playground stack and the provisioner's tests: N Debian machines on this one,
+# each booted by systemd-nspawn
 # (systemd as PID 1) in its own network namespace on the private bridge vhtbr0, with key-only sshd
 # and a host key generated here and pinned by the caller. Debian packages are reachable only through
 # an apt-cacher-ng bound to the bridge address (there is no route off the bridge).
 #
 # Usage (root):
-#   testhosts.sh base                 build the cached base root fs once (debootstrap minbase)
-#   testhosts.sh up <n>...            create and boot hosts vht-<n>; prints one JSON line per host
-#   testhosts.sh down <n>...          stop and remove those hosts (bridge and proxy go with the last)
-#   testhosts.sh down-all             remove every vht host, the bridge, the proxy and stray mounts
-#   testhosts.sh stop <n> | start <n> power a host off / boot it again with the same root and keys
-#   testhosts.sh rekey <n>            give a host a new host key (for the changed-host-key test)
-#   testhosts.sh sudo-password <n> on|off   make sudo want a password for the user, or not
-#   testhosts.sh exec <n> <cmd>...    run a command inside a host as root (nsenter, no ssh)
-#   testhosts.sh netexec <n> <cmd>... run a command of this machine in a host's network namespace
-#   testhosts.sh info <n>             print a host's JSON line again
+#   hosts.sh base                 build the cached base root fs once (debootstrap minbase)
+#   hosts.sh up <n>...            create and boot hosts vht-<n>; prints one JSON line per host
+#   hosts.sh down <n>...          stop and remove those hosts (bridge and proxy go with the last)
+#   hosts.sh down-all             remove every vht host, the bridge, the proxy and stray mounts
+#   hosts.sh stop <n> | start <n> power a host off / boot it again with the same root and keys
+#   hosts.sh rekey <n>            give a host a new host key (for the changed-host-key test)
+#   hosts.sh sudo-password <n> on|off   make sudo want a password for the user, or not
+#   hosts.sh exec <n> <cmd>...    run a command inside a host as root (nsenter, no ssh)
+#   hosts.sh netexec <n> <cmd>... run a command of this machine in a host's network namespace
+#   hosts.sh info <n>             print a host's JSON line again
 set -euo pipefail
 
 readonly BRIDGE=vhtbr0

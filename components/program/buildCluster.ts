@@ -17,6 +17,7 @@ import { ClusterAddons, type ManifestFetcher } from "../addons/index.js";
 import { Functions } from "../functions/index.js";
 import { Minio } from "../minio/index.js";
 import { OpenYurt } from "../openyurt/index.js";
+import { PLAYGROUND_APT_PROXY, PlaygroundHosts, type HostLine } from "../playground/playgroundHosts.js";
 
 /** The checksums of in-cluster release files, in the form the addons take them. */
 function addonChecksums(config: StackConfig): Record<string, string> {
@@ -42,6 +43,8 @@ export interface ClusterOutputs {
   readonly bootstrapToken?: pulumi.Output<string>;
   /** Each node runtime's gRPC API, `address:port` by host name (node-runtime-only hosts). */
   readonly nodeRuntimeEndpoints?: pulumi.Output<Record<string, string>>;
+  /** The playground's hosts as its hosts script reported them (no secrets: a key file's path). */
+  readonly playgroundHosts?: pulumi.Output<HostLine[]>;
   readonly ingressDomain?: pulumi.Output<string>;
   readonly minioEndpoint?: pulumi.Output<string>;
   readonly minioAccessKey?: pulumi.Output<string>;
@@ -135,37 +138,63 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
   };
 }
 
+interface RuntimeHost {
+  readonly name: string;
+  /** Where the node runtime's API is reached (the host's node IP). */
+  readonly address: pulumi.Input<string>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
+}
+
 /**
  * Node-runtime-only hosts (`kubernetes: false`): every host gets the sandbox runtimes and the node
  * runtime service with its API on the network; no Kubernetes.
  */
-function buildNodeRuntimeHosts(input: BuildClusterInput): ClusterOutputs {
-  const { config } = input;
-  const hosts = config.hosts.map((host, index) => ({ host, connection: sshConnection(host, index, input.secret) }));
-  const plan = (host: HostConfig) => planForHost(host, config.hosts.length, false);
+function buildRuntimeHosts(config: StackConfig, repoRoot: string, hosts: readonly RuntimeHost[]): ClusterOutputs {
+  const plan = (name: string) => ({ name, runsSandbox: true });
   const bootstrap = new HostBootstrap("hosts", {
     config,
-    hosts: hosts.map((h) => ({ plan: plan(h.host), connection: h.connection })),
+    hosts: hosts.map((h) => ({ plan: plan(h.name), connection: h.connection })),
   });
   const runtime = new NodeRuntime("node-runtime", {
     config,
-    repoRoot: input.repoRoot,
+    repoRoot,
     apiPort: config.nodeRuntime.apiPort,
     workers: hosts.map((h) => ({
-      name: h.host.name,
+      name: h.name,
       connection: h.connection,
-      criSocket: criSocketFor(config, plan(h.host)),
-      after: bootstrap.sandboxReady[h.host.name]!,
+      criSocket: criSocketFor(config, plan(h.name)),
+      after: bootstrap.sandboxReady[h.name]!,
     })),
   });
-  const endpoints = Object.fromEntries(hosts.map((h) => [h.host.name, `${h.host.nodeIp ?? h.host.address}:${config.nodeRuntime.apiPort}`]));
+  const endpoints = pulumi
+    .all(hosts.map((h) => pulumi.output(h.address).apply((address) => [h.name, `${address}:${config.nodeRuntime.apiPort}`] as const)))
+    .apply((pairs) => Object.fromEntries(pairs));
   // Known once every runtime answered its health check.
   const ready = pulumi.all(Object.values(runtime.ready).map((r) => r.stdout));
-  return { nodeNames: hosts.map((h) => h.host.name), nodeRuntimeEndpoints: ready.apply(() => endpoints) };
+  return { nodeNames: hosts.map((h) => h.name), nodeRuntimeEndpoints: pulumi.all([ready, endpoints]).apply(([, e]) => e) };
+}
+
+function buildNodeRuntimeHosts(input: BuildClusterInput): ClusterOutputs {
+  const { config } = input;
+  return buildRuntimeHosts(
+    config,
+    input.repoRoot,
+    config.hosts.map((host, index) => ({ name: host.name, address: host.nodeIp ?? host.address, connection: sshConnection(host, index, input.secret) })),
+  );
+}
+
+/** The playground: local hosts made by the stack itself, then node-runtime-only provisioning. */
+function buildPlayground(input: BuildClusterInput): ClusterOutputs {
+  const { config } = input;
+  const machines = new PlaygroundHosts("playground", { count: config.playground.hosts, firstIndex: config.playground.firstIndex });
+  // Every host step waits for the machines (their connection comes from them).
+  const outputs = buildRuntimeHosts({ ...config, aptProxy: config.aptProxy ?? PLAYGROUND_APT_PROXY }, input.repoRoot, machines.hosts);
+  return { ...outputs, playgroundHosts: pulumi.all(machines.hosts.map((h) => h.info)) };
 }
 
 export function buildCluster(input: BuildClusterInput): ClusterOutputs {
   const { config } = input;
+  if (config.target === "playground") return buildPlayground(input);
   if (!config.kubernetes) return buildNodeRuntimeHosts(input);
   const core = config.target === "kind" ? buildKind(input) : buildHosts(input);
   const provider = new k8s.Provider("cluster", { kubeconfig: core.kubeconfig, enableServerSideApply: true }, { dependsOn: core.joined });

@@ -39,6 +39,7 @@ export async function vhiveProgram(): Promise<Record<string, unknown>> {
     minioSecretKey: cluster.minioSecretKey,
     endpointsJson: cluster.endpointsJson,
     nodeRuntimeEndpoints: cluster.nodeRuntimeEndpoints,
+    playgroundHosts: cluster.playgroundHosts,
   };
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));
 }

@@ -1,4 +1,4 @@
-// TypeScript side of testhosts.sh: what the integration tests, doctor's tests and the benchmark
+// TypeScript side of the playground hosts script (components/playground/hosts.sh): what the integration tests, doctor's tests and the benchmark
 // use to create SSH test hosts, break them in controlled ways, and remove them.
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 
-export const SCRIPT = fileURLToPath(new URL("./testhosts.sh", import.meta.url));
+export const SCRIPT = fileURLToPath(new URL("../../components/playground/hosts.sh", import.meta.url));
 /** The apt-cacher-ng every test host reaches Debian packages through. */
 export const APT_PROXY = "http://10.231.0.1:3242";
 export const BRIDGE_ADDRESS = "10.231.0.1";

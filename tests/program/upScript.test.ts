@@ -12,26 +12,21 @@ describe("scripts/up.sh", () => {
     expect(lint.status).toBe(0);
   });
 
-  it("fails with one clear sentence when the Pulumi CLI cannot be obtained", () => {
-    // An empty PULUMI_HOME: no CLI cached from before, so the launcher must download one.
-    const home = mkdtempSync(join(tmpdir(), "vhive-h1-pulumi-home-"));
+  it("stops with one clear sentence when the Pulumi engine can be neither downloaded nor built", () => {
+    // An empty tool cache, release downloads only, and every HTTPS request sent to a closed port.
+    const tools = mkdtempSync(join(tmpdir(), "vhive-up-tools-"));
     try {
       const run = spawnSync("bash", [join(REPO, "scripts", "up.sh")], {
         encoding: "utf8",
-        env: {
-          ...process.env,
-          PULUMI_HOME: home,
-          NODE_OPTIONS: `--import=${join(REPO, "tests", "program", "support", "noNetworkFetch.mjs")}`,
-        },
-        timeout: 60_000,
+        env: { ...process.env, VHIVE_STACK: "dev", VHIVE_TOOLS_DIR: tools, VHIVE_TOOLS_FROM: "release", https_proxy: "http://127.0.0.1:9", HTTPS_PROXY: "http://127.0.0.1:9" },
+        timeout: 120_000,
       });
       expect(run.status).toBe(1);
-      expect(run.stderr).toBe(
-        "npm run up: The Pulumi CLI could not be obtained: the pulumi npm package downloads it on first use and that download failed from this machine, so install the Pulumi CLI another way (or allow the download) and run npm run up again.\n",
-      );
+      expect(run.stderr).toContain("[tools] pulumi 3.248.0: upstream's release is not reachable from here\n");
+      expect(run.stderr.trim().split("\n").at(-1)).toBe("npm run up: the Pulumi engine could not be obtained (see the messages above).");
       expect(run.stdout).toBe("");
     } finally {
-      rmSync(home, { recursive: true, force: true });
+      rmSync(tools, { recursive: true, force: true });
     }
   });
 });
