@@ -81,4 +81,12 @@ describe("send loop", () => {
     // From request 32 on every send is within two clock readings of its due time: no drift carried over.
     expect(Math.max(...late.slice(32))).toBeLessThanOrEqual(20_000);
   });
+
+  it("with a timer thread waking it: every request once, in order, none before its due time", async () => {
+    const offsets = arrivalOffsetsNs({ rps: 2000, durationS: 0.1, distribution: "poisson", seed: 2 });
+    const fired: number[] = [];
+    const { sentNs } = await runSendLoop({ offsetsNs: offsets, wake: "thread", fire: (i) => fired.push(i) });
+    expect(fired).toEqual(Array.from({ length: offsets.length }, (_, i) => i));
+    expect(Array.from(sentNs).every((s, i) => s >= offsets[i]!)).toBe(true);
+  });
 });

@@ -25,6 +25,7 @@ export const USAGE = `usage: invoke [options]
   --distribution D       uniform (fixed interval, default) or poisson
   --seed N               seed of the Poisson arrivals (default 1)
   --per-request-connection   a new connection for every request (vSwarm's method)
+  --wake poll|thread     how the sender wakes for due times (default poll; see docs/experiments.md)
   --deadline-ms N        per-request deadline (default 30000)
   --name S               the Greeter request's name (default "Invoke relay"); with http, a body to POST
   --latf NAME            latency file suffix: rps<real>_<NAME> (default lat.csv)
@@ -87,6 +88,7 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
       distribution: { type: "string" },
       seed: { type: "string" },
       "per-request-connection": { type: "boolean" },
+      wake: { type: "string" },
       "deadline-ms": { type: "string" },
       name: { type: "string" },
       latf: { type: "string" },
@@ -104,6 +106,8 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
   }
   const distribution = values.distribution ?? "uniform";
   if (distribution !== "uniform" && distribution !== "poisson") throw new InvokerError(`--distribution: expected uniform or poisson, got ${distribution}`);
+  const wake = values.wake ?? "poll";
+  if (wake !== "poll" && wake !== "thread") throw new InvokerError(`--wake: expected poll or thread, got ${wake}`);
   const { targets, describe, cleanup } = await buildTargets(values);
   try {
     const { summary } = await runInvoker({
@@ -121,7 +125,8 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
       plots: values.plots,
       preflight: values.preflight,
       progress: values.progress,
-      describe,
+      wake,
+      describe: { ...describe, wake },
     });
     if (values.json) console.log(JSON.stringify(summary, null, 2));
     else printSummary(summary);

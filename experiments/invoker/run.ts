@@ -28,6 +28,8 @@ export interface InvokerOptions {
   preflight?: boolean;
   /** Show a progress bar (default: runs of 10 s or more on a terminal). */
   progress?: boolean;
+  /** How the sender wakes up for due times (see send-loop.ts); default "poll". */
+  wake?: "thread" | "poll";
   /** Free-form description of the run, copied into the summary (protocol, connection mode, …). */
   describe?: Record<string, unknown>;
 }
@@ -129,6 +131,7 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   try {
     ({ sentNs } = await runSendLoop({
       startNs,
+      wake: opts.wake,
       offsetsNs: dueNs,
       fire,
       onProgress: bar ? (sent) => bar.update(sent, { inflight: inFlight, failed: failedSoFar }) : undefined,
