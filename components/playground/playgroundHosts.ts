@@ -20,12 +20,14 @@ export interface PlaygroundHost {
   readonly connection: pulumi.Output<ConnectionArgs>;
 }
 
+/** One host as hosts.sh reports it, one JSON line each. */
 export interface HostLine {
   readonly name: string;
   readonly address: string;
   readonly port: number;
   readonly user: string;
   readonly privateKeyPath: string;
+  /** "ssh-ed25519 AAAA…": the host key generated for this host, to pin. */
   readonly hostKey: string;
 }
 

@@ -4,6 +4,7 @@ import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import type { HostLine } from "../../components/playground/playgroundHosts.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -12,15 +13,9 @@ export const SCRIPT = fileURLToPath(new URL("../../components/playground/hosts.s
 export const APT_PROXY = "http://10.231.0.1:3242";
 export const BRIDGE_ADDRESS = "10.231.0.1";
 
-export interface TestHost {
+/** A host as hosts.sh reports it (the playground reads the same lines). */
+export interface TestHost extends HostLine {
   readonly index: number;
-  readonly name: string;
-  readonly address: string;
-  readonly port: number;
-  readonly user: string;
-  readonly privateKeyPath: string;
-  /** "ssh-ed25519 AAAA…": the host key generated for this host, to pin. */
-  readonly hostKey: string;
   /** "nspawn" (systemd as PID 1) or "chroot" (sshd only, fallback). */
   readonly mode: "nspawn" | "chroot";
   /** The host's root directory as seen from this machine. */
