@@ -7,7 +7,7 @@
  * program uses. Any other namespace is a typo (`vhve:`, `Vhive:`, `vhive-pulumi:`) whose
  * settings would otherwise be ignored silently.
  */
-export const PROVIDER_NAMESPACES: ReadonlySet<string> = new Set(["pulumi", "kubernetes", "command", "random"]);
+export const PROVIDER_NAMESPACES: ReadonlySet<string> = new Set(["pulumi", "kubernetes"]);
 
 /** The config keys of a stack, with the length of each value (checked without reading it). */
 export class ConfigKeys extends Set<string> {
