@@ -241,7 +241,7 @@ async function main() {
         sustainedAtLeastPeer: oursResult.maxSustainedRps >= peerResult.maxSustainedRps,
         scheduleErrorP99Within1Ms: oursResult.scheduleErrorP99Ms !== null && oursResult.scheduleErrorP99Ms <= 1,
       },
-      setup: { server: "experiments/invoker/greeter-server.ts (grpc-js) in its own process", trialSeconds: TRIAL_S, warmupSeconds: WARMUP_S, sustained: "achieved within 1% of target and no failed request", cores: (await readFile("/proc/cpuinfo", "utf8")).match(/^processor/gm)?.length ?? null },
+      setup: { server: "experiments/invoker/greeter-server.ts (grpc-js) in its own process", trialSeconds: TRIAL_S, warmupSeconds: WARMUP_S, sustained: "achieved within 1% of target and no failed request, in one of at most two trials", cores: (await readFile("/proc/cpuinfo", "utf8")).match(/^processor/gm)?.length ?? null },
       load,
     };
     await mkdir(RESULTS, { recursive: true });
