@@ -30,6 +30,8 @@ const MODULES = ["github.com/ease-lab/vSwarm/tools/invoker", "github.com/vhive-s
 
 interface Trial {
   rps: number;
+  /** Why the run produced no summary. */
+  error?: string;
   achievedRps: number;
   ratio: number;
   failed: number;
@@ -44,7 +46,7 @@ interface Tool {
   run(rps: number, port: number): Promise<Omit<Trial, "load">>;
 }
 
-const sustained = (t: Trial) => t.failed === 0 && Math.abs(t.ratio - 1) <= 0.01;
+const sustained = (t: Trial) => t.error === undefined && t.failed === 0 && Math.abs(t.ratio - 1) <= 0.01;
 
 /** Ours, as a separate process (as vSwarm's binary would be), reading its JSON summary. */
 function ours(perRequest: boolean): Tool {
@@ -55,8 +57,15 @@ function ours(perRequest: boolean): Tool {
       try {
         await writeFile(path.join(dir, "endpoints.json"), JSON.stringify([{ hostname: "127.0.0.1", eventing: false, matchers: null }]));
         const args = [path.join(ROOT, "experiments/invoker/main.ts"), "--endpointsFile", "endpoints.json", "--port", String(port), "--rps", String(rps), "--time", String(TRIAL_S), "--warmup", String(WARMUP_S), "--deadline-ms", "10000", "--out", "out", "--no-plots", "--no-progress", "--json", ...(perRequest ? ["--per-request-connection"] : [])];
-        const { stdout } = await exec(TSX, args, { cwd: dir, maxBuffer: 1 << 24 });
-        const s = JSON.parse(stdout) as InvokerSummary;
+        // A run in which nothing succeeded exits 1 with its summary; one that could not start
+        // (e.g. the preflight timed out on a server still draining) exits 2: a failed trial.
+        const r = await exec(TSX, args, { cwd: dir, maxBuffer: 1 << 24 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? "", stderr: e.stderr ?? "" }));
+        let s: InvokerSummary;
+        try {
+          s = JSON.parse(r.stdout) as InvokerSummary;
+        } catch {
+          return { rps, achievedRps: 0, ratio: 0, failed: -1, p50Ms: null, p99Ms: null, scheduleErrorP99Ms: null, error: r.stderr.trim().split("\n").pop() ?? "no output" };
+        }
         return { rps, achievedRps: s.achievedRps, ratio: s.achievedRatio, failed: s.failed, p50Ms: s.latencyMs.p50, p99Ms: s.latencyMs.p99, scheduleErrorP99Ms: s.scheduleErrorMs.p99 };
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -140,10 +149,12 @@ async function startServer(): Promise<{ port: number; child: ChildProcess }> {
 }
 
 async function trial(tool: Tool, rps: number, port: number, load: LoadSample[]): Promise<Trial> {
+  // Let the server drain what an overloaded trial left queued.
+  await new Promise((r) => setTimeout(r, 2000));
   const before = await loadSample(`${tool.name} at ${rps} req/s`);
   const t = { ...(await tool.run(rps, port)), load: before };
   load.push(before);
-  console.error(`  ${tool.name.padEnd(30)} ${String(rps).padStart(6)} req/s → ${t.achievedRps.toFixed(1)} (${(t.ratio * 100).toFixed(2)}%) failed ${t.failed} p50 ${t.p50Ms} p99 ${t.p99Ms} ms  load ${before.loadavg[0]}`);
+  console.error(`  ${tool.name.padEnd(30)} ${String(rps).padStart(6)} req/s → ${t.achievedRps.toFixed(1)} (${(t.ratio * 100).toFixed(2)}%) failed ${t.failed} p50 ${t.p50Ms} p99 ${t.p99Ms} ms  load ${before.loadavg[0]}${t.error ? `  (${t.error})` : ""}`);
   return t;
 }
 
