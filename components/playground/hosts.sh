@@ -236,8 +236,6 @@ boot_host() {
   local n=$1 dir name
   dir=$(host_dir "$n")
   name=$(host_name "$n")
-  mountpoint -q "$dir/root" ||
-    mount -t overlay "overlay-$name" -o "lowerdir=$BASE_DIR,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
   if nspawn_usable; then
     echo nspawn >"$dir/mode"
     # All capabilities: the provisioner runs containerd and runsc inside, as on a real machine.
@@ -281,6 +279,16 @@ open_proc_sys() {
   local n=$1
   [ "$(cat "$(host_dir "$n")/mode")" = nspawn ] || return 0
   cmd_exec "$n" mount -o remount,bind,rw /proc/sys
+}
+
+# runc and runsc make a cgroup per sandbox. On a machine with cgroup v1 controllers, nspawn mounts
+# them read-only in the container: they are made writable (a test host shares this machine's
+# controller hierarchies; systemd's own hierarchy stays as nspawn set it).
+open_cgroups() {
+  local n=$1
+  [ "$(cat "$(host_dir "$n")/mode")" = nspawn ] || return 0
+  # shellcheck disable=SC2016 # expanded inside the host
+  cmd_exec "$n" bash -c 'findmnt -rn -t cgroup -o TARGET | while read -r m; do case $m in */systemd) ;; *) mount -o remount,bind,rw "$m" ;; esac; done'
 }
 
 # SSH answers before boot has finished; wait for the rest (enabled services included), as anyone
@@ -353,6 +361,7 @@ wait_ssh() {
 await_host() {
   wait_ssh "$1"
   open_proc_sys "$1"
+  open_cgroups "$1"
   wait_booted "$1"
 }
 
@@ -372,12 +381,15 @@ cmd_up() {
     ensure_client_key
     # Claimed under the lock, so a concurrent `down` of other hosts sees these and keeps the
     # bridge, the proxy and the saved sysctls.
-    for n in "$@"; do mkdir -p "$(host_dir "$n")/upper" "$(host_dir "$n")/work" "$(host_dir "$n")/root"; done
+    for n in "$@"; do mkdir -p "$(host_dir "$n")/root"; done
   )
   for n in "$@"; do
     dir=$(host_dir "$n")
     ssh-keygen -q -t ed25519 -N '' -C "$(host_name "$n")" -f "$dir/ssh_host_ed25519_key"
-    mount -t overlay "overlay-$(host_name "$n")" -o "lowerdir=$BASE_DIR,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+    # A copy of the base, not an overlay over it: containerd and the node runtime mount overlays
+    # inside a host, and an overlay's upper directory cannot live on overlayfs (under a second
+    # on this disk).
+    cp -a "$BASE_DIR/." "$dir/root/"
     write_host_identity "$n"
     boot_host "$n"
   done

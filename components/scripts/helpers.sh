@@ -295,6 +295,24 @@ enable_unit_only() {
   fi
 }
 
+# release_tree DIR...: before a runtime's state directories are removed, stops every process
+# started from them (sandboxes are left running by design, so they outlive a runtime restart) and
+# unmounts whatever is mounted below them, deepest first.
+release_tree() {
+  local dir pid mnt
+  for dir in "$@"; do
+    as_root test -d "$dir" || continue
+    for pid in $(as_root pgrep -f -- "$dir" || true); do
+      as_root kill -KILL "$pid" 2>/dev/null || true
+      changed=1
+    done
+    while read -r mnt; do
+      as_root umount -l -- "$mnt" 2>/dev/null || true
+      changed=1
+    done < <(findmnt -rn -o TARGET | grep -F -- "$dir" | sort -r)
+  done
+}
+
 # disable_unit UNIT: stops and disables a unit if it is known.
 disable_unit() {
   local unit="$1"

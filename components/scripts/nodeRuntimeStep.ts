@@ -77,7 +77,9 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
     lines(
       `disable_unit ${NODE_RUNTIME_UNIT}`,
       `remove_path /etc/systemd/system/${NODE_RUNTIME_UNIT} ${q(dir)} ${q(input.bundlePath)}`,
-      `# The runtime's data (snapshots, working sets) and its API socket directory.`,
+      `# The runtime's data (snapshots, working sets) and its API socket directory, once the`,
+      `# sandboxes it left running are stopped and their mounts released.`,
+      `release_tree ${NODE_RUNTIME_STATE_DIRS.join(" ")}`,
       `remove_path ${NODE_RUNTIME_STATE_DIRS.join(" ")}`,
       debian ? `apt_remove_recorded node-runtime ${config.packages.keepOnDestroy ? 1 : 0}` : `remove_path ${NODE_DIR} "${nodeArchive}"`,
       config.sandbox === "firecracker" && `remove_path ${q(socketPath.replace(/\/[^/]+$/, ""))}`,

@@ -27,6 +27,7 @@ describe.skipIf(skip !== undefined)("provisioning failures through the real engi
 
   /** Adds vht-22 as `view` describes it; the run must fail with `error` on at least one vht-22 step. */
   async function addBroken(view: TestHost[], error: RegExp): Promise<string[]> {
+    expect((await stack!.resourceNames()).filter((n) => n.startsWith("vht-22-")), "vht-22 not in the stack yet").toEqual([]);
     const before = await stack!.resourceNames();
     stack!.reconfigure(configFor(view));
     const run = await stack!.upAllowingFailure();
@@ -78,19 +79,27 @@ describe.skipIf(skip !== undefined)("provisioning failures through the real engi
   it("a step failing halfway (read-only target) names host and step; what finished is kept; the re-run creates the rest", async () => {
     const target = "/etc/sysctl.d";
     hostExec(broken().index, `mkdir -p ${target} && mount --bind ${target} ${target} && mount -o remount,bind,ro ${target}`);
-    const present = await addBroken(hosts, new RegExp(`${where}: step vht-22-sysctl \\(create\\) exited with \\d+:[\\s\\S]*Read-only file system`));
+    let present: string[];
+    try {
+      present = await addBroken(hosts, new RegExp(`${where}: step vht-22-sysctl \\(create\\) exited with \\d+:[\\s\\S]*Read-only file system`));
+    } finally {
+      hostExec(broken().index, `umount ${target}`);
+    }
     // What sysctl does not need ran on vht-22; what needs it (the node runtime) did not.
     expect(present).toEqual(expect.arrayContaining(["vht-22-packages", "vht-22-containerd", "vht-22-kernel-modules"]));
     expect(present).not.toContain("vht-22-sysctl");
     expect(present).not.toContain("vht-22-node-runtime");
-    hostExec(broken().index, `umount ${target}`);
     await rerunAfterFix(present);
   }, 900_000);
 
   it("host down: the error names host and step; a re-run after boot completes", async () => {
     await stopHost(broken().index);
-    const present = await addBroken(hosts, new RegExp(`${where}: step vht-22-limits \\(create\\): cannot reach vhive@10\\.231\\.0\\.122:22`));
-    hosts[1] = await startHost(broken().index);
+    let present: string[];
+    try {
+      present = await addBroken(hosts, new RegExp(`${where}: step vht-22-limits \\(create\\): cannot reach vhive@10\\.231\\.0\\.122:22`));
+    } finally {
+      hosts[1] = await startHost(broken().index);
+    }
     await rerunAfterFix(present);
   }, 900_000);
 
@@ -103,15 +112,23 @@ describe.skipIf(skip !== undefined)("provisioning failures through the real engi
 
   it("changed host key: refused against the pinned key, naming host and step; pinning the new key fixes it", async () => {
     const rekeyed = await rekeyHost(broken().index);
-    const present = await addBroken(hosts, new RegExp(`${where}: step vht-22-limits \\(create\\): host key of vhive@10\\.231\\.0\\.122:22 is SHA256:\\S+, not the pinned SHA256:`));
-    hosts[1] = rekeyed;
+    let present: string[];
+    try {
+      present = await addBroken(hosts, new RegExp(`${where}: step vht-22-limits \\(create\\): host key of vhive@10\\.231\\.0\\.122:22 is SHA256:\\S+, not the pinned SHA256:`));
+    } finally {
+      hosts[1] = rekeyed;
+    }
     await rerunAfterFix(present);
   }, 600_000);
 
   it("sudo that wants a password: the error names host and step and says what is needed", async () => {
     setSudoPassword(broken().index, true);
-    const present = await addBroken(hosts, new RegExp(`${where}: step vht-22-limits \\(create\\): vhive: user vhive on vht-22 needs passwordless sudo`));
-    setSudoPassword(broken().index, false);
+    let present: string[];
+    try {
+      present = await addBroken(hosts, new RegExp(`${where}: step vht-22-limits \\(create\\): vhive: user vhive on vht-22 needs passwordless sudo`));
+    } finally {
+      setSudoPassword(broken().index, false);
+    }
     await rerunAfterFix(present);
   }, 600_000);
 });

@@ -116,10 +116,13 @@ export class EngineStack {
     }
   }
 
-  /** Names of the resources in the stack's state. */
+  /** Names of the resources in the stack's state (provider instances left out, as the engine's summary counts). */
   async resourceNames(): Promise<string[]> {
-    const state = (await this.stack.exportStack()).deployment as { resources?: { urn: string }[] };
-    return (state.resources ?? []).map((r) => r.urn.split("::").at(-1)!).sort();
+    const state = (await this.stack.exportStack()).deployment as { resources?: { urn: string; type: string }[] };
+    return (state.resources ?? [])
+      .filter((r) => !r.type.startsWith("pulumi:providers:"))
+      .map((r) => r.urn.split("::").at(-1)!)
+      .sort();
   }
 
   preview(options: { expectNoChanges?: boolean; refresh?: boolean } = {}): Promise<PreviewResult> {
