@@ -1,7 +1,11 @@
 // A host's state as far as the provisioner can touch it: its file tree (paths, types, modes and
 // content hashes of regular files), installed packages, and systemd units with their states.
 // Taken from outside the host (nsenter), so it sees what is really there, not what SSH reports.
-import { hostExec } from "../hosts/testHosts.js";
+import { SYSCTLS } from "../../components/scripts/hostSteps.js";
+import { hostExec, hostNetExec } from "../hosts/testHosts.js";
+
+/** The provisioner's sysctls that belong to a host's network namespace (the rest are this machine's). */
+const HOST_SYSCTLS = SYSCTLS.map(([key]) => key).filter((key) => key.startsWith("net."));
 
 /**
  * Paths that change by a machine's normal operation, not by what the provisioner leaves behind:
@@ -26,6 +30,11 @@ export interface HostSnapshot {
   readonly files: string[];
   readonly packages: string[];
   readonly units: string[];
+  /** The host's own (network-namespace) sysctls the provisioner sets, with their values. */
+  readonly sysctls: string[];
+  /** Firewall rules (iptables-save, nft) and links of the host's network namespace. */
+  readonly netfilter: string[];
+  readonly links: string[];
 }
 
 function lines(text: string): string[] {
@@ -47,7 +56,11 @@ export function snapshot(index: number): HostSnapshot {
     `systemctl list-unit-files --no-legend --no-pager | awk '{print "file", $1, $2}'; ` +
       `systemctl list-units --type=service,socket,timer,mount --all --no-legend --no-pager --plain | awk '$2 != "not-found" {print "unit", $1, $3, $4}' | grep -Ev ' (user@|user-runtime-dir@|session-|run-user-)'`,
   );
-  return { files: lines(files), packages: lines(packages), units: lines(units) };
+  const sysctls = hostExec(index, `for k in ${HOST_SYSCTLS.join(" ")}; do printf '%s=%s\\n' "$k" "$(sysctl -n "$k" 2>/dev/null || echo absent)"; done`);
+  // Counters change with traffic: only the rules themselves are compared.
+  const netfilter = hostNetExec(index, "iptables-save 2>/dev/null | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; nft list ruleset 2>/dev/null || true");
+  const links = hostNetExec(index, "ip -o link show | sed 's/^[0-9]*: //; s/ state [A-Z]*//; s/qlen [0-9]*//' | awk '{print $1, $2}'");
+  return { files: lines(files), packages: lines(packages), units: lines(units), sysctls: lines(sysctls), netfilter: lines(netfilter), links: lines(links) };
 }
 
 export interface SnapshotDiff {
@@ -62,9 +75,6 @@ function diffLists(before: readonly string[], after: readonly string[]): Snapsho
 }
 
 export function diffSnapshots(before: HostSnapshot, after: HostSnapshot): Record<keyof HostSnapshot, SnapshotDiff> {
-  return {
-    files: diffLists(before.files, after.files),
-    packages: diffLists(before.packages, after.packages),
-    units: diffLists(before.units, after.units),
-  };
+  const keys = Object.keys(before) as (keyof HostSnapshot)[];
+  return Object.fromEntries(keys.map((k) => [k, diffLists(before[k], after[k])])) as Record<keyof HostSnapshot, SnapshotDiff>;
 }
