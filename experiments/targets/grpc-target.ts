@@ -42,6 +42,8 @@ export class GrpcTarget implements Target {
     this.channelOptions = {
       ...(opts.connect ? { "grpc.default_authority": opts.address } : {}),
       "grpc.enable_retries": 0,
+      // No per-call channelz bookkeeping: it allocates on every call, and the send loop feels every scavenge.
+      "grpc.enable_channelz": 0,
       "grpc.max_reconnect_backoff_ms": 1000,
       // A connection of its own per client when asked for: grpc-js otherwise shares subchannels
       // between clients of the same target, which would quietly reuse connections.
