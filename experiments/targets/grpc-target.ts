@@ -3,7 +3,8 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { PreflightError, type Done, type Failure, type Target } from "./target.js";
 
-export const HELLOWORLD_PROTO = fileURLToPath(new URL("../invoker/helloworld.proto", import.meta.url));
+// The same service the node runtime calls (vHive's helloworld Greeter).
+export const HELLOWORLD_PROTO = fileURLToPath(new URL("../../node-runtime/api/protos/helloworld.proto", import.meta.url));
 
 type Unary = (req: { name: string }, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { message: string }) => void) => grpc.ClientUnaryCall;
 type GreeterClient = grpc.Client & { SayHello: Unary };
