@@ -238,12 +238,14 @@ boot_host() {
   name=$(host_name "$n")
   if nspawn_usable; then
     echo nspawn >"$dir/mode"
-    # All capabilities: the provisioner runs containerd and runsc inside, as on a real machine.
+    # All capabilities: the provisioner runs containerd and runsc inside, as on a real machine;
+    # the keyring calls too (runc gives each container a session keyring).
     # /sys stays read-only (networkd takes a writable /sys to mean udev runs, and would then wait
     # for it forever); /proc/sys/net is writable because the network namespace is private.
     setsid systemd-nspawn --quiet --boot --register=no --keep-unit \
       --machine="$name" --hostname="$name" --directory="$dir/root" --network-bridge="$BRIDGE" \
       --capability=all --console=passive --resolv-conf=off --timezone=off --link-journal=no \
+      --system-call-filter=@keyring \
       </dev/null >"$dir/console.log" 2>&1 &
     echo $! >"$dir/pid"
   else
