@@ -5,14 +5,13 @@ import type { OutputMap } from "@pulumi/pulumi/automation/index.js";
 import type { HostLine } from "../../components/playground/playgroundHosts.js";
 import { runDemo } from "./demo.js";
 
-/** Where the provisioner installs the node runtime (nodeRuntime.installDir's default). */
-const DEFAULT_INSTALL_DIR = "/opt/vhive-node-runtime";
-
-export async function playgroundDemo(outputs: OutputMap, installDir = DEFAULT_INSTALL_DIR): Promise<void> {
+export async function playgroundDemo(outputs: OutputMap): Promise<void> {
   const hosts = outputs.playgroundHosts?.value as HostLine[] | undefined;
   const endpoints = outputs.nodeRuntimeEndpoints?.value as Record<string, string> | undefined;
   if (!hosts?.length || !endpoints) throw new Error("this stack has no playground hosts: the demo runs on the playground stack after `up`");
   const host = hosts[0]!;
+  const installDir = String(outputs.nodeRuntimeInstallDir?.value ?? "");
+  if (!installDir) throw new Error("the stack has no nodeRuntimeInstallDir output: run `npm run pulumi -- up` first");
   await runDemo({
     name: host.name,
     endpoint: endpoints[host.name]!,

@@ -40,6 +40,8 @@ export async function vhiveProgram(): Promise<Record<string, unknown>> {
     endpointsJson: cluster.endpointsJson,
     nodeRuntimeEndpoints: cluster.nodeRuntimeEndpoints,
     playgroundHosts: cluster.playgroundHosts,
+    // Where the demo finds the runtime's CLI on a playground host.
+    nodeRuntimeInstallDir: cluster.playgroundHosts ? stack.nodeRuntime.installDir : undefined,
   };
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));
 }

@@ -100,9 +100,9 @@ export const hostCommand: ResourceHandler = {
   async update(_id, urn, olds, news) {
     const o = reveal(olds) as Props;
     const n = reveal(news) as Props;
-    // Only the bookkeeping changed (a delete or check script, a timeout): nothing to run.
-    if (changedKeys(o, n, WORK_KEYS).length === 0 && JSON.stringify(o.connection) === JSON.stringify(n.connection))
-      return { outs: { ...news, converged: true, stdout: olds.stdout ?? "" } };
+    // Only the bookkeeping changed (a delete or check script, a timeout, a rotated key for the
+    // same host): nothing to run.
+    if (changedKeys(o, n, WORK_KEYS).length === 0) return { outs: { ...news, converged: true, stdout: olds.stdout ?? "" } };
     return { outs: await runCreate(urn, news, "update") };
   },
 

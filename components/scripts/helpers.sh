@@ -14,18 +14,12 @@ as_root() {
   if [ "$(id -u)" -eq 0 ] || [ "${vhive_local:-0}" = 1 ]; then "$@"; else sudo -n -- "$@"; fi
 }
 
-# require_root_access: a non-root user must have passwordless sudo. When the step was started
-# as `bash -c <script>` (how remote steps run), the whole step is re-run once as root, so an
-# unchanged step costs one sudo instead of one per command.
+# require_root_access: the provider's runner starts host steps as root (through sudo for a
+# non-root SSH user); run any other way, a non-root user must have passwordless sudo.
 require_root_access() {
-  if [ "$(id -u)" -ne 0 ] && [ "${vhive_local:-0}" != 1 ]; then
-    if ! sudo -n true 2>/dev/null; then
-      echo "vhive-step $step: user $(id -un) on $(hostname) needs passwordless sudo" >&2
-      exit 1
-    fi
-    if [ -n "${BASH_EXECUTION_STRING:-}" ]; then
-      exec sudo -n -- bash -c "$BASH_EXECUTION_STRING"
-    fi
+  if [ "$(id -u)" -ne 0 ] && [ "${vhive_local:-0}" != 1 ] && ! sudo -n true 2>/dev/null; then
+    echo "vhive-step $step: user $(id -un) on $(hostname) needs passwordless sudo" >&2
+    exit 1
   fi
 }
 

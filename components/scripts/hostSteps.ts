@@ -414,6 +414,6 @@ export function hostBootstrapSteps(config: StackConfig, plan: HostPlan): Step[] 
  * Plan for a configured host: workers run the sandbox; the control plane only system pods,
  * unless it is the only host (then it is the worker too).
  */
-export function planForHost(host: HostConfig, hostCount = 2, kubernetes = true): HostPlan {
-  return { name: host.name, runsSandbox: host.role === "worker" || hostCount === 1 || !kubernetes };
+export function planForHost(host: HostConfig, hostCount = 2): HostPlan {
+  return { name: host.name, runsSandbox: host.role === "worker" || hostCount === 1 };
 }

@@ -19,12 +19,3 @@ export function writeFile(path: string, mode: string, content: string): string {
 export function lines(...parts: (string | false | undefined)[]): string {
   return parts.filter((p): p is string => typeof p === "string" && p !== "").join("\n");
 }
-
-/**
- * The text a remote command runs: the script handed to bash as an argument, so it runs under
- * bash whatever the user's login shell is, and nothing in it can read the script from stdin.
- */
-export function bashCommand(script: string): string {
-  if (script.split("\n").includes("VHIVE_STEP_SCRIPT")) throw new Error("script contains the wrapper's heredoc delimiter");
-  return `bash -c "$(cat <<'VHIVE_STEP_SCRIPT'\n${script.trimEnd()}\nVHIVE_STEP_SCRIPT\n)"\n`;
-}
