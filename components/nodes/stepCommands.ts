@@ -13,7 +13,8 @@ export function sha256(text: string): string {
 
 export interface RemoteStepOptions {
   readonly connection: pulumi.Input<ConnectionArgs>;
-  readonly parent: pulumi.Resource;
+  /** The component the step belongs to; none for a step of the stack itself. */
+  readonly parent?: pulumi.Resource;
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
   /** Keep stdout secret (it carries credentials). */
   readonly secretStdout?: boolean;
@@ -32,7 +33,7 @@ export function remoteStep(host: string, step: pulumi.Output<Step> | Step, optio
       check: s.apply((x) => checkScript(x.name)),
       ...(options.secretStdout ? { secretStdout: true } : {}),
     },
-    { parent: options.parent, dependsOn: options.dependsOn },
+    { ...(options.parent ? { parent: options.parent } : {}), dependsOn: options.dependsOn },
   );
 }
 
@@ -51,6 +52,6 @@ export function localStep(
       delete: s.apply((x) => x.delete),
       ...(options.secretStdout ? { secretStdout: true } : {}),
     },
-    { parent: options.parent, dependsOn: options.dependsOn },
+    { ...(options.parent ? { parent: options.parent } : {}), dependsOn: options.dependsOn },
   );
 }

@@ -16,6 +16,8 @@ import { KindDevEnv } from "../kind/kindDevEnv.js";
 import { ClusterAddons, type ManifestFetcher } from "../addons/index.js";
 import { Functions } from "../functions/index.js";
 import { Minio } from "../minio/index.js";
+import { minioDataDirStep } from "../minio/hostScripts.js";
+import { remoteStep } from "../nodes/stepCommands.js";
 import { OpenYurt } from "../openyurt/index.js";
 import { PLAYGROUND_APT_PROXY, PlaygroundHosts, type HostLine } from "../playground/playgroundHosts.js";
 
@@ -228,16 +230,24 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
     ingressDomain: addons.domain,
   };
 
+  let functionsEndpoints: pulumi.Output<string> | undefined;
   if (config.functions.length > 0) {
     const functions = new Functions(
       "functions",
       { provider, sandbox: config.sandbox, functions: config.functions, domain: addons.domain },
       { dependsOn: [addons, ...addons.knativeReady] },
     );
+    functionsEndpoints = functions.endpointsJson;
     outputs = { ...outputs, endpointsJson: functions.endpointsJson };
   }
 
   if (config.minio.enabled) {
+    // The data directory is made (and removed at destroy) by a step on MinIO's node.
+    const minioNode = config.minio.node ?? core.nodeNames[0]!;
+    const minioHost = core.hosts.find((h) => h.host.name === minioNode);
+    const dataDir = minioHost
+      ? [remoteStep(minioNode, minioDataDirStep(config.minio.path, config.minio.retainData), { connection: minioHost.connection, dependsOn: core.joined }, "minio-data")]
+      : [];
     const minio = new Minio(
       "minio",
       {
@@ -249,7 +259,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
         storageSize: config.minio.storageSize,
         ...(config.minio.image ? { image: config.minio.image } : {}),
       },
-      { dependsOn: core.joined },
+      { dependsOn: [...core.joined, ...dataDir] },
     );
     outputs = { ...outputs, minioEndpoint: minio.endpoint, minioAccessKey: minio.accessKey, minioSecretKey: minio.secretKey };
   }
@@ -266,6 +276,8 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
         apiServerUrl: core.apiServerUrl,
         bootstrapToken: core.token,
         domain: addons.domain,
+        // The stack's own functions stay in endpoints.json beside OpenYurt's demo functions.
+        ...(functionsEndpoints ? { functionsEndpointsJson: functionsEndpoints } : {}),
         ...(config.artifactMirror ? { artifactMirror: config.artifactMirror } : {}),
         ...(input.manifestFetcher ? { fetcher: input.manifestFetcher } : {}),
       },

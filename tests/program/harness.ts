@@ -93,6 +93,11 @@ function commandStdout(name: string): string {
     ].join("\n");
   if (name.endsWith("-bundle")) return `/tmp/vhive-node-runtime-test.tgz ${"cd".repeat(32)}`;
   if (name.endsWith("-node-runtime-copy")) return "cd".repeat(32);
+  // The playground's hosts script: one JSON line per host (the key file is the test home's).
+  if (name === "playground-machines")
+    return [61, 62]
+      .map((i) => JSON.stringify({ index: i, name: `vht-${i}`, address: `10.231.0.${100 + i}`, port: 22, user: "vhive", privateKeyPath: `${process.env.HOME}/.ssh/id_ed25519`, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestDoubleHostKeyOfAPlaygroundHost" }))
+      .join("\n");
   return `vhive-step ${name}: changed`;
 }
 

@@ -9,8 +9,8 @@ const stacks = readdirSync(join(REPO, "stacks"))
   .filter((s): s is string => s !== undefined);
 
 describe("stack files", () => {
-  it("are the five documented stacks", () => {
-    expect(stacks.sort()).toEqual(["baremetal", "ci", "cloudvm", "dev", "openyurt"]);
+  it("are the six documented stacks", () => {
+    expect(stacks.sort()).toEqual(["baremetal", "ci", "cloudvm", "dev", "openyurt", "playground"]);
   });
   for (const stack of stacks) {
     it(`${stack}: has a mock test of the program and a docs page`, () => {
