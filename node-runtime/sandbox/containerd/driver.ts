@@ -26,6 +26,7 @@ import type {
 import { ContainerdClient, isNotFound, type Mount } from "./client.js";
 import { buildContainerSpec, mergeEnv } from "./runtime-spec.js";
 import { VethNetworks, type VethNetwork, type VethNetworkOptions } from "./veth-networks.js";
+import { readProcFile } from "../../system/proc-file.js";
 
 export interface ContainerdDriverOptions {
   /** containerd's gRPC socket, e.g. /run/containerd/containerd.sock. */
@@ -320,10 +321,10 @@ export class ContainerdDriver implements SandboxDriver {
     let rssBytes = 0;
     let cpuTicks = 0;
     for (const { pid } of processes) {
-      const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+      const status = await readProcFile(`/proc/${pid}/status`).catch(() => "");
       const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status);
       if (rss?.[1]) rssBytes += Number(rss[1]) * 1024;
-      const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+      const stat = await readProcFile(`/proc/${pid}/stat`).catch(() => "");
       // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       cpuTicks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);

@@ -22,6 +22,7 @@ import { preparedImage } from "./prepared-image.js";
 import { readSnapshotMeta, writeSnapshotMeta, type FirecrackerSnapshotMeta } from "./snapshot-meta.js";
 import type { UffdHandlerLauncher, UffdHandlerSession } from "./uffd-seam.js";
 import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, jailRoot, type JailMode } from "./vm-layout.js";
+import { readProcFile } from "../../system/proc-file.js";
 
 /** vHive's defaults for a function VM. */
 export const FIRECRACKER_DEFAULT_MACHINE = { vcpus: 1, memoryMiB: 512 } as const;
@@ -304,7 +305,7 @@ export class FirecrackerDriver implements SandboxDriver {
       const home = join(parent, id);
       const pid = Number((await readFile(join(home, VMM_PID_FILE), "utf8").catch(() => "")).trim());
       if (Number.isInteger(pid) && pid > 0) {
-        const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+        const cmdline = await readProcFile(`/proc/${pid}/cmdline`).catch(() => "");
         // Only a process that is still this VM's VMM (pids get reused).
         if (cmdline.split("\0").includes(id)) {
           process.kill(pid, "SIGKILL");
@@ -325,10 +326,10 @@ export class FirecrackerDriver implements SandboxDriver {
   async stats(h: SandboxHandle): Promise<SandboxStats> {
     const pid = this.record(h).handle.pid;
     if (pid === undefined) throw new Error(`instance ${h.instanceId} has no VMM process`);
-    const status = await readFile(`/proc/${pid}/status`, "utf8");
+    const status = await readProcFile(`/proc/${pid}/status`);
     const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? "0");
     // /proc/<pid>/stat: utime and stime are fields 14 and 15, in USER_HZ (100 on Linux) ticks.
-    const statLine = await readFile(`/proc/${pid}/stat`, "utf8");
+    const statLine = await readProcFile(`/proc/${pid}/stat`);
     const fields = statLine.slice(statLine.lastIndexOf(")") + 2).split(" ");
     const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
     return { rssBytes: rssKb * 1024, cpuMicros: ticks * 10_000 };

@@ -1,6 +1,7 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { runCommand } from "../../images/run-command.js";
+import { readProcFile } from "../../system/proc-file.js";
 
 /**
  * Each sandbox gets its root as a kernel overlay: the image store's rootfs as the read-only lower
@@ -41,7 +42,7 @@ export async function mountInstanceRootfs(lower: string, instanceDir: string): P
 }
 
 export async function isMounted(mountPoint: string): Promise<boolean> {
-  const info = await readFile("/proc/self/mountinfo", "utf8");
+  const info = await readProcFile("/proc/self/mountinfo");
   // field 5 is the mount point; spaces in it are escaped as \040
   return info.split("\n").some((line) => line.split(" ")[4]?.replaceAll("\\040", " ") === mountPoint);
 }

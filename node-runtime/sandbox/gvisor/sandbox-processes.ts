@@ -1,4 +1,5 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
+import { readProcFile } from "../../system/proc-file.js";
 
 // /proc/<pid>/stat times are in clock ticks; Linux reports them at USER_HZ = 100 on x86-64.
 const MICROS_PER_TICK = 10_000;
@@ -24,14 +25,14 @@ function parseStat(text: string): ProcEntry | undefined {
 async function readProcTable(): Promise<ProcEntry[]> {
   const names = await readdir("/proc");
   const entries = await Promise.all(
-    names.filter((n) => /^\d+$/.test(n)).map((n) => readFile(`/proc/${n}/stat`, "utf8").then(parseStat, () => undefined)),
+    names.filter((n) => /^\d+$/.test(n)).map((n) => readProcFile(`/proc/${n}/stat`).then(parseStat, () => undefined)),
   );
   return entries.filter((e): e is ProcEntry => e !== undefined);
 }
 
 /** True while the process exists and is not a zombie. */
 export async function isAlive(pid: number): Promise<boolean> {
-  const entry = await readFile(`/proc/${pid}/stat`, "utf8").then(parseStat, () => undefined);
+  const entry = await readProcFile(`/proc/${pid}/stat`).then(parseStat, () => undefined);
   return entry !== undefined && entry.state !== "Z";
 }
 
@@ -39,7 +40,7 @@ export async function isAlive(pid: number): Promise<boolean> {
 export async function findGoferPids(bundleDir: string): Promise<number[]> {
   const found: number[] = [];
   for (const name of (await readdir("/proc")).filter((n) => /^\d+$/.test(n))) {
-    const argv = await readFile(`/proc/${name}/cmdline`, "utf8").then((t) => t.split("\0"), () => [] as string[]);
+    const argv = await readProcFile(`/proc/${name}/cmdline`).then((t) => t.split("\0"), () => [] as string[]);
     if (!argv.includes("gofer")) continue;
     const i = argv.indexOf("--bundle");
     if ((i >= 0 && argv[i + 1] === bundleDir) || argv.includes(`--bundle=${bundleDir}`)) found.push(Number(name));
@@ -70,10 +71,10 @@ export async function processTree(root: number): Promise<ProcEntry[]> {
  * and the stub processes, so a plain RSS sum would count that memory twice.
  */
 async function pssBytes(pid: number): Promise<number> {
-  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
+  const rollup = await readProcFile(`/proc/${pid}/smaps_rollup`).catch(() => "");
   const pss = /^Pss:\s+(\d+) kB/m.exec(rollup);
   if (pss) return Number(pss[1]) * 1024;
-  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const status = await readProcFile(`/proc/${pid}/status`).catch(() => "");
   const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
   return rss ? Number(rss[1]) * 1024 : 0;
 }
