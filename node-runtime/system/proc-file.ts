@@ -6,13 +6,13 @@ import { open } from "node:fs/promises";
 
 const CHUNK = 64 * 1024;
 
-export async function readProcFile(path: string): Promise<string> {
+export async function readProcFile(path: string, chunkSize = CHUNK): Promise<string> {
   const file = await open(path, "r");
   try {
     const chunks: Buffer[] = [];
     for (;;) {
-      const buffer = Buffer.alloc(CHUNK);
-      const { bytesRead } = await file.read(buffer, 0, CHUNK, null);
+      const buffer = Buffer.alloc(chunkSize);
+      const { bytesRead } = await file.read(buffer, 0, chunkSize, null);
       if (bytesRead === 0) break;
       chunks.push(buffer.subarray(0, bytesRead));
     }
