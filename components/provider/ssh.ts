@@ -73,9 +73,10 @@ function connectOnce(target: SshTarget): Promise<Client> {
       username: target.user,
       ...(target.privateKey ? { privateKey: target.privateKey } : { agent: target.agentSocketPath }),
       readyTimeout: (target.perDialTimeoutS ?? 15) * 1000,
-      // A host that vanishes mid-command is noticed in about a minute instead of never.
+      // A host that vanishes mid-command is noticed in two minutes instead of never; a busy host
+      // (seen: one minute without an answer while a host loaded an image under load) is not.
       keepaliveInterval: 15_000,
-      keepaliveCountMax: 4,
+      keepaliveCountMax: 8,
       hostVerifier: (key: Buffer) => {
         if (!pinned) return true;
         if (key.equals(pinned)) return true;
