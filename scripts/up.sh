@@ -46,7 +46,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # The pinned engine and providers: upstream's release where it can be downloaded and verified,
-# else built from the Go module proxy (about 25 minutes on 2 cores the first time, then cached).
+# else built from the Go module proxy (about 10 minutes on 2 cores the first time, then cached).
 bash scripts/tools/build.sh pulumi pulumi-resource-kubernetes || die "the Pulumi engine could not be obtained (see the messages above)."
 
 npx tsx cli/pulumi.ts up --stack "$stack" "$@"
