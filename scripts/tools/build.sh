@@ -86,6 +86,7 @@ from_release() {
 from_modules() {
   local tool=$1 spec module dir src pkg name started
   local -a ldflags=(-s -w)
+  command -v go >/dev/null 2>&1 || die "$tool $tool_version: building it needs Go (1.25 or later) on the PATH, and there is none"
   work=$(mktemp -d "${TMPDIR:-/tmp}/vhive-tool-$tool.XXXXXX")
   started=$SECONDS
   log "building $tool $tool_version from Go modules (the first time takes about ${tool_expected_minutes:-5} minutes on 2 cores)"

@@ -1,7 +1,9 @@
 // The tool script: shellcheck-clean, recipes pinned to the versions the npm lock asks for, clear
 // errors for unknown tools, and a cached tool found again in about a second.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
@@ -40,6 +42,20 @@ describe("scripts/tools/build.sh", () => {
     const odd = run("../etc");
     expect(odd.status).toBe(1);
     expect(odd.stderr).toContain("not a tool name: '../etc'");
+  });
+
+  it("says that a build needs Go when there is none, instead of failing somewhere inside", () => {
+    const empty = mkdtempSync(join(tmpdir(), "vhive-tools-"));
+    try {
+      const result = spawnSync("bash", [SCRIPT, "pulumi"], {
+        encoding: "utf8",
+        env: { ...process.env, PATH: "/usr/bin:/bin", VHIVE_TOOLS_DIR: empty, VHIVE_TOOLS_FROM: "build" },
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split("\n").at(-1)).toBe(`[tools] error: pulumi ${lockVersion("@pulumi/pulumi")}: building it needs Go (1.25 or later) on the PATH, and there is none`);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   it("finds a built tool again in about a second, and it is the pinned version", () => {
