@@ -44,7 +44,9 @@ describe("scripts/tools/build.sh", () => {
     expect(odd.stderr).toContain("not a tool name: '../etc'");
   });
 
-  it("says that a build needs Go when there is none, instead of failing somewhere inside", () => {
+  // Go in /usr/bin (Debian's golang package) would be found even on the shortened PATH.
+  const goInSystemPath = spawnSync("sh", ["-c", "command -v go"], { env: { PATH: "/usr/bin:/bin" } }).status === 0;
+  it.skipIf(goInSystemPath)("says that a build needs Go when there is none, instead of failing somewhere inside", () => {
     const empty = mkdtempSync(join(tmpdir(), "vhive-tools-"));
     try {
       const result = spawnSync("bash", [SCRIPT, "pulumi"], {
