@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { vhiveProgram } from "../../components/program/program.js";
 import { ensureTools, PULUMI_TOOLS, REPO_ROOT } from "./tools.js";
@@ -27,8 +27,8 @@ export interface OpenStackOptions {
 }
 
 /**
- * A project directory outside the repository for stacks whose config a caller writes (tests,
- * the playground): Pulumi.yaml naming this project and its provider plugin by absolute path.
+ * A project directory outside the repository for stacks whose config a caller writes (the tests):
+ * Pulumi.yaml naming this project and its provider plugin by absolute path.
  */
 export function projectDirectory(dir: string): string {
   mkdirSync(dir, { recursive: true });
@@ -51,7 +51,7 @@ export function projectDirectory(dir: string): string {
  */
 export function passphraseFile(backendUrl: string, stack: string): string {
   const configHome = process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config");
-  const backendId = Buffer.from(backendUrl).toString("base64url").slice(-24);
+  const backendId = createHash("sha256").update(backendUrl).digest("hex").slice(0, 16);
   return join(configHome, "vhive", "passphrases", `${PROJECT}-${stack}-${backendId}`);
 }
 
