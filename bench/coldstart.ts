@@ -21,6 +21,7 @@ import { vhiveCsv } from "../node-runtime/metrics/vhive-csv.js";
 import type { SandboxKind } from "../node-runtime/sandbox/driver.js";
 import { startContainerd } from "../tests/fixtures/containerd-daemon.js";
 import { ensureHelloworldImage } from "../tests/fixtures/helloworld.js";
+import { loadAverage } from "./plot.js";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 const GOAL_RATIO = 0.6;
@@ -43,6 +44,8 @@ export interface SandboxResult {
   restoreStages: Record<string, { meanUs: number }> | null;
   /** restore p50 / boot p50, the baseline of this same run. */
   restoreToBootP50: number | null;
+  /** The machine's load averages (1, 5, 15 min) when this sandbox's runs ended. */
+  load: number[];
   goal: string | null;
   rssMiB: { boot: number | null; restore: number | null };
   snapshotBytes: number | null;
@@ -175,6 +178,7 @@ async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgr
       bootStages,
       restoreStages,
       restoreToBootP50: ratio === null ? null : +ratio.toFixed(3),
+      load: await loadAverage(),
       goal: kind === "gvisor" && ratio !== null ? `restore p50 ≤ ${GOAL_RATIO * 100}% of boot p50: ${ratio <= GOAL_RATIO ? "met" : "NOT met"}` : null,
       rssMiB: {
         boot: meanOf(boots.map((s) => s.rssBytes)) === null ? null : +(meanOf(boots.map((s) => s.rssBytes))! / 2 ** 20).toFixed(1),
