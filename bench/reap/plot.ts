@@ -1,7 +1,5 @@
-import { writeFile } from "node:fs/promises";
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
-import { Resvg } from "@resvg/resvg-js";
+import type { TopLevelSpec } from "vega-lite";
+import { drawChart } from "../plot.js";
 
 export interface PlotRow {
   function: string;
@@ -31,10 +29,5 @@ export async function drawReapPlot(rows: PlotRow[], svgPath: string, pngPath: st
     },
     config: { font: "DejaVu Sans" },
   };
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
-  const svg = await view.toSVG();
-  view.finalize();
-  await writeFile(svgPath, svg);
-  const png = new Resvg(svg, { fitTo: { mode: "zoom", value: 2 }, background: "white", font: { loadSystemFonts: true } }).render().asPng();
-  await writeFile(pngPath, png);
+  await drawChart(spec, svgPath, pngPath);
 }
