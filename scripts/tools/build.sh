@@ -39,11 +39,15 @@ known_tools() {
 }
 
 # A recipe sets tool_version, tool_modules, tool_build_dir, tool_packages and optionally
-# tool_ldflags, tool_cgo, tool_tags, tool_expected_minutes, tool_release_url,
-# tool_release_sums_url, tool_release_strip, and the hooks tool_before_build / tool_after_build.
+# tool_ldflags, tool_cgo, tool_tags, tool_expected_minutes, tool_release_files (or
+# tool_release_url with tool_release_sums_url), tool_release_strip, and the hooks
+# tool_before_build / tool_after_build (run in the build directory with Go's environment set;
+# $work is the work tree, $out the cache entry being made).
 load_recipe() {
   unset tool_version tool_modules tool_build_dir tool_packages tool_ldflags tool_cgo tool_tags \
-    tool_expected_minutes tool_release_url tool_release_sums_url tool_release_strip
+    tool_expected_minutes tool_release_url tool_release_sums_url tool_release_strip tool_release_files
+  tool_release_files=()
+  tool_packages=()
   tool_before_build() { :; }
   tool_after_build() { :; }
   # shellcheck source=/dev/null
@@ -59,26 +63,41 @@ cache_dir() {
   printf '%s/%s-%s-%s' "$TOOLS_DIR" "$tool" "$tool_version" "$digest"
 }
 
-# Downloads the release archive and the checksum file upstream publishes beside it, verifies the
-# archive and unpacks its binaries into $out/bin. Returns 1 (quietly) when either is unreachable.
+# Upstream's release: each of tool_release_files is "<url> <checksum-file url> [<installed name>]"
+# (tool_release_url with tool_release_sums_url is the one-archive shorthand). A checksum file
+# either lists "<hash>  <file name>" lines or holds just the hash; sha256 or sha512, told by the
+# hash's length. An archive (.tar.gz, .tgz) is unpacked into $out/bin less tool_release_strip
+# leading directories; any other file is installed as bin/<installed name, default its own name>.
+# Returns 1 (quietly) when anything is unreachable; a checksum that does not match is fatal.
 from_release() {
-  local tool=$1 tmp name want got
-  [ -n "${tool_release_url:-}" ] && [ -n "${tool_release_sums_url:-}" ] || return 1
-  tmp=$(mktemp -d)
-  name=${tool_release_url##*/}
-  if ! curl --proto '=https' -fsSL --connect-timeout 10 --max-time 60 -o "$tmp/sums" "$tool_release_sums_url" 2>/dev/null; then
-    rm -rf "$tmp"
-    log "$tool $tool_version: upstream's release is not reachable from here"
-    return 1
+  local tool=$1 tmp entry url sums installed name want got
+  local -a files=("${tool_release_files[@]}")
+  if [ ${#files[@]} -eq 0 ] && [ -n "${tool_release_url:-}" ] && [ -n "${tool_release_sums_url:-}" ]; then
+    files=("$tool_release_url $tool_release_sums_url")
   fi
-  want=$(awk -v n="$name" '$2 == n || $2 == "*" n { print $1 }' "$tmp/sums")
-  [[ $want =~ ^[0-9a-f]{64}$ ]] || { rm -rf "$tmp"; die "$tool $tool_version: $name is not listed in upstream's checksum file"; }
-  log "$tool $tool_version: downloading upstream's release"
-  curl --proto '=https' -fsSL --connect-timeout 10 --max-time 900 -o "$tmp/$name" "$tool_release_url" || { rm -rf "$tmp"; return 1; }
-  got=$(sha256sum "$tmp/$name" | cut -d' ' -f1)
-  [ "$got" = "$want" ] || { rm -rf "$tmp"; die "$tool $tool_version: $name has sha256 $got, upstream publishes $want"; }
-  mkdir -p "$out/bin"
-  tar -xzf "$tmp/$name" -C "$out/bin" --strip-components="${tool_release_strip:-0}"
+  [ ${#files[@]} -gt 0 ] || return 1
+  tmp=$(mktemp -d)
+  for entry in "${files[@]}"; do
+    read -r url sums installed <<<"$entry"
+    name=${url##*/}
+    if ! curl --proto '=https' -fsSL --connect-timeout 10 --max-time 60 -o "$tmp/sums" "$sums" 2>/dev/null; then
+      rm -rf "$tmp"
+      log "$tool $tool_version: upstream's release is not reachable from here"
+      return 1
+    fi
+    want=$(awk -v n="$name" 'NF == 1 && NR == 1 { only = $1 } $2 == n || $2 == "*" n { print $1; found = 1 } END { if (!found && only) print only }' "$tmp/sums" | head -n1)
+    [[ $want =~ ^([0-9a-f]{64}|[0-9a-f]{128})$ ]] || { rm -rf "$tmp"; die "$tool $tool_version: $name is not listed in upstream's checksum file"; }
+    log "$tool $tool_version: downloading upstream's $name"
+    curl --proto '=https' -fsSL --connect-timeout 10 --max-time 900 -o "$tmp/$name" "$url" || { rm -rf "$tmp"; return 1; }
+    if [ ${#want} -eq 64 ]; then got=$(sha256sum "$tmp/$name" | cut -d' ' -f1); else got=$(sha512sum "$tmp/$name" | cut -d' ' -f1); fi
+    [ "$got" = "$want" ] || { rm -rf "$tmp"; die "$tool $tool_version: $name has checksum $got, upstream publishes $want"; }
+    mkdir -p "$out/bin"
+    case $name in
+      *.tar.gz | *.tgz) tar -xzf "$tmp/$name" -C "$out/bin" --strip-components="${tool_release_strip:-0}" ;;
+      *) install -m 0755 "$tmp/$name" "$out/bin/${installed:-$name}" ;;
+    esac
+    rm -f "$tmp/$name" "$tmp/sums"
+  done
   rm -rf "$tmp"
 }
 
