@@ -123,7 +123,7 @@ async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgr
     snapshotMode: "vanilla",
     diskBudget: "8GiB",
     logLevel: "warn",
-    snapshotChecksums: "first-load",
+    snapshotChecksums: "commit",
     gvisorBaseDir: path.join(dataDir, "gv"),
     ...(containerd ? { containerdAddress: containerd.address, containerdNamespace: "vhor-bench" } : {}),
   });

@@ -35,8 +35,11 @@ export const runtimeConfigSchema = z
     imageDir: z.string().min(1).optional(),
     /** Disk budget for snapshots, e.g. "20GiB". */
     diskBudget: byteSize("diskBudget").default(20 * 1024 ** 3),
-    /** "every-load" or "first-load" checksum verification (sizes are always checked). */
-    snapshotChecksums: z.enum(["every-load", "first-load"]).default("first-load"),
+    /**
+     * When snapshot files are hashed: "commit" (at commit and in a background pass after start-up;
+     * loads compare size, inode and mtime only) or "every-load" (also before every load).
+     */
+    snapshotChecksums: z.enum(["commit", "every-load"]).default("commit"),
     /** gRPC API: a Unix socket path, or a TCP port on `host`. */
     socket: z.string().min(1).optional(),
     port: z.number().int().min(1).max(65535).optional(),

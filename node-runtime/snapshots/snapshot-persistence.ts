@@ -1,11 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile, open } from "node:fs/promises";
 import path from "node:path";
-import { MANIFEST_FILE, snapshotManifestSchema, type SnapshotManifest } from "./manifest.js";
+import { MANIFEST_FILE, listSnapshotFiles, parseSnapshotManifest, type SnapshotManifest } from "./manifest.js";
 
 /**
  * On-disk layout of the snapshot store, kept apart from its policy (leases, LRU):
  *   <root>/committed/<revision>/{files…, manifest.json}   one directory per function revision
+ *   <root>/committed/<revision>/<side files>                written after the commit, bound to the
+ *                                                          snapshot by its id in their names (REAP's
+ *                                                          working set); not in the manifest
  *   <root>/staging/<revision>.<random>/                    snapshots being written
  * A snapshot becomes visible only by renaming a complete staging directory into committed/, so a
  * crash mid-write never leaves a half snapshot where a loader could find it. A committed directory's
@@ -41,12 +44,33 @@ export class SnapshotPersistence {
     const file = path.join(dir, MANIFEST_FILE);
     await writeFile(file, JSON.stringify(manifest, null, 2) + "\n");
     // Flush the manifest so the rename that publishes it never points at an empty file after a crash.
-    const fh = await open(file, "r");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+    await syncFile(file);
+  }
+
+  /** Replaces a committed snapshot's manifest atomically (readers see the old one or the new one). */
+  async replaceManifest(revision: string, manifest: SnapshotManifest): Promise<void> {
+    const dir = this.committedDir(revision);
+    const tmp = path.join(dir, `.${MANIFEST_FILE}.${randomBytes(4).toString("hex")}`);
+    await writeFile(tmp, JSON.stringify(manifest, null, 2) + "\n");
+    await syncFile(tmp);
+    await rename(tmp, path.join(dir, MANIFEST_FILE));
+  }
+
+  /** Files of a committed snapshot that its manifest does not list (written after the commit). */
+  async sideFiles(revision: string, manifest: SnapshotManifest): Promise<{ path: string; size: number }[]> {
+    const listed = new Set(manifest.files.map((f) => f.path));
+    const dir = this.committedDir(revision);
+    const out: { path: string; size: number }[] = [];
+    for (const rel of await listSnapshotFiles(dir)) {
+      if (listed.has(rel)) continue;
+      const st = await stat(path.join(dir, rel)).catch(() => undefined);
+      if (st) out.push({ path: rel, size: st.size });
     }
+    return out;
+  }
+
+  async removeFile(revision: string, rel: string): Promise<void> {
+    await rm(path.join(this.committedDir(revision), rel), { force: true });
   }
 
   /** Publishes a staged snapshot; false when the revision already has one (the staged copy is dropped). */
@@ -66,7 +90,7 @@ export class SnapshotPersistence {
 
   async readManifest(revision: string): Promise<SnapshotManifest> {
     const raw = await readFile(path.join(this.committedDir(revision), MANIFEST_FILE), "utf8");
-    return snapshotManifestSchema.parse(JSON.parse(raw));
+    return parseSnapshotManifest(raw);
   }
 
   async listRevisions(): Promise<string[]> {
@@ -96,5 +120,14 @@ export class SnapshotPersistence {
 
   async discardStaging(dir: string): Promise<void> {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function syncFile(file: string): Promise<void> {
+  const fh = await open(file, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

@@ -1,15 +1,18 @@
-import { stat } from "node:fs/promises";
 import path from "node:path";
+import { stat } from "node:fs/promises";
 import { RuntimeError, errorMessage } from "../orchestrator/errors.js";
-import { describeFiles, sha256File, type SnapshotManifest } from "./manifest.js";
+import { MANIFEST_VERSION, describeFiles, fileIdentity, newSnapshotId, sha256File, type ManifestFile, type SnapshotManifest } from "./manifest.js";
 import { SnapshotPersistence } from "./snapshot-persistence.js";
 
 export interface SnapshotInfo {
   revision: string;
+  /** The snapshot's identity (new at every commit of the revision). */
+  snapshotId: string;
   sandbox: string;
   imageDigest: string;
   createdAt: string;
   lastUsedAt: string;
+  /** Bytes on disk: the committed files plus what was written beside them since (working sets). */
   sizeBytes: number;
   files: number;
   /** Loads holding it right now (GC never deletes a snapshot with loads in flight). */
@@ -23,16 +26,21 @@ export interface SnapshotLease {
   release(): void;
 }
 
+/**
+ * When file contents are hashed. "commit" (default): sha256 of every file at commit, and once more in
+ * a background pass after start-up; a load only stat()s each file and compares size, inode and
+ * mtime with what the commit recorded, so no checksum runs on the start path. "every-load" also
+ * hashes every file before every load (the time shows in AddInstance).
+ */
+export type SnapshotChecksums = "commit" | "every-load";
+
 export interface SnapshotStoreOptions {
   root: string;
   /** Disk budget for committed snapshots, bytes; least recently used ones go first beyond it. */
   budgetBytes: number;
-  /**
-   * "every-load" hashes every file before every load; "first-load" hashes once per file identity
-   * (inode, size, mtime) per process and checks sizes on every load, which keeps multi-MB checksums
-   * off the restore path while still catching truncation and any rewrite of a file.
-   */
-  checksums?: "every-load" | "first-load";
+  checksums?: SnapshotChecksums;
+  /** Re-hash every snapshot in the background after init() (default true). */
+  verifyInBackground?: boolean;
   onEvent?: (event: SnapshotEvent) => void;
 }
 
@@ -41,11 +49,22 @@ export type SnapshotEvent =
   | { kind: "evicted"; revision: string; sizeBytes: number }
   | { kind: "discarded"; revision: string; reason: string };
 
+/** What the background pass found: snapshots whose every file matched its checksum, and the others. */
+export interface VerificationReport {
+  verified: string[];
+  discarded: string[];
+}
+
 /** Thrown when a snapshot fails its checks; the store has already discarded it. */
 export class SnapshotCorruptError extends RuntimeError {
   constructor(revision: string, reason: string) {
     super("FAILED_PRECONDITION", `snapshot of revision ${revision} is corrupt and was discarded: ${reason}`);
   }
+}
+
+/** A side file (written beside a committed snapshot) belongs to the snapshot whose id its name carries. */
+export function sideFileBelongsTo(name: string, snapshotId: string): boolean {
+  return path.posix.basename(name).includes(snapshotId);
 }
 
 /**
@@ -56,15 +75,20 @@ export class SnapshotStore {
   private readonly disk: SnapshotPersistence;
   private readonly leases = new Map<string, number>();
   private readonly deleting = new Set<string>();
-  private readonly verified = new Set<string>();
-  private readonly checksums: "every-load" | "first-load";
+  private readonly checksums: SnapshotChecksums;
+  private readonly stopBackground = new AbortController();
+  private background: Promise<VerificationReport> = Promise.resolve({ verified: [], discarded: [] });
 
   constructor(private readonly opts: SnapshotStoreOptions) {
     if (!Number.isFinite(opts.budgetBytes) || opts.budgetBytes <= 0) {
       throw new RuntimeError("INVALID_ARGUMENT", `snapshot disk budget must be a positive number of bytes, got ${opts.budgetBytes}`);
     }
+    const checksums = opts.checksums ?? "commit";
+    if (checksums !== "commit" && checksums !== "every-load") {
+      throw new RuntimeError("INVALID_ARGUMENT", `snapshot checksums must be "commit" or "every-load", got ${JSON.stringify(checksums)}`);
+    }
+    this.checksums = checksums;
     this.disk = new SnapshotPersistence(opts.root);
-    this.checksums = opts.checksums ?? "first-load";
   }
 
   get root(): string {
@@ -75,17 +99,111 @@ export class SnapshotStore {
     return this.opts.budgetBytes;
   }
 
+  /**
+   * Start-up: drops what cannot be loaded (unreadable or old-format manifests, files gone or changed
+   * and failing their checksum), side files of earlier snapshots of a revision, and whatever exceeds
+   * the budget; then re-hashes the rest in the background (see `verification()`).
+   */
   async init(): Promise<void> {
     await this.disk.init();
-    // A committed directory without a readable manifest cannot be checked, so it cannot be loaded.
+    const hashedNow = new Set<string>();
     for (const revision of await this.disk.listRevisions()) {
+      let manifest: SnapshotManifest;
       try {
-        await this.disk.readManifest(revision);
+        manifest = await this.disk.readManifest(revision);
       } catch (err) {
         await this.discard(revision, `unreadable manifest: ${errorMessage(err)}`);
+        continue;
+      }
+      try {
+        if (await this.reidentify(revision, manifest)) hashedNow.add(revision);
+      } catch (err) {
+        await this.discard(revision, errorMessage(err));
+        continue;
+      }
+      for (const side of await this.disk.sideFiles(revision, manifest)) {
+        // Written for an earlier snapshot of this revision (say, a recording that finished after it was deleted).
+        if (!sideFileBelongsTo(side.path, manifest.snapshotId)) await this.disk.removeFile(revision, side.path);
       }
     }
     await this.collectGarbage();
+    if (this.opts.verifyInBackground ?? true) {
+      const pending = (await this.disk.listRevisions()).filter((r) => !hashedNow.has(r));
+      this.background = this.verifyAll(pending);
+    }
+  }
+
+  /**
+   * Files whose identity (inode, mtime) differs from the manifest's — the data directory was copied
+   * or restored from a backup — are hashed now; when their contents still match, the manifest takes
+   * their new identity. Returns whether anything was hashed. Throws when a file is missing or differs.
+   */
+  private async reidentify(revision: string, manifest: SnapshotManifest): Promise<boolean> {
+    const dir = this.disk.committedDir(revision);
+    const files: ManifestFile[] = [];
+    let changed = false;
+    for (const f of manifest.files) {
+      const full = this.fileIn(dir, f.path);
+      const now = await fileIdentity(full).catch(() => {
+        throw new Error(`file ${f.path} is missing`);
+      });
+      if (now.size !== f.size) throw new Error(`file ${f.path} has ${now.size} bytes, manifest says ${f.size}`);
+      if (now.ino === f.ino && now.mtimeNs === f.mtimeNs) {
+        files.push(f);
+        continue;
+      }
+      const sum = await sha256File(full);
+      if (sum !== f.sha256) throw new Error(`file ${f.path} has sha256 ${sum}, manifest says ${f.sha256}`);
+      files.push({ ...f, ino: now.ino, mtimeNs: now.mtimeNs });
+      changed = true;
+    }
+    if (changed) await this.disk.replaceManifest(revision, { ...manifest, files });
+    return changed;
+  }
+
+  /** The background pass started by init(): resolves once every snapshot was re-hashed (or close() stopped it). */
+  verification(): Promise<VerificationReport> {
+    return this.background;
+  }
+
+  /** Stops the background pass and waits for it. */
+  async close(): Promise<void> {
+    this.stopBackground.abort();
+    await this.background;
+  }
+
+  private async verifyAll(revisions: string[]): Promise<VerificationReport> {
+    const report: VerificationReport = { verified: [], discarded: [] };
+    const signal = this.stopBackground.signal;
+    for (const revision of revisions) {
+      if (signal.aborted) break;
+      let manifest: SnapshotManifest;
+      try {
+        manifest = await this.disk.readManifest(revision);
+      } catch {
+        continue; // Deleted (or replaced mid-write) since init: nothing to verify.
+      }
+      const dir = this.disk.committedDir(revision);
+      let problem: string | undefined;
+      for (const f of manifest.files) {
+        try {
+          const sum = await sha256File(this.fileIn(dir, f.path), signal);
+          if (sum !== f.sha256) problem = `file ${f.path} has sha256 ${sum}, manifest says ${f.sha256}`;
+        } catch (err) {
+          if (signal.aborted) return report;
+          problem = errorMessage(err);
+        }
+        if (problem) break;
+      }
+      if (problem === undefined) {
+        report.verified.push(revision);
+      } else if (await this.isCurrent(revision, manifest.snapshotId)) {
+        // Only the snapshot that was hashed: one deleted and taken again meanwhile is not this one.
+        await this.discard(revision, `background verification: ${problem}`).catch(() => undefined);
+        report.discarded.push(revision);
+      }
+    }
+    return report;
   }
 
   async has(revision: string): Promise<boolean> {
@@ -108,9 +226,9 @@ export class SnapshotStore {
   }
 
   /**
-   * Records sizes and checksums of the staged files and publishes them as the revision's snapshot.
-   * Returns false when the revision already had one (the staged copy is dropped) or the snapshot
-   * alone exceeds the disk budget.
+   * Records sizes, checksums and identities of the staged files under a new snapshot id and
+   * publishes them as the revision's snapshot. Returns false when the revision already had one (the
+   * staged copy is dropped) or the snapshot alone exceeds the disk budget.
    */
   async commit(stagingDir: string, meta: { revision: string; sandbox: string; imageDigest: string }): Promise<boolean> {
     let published = false;
@@ -122,7 +240,8 @@ export class SnapshotStore {
         return false;
       }
       await this.disk.writeManifest(stagingDir, {
-        version: 1,
+        version: MANIFEST_VERSION,
+        snapshotId: newSnapshotId(),
         ...meta,
         createdAt: new Date().toISOString(),
         totalBytes,
@@ -140,8 +259,8 @@ export class SnapshotStore {
   }
 
   /**
-   * Checks the revision's snapshot (manifest, sizes, checksums) and reserves it for one load.
-   * Undefined when there is none; SnapshotCorruptError (after discarding it) when it fails a check.
+   * Checks the revision's snapshot and reserves it for one load. Undefined when there is none;
+   * SnapshotCorruptError (after discarding it) when it fails a check.
    */
   async acquire(revision: string): Promise<SnapshotLease | undefined> {
     if (this.deleting.has(revision) || !(await this.has(revision))) return undefined;
@@ -167,6 +286,27 @@ export class SnapshotStore {
     }
   }
 
+  /**
+   * Gives back a lease on a snapshot that could not be loaded here (the restore failed, or the
+   * driver found it incompatible) and deletes that snapshot, so the next teardown of a booted
+   * instance takes it again. A snapshot taken since under the same revision is left alone.
+   * Loads of it still in flight fail over to a boot, as with a corrupt snapshot.
+   */
+  async discardLoaded(lease: SnapshotLease, reason: string): Promise<boolean> {
+    lease.release();
+    const revision = lease.manifest.revision;
+    if (!(await this.isCurrent(revision, lease.manifest.snapshotId))) return false;
+    await this.discard(revision, reason);
+    return true;
+  }
+
+  private async isCurrent(revision: string, snapshotId: string): Promise<boolean> {
+    if (this.deleting.has(revision)) return false;
+    const current = await this.disk.readManifest(revision).catch(() => undefined);
+    return current?.snapshotId === snapshotId;
+  }
+
+  /** A load's check: each file is there with the size, inode and mtime the commit recorded (and, every-load, its checksum). */
   private async check(revision: string): Promise<SnapshotManifest> {
     let manifest: SnapshotManifest;
     try {
@@ -176,22 +316,26 @@ export class SnapshotStore {
     }
     const dir = this.disk.committedDir(revision);
     for (const f of manifest.files) {
-      const full = path.join(dir, f.path);
-      if (path.relative(dir, full).startsWith("..")) throw new Error(`manifest names a file outside the snapshot: ${f.path}`);
-      let st;
-      try {
-        st = await stat(full);
-      } catch {
+      const full = this.fileIn(dir, f.path);
+      const now = await fileIdentity(full).catch(() => {
         throw new Error(`file ${f.path} is missing`);
+      });
+      if (now.size !== f.size) throw new Error(`file ${f.path} has ${now.size} bytes, manifest says ${f.size}`);
+      if (now.ino !== f.ino || now.mtimeNs !== f.mtimeNs) {
+        throw new Error(`file ${f.path} was replaced or rewritten after the commit (inode ${now.ino}, mtime ${now.mtimeNs} ns; manifest says ${f.ino}, ${f.mtimeNs} ns)`);
       }
-      if (st.size !== f.size) throw new Error(`file ${f.path} has ${st.size} bytes, manifest says ${f.size}`);
-      const identity = `${full}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${f.sha256}`;
-      if (this.checksums === "first-load" && this.verified.has(identity)) continue;
-      const sum = await sha256File(full);
-      if (sum !== f.sha256) throw new Error(`file ${f.path} has sha256 ${sum}, manifest says ${f.sha256}`);
-      this.verified.add(identity);
+      if (this.checksums === "every-load") {
+        const sum = await sha256File(full);
+        if (sum !== f.sha256) throw new Error(`file ${f.path} has sha256 ${sum}, manifest says ${f.sha256}`);
+      }
     }
     return manifest;
+  }
+
+  private fileIn(dir: string, rel: string): string {
+    const full = path.join(dir, rel);
+    if (path.relative(dir, full).startsWith("..")) throw new Error(`manifest names a file outside the snapshot: ${rel}`);
+    return full;
   }
 
   async list(): Promise<SnapshotInfo[]> {
@@ -200,13 +344,15 @@ export class SnapshotStore {
       if (this.deleting.has(revision)) continue;
       try {
         const m = await this.disk.readManifest(revision);
+        const side = await this.disk.sideFiles(revision, m);
         out.push({
           revision,
+          snapshotId: m.snapshotId,
           sandbox: m.sandbox,
           imageDigest: m.imageDigest,
           createdAt: m.createdAt,
           lastUsedAt: (await this.disk.lastUsed(revision)).toISOString(),
-          sizeBytes: m.totalBytes,
+          sizeBytes: m.totalBytes + side.reduce((sum, f) => sum + f.size, 0),
           files: m.files.length,
           inUse: this.leases.get(revision) ?? 0,
         });
@@ -217,7 +363,7 @@ export class SnapshotStore {
     return out;
   }
 
-  /** Deletes a revision's snapshot; refuses while a load holds it. */
+  /** Deletes a revision's snapshot (and everything bound to it); refuses while a load holds it. */
   async remove(revision: string): Promise<void> {
     if (!(await this.has(revision))) throw new RuntimeError("NOT_FOUND", `no snapshot for revision ${revision}`);
     if ((this.leases.get(revision) ?? 0) > 0) {
