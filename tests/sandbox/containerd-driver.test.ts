@@ -127,7 +127,7 @@ describe.skipIf(skip)("containerd driver", () => {
     const timer = new StageTimer();
     const handle = await driver.boot(request("vhctr-hello-1"), timer);
     expect(handle.kind).toBe("containerd");
-    expect(driver.supportsSnapshots).toBe(false);
+    expect(driver.capabilities.snapshots).toBe(false);
     const stages = timer.snapshot();
     for (const stage of ["GetImage", "NewContainer", "NewTask", "TaskWait", "TaskStart"] as const) expect(stages[stage]).toBeGreaterThan(0);
     expect(await sayHello(handle, "vhive", 30_000)).toBe("Hello, vhive!");
