@@ -143,9 +143,9 @@ async function main(): Promise<void> {
     try {
       await g.nextLine();
       const r = await g.nextLine<{ sinceStartNs: number }>(120_000);
-      const ready = await h.ready;
-      if (mode === "reap" && ready.workingSetWarning) throw new Error(ready.workingSetWarning);
-      return { ms: r.sinceStartNs / 1e6, ready, stats: h.stats() };
+      const installed = await h.installed;
+      if (mode === "reap" && installed.workingSetWarning) throw new Error(installed.workingSetWarning);
+      return { ms: r.sinceStartNs / 1e6, installed, stats: h.stats() };
     } finally {
       g.child.stdin.end();
       await g.exited;
@@ -202,9 +202,10 @@ async function main(): Promise<void> {
             samples.reap.push(r.ms);
             if (!pinned && rep === REPS - 1) {
               reapDetail = {
-                fetchStateMs: r.ready.fetchStateUs / 1000,
-                installWsMs: r.ready.installWsUs / 1000,
-                installedPages: r.ready.installedPages,
+                fetchStateMs: r.installed.fetchStateUs / 1000,
+                installWsMs: r.installed.installWsUs / 1000,
+                streamMs: r.installed.streamUs / 1000,
+                installedPages: r.installed.installedPages,
                 installIoctls: r.stats.installIoctls,
                 lazyFaultsAfterInstall: r.stats.faults,
               };

@@ -4,16 +4,22 @@ import { dirname, join } from "node:path";
 
 /** Event posted by the native threads (see native/handler.h for when each kind is sent). */
 export interface NativeEvent {
-  kind: "handshake" | "installed" | "failed" | "exited" | "warning";
+  kind: "handshake" | "serving" | "installed" | "failed" | "exited" | "warning";
   error: boolean;
   /** Handshake JSON (latin-1 decoded bytes) or an error / exit reason. */
   message?: string;
   fdCount: number;
   peerPid: number;
   killedPid: number;
+  /** installed: from the start of the stream until its last read completed. */
   fetchUs: number;
+  /** installed: time the fault thread spent checksumming and installing chunks. */
   installUs: number;
+  /** installed: from the start of the stream until the set was installed and verified. */
+  streamUs: number;
   installedPages: number;
+  /** failed: the working set failed its checksum (or a read) after pages of it were installed. */
+  workingSetBad: boolean;
 }
 
 export interface NativeServeConfig {
@@ -43,6 +49,8 @@ export interface NativeStats {
   serveUs: number;
   installedPages: number;
   installIoctls: number;
+  /** Prefetch: faults held until the working set's index had been read. */
+  parkedFaults: number;
   recordedPages: number;
   memFileSize: number;
 }

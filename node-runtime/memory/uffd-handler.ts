@@ -26,7 +26,7 @@ export interface UffdHandlerOptions {
   workingSetPath?: string;
   /** VMM process killed if the handler fails; defaults to the pid that connected (SO_PEERCRED). */
   vmmPid?: number;
-  /** Receives FetchState and InstallWS (prefetch, at install) and ServeUnique (at stopRecording). */
+  /** Receives FetchState and InstallWS (prefetch, once the set is in) and ServeUnique (at stopRecording). */
   timer?: StageTimer;
   /** How long to wait for the VMM to connect and send its regions (default 10 s). */
   handshakeTimeoutMs?: number;
@@ -50,14 +50,22 @@ export interface UffdReady {
   regions: UffdRegion[];
   /** Pid that connected to the socket (the VMM). */
   peerPid: number;
-  /** Prefetch: pages of the working set installed before serving (0 otherwise). */
-  installedPages: number;
-  fetchStateUs: number;
-  installWsUs: number;
-  /** Prefetch only: why the working set could not be used (then every fault is served lazily). */
-  workingSetWarning?: string;
-  /** Other non-fatal conditions (e.g. realtimePriority not permitted). */
+  /** Non-fatal conditions (e.g. realtimePriority not permitted). */
   notes: string[];
+}
+
+/** How the working set went in (prefetch); all zero for lazy and record loads. */
+export interface UffdInstall {
+  /** Pages of the working set installed (pages the VMM had faulted in itself are not counted). */
+  installedPages: number;
+  /** From the start of the stream until its last read completed (REAP's FetchState). */
+  fetchStateUs: number;
+  /** Time the fault thread spent checksumming and installing chunks (REAP's InstallWS). */
+  installWsUs: number;
+  /** From the start of the stream until the whole set was installed and its checksum verified. */
+  streamUs: number;
+  /** Why the working set could not be used (then every fault is served lazily). */
+  workingSetWarning?: string;
 }
 
 export interface UffdStats extends NativeStats {
@@ -81,10 +89,18 @@ export type FirstInvocationResult =
 
 export interface UffdHandler {
   /**
-   * Resolves once the handshake is validated and the fault thread serves (in prefetch mode,
-   * after the working set is installed); rejects with the failure otherwise.
+   * Resolves once the handshake is validated and the fault thread serves; rejects with the
+   * failure otherwise. In prefetch mode the working set is still streaming in: the VMM may be
+   * resumed now, its faults are answered first and the set's chunks installed between them.
    */
   readonly ready: Promise<UffdReady>;
+  /**
+   * Prefetch: resolves when the whole working set is installed and verified, or found unusable
+   * (`workingSetWarning`; served lazily). Rejects if the handler fails first — a set that fails its
+   * checksum after pages of it reached the guest kills the VMM and is marked for re-recording.
+   * Lazy and record loads resolve it together with `ready`, with zeros.
+   */
+  readonly installed: Promise<UffdInstall>;
   /** Resolves when the handler stops: the VMM exited, close() was called, or it failed. */
   readonly stopped: Promise<{ reason: string }>;
   stats(): UffdStats;
@@ -148,9 +164,12 @@ async function removeStaleSocket(path: string): Promise<void> {
 
 class UffdHandlerImpl implements UffdHandler {
   readonly ready: Promise<UffdReady>;
+  readonly installed: Promise<UffdInstall>;
   readonly stopped: Promise<{ reason: string }>;
   private resolveReady!: (r: UffdReady) => void;
   private rejectReady!: (e: Error) => void;
+  private resolveInstalled!: (r: UffdInstall) => void;
+  private rejectInstalled!: (e: Error) => void;
   private resolveStopped!: (s: { reason: string }) => void;
   private handle: NativeHandle | undefined;
   private regions: UffdRegion[] = [];
@@ -161,6 +180,7 @@ class UffdHandlerImpl implements UffdHandler {
   private closed = false;
   private failed: UffdFailure | undefined;
   private recordingStopped = false;
+  private workingSetFailure: string | undefined;
   private readonly failureListeners: ((f: UffdFailure) => void)[] = [];
 
   constructor(
@@ -173,8 +193,13 @@ class UffdHandlerImpl implements UffdHandler {
       this.resolveReady = res;
       this.rejectReady = rej;
     });
+    this.installed = new Promise((res, rej) => {
+      this.resolveInstalled = res;
+      this.rejectInstalled = rej;
+    });
     // Callers may rely on onFailure alone; an unobserved rejection must not crash the daemon.
     this.ready.catch(() => undefined);
+    this.installed.catch(() => undefined);
     this.stopped = new Promise((res) => (this.resolveStopped = res));
   }
 
@@ -193,25 +218,31 @@ class UffdHandlerImpl implements UffdHandler {
         if (e.message?.startsWith("working set")) this.warning = e.message;
         else if (e.message) this.notes.push(e.message);
         return;
-      case "installed": {
-        if (this.opts.mode === "prefetch" && this.warning === undefined) {
+      case "serving":
+        this.settled = true;
+        this.resolveReady({ regions: this.regions, peerPid: this.peerPid, notes: [...this.notes] });
+        if (this.opts.mode !== "prefetch") this.resolveInstalled({ installedPages: 0, fetchStateUs: 0, installWsUs: 0, streamUs: 0 });
+        return;
+      case "installed":
+        if (this.warning === undefined) {
           this.opts.timer?.add("FetchState", e.fetchUs);
           this.opts.timer?.add("InstallWS", e.installUs);
         }
-        this.settled = true;
-        this.resolveReady({
-          regions: this.regions,
-          peerPid: this.peerPid,
+        this.resolveInstalled({
           installedPages: e.installedPages,
           fetchStateUs: e.fetchUs,
           installWsUs: e.installUs,
+          streamUs: e.streamUs,
           ...(this.warning !== undefined ? { workingSetWarning: this.warning } : {}),
-          notes: [...this.notes],
         });
         return;
+      case "failed": {
+        const error = new Error(`UFFD handler: ${e.message ?? "fault thread failed"}`);
+        // The set is at fault, not the VMM: the next load of this snapshot records a fresh one
+        // (marked in teardown, before `stopped` resolves).
+        if (e.workingSetBad) this.workingSetFailure = e.message ?? "working set failed";
+        return this.fail(error, e.killedPid);
       }
-      case "failed":
-        return this.fail(new Error(`UFFD handler: ${e.message ?? "fault thread failed"}`), e.killedPid);
       case "exited":
         if (!this.settled) this.fail(new Error(`UFFD handler: stopped before serving (${e.message})`), 0);
         else void this.shutdown(e.message ?? "exited");
@@ -254,6 +285,7 @@ class UffdHandlerImpl implements UffdHandler {
     }
     this.failed = { error, killedPid };
     this.rejectReady(error);
+    this.rejectInstalled(error);
     for (const l of this.failureListeners) l(this.failed);
     void this.shutdown(`failed: ${error.message}`);
   }
@@ -275,6 +307,8 @@ class UffdHandlerImpl implements UffdHandler {
     if (!this.handle || this.closed) throw new Error("UFFD handler is closed");
     if (this.recordingStopped) throw new Error("stopRecording() was already called for this load");
     await this.ready;
+    // Reused and unique pages are only final once the whole set is in.
+    await this.installed;
     this.recordingStopped = true;
     if (this.opts.mode === "record") {
       const order = this.native.stopRecording(this.handle);
@@ -319,8 +353,10 @@ class UffdHandlerImpl implements UffdHandler {
   private async teardown(reason: string): Promise<void> {
     this.closed = true;
     if (!this.settled && !this.failed) this.rejectReady(new Error(`UFFD handler closed before it was ready (${reason})`));
+    if (!this.failed) this.rejectInstalled(new Error(`UFFD handler stopped before the working set was installed (${reason})`));
     // Joining the native threads is quick: close() wakes them through an eventfd.
     if (this.handle) this.native.close(this.handle);
+    if (this.workingSetFailure !== undefined) await markWorkingSetStale(this.workingSetPath, this.workingSetFailure).catch(() => undefined);
     await rm(this.opts.socketPath, { force: true });
     this.resolveStopped({ reason });
   }

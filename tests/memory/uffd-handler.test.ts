@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startUffdHandler, type UffdHandler, type UffdHandlerOptions } from "../../node-runtime/memory/uffd-handler.js";
-import { planReapLoad, workingSetPathFor } from "../../node-runtime/memory/working-set-policy.js";
+import { isWorkingSetStale, planReapLoad, workingSetPathFor } from "../../node-runtime/memory/working-set-policy.js";
 import { readWorkingSetPages } from "../../node-runtime/memory/working-set-file.js";
 import { StageTimer } from "../../node-runtime/metrics/stages.js";
 import { buildGuest, ensureAddonBuilt, GuestProcess, makeTempDir, pageSum, uffdUnavailableReason, writeTrace } from "./guest-process.js";
@@ -112,9 +112,10 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     const extra = firstOccurrence(pickPages(40, 99)).filter((p) => !ws.has(p));
     const timer = new StageTimer();
     const { h, g } = await launch({ mode: "prefetch", timer, rerecordThreshold: 0.5 });
-    const ready = await h.ready;
-    expect(ready.workingSetWarning).toBeUndefined();
-    expect(ready.installedPages).toBe(ws.size);
+    await h.ready;
+    const installed = await h.installed;
+    expect(installed.workingSetWarning).toBeUndefined();
+    expect(installed.installedPages).toBe(ws.size);
     const trace = [...wsPages.slice(0, 150), ...extra, ...wsPages.slice(150)];
     const res = await g.command<{ sums: number[]; residentBefore: number }>(`touch ${writeTrace(join(tmp.dir, "t-pf"), trace)} sums`);
     // mincore before touching: every working-set page is already present, no extra page is.
@@ -146,7 +147,7 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     // No waiting for ready: the guest faults on set pages before and while they are installed.
     const res = await g.command<{ sums: number[] }>(`vcpus 2 ${writeTrace(join(tmp.dir, "t-race"), [...ws])}`);
     expect(res.sums).toEqual(fileSums([...ws]));
-    expect((await h.ready).installedPages).toBe(ws.length);
+    expect((await h.installed).installedPages).toBe(ws.length);
     const s = h.stats();
     // Faults that raced the install are answered by the install, never copied lazily.
     expect(s.copiedPages).toBe(0);
@@ -165,19 +166,90 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     expect(await planReapLoad(snapDir, MEM_SIZE)).toMatchObject({ mode: "record" });
   });
 
-  it("prefetch with a corrupted working set serves lazily and asks for re-recording", async () => {
+  it("prefetch with an unusable working set (index out of order) serves lazily and asks for re-recording", async () => {
+    const wsPath = join(tmp.dir, "unsorted.reap");
+    const bad = readFileSync(workingSetPathFor(join(tmp.dir, "snapshot")));
+    const indexOffset = Number(bad.readBigUInt64LE(32));
+    const [a, b] = [bad.readUInt32LE(indexOffset), bad.readUInt32LE(indexOffset + 4)];
+    bad.writeUInt32LE(b, indexOffset);
+    bad.writeUInt32LE(a, indexOffset + 4);
+    writeFileSync(wsPath, bad);
+    const { h, g } = await launch({ mode: "prefetch", workingSetPath: wsPath });
+    await h.ready;
+    const installed = await h.installed;
+    expect(installed.workingSetWarning).toMatch(/page index out of range or unsorted/);
+    expect(installed.installedPages).toBe(0);
+    const trace = pickPages(20, 3);
+    const res = await g.command<{ sums: number[] }>(`touch ${writeTrace(join(tmp.dir, "t-c"), trace)} sums`);
+    expect(res.sums).toEqual(fileSums(trace));
+    expect(h.stats().copiedPages).toBe(new Set(trace).size);
+    expect(await h.stopRecording()).toMatchObject({ rerecord: true });
+  });
+
+  it("a working set that fails its checksum after its pages were installed kills the VMM and is marked stale", async () => {
     const wsPath = join(tmp.dir, "corrupt.reap");
     const good = readFileSync(workingSetPathFor(join(tmp.dir, "snapshot")));
     good.writeUInt8(good.readUInt8(good.length - 1) ^ 0xff, good.length - 1);
     writeFileSync(wsPath, good);
     const { h, g } = await launch({ mode: "prefetch", workingSetPath: wsPath });
-    const ready = await h.ready;
-    expect(ready.workingSetWarning).toMatch(/checksum mismatch/);
-    expect(ready.installedPages).toBe(0);
-    const trace = pickPages(20, 3);
-    const res = await g.command<{ sums: number[] }>(`touch ${writeTrace(join(tmp.dir, "t-c"), trace)} sums`);
+    const failure = new Promise<{ killedPid: number; message: string }>((res) =>
+      h.onFailure((f) => res({ killedPid: f.killedPid, message: f.error.message })),
+    );
+    await h.ready; // the guest may already run on installed pages when the last chunk disagrees
+    await expect(h.installed).rejects.toThrow(/checksum mismatch after its pages were installed/);
+    const f = await failure;
+    expect(f.killedPid).toBe(g.pid);
+    expect(await g.exited).toMatchObject({ signal: "SIGKILL" });
+    await h.stopped;
+    expect(await isWorkingSetStale(wsPath)).toBe(true);
+  });
+
+  it("prefetch streams the set while the guest runs: ready comes first, set pages are never copied lazily, pages outside it are", async () => {
+    // A set of many chunks (about 12 MiB of pages), recorded through the real path.
+    const wsPath = join(tmp.dir, "streamed.reap");
+    const wsPages = firstOccurrence(pickPages(3000, 41));
+    const rec = await launch({ mode: "record", workingSetPath: wsPath });
+    await rec.h.ready;
+    await rec.g.command(`touch ${writeTrace(join(tmp.dir, "t-rec-stream"), wsPages)}`);
+    await rec.h.stopRecording();
+    const ws = new Set(wsPages);
+    const extra = firstOccurrence(pickPages(200, 43)).filter((p) => !ws.has(p));
+    // Interleaved as a guest would touch them: set pages in recorded order, strangers among them.
+    const trace = wsPages.flatMap((p, i) => (i % 15 === 0 && extra[i / 15] !== undefined ? [extra[i / 15]!, p] : [p]));
+    const traceFile = writeTrace(join(tmp.dir, "t-stream"), trace);
+    const order: string[] = [];
+    // The guest starts touching right after its handshake, before the set can be in.
+    const { h, g } = await launch({ mode: "prefetch", workingSetPath: wsPath }, ["--trace", traceFile]);
+    void h.ready.then(() => order.push("ready"));
+    const installed = h.installed.then((i) => (order.push("installed"), i));
+    const touched = await g.nextLine<{ pages: number }>(60_000);
+    expect(touched.pages).toBe(trace.length);
+    expect((await installed).installedPages).toBe(ws.size);
+    expect(order).toEqual(["ready", "installed"]);
+    const strangers = extra.filter((p) => trace.includes(p));
+    const res = await g.command<{ sums: number[] }>(`touch ${traceFile} sums`);
     expect(res.sums).toEqual(fileSums(trace));
-    expect(await h.stopRecording()).toMatchObject({ rerecord: true });
+    const s = h.stats();
+    // Set pages reach the guest only through the stream (a fault on one not yet streamed waits
+    // for its chunk's copy); every page outside the set is served at once, from the memory file.
+    expect(s.copiedPages).toBe(strangers.length);
+    expect(s.uniquePages).toBe(strangers.length);
+    expect(s.faults).toBe(s.workingSetFaults + strangers.length);
+    expect(s.installedPages).toBe(ws.size);
+    console.log(`streamed: ${s.workingSetFaults} faults on set pages left to the stream, ${s.parkedFaults} held until the index was read`);
+  });
+
+  it("close() while the working set streams stops the handler and releases it", async () => {
+    const wsPath = join(tmp.dir, "streamed.reap");
+    const { h } = await launch({ mode: "prefetch", workingSetPath: wsPath });
+    await h.ready;
+    await h.close();
+    expect((await h.stopped).reason).toBe("closed");
+    // Either the set was in before close() or the load ended without it; never left pending.
+    await h.installed.then(
+      (i) => expect(i.installedPages).toBeGreaterThan(0),
+      (e: Error) => expect(e.message).toMatch(/stopped before the working set was installed/),
+    );
   });
 
   it("several vCPUs faulting the same pages at once all get the file's contents; duplicate faults count as already present", async () => {

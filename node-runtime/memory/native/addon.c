@@ -67,6 +67,7 @@ static const char *kind_name(enum vhuf_event_kind k) {
     case VHUF_EV_FAILED: return "failed";
     case VHUF_EV_EXITED: return "exited";
     case VHUF_EV_WARNING: return "warning";
+    case VHUF_EV_SERVING: return "serving";
   }
   return "unknown";
 }
@@ -97,7 +98,10 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     set_num(env, obj, "killedPid", ev->killed_pid);
     set_num(env, obj, "fetchUs", ev->fetch_us);
     set_num(env, obj, "installUs", ev->install_us);
+    set_num(env, obj, "streamUs", ev->stream_us);
     set_num(env, obj, "installedPages", (double)ev->installed_pages);
+    napi_get_boolean(env, ev->working_set_bad != 0, &b);
+    napi_set_named_property(env, obj, "workingSetBad", b);
     napi_get_undefined(env, &undef);
     napi_call_function(env, undef, js_cb, 1, &obj, NULL);
   }
@@ -335,6 +339,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "serveUs", (double)atomic_load(&c->serve_ns) / 1000.0);
   set_num(env, obj, "installedPages", (double)atomic_load(&c->installed_pages));
   set_num(env, obj, "installIoctls", (double)atomic_load(&c->install_ioctls));
+  set_num(env, obj, "parkedFaults", (double)atomic_load(&c->parked_faults));
   set_num(env, obj, "recordedPages", (double)atomic_load(&w->h->order_len));
   set_num(env, obj, "memFileSize", (double)w->h->mem_size);
   return obj;

@@ -2,8 +2,9 @@
  * Shared state of one userfaultfd memory-backend handler (one per restored VM).
  *
  * Threads: a handshake thread (accept + recvmsg of Firecracker's regions message and uffd) and,
- * once TypeScript has validated the regions, a serve thread that installs the working set
- * (prefetch mode) and then answers page faults. Node's event loop only receives events.
+ * once TypeScript has validated the regions, a serve thread that answers page faults and, in
+ * prefetch mode, streams the working set in at the same time (faults first, chunks of the set
+ * between them). Node's event loop only receives events.
  */
 #ifndef VHUF_HANDLER_H
 #define VHUF_HANDLER_H
@@ -16,6 +17,9 @@
 
 #define VHUF_MAX_REGIONS 64
 #define VHUF_MAX_HANDSHAKE_BYTES (256 * 1024)
+/* Working-set streaming: reads of VHUF_WS_CHUNK bytes, VHUF_WS_DEPTH of them in flight. */
+#define VHUF_WS_CHUNK (1024 * 1024)
+#define VHUF_WS_DEPTH 8
 
 enum vhuf_mode { VHUF_LAZY = 0, VHUF_RECORD = 1, VHUF_PREFETCH = 2 };
 
@@ -28,10 +32,11 @@ struct vhuf_region {
 /* Kinds of events the native threads post to JavaScript. */
 enum vhuf_event_kind {
   VHUF_EV_HANDSHAKE = 1, /* message + fd received (or a handshake error) */
-  VHUF_EV_INSTALLED = 2, /* serve thread running; working set installed if prefetching */
+  VHUF_EV_INSTALLED = 2, /* prefetch: the working set is installed (or was unusable: WARNING first) */
   VHUF_EV_FAILED = 3,    /* fatal error; VMM killed if its pid was known */
   VHUF_EV_EXITED = 4,    /* serve thread ended without error (VMM gone or closed) */
   VHUF_EV_WARNING = 5,   /* non-fatal (e.g. unusable working-set file, served lazily) */
+  VHUF_EV_SERVING = 6,   /* serve thread answers faults (prefetch: the working set streams in) */
 };
 
 struct vhuf_event {
@@ -44,7 +49,9 @@ struct vhuf_event {
   int killed_pid;
   double fetch_us;
   double install_us;
+  double stream_us;
   uint64_t installed_pages;
+  int working_set_bad; /* FAILED: the working set's checksum failed after pages were installed */
 };
 
 struct vhuf_counters {
@@ -60,7 +67,18 @@ struct vhuf_counters {
   _Atomic uint64_t serve_ns;        /* time spent serving faults (read to ioctl done) */
   _Atomic uint64_t installed_pages; /* prefetch: pages of the set installed */
   _Atomic uint64_t install_ioctls;  /* prefetch: UFFDIO_COPY calls for the set */
+  _Atomic uint64_t parked_faults;   /* prefetch: faults held until the set's index was read */
 };
+
+/* Incremental state of vhuf_hash64 (hash64.c). */
+struct vhuf_hash64_state {
+  uint64_t lane[4];
+  uint64_t total;
+  uint8_t carry[32];
+  size_t carry_len;
+};
+
+struct vhuf_stream; /* prefetch.c */
 
 struct vhuf_handler {
   /* configuration */
@@ -93,6 +111,13 @@ struct vhuf_handler {
   uint8_t *removed; /* 1 = balloon removed it; next fault gets a zero page */
   uint8_t *seen;    /* record: already recorded; prefetch: in the working set or served */
   uint8_t *in_ws;   /* prefetch: page belongs to the working set */
+
+  /* prefetch: the working set being streamed in (NULL when done or not prefetching) */
+  struct vhuf_stream *stream;
+  int ws_index_known;          /* in_ws is filled in */
+  int64_t ws_installed_through; /* highest set page whose chunk is installed; -1 none */
+  int ws_installing;           /* pages of the set above ws_installed_through are still coming */
+  int ws_corrupt;              /* the set failed its checksum or a read after pages were installed */
 
   /* record mode: ordered list of touched file pages */
   uint32_t *order;
@@ -127,14 +152,37 @@ void *vhuf_serve_main(void *arg);
    out of the fault thread's poll set keeps that poll as small as a minimal handler's. */
 void *vhuf_watch_main(void *arg);
 
-/* Working-set file (format in working-set-file.ts): read with O_DIRECT and install.
-   0 = installed; -1 = not used (err says why; fatal if h->fatal_msg is set); -2 = VMM gone. */
-int vhuf_prefetch(struct vhuf_handler *h, double *fetch_us, double *install_us, char *err, size_t errlen);
+/* Working-set streaming (prefetch.c; format in working-set-file.ts). */
+enum vhuf_stream_status {
+  VHUF_STREAM_IDLE = 0,     /* waiting for reads; poll vhuf_stream_fd */
+  VHUF_STREAM_PROGRESS = 1, /* one chunk processed; more work may be ready */
+  VHUF_STREAM_DONE = 2,     /* every page of the set installed and the checksum verified */
+  VHUF_STREAM_UNUSABLE = 3, /* the file cannot be used; nothing was installed (err says why) */
+  VHUF_STREAM_FATAL = 4,    /* failed after pages were installed (h->fatal_msg says why) */
+  VHUF_STREAM_VMM_GONE = 5, /* the VMM exited */
+};
+/* Opens the set and submits the first reads. 0 = streaming; -1 = unusable (err). */
+int vhuf_stream_start(struct vhuf_handler *h, char *err, size_t errlen);
+/* Eventfd readable when reads completed; -1 if reads are synchronous (always ready). */
+int vhuf_stream_fd(const struct vhuf_handler *h);
+/* Harvests completed reads and processes the next chunk in file order, if it has arrived. */
+enum vhuf_stream_status vhuf_stream_step(struct vhuf_handler *h, char *err, size_t errlen);
+/* Times and counts for the INSTALLED event. */
+void vhuf_stream_report(const struct vhuf_handler *h, struct vhuf_event *ev);
+/* Waits for reads in flight and releases everything (safe to call twice). */
+void vhuf_stream_end(struct vhuf_handler *h);
+
+/* Read buffers kept across loads (buffer-pool.c); VHUF_WS_CHUNK bytes each. */
+void *vhuf_pool_get(void);
+void vhuf_pool_put(void *buf);
 
 /* Reads queued uffd events (serve.c); used by the installer on EAGAIN. */
 int vhuf_absorb_events(struct vhuf_handler *h);
 
 uint64_t vhuf_hash64(const uint8_t *p, size_t n);
+void vhuf_hash64_init(struct vhuf_hash64_state *s);
+void vhuf_hash64_update(struct vhuf_hash64_state *s, const uint8_t *p, size_t n);
+uint64_t vhuf_hash64_final(const struct vhuf_hash64_state *s);
 uint64_t vhuf_now_ns(void);
 
 /* Maps a file page to the VMM address that holds it; 0 if no region covers it. */

@@ -1,8 +1,11 @@
 /*
- * The fault-serving thread: installs the working set (prefetch mode), then answers every
- * page fault of the VMM with UFFDIO_COPY from the memory file (or UFFDIO_ZEROPAGE for pages
- * the balloon removed). Runs until the VMM exits, close() is called, or a fatal error occurs;
- * on a fatal error the VMM is killed so it cannot hang on a fault nobody will answer.
+ * The fault-serving thread: answers every page fault of the VMM with UFFDIO_COPY from the memory
+ * file (or UFFDIO_ZEROPAGE for pages the balloon removed) and, in prefetch mode, streams the
+ * working set in between faults (prefetch.c): queued faults are served first, then one chunk of
+ * the set is installed, then the uffd is looked at again. A fault on a page of the set that has
+ * not arrived yet is left to the stream, whose copy wakes it. Runs until the VMM exits, close()
+ * is called, or a fatal error occurs; on a fatal error the VMM is killed so it cannot hang on a
+ * fault nobody will answer.
  */
 #define _GNU_SOURCE
 #include "handler.h"
@@ -25,6 +28,8 @@
 #define DEFER 1
 #define FATAL 2
 #define VMM_GONE 3
+#define PARK 4           /* prefetch: the set's index is not read yet; decide once it is */
+#define LEFT_TO_STREAM 5 /* prefetch: the page's chunk is on its way; its copy wakes the vCPU */
 
 uint64_t vhuf_now_ns(void) {
   struct timespec t;
@@ -69,6 +74,10 @@ static int serve_fault(struct vhuf_handler *h, uint64_t addr) {
   }
   const struct vhuf_region *r = &h->regions[ri];
   uint64_t page = (r->offset + (dst - r->host_base)) / ps;
+  if (h->mode == VHUF_PREFETCH && h->stream && !h->ws_index_known) {
+    atomic_fetch_add_explicit(&h->c.parked_faults, 1, memory_order_relaxed);
+    return PARK;
+  }
   /* Account before the ioctl: it wakes the vCPU, and whoever reads stats or the recorded
      order after the guest moved on must already see this fault. */
   if (h->mode == VHUF_RECORD) {
@@ -81,6 +90,8 @@ static int serve_fault(struct vhuf_handler *h, uint64_t addr) {
   } else if (h->mode == VHUF_PREFETCH) {
     if (h->in_ws[page]) {
       atomic_fetch_add_explicit(&h->c.ws_faults, 1, memory_order_relaxed);
+      /* Pages of the set install in ascending order; one above the mark has not arrived yet. */
+      if (h->ws_installing && !h->removed[page] && (int64_t)page > h->ws_installed_through) return LEFT_TO_STREAM;
     } else if (!h->seen[page]) {
       h->seen[page] = 1;
       atomic_fetch_add_explicit(&h->c.unique_pages, 1, memory_order_relaxed);
@@ -185,9 +196,32 @@ static int read_events(struct vhuf_handler *h, struct pending *faults) {
 /* Used by the prefetch installer when UFFDIO_COPY returns EAGAIN: absorb queued events. */
 int vhuf_absorb_events(struct vhuf_handler *h) { return read_events(h, h->queued_faults); }
 
+static int append(struct pending *to, struct pending *from) {
+  for (size_t i = 0; i < from->len; i++)
+    if (pending_push(to, from->addr[i]) != 0) return -1;
+  from->len = 0;
+  return 0;
+}
+
+static void wake_all(struct vhuf_handler *h) {
+  for (int r = 0; r < h->region_count; r++) wake_range(h, h->regions[r].host_base, h->regions[r].size);
+}
+
+/* The set cannot be used (nothing of it was installed): serve everything lazily from now on. */
+static void working_set_unusable(struct vhuf_handler *h, const char *why) {
+  vhuf_stream_end(h);
+  h->ws_installing = 0;
+  if (h->ws_index_known) memset(h->in_ws, 0, h->file_pages);
+  h->ws_index_known = 0;
+  wake_all(h); /* faults left to the stream fault again and are served lazily */
+  vhuf_post_error(h, VHUF_EV_WARNING, "working set not used, serving lazily: %s", why);
+  struct vhuf_event done = {.kind = VHUF_EV_INSTALLED};
+  vhuf_post(h, &done);
+}
+
 static void fail(struct vhuf_handler *h, const char *msg) {
   int pid = h->vmm_pid > 0 ? h->vmm_pid : h->peer_pid;
-  struct vhuf_event ev = {.kind = VHUF_EV_FAILED, .error = 1};
+  struct vhuf_event ev = {.kind = VHUF_EV_FAILED, .error = 1, .working_set_bad = h->ws_corrupt};
   if (pid > 0 && kill(pid, SIGKILL) == 0) ev.killed_pid = pid;
   ev.message = strdup(msg);
   ev.message_len = ev.message ? strlen(ev.message) : 0;
@@ -215,31 +249,22 @@ void *vhuf_serve_main(void *arg) {
       vhuf_post_error(h, VHUF_EV_WARNING, "cannot run the fault thread SCHED_FIFO %d; running at normal priority",
                       h->rt_priority);
   }
-  struct pending faults = {0}, retry = {0};
+  struct pending faults = {0}, retry = {0}, parked = {0};
   h->queued_faults = &faults;
 
-  struct vhuf_event ready = {.kind = VHUF_EV_INSTALLED};
+  struct vhuf_event serving = {.kind = VHUF_EV_SERVING};
+  vhuf_post(h, &serving);
   if (h->mode == VHUF_PREFETCH) {
     char err[512] = {0};
-    int rc = vhuf_prefetch(h, &ready.fetch_us, &ready.install_us, err, sizeof err);
-    if (rc == -2) {
-      exited(h, "vmm-exited");
-      goto out;
-    }
-    if (rc != 0) {
-      if (h->fatal_msg[0]) goto fatal; /* the install itself failed: the VMM's memory is incomplete */
-      vhuf_post_error(h, VHUF_EV_WARNING, "working set not used, serving lazily: %s", err);
-    }
-    ready.installed_pages = atomic_load(&h->c.installed_pages);
+    if (vhuf_stream_start(h, err, sizeof err) != 0) working_set_unusable(h, err);
   }
-  vhuf_post(h, &ready);
 
   for (;;) {
-    /* Serve what is queued, in order; EAGAIN ones wait for the next read. */
+    /* Faults first, in order; EAGAIN ones wait for the next read, early ones for the index. */
     for (size_t i = 0; i < faults.len; i++) {
       int r = serve_fault(h, faults.addr[i]);
-      if (r == DEFER) {
-        if (pending_push(&retry, faults.addr[i]) != 0) {
+      if (r == DEFER || r == PARK) {
+        if (pending_push(r == PARK ? &parked : &retry, faults.addr[i]) != 0) {
           snprintf(h->fatal_msg, sizeof h->fatal_msg, "out of memory deferring page faults");
           goto fatal;
         }
@@ -256,8 +281,42 @@ void *vhuf_serve_main(void *arg) {
     retry = t;
     h->queued_faults = &faults;
 
-    struct pollfd p[2] = {{.fd = h->uffd, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN}};
-    int n = poll(p, 2, faults.len ? 1 : -1);
+    /* Then one chunk of the working set, if its read is done. */
+    int busy = 0;
+    if (h->stream) {
+      char err[512] = {0};
+      enum vhuf_stream_status st = vhuf_stream_step(h, err, sizeof err);
+      if (st == VHUF_STREAM_PROGRESS) {
+        busy = 1;
+      } else if (st == VHUF_STREAM_DONE) {
+        struct vhuf_event done = {.kind = VHUF_EV_INSTALLED};
+        vhuf_stream_report(h, &done);
+        vhuf_stream_end(h);
+        h->ws_installing = 0;
+        wake_all(h); /* a fault on a set page the balloon removed meanwhile faults again */
+        vhuf_post(h, &done);
+      } else if (st == VHUF_STREAM_UNUSABLE) {
+        working_set_unusable(h, err);
+      } else if (st == VHUF_STREAM_FATAL) {
+        goto fatal;
+      } else if (st == VHUF_STREAM_VMM_GONE) {
+        exited(h, "vmm-exited");
+        goto out;
+      }
+      if (parked.len && (!h->stream || h->ws_index_known)) {
+        if (append(&faults, &parked) != 0) {
+          snprintf(h->fatal_msg, sizeof h->fatal_msg, "out of memory queueing page faults");
+          goto fatal;
+        }
+        busy = 1;
+      }
+      if (h->stream && vhuf_stream_fd(h) < 0) busy = 1; /* synchronous reads: always work to do */
+    }
+
+    int sfd = h->stream ? vhuf_stream_fd(h) : -1;
+    struct pollfd p[3] = {{.fd = h->uffd, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN},
+                          {.fd = sfd, .events = POLLIN}};
+    int n = poll(p, sfd >= 0 ? 3 : 2, busy ? 0 : faults.len ? 1 : -1);
     if (n < 0 && errno != EINTR) {
       snprintf(h->fatal_msg, sizeof h->fatal_msg, "poll failed: %s", strerror(errno));
       goto fatal;
@@ -277,8 +336,10 @@ void *vhuf_serve_main(void *arg) {
 fatal:
   fail(h, h->fatal_msg);
 out:
+  vhuf_stream_end(h);
   free(faults.addr);
   free(retry.addr);
+  free(parked.addr);
   return NULL;
 }
 
