@@ -22,7 +22,8 @@ async function startCriFrontEnd(runtime: NodeRuntime, socketPath: string) {
     socketPath,
     upstream: config.criUpstream ?? config.containerdAddress,
     stateFile: config.criStateFile,
-    backend: new OrchestratorFunctionBackend(runtime.orchestrator, { relayHost: config.criRelayHost }),
+    backend: new OrchestratorFunctionBackend(runtime.orchestrator),
+    hostNetworkRelayHost: config.criRelayHost,
     logger: runtime.logger,
   });
   await proxy.start();

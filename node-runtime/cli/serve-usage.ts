@@ -10,6 +10,6 @@ export const SERVE_USAGE = `node-runtime serve [options]
   --metrics-port N       Prometheus /metrics, /metrics.csv and /healthz over HTTP
   --cri-socket PATH      also serve the CRI front end for kubelet on this socket
   --cri-upstream PATH    containerd's CRI socket behind it (default: containerd's socket)
-  --cri-relay-host ADDR  address function relays listen on for queue-proxies (127.0.0.1)
+  --cri-relay-host ADDR  address function relays of hostNetwork pods listen on (127.0.0.1)
   --log-level LEVEL      pino level (info)`;
 

@@ -59,7 +59,8 @@ export const runtimeConfigSchema = z
     networkPrefix: z.string().regex(/^[a-z][a-z0-9]{0,7}$/).default("vhnr"),
     /**
      * CRI front end (node-runtime/api/cri): served on this socket when set; every non-function call
-     * goes to `criUpstream` (default: containerdAddress). Function relays listen on `criRelayHost`.
+     * goes to `criUpstream` (default: containerdAddress). Function relays of hostNetwork pods listen on
+     * `criRelayHost`; those of pods on a CNI network on the node's address towards the pod.
      */
     criSocket: z.string().min(1).optional(),
     criUpstream: z.string().min(1).optional(),

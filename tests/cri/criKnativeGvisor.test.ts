@@ -104,7 +104,7 @@ describe.skipIf(skip)("CRI front end with the real orchestrator (gVisor, hellowo
       socketPath: path.join(containerd.state, "vhive-cri.sock"),
       upstream: containerd.socket,
       stateFile: path.join(root, "cri-state.json"),
-      backend: new OrchestratorFunctionBackend(rt.orchestrator, { relayHost: "127.0.0.1" }),
+      backend: new OrchestratorFunctionBackend(rt.orchestrator),
     });
     await proxy.start();
     cri = new CriTestClient(proxy.socketPath);

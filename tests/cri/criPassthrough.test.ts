@@ -143,4 +143,47 @@ describe("CRI proxy pass-through", () => {
     const p = await outcome(proxy.socketPath);
     expect(p).toEqual(d);
   });
+
+  it("carries messages over 4 MiB both ways, up to containerd's and kubelet's 16 MiB", async () => {
+    // An ExecSync answer of 4.5 MB: a pause container with the host's /usr, read-only, for `head`.
+    const cfg = hostNetworkPod("big");
+    const pod = await cri.call<{ podSandboxId: string }>("RunPodSandbox", { config: cfg });
+    const created = await cri.call<{ containerId: string }>("CreateContainer", {
+      podSandboxId: pod.podSandboxId,
+      config: {
+        metadata: { name: "big" },
+        image: { image: PAUSE_REF },
+        logPath: "big.log",
+        mounts: [
+          { containerPath: "/usr", hostPath: "/usr", readonly: true },
+          { containerPath: "/lib", hostPath: "/usr/lib", readonly: true },
+          { containerPath: "/lib64", hostPath: "/usr/lib64", readonly: true },
+        ],
+      },
+      sandboxConfig: cfg,
+    });
+    await cri.call("StartContainer", { containerId: created.containerId });
+    const bytes = 4_500_005;
+    const exec = await both("RuntimeService", "ExecSync", { containerId: created.containerId, cmd: ["/usr/bin/head", "-c", String(bytes), "/dev/zero"], timeout: 60 });
+    expect(exec.proxied.equals(exec.direct)).toBe(true);
+    const decoded = methodCodec("RuntimeService", "ExecSync").responseDeserialize(exec.proxied) as { stdout: Buffer; exitCode: number };
+    expect([decoded.stdout.length, decoded.exitCode]).toEqual([bytes, 0]);
+
+    // A 5 MB request: a label selector no container matches.
+    const list = await both("RuntimeService", "ListContainers", { filter: { labelSelector: { big: "x".repeat(5_000_000) } } });
+    expect(list.proxied.equals(list.direct)).toBe(true);
+
+    await cri.call("StopContainer", { containerId: created.containerId, timeout: 1 });
+    await cri.call("RemoveContainer", { containerId: created.containerId });
+    await cri.call("StopPodSandbox", { podSandboxId: pod.podSandboxId });
+    await cri.call("RemovePodSandbox", { podSandboxId: pod.podSandboxId });
+  });
+
+  it("answers the gRPC health service as containerd does", async () => {
+    // HealthCheckRequest{service: ""} is the empty message; SERVING is field 1 = 1.
+    const check = "/grpc.health.v1.Health/Check";
+    const [d, p] = [await direct.unary(check, Buffer.alloc(0)), await viaProxy.unary(check, Buffer.alloc(0))];
+    expect(p.equals(d)).toBe(true);
+    expect([...p]).toEqual([0x08, 0x01]);
+  });
 });

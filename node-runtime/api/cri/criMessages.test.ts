@@ -1,12 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { methodCodec } from "../../../tests/cri/criTestClient.js";
-import { appendContainerEnvs, appendContainerStatus, CONTAINER_STATE, decodeCreateContainer } from "./criMessages.js";
-import { extendEmbeddedField } from "./protobufWire.js";
+import {
+  appendContainerEnvs,
+  appendContainerStatus,
+  CONTAINER_STATE,
+  decodeCreateContainer,
+  decodeListContainersStateFilter,
+  decodePodSandboxId,
+  decodePodSandboxStatus,
+  markContainersExited,
+} from "./criMessages.js";
+import { editEmbeddedFields, extendEmbeddedField } from "./protobufWire.js";
 
 // Messages are built and read back with codecs generated from the upstream CRI spec, so these
 // check our field numbers and the in-place extension against the real message definitions.
 const create = methodCodec("RuntimeService", "CreateContainer");
 const status = methodCodec("RuntimeService", "ContainerStatus");
+const list = methodCodec("RuntimeService", "ListContainers");
+const podStatus = methodCodec("RuntimeService", "PodSandboxStatus");
 
 const request = {
   podSandboxId: "pod-1",
@@ -84,5 +95,53 @@ describe("CRI message editing", () => {
   it("rejects malformed input instead of corrupting it", () => {
     expect(() => extendEmbeddedField(Buffer.from([0x12, 0x05, 0x01]), 2, Buffer.alloc(0))).toThrow(/runs past the end/);
     expect(() => extendEmbeddedField(Buffer.from([0x0b]), 2, Buffer.alloc(0))).toThrow(/wire type 3/);
+  });
+
+  it("reads the pod sandbox id of StopPodSandbox and RemovePodSandbox", () => {
+    for (const method of ["StopPodSandbox", "RemovePodSandbox"]) {
+      expect(decodePodSandboxId(methodCodec("RuntimeService", method).requestSerialize({ podSandboxId: "pod-9" }))).toBe("pod-9");
+    }
+  });
+
+  it("reads a pod's state, IPs and network namespace mode from PodSandboxStatus", () => {
+    const onCni = podStatus.responseSerialize({
+      status: { id: "p", state: "SANDBOX_READY", network: { ip: "10.88.0.7", additionalIps: [{ ip: "fd00::7" }] }, linux: { namespaces: { options: { network: "POD" } } } },
+      info: { k: "v" },
+    });
+    expect(decodePodSandboxStatus(onCni)).toEqual({ ready: true, hostNetwork: false, ips: ["10.88.0.7", "fd00::7"] });
+    const host = podStatus.responseSerialize({ status: { id: "h", state: "SANDBOX_NOTREADY", linux: { namespaces: { options: { network: "NODE" } } } } });
+    expect(decodePodSandboxStatus(host)).toEqual({ ready: false, hostNetwork: true, ips: [] });
+  });
+
+  it("reads the state a ListContainers request filters on", () => {
+    expect(decodeListContainersStateFilter(list.requestSerialize({}))).toBeUndefined();
+    expect(decodeListContainersStateFilter(list.requestSerialize({ filter: { podSandboxId: "p" } }))).toBeUndefined();
+    expect(decodeListContainersStateFilter(list.requestSerialize({ filter: { state: { state: "CONTAINER_RUNNING" } } }))).toBe(CONTAINER_STATE.running);
+    // CONTAINER_CREATED is 0: a filter on it is still a filter.
+    expect(decodeListContainersStateFilter(list.requestSerialize({ filter: { state: { state: "CONTAINER_CREATED" } } }))).toBe(CONTAINER_STATE.created);
+  });
+
+  it("lists dead functions as exited and keeps every other byte of the listing", () => {
+    const containers = [
+      { id: "fn", podSandboxId: "p", metadata: { name: "user-container", attempt: 1 }, state: "CONTAINER_RUNNING", labels: { a: "b" }, createdAt: "7" },
+      { id: "queue", podSandboxId: "p", metadata: { name: "queue-proxy" }, state: "CONTAINER_RUNNING" },
+      { id: "old", podSandboxId: "p", metadata: { name: "user-container" }, state: "CONTAINER_EXITED" },
+    ];
+    const response = list.responseSerialize({ containers });
+    const out = markContainersExited(response, new Set(["fn", "old"]), undefined);
+    expect(list.responseDeserialize(out)).toMatchObject({
+      containers: [{ ...containers[0], state: "CONTAINER_EXITED" }, containers[1], containers[2]],
+    });
+    expect(markContainersExited(response, new Set(["old"]), undefined).equals(response)).toBe(true);
+    // Listed by state: a dead function is not running, so it leaves a list of running containers.
+    const running = markContainersExited(response, new Set(["fn"]), CONTAINER_STATE.running);
+    expect((list.responseDeserialize(running) as { containers: { id: string }[] }).containers.map((c) => c.id)).toEqual(["queue", "old"]);
+  });
+
+  it("edits, drops and keeps repeated embedded fields in place", () => {
+    const response = list.responseSerialize({ containers: [{ id: "a" }, { id: "b" }, { id: "c" }] });
+    const out = editEmbeddedFields(response, 1, (p) => (p.includes(Buffer.from("b")) ? undefined : p));
+    expect((list.responseDeserialize(out) as { containers: { id: string }[] }).containers.map((c) => c.id)).toEqual(["a", "c"]);
+    expect(editEmbeddedFields(response, 1, (p) => p)).toBe(response);
   });
 });

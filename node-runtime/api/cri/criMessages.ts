@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
-import { extendEmbeddedField } from "./protobufWire.js";
+import { editEmbeddedFields, extendEmbeddedField } from "./protobufWire.js";
 
 // Decoding and byte-preserving extension of the CRI messages the proxy looks into. Extensions are
 // written into the embedded message they belong to, after the fields already there, so the
@@ -16,8 +16,15 @@ const CreateContainerResponse = type("CreateContainerResponse");
 const ContainerIdRequest = type("ContainerIdRequest");
 const ContainerStatusResponse = type("ContainerStatusResponse");
 const ListContainersResponse = type("ListContainersResponse");
+const ListContainersRequest = type("ListContainersRequest");
+const Container = type("Container");
+const PodSandboxIdRequest = type("PodSandboxIdRequest");
+const PodSandboxStatusResponse = type("PodSandboxStatusResponse");
 
 export const CONTAINER_STATE = { created: 0, running: 1, exited: 2, unknown: 3 } as const;
+/** NamespaceMode of the CRI: NODE is the host's namespace (hostNetwork pods). */
+const NAMESPACE_MODE_NODE = 2;
+const SANDBOX_READY = 0;
 
 export interface KeyValue {
   key: string;
@@ -123,9 +130,61 @@ export function appendContainerStatus(response: Buffer, o: ContainerStatusOverri
   return extendEmbeddedField(response, 1, extra); // ContainerStatusResponse.status
 }
 
-export function decodeListContainerIds(bytes: Buffer): string[] {
-  const m = ListContainersResponse.toObject(ListContainersResponse.decode(bytes), { defaults: true }) as {
-    containers?: { id?: string }[];
+/** The pod sandbox id of StopPodSandbox, RemovePodSandbox and PodSandboxStatus requests. */
+export function decodePodSandboxId(bytes: Buffer): string {
+  return (PodSandboxIdRequest.toObject(PodSandboxIdRequest.decode(bytes)) as { podSandboxId?: string }).podSandboxId ?? "";
+}
+
+export function encodePodSandboxStatusRequest(podSandboxId: string): Buffer {
+  return Buffer.from(PodSandboxIdRequest.encode(PodSandboxIdRequest.create({ podSandboxId })).finish());
+}
+
+export interface PodSandboxInfo {
+  /** SANDBOX_READY: not stopped yet. */
+  ready: boolean;
+  /** The pod shares the node's network namespace (hostNetwork). */
+  hostNetwork: boolean;
+  /** The pod's IPs as its CNI plugin assigned them (empty for hostNetwork pods). */
+  ips: string[];
+}
+
+export type PodNetwork = Pick<PodSandboxInfo, "hostNetwork" | "ips">;
+
+export function decodePodSandboxStatus(bytes: Buffer): PodSandboxInfo {
+  const m = PodSandboxStatusResponse.toObject(PodSandboxStatusResponse.decode(bytes), { defaults: true }) as {
+    status?: {
+      state?: number;
+      network?: { ip?: string; additionalIps?: { ip?: string }[] };
+      linux?: { namespaces?: { options?: { network?: number } } };
+    };
   };
-  return (m.containers ?? []).map((c) => c.id ?? "");
+  const network = m.status?.network;
+  const ips = [network?.ip ?? "", ...(network?.additionalIps ?? []).map((x) => x.ip ?? "")].filter((ip) => ip !== "");
+  return {
+    ready: m.status?.state === SANDBOX_READY,
+    hostNetwork: m.status?.linux?.namespaces?.options?.network === NAMESPACE_MODE_NODE,
+    ips,
+  };
+}
+
+/** The state a ListContainers request filters on, or undefined when it lists every state. */
+export function decodeListContainersStateFilter(bytes: Buffer): number | undefined {
+  const m = ListContainersRequest.toObject(ListContainersRequest.decode(bytes)) as { filter?: { state?: { state?: number } } };
+  const state = m.filter?.state;
+  return state === undefined ? undefined : (state.state ?? CONTAINER_STATE.created);
+}
+
+/**
+ * Shows the listed containers in `exitedIds` as exited (those containerd still has running),
+ * dropping them when the request filtered on another state. Every other byte stays containerd's.
+ */
+export function markContainersExited(response: Buffer, exitedIds: ReadonlySet<string>, stateFilter: number | undefined): Buffer {
+  if (exitedIds.size === 0) return response;
+  const exitedState = Buffer.from(Container.encode(Container.create({ state: CONTAINER_STATE.exited })).finish());
+  return editEmbeddedFields(response, 1, (payload) => {
+    const c = Container.toObject(Container.decode(payload), { defaults: true }) as { id: string; state: number };
+    if (!exitedIds.has(c.id) || c.state === CONTAINER_STATE.exited) return payload;
+    if (stateFilter !== undefined && stateFilter !== CONTAINER_STATE.exited) return undefined;
+    return Buffer.concat([payload, exitedState]);
+  });
 }

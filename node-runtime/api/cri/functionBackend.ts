@@ -1,3 +1,5 @@
+import type { FunctionEndpoint } from "../../sandbox/driver.js";
+
 // What the CRI front end needs from the node runtime: start, stop and watch function instances.
 // The orchestrator provides it (see orchestratorBackend.ts); the CRI layer knows nothing else.
 
@@ -10,9 +12,8 @@ export interface StartFunctionRequest {
 
 export interface StartedFunction {
   instanceId: string;
-  /** TCP address the queue-proxy is given as GUEST_ADDR / GUEST_PORT. */
-  host: string;
-  port: number;
+  /** Where the function answers on this node; the pod's relay forwards the queue-proxy there. */
+  endpoint: FunctionEndpoint;
 }
 
 export type FunctionHealth =
@@ -25,4 +26,6 @@ export interface FunctionBackend {
   /** Stops the instance; resolves when its resources are released. Unknown ids resolve quietly. */
   stop(instanceId: string): Promise<void>;
   health(instanceId: string): FunctionHealth;
+  /** Where a running instance answers (after a restart of the node runtime too); undefined when it is gone. */
+  endpoint(instanceId: string): FunctionEndpoint | undefined;
 }

@@ -4,14 +4,11 @@ import { Metadata } from "@grpc/grpc-js";
 import type { Orchestrator } from "../../orchestrator/orchestrator.js";
 import type { SnapshotMode } from "../../orchestrator/instance.js";
 import { RuntimeError } from "../../orchestrator/errors.js";
-import type { SandboxKind } from "../../sandbox/driver.js";
+import type { FunctionEndpoint, SandboxKind } from "../../sandbox/driver.js";
 import { toGrpcError } from "../grpc-status.js";
 import type { FunctionBackend, FunctionHealth, StartedFunction, StartFunctionRequest } from "./functionBackend.js";
-import { exposeOnTcp, type TcpAddress } from "./tcpExposure.js";
 
 export interface OrchestratorBackendOptions {
-  /** Address the queue-proxy can reach the node on; relays for Unix-socket functions listen here. */
-  relayHost: string;
   /** Sandbox and snapshot mode for CRI-started functions; the orchestrator's defaults when absent. */
   sandbox?: SandboxKind;
   snapshotMode?: SnapshotMode;
@@ -19,13 +16,12 @@ export interface OrchestratorBackendOptions {
 
 /** The CRI front end's view of the orchestrator: start, stop and watch function instances. */
 export class OrchestratorFunctionBackend implements FunctionBackend {
-  private readonly relays = new Map<string, TcpAddress>();
   /** When an instance was first seen dead, so repeated status calls report one finish time. */
   private readonly deathSeen = new Map<string, Date>();
 
   constructor(
     private readonly orchestrator: Orchestrator,
-    private readonly opts: OrchestratorBackendOptions,
+    private readonly opts: OrchestratorBackendOptions = {},
   ) {}
 
   async start(req: StartFunctionRequest): Promise<StartedFunction> {
@@ -42,26 +38,28 @@ export class OrchestratorFunctionBackend implements FunctionBackend {
     } catch (e) {
       throw asServiceError(e);
     }
-    try {
-      if (info.endpoint === undefined) throw new Error(`instance ${info.instanceId} has no endpoint`);
-      const exposed = await exposeOnTcp(info.endpoint, this.opts.relayHost);
-      this.relays.set(info.instanceId, exposed);
-      return { instanceId: info.instanceId, host: exposed.host, port: exposed.port };
-    } catch (e) {
+    if (info.endpoint === undefined) {
       await this.orchestrator.stop(info.instanceId).catch(() => undefined);
-      throw e;
+      throw new Error(`instance ${info.instanceId} has no endpoint`);
     }
+    return { instanceId: info.instanceId, endpoint: info.endpoint };
   }
 
   async stop(instanceId: string): Promise<void> {
-    const relay = this.relays.get(instanceId);
-    this.relays.delete(instanceId);
     this.deathSeen.delete(instanceId);
-    await relay?.close();
     try {
       await this.orchestrator.stop(instanceId);
     } catch (e) {
       if (!(e instanceof RuntimeError && e.code === "NOT_FOUND")) throw asServiceError(e);
+    }
+  }
+
+  endpoint(instanceId: string): FunctionEndpoint | undefined {
+    try {
+      const info = this.orchestrator.status(instanceId);
+      return info.state === "running" ? info.endpoint : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -73,7 +71,7 @@ export class OrchestratorFunctionBackend implements FunctionBackend {
       return { state: "unknown", message: e instanceof Error ? e.message : String(e) };
     }
     if (info.state !== "exited") return { state: "running" };
-    const finishedAt = this.deathSeen.get(instanceId) ?? new Date();
+    const finishedAt = this.deathSeen.get(instanceId) ?? (info.exitedAt ? new Date(info.exitedAt) : new Date());
     this.deathSeen.set(instanceId, finishedAt);
     const { code, signal } = info.exit ?? { code: null, signal: null };
     const signalNumber = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
@@ -81,7 +79,7 @@ export class OrchestratorFunctionBackend implements FunctionBackend {
       state: "exited",
       // Shell convention for a death by signal, so kubelet's exit code says which.
       exitCode: code ?? (signalNumber !== undefined ? 128 + signalNumber : 255),
-      reason: "SandboxExited",
+      reason: signal ? "Signaled" : "SandboxExited",
       message: `${info.sandbox} sandbox of ${info.revision} exited by itself (${code !== null ? `code ${code}` : `signal ${signal ?? "unknown"}`})`,
       finishedAt,
     };

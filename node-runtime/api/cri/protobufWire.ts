@@ -88,3 +88,25 @@ export function extendEmbeddedField(message: Buffer, field: number, extra: Uint8
     message.subarray(last.end),
   ]);
 }
+
+/**
+ * Returns `message` with each occurrence of embedded field `field` passed through `edit`: the
+ * field's payload is replaced by what `edit` returns (the same bytes to keep it), or dropped when
+ * `edit` returns undefined. Every other field keeps its bytes and place.
+ */
+export function editEmbeddedFields(message: Buffer, field: number, edit: (payload: Buffer) => Buffer | undefined): Buffer {
+  const parts: Buffer[] = [];
+  let copied = 0;
+  for (const f of fields(message)) {
+    if (f.field !== field || f.wireType !== 2) continue;
+    const payload = message.subarray(f.payloadStart, f.end);
+    const edited = edit(payload);
+    if (edited === payload) continue;
+    parts.push(message.subarray(copied, f.start));
+    if (edited !== undefined) parts.push(writeVarint(field * 8 + 2), writeVarint(edited.length), edited);
+    copied = f.end;
+  }
+  if (copied === 0) return message;
+  parts.push(message.subarray(copied));
+  return Buffer.concat(parts);
+}

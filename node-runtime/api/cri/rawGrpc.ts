@@ -1,18 +1,30 @@
 import * as grpc from "@grpc/grpc-js";
-import { CRI_METHODS, methodPath, type CriMethod } from "./criMethods.js";
+import { FORWARDED_METHODS } from "./forwardedServices.js";
 
 // gRPC plumbing that moves CRI messages as opaque bytes: nothing is decoded on the way through.
 
 const identity = (b: Buffer): Buffer => b;
 
+/**
+ * kubelet, crictl and containerd all allow 16 MiB messages both ways (grpc-js would refuse
+ * anything over 4 MiB it receives): large ExecSync outputs and List* replies on busy nodes need it.
+ */
+export const CRI_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export const CRI_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.max_receive_message_length": CRI_MAX_MESSAGE_BYTES,
+  "grpc.max_send_message_length": CRI_MAX_MESSAGE_BYTES,
+};
+
 export type RawUnaryHandler = grpc.handleUnaryCall<Buffer, Buffer>;
 export type RawStreamHandler = grpc.handleServerStreamingCall<Buffer, Buffer>;
 
-export function rawServiceDefinition(service: CriMethod["service"]): grpc.ServiceDefinition {
+/** The definition of one forwarded service (e.g. runtime.v1.RuntimeService), every method raw. */
+export function rawServiceDefinition(service: string): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
-  for (const m of CRI_METHODS.filter((x) => x.service === service)) {
+  for (const m of FORWARDED_METHODS.filter((x) => x.service === service)) {
     def[m.name] = {
-      path: methodPath(m),
+      path: m.path,
       requestStream: false,
       responseStream: m.serverStreaming,
       requestSerialize: identity,
@@ -35,7 +47,7 @@ export class RawCriClient {
   private readonly client: grpc.Client;
 
   constructor(readonly endpoint: string) {
-    this.client = new grpc.Client(endpoint, grpc.credentials.createInsecure());
+    this.client = new grpc.Client(endpoint, grpc.credentials.createInsecure(), CRI_CHANNEL_OPTIONS);
   }
 
   unary(path: string, request: Buffer, metadata = new grpc.Metadata(), options: grpc.CallOptions = {}): Promise<Buffer> {
