@@ -1,7 +1,7 @@
 // The node runtime, assembled: image store, sandbox drivers, snapshot store, metrics and the
 // orchestrator, from one RuntimeConfig. The CLI's `serve`, the benchmark and the end-to-end tests
 // all build it here, so they run the same wiring.
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { RuntimeConfig } from "./config/runtime-config.js";
@@ -34,7 +34,7 @@ export interface NodeRuntime {
 
 export interface NodeRuntimeOverrides {
   /** Drivers to use instead of building them from the config (tests pass doubles here). */
-  drivers?: SandboxDriver[];
+  drivers?: { driver: SandboxDriver; needsNetwork?: boolean }[];
   images?: ImageStore;
   network?: NetworkPool;
   logger?: Logger;
@@ -46,7 +46,8 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
   await mkdir(dataDir, { recursive: true });
   const images = overrides.images ?? new LocalImageStore({ root: config.imageDir ?? path.join(path.dirname(dataDir), "images") });
   const metrics = new RuntimeMetrics();
-  let orchestratorRef: Orchestrator | undefined;
+  // Working sets of earlier versions, one per revision and bound to no snapshot: never safe to load.
+  await rm(path.join(dataDir, "working-sets"), { recursive: true, force: true });
   const snapshots = new SnapshotStore({
     root: path.join(dataDir, "snapshots"),
     budgetBytes: config.diskBudget,
@@ -54,8 +55,6 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
     onEvent: (e) => {
       metrics.snapshotEvent(e.kind);
       logger.info(e, `snapshot ${e.kind}`);
-      // A working set belongs to its snapshot's memory: it goes with it.
-      if (e.kind !== "committed") void orchestratorRef?.forgetWorkingSet(e.revision).catch(() => undefined);
     },
   });
   await snapshots.init();
@@ -64,14 +63,14 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
   let network = overrides.network;
   const disposers: (() => Promise<void>)[] = [];
   if (overrides.drivers) {
-    for (const d of overrides.drivers) registry.register(d);
+    for (const d of overrides.drivers) registry.register(d.driver, { needsNetwork: d.needsNetwork });
   } else {
     const kinds: SandboxKind[] = config.sandboxes ?? [config.sandbox];
     const resources: SandboxResources = { images, config, logger };
     for (const kind of kinds) {
       const built = await createSandboxDriver(kind, resources);
-      registry.register(built.driver);
-      network ??= built.pool;
+      registry.register(built.driver, { needsNetwork: built.needsNetwork });
+      network ??= built.network;
       if (built.dispose) disposers.push(built.dispose);
     }
   }
@@ -83,7 +82,6 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
     metrics,
     network,
     state: new InstanceStateStore(path.join(dataDir, "instances")),
-    workingSetDir: path.join(dataDir, "working-sets"),
     logger,
     defaults: {
       sandbox: config.sandbox,
@@ -94,7 +92,6 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
       invokeTimeoutMs: config.invokeTimeoutMs,
     },
   });
-  orchestratorRef = orchestrator;
   await orchestrator.init();
   return {
     config,
@@ -105,6 +102,7 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
     logger,
     async close() {
       await orchestrator.stopAll();
+      await snapshots.close();
       for (const d of disposers.reverse()) await d().catch((err) => logger.warn({ err: String(err) }, "driver cleanup failed"));
     },
   };

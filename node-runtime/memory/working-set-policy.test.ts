@@ -24,4 +24,17 @@ describe("working-set policy", () => {
     writeFileSync(ws, "garbage");
     expect(await planWorkingSet(ws)).toMatchObject({ mode: "record", reason: expect.stringMatching(/^unreadable/) });
   });
+
+  it("names a committed snapshot's set by the snapshot's id, and refuses one recorded before the snapshot was taken", async () => {
+    const id = "0123456789abcdef0123456789abcdef";
+    const ws = workingSetPathFor(dir, id);
+    expect(ws).toBe(join(dir, `working-set.${id}.reap`));
+    expect(() => workingSetPathFor(dir, "../x")).toThrow(/snapshotId must be 32 hex digits/);
+    writeFileSync(ws, buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(4096), recordedAtMs: 5_000 }, hash));
+    expect(await planWorkingSet(ws, { notBefore: new Date(5_000) })).toMatchObject({ mode: "prefetch" });
+    expect(await planWorkingSet(ws, { notBefore: new Date(5_001) })).toMatchObject({
+      mode: "record",
+      reason: "unreadable: recorded at 1970-01-01T00:00:05.000Z, before its snapshot was taken (1970-01-01T00:00:05.001Z)",
+    });
+  });
 });

@@ -1,16 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
-import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { ImageStore, StoredImage } from "../images/types.js";
 import type { NetworkPool, NetworkSlot } from "../network/types.js";
 import type { BootRequest, MemoryBackend, SandboxDriver, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
 import { StageTimer } from "../metrics/stages.js";
-import { planWorkingSet } from "../memory/working-set-policy.js";
+import { planWorkingSet, workingSetPathFor } from "../memory/working-set-policy.js";
 import type { RuntimeMetrics } from "../metrics/runtime-metrics.js";
 import type { ColdStartRecord } from "../metrics/cold-start-record.js";
 import { SnapshotCorruptError, type SnapshotLease, type SnapshotStore } from "../snapshots/snapshot-store.js";
-import type { DriverRegistry } from "./driver-registry.js";
+import type { DriverRegistry, RegisteredDriver } from "./driver-registry.js";
 import { RuntimeError, asRuntimeError, classifyDriverError, errorMessage } from "./errors.js";
 import { FunctionClient } from "./function-client.js";
 import {
@@ -25,6 +23,26 @@ import {
 import type { InstanceRecord, InstanceStateStore } from "./instance-state-store.js";
 import { MAX_NAME_LENGTH, checkInstanceId, checkPort, checkRevision } from "./names.js";
 import { adoptedHandle, pidAlive } from "./adopted-handle.js";
+
+/** Optional driver property (beyond the SandboxDriver contract): the snapshot ends the sandbox. */
+function stopsOnSnapshot(driver: SandboxDriver): boolean {
+  return (driver as SandboxDriver & { stopsOnSnapshot?: boolean }).stopsOnSnapshot === true;
+}
+
+/** Optional driver method (beyond the contract): end of a REAP restore's first invocation. */
+function firstInvocationHook(driver: SandboxDriver): ((h: SandboxHandle) => Promise<unknown>) | undefined {
+  const d = driver as SandboxDriver & { firstInvocationDone?: (h: SandboxHandle) => Promise<unknown> };
+  return d.firstInvocationDone ? (h) => d.firstInvocationDone!(h) : undefined;
+}
+
+/**
+ * Optional driver method (beyond the contract): removes whatever the driver left for `instanceId` in
+ * an earlier runtime process (state dirs, containers, mounts). Used when stopping adopted instances.
+ */
+function reclaimHook(driver: SandboxDriver): ((instanceId: string) => Promise<unknown>) | undefined {
+  const d = driver as SandboxDriver & { reclaim?: (instanceId: string) => Promise<unknown> };
+  return d.reclaim ? (id) => d.reclaim!(id) : undefined;
+}
 
 /** The revision of an image-only start (vHive's StartVM): one per image digest. */
 export function imageRevision(digest: string): string {
@@ -54,8 +72,6 @@ export interface OrchestratorOptions {
   drivers: DriverRegistry;
   images: ImageStore;
   snapshots: SnapshotStore;
-  /** Where REAP keeps each revision's recorded working set. */
-  workingSetDir: string;
   network?: NetworkPool;
   metrics?: RuntimeMetrics;
   /** Persists live instances so a restarted runtime finds them again. */
@@ -99,7 +115,6 @@ export class Orchestrator {
 
   /** Reconciles instances persisted by a previous run: live sandboxes are adopted, dead ones reported as exited. */
   async init(): Promise<void> {
-    await mkdir(this.opts.workingSetDir, { recursive: true });
     if (!this.opts.state) return;
     const { records, unreadable } = await this.opts.state.load();
     for (const name of unreadable) this.log.warn({ file: name }, "dropped unreadable instance state file");
@@ -154,7 +169,7 @@ export class Orchestrator {
     const memoryMiB = req.memoryMiB ?? this.defaults.memoryMiB;
     if (!Number.isInteger(vcpus) || vcpus < 1) throw new RuntimeError("INVALID_ARGUMENT", `vcpus must be a positive integer, got ${vcpus}`);
     if (!Number.isInteger(memoryMiB) || memoryMiB < 16) throw new RuntimeError("INVALID_ARGUMENT", `memoryMiB must be an integer ≥ 16, got ${memoryMiB}`);
-    const driver = this.opts.drivers.get(sandbox);
+    const entry = this.opts.drivers.get(sandbox);
     const instanceId = checkInstanceId(req.instanceId || `${(namedRevision ?? "fn").slice(0, MAX_NAME_LENGTH - 9)}-${randomBytes(4).toString("hex")}`);
     if (this.instances.has(instanceId)) throw new RuntimeError("ALREADY_EXISTS", `instance ${instanceId} already exists`);
 
@@ -184,7 +199,7 @@ export class Orchestrator {
       const revision = namedRevision ?? imageRevision(image.digest);
       info.revision = revision;
       log = log.child({ revision });
-      if (driver.capabilities.needsNetwork) {
+      if (entry.needsNetwork) {
         if (!this.opts.network) throw new RuntimeError("FAILED_PRECONDITION", `sandbox ${sandbox} needs a network pool and none is configured`);
         live.slot = await this.opts.network.acquire().catch((err) => {
           throw asRuntimeError(err, "RESOURCE_EXHAUSTED", "no network slot available");
@@ -202,7 +217,7 @@ export class Orchestrator {
         network: live.slot,
       };
       await timer.time("AddInstance", async () => {
-        live.handle = await this.launch(driver, boot, snapshotMode, info, timer, log);
+        live.handle = await this.launch(entry, boot, snapshotMode, info, timer, log);
         info.endpoint = live.handle.endpoint;
         info.pid = live.handle.pid;
         this.watchExit(live, live.handle);
@@ -235,14 +250,15 @@ export class Orchestrator {
 
   /** Restores from the revision's snapshot when there is a usable one, otherwise boots. */
   private async launch(
-    driver: SandboxDriver,
+    entry: RegisteredDriver,
     boot: BootRequest,
     mode: SnapshotMode,
     info: InstanceInfo,
     timer: StageTimer,
     log: Logger,
   ): Promise<SandboxHandle> {
-    if (mode !== "off" && driver.capabilities.snapshots) {
+    const { driver } = entry;
+    if (mode !== "off" && driver.supportsSnapshots) {
       let lease: SnapshotLease | undefined;
       try {
         lease = await this.opts.snapshots.acquire(boot.revision);
@@ -250,7 +266,6 @@ export class Orchestrator {
         if (!(err instanceof SnapshotCorruptError)) throw err;
         info.notes.push(err.message);
         this.opts.metrics?.snapshotEvent("corrupt");
-        await this.forgetWorkingSet(boot.revision);
         log.warn({ err: err.message }, "snapshot failed its checks; booting instead");
       }
       if (lease) {
@@ -263,18 +278,25 @@ export class Orchestrator {
               `revision ${boot.revision} was snapshotted from image ${lease.manifest.imageDigest}, but this request names ${boot.imageDigest}; a revision's image cannot change`,
             );
           } else {
-            const memory = await this.memoryBackend(mode, boot.revision, info);
+            const memory = await this.memoryBackend(mode, lease, info);
             try {
               const handle = await driver.restore({ ...boot, snapshotDir: lease.dir, memory }, timer);
               info.startKind = "restore";
               return handle;
             } catch (err) {
-              info.notes.push(`restore from snapshot failed (${errorMessage(err)}); booted instead`);
-              log.warn({ err: errorMessage(err) }, "restore failed; booting instead");
+              // A snapshot that does not load here (another VMM version or machine, or any other
+              // failure) would fail every later start too: drop it, so this instance's teardown
+              // takes it again (it boots now, and the teardown of a booted instance snapshots).
+              const discarded = await this.opts.snapshots.discardLoaded(lease, `restore failed: ${errorMessage(err)}`);
+              info.notes.push(
+                `restore from snapshot failed (${errorMessage(err)}); booted instead` +
+                  (discarded ? `; the snapshot was discarded and is taken again at this instance's teardown` : ""),
+              );
+              log.warn({ err: errorMessage(err), discarded }, "restore failed; booting instead");
             }
           }
         } finally {
-          lease.release();
+          lease.release(); // idempotent: discardLoaded may have given it back already
         }
       }
     }
@@ -285,21 +307,17 @@ export class Orchestrator {
     }
   }
 
-  /** REAP's working set of a revision: one file beside (not inside) the checksummed snapshot. */
-  private workingSetPath(revision: string): string {
-    return path.join(this.opts.workingSetDir, `${revision}.reap`);
-  }
-
-  /** Drops REAP's working set of a revision whose snapshot is gone (evicted, deleted, corrupt). */
-  async forgetWorkingSet(revision: string): Promise<void> {
-    const file = this.workingSetPath(revision);
-    await Promise.all([rm(file, { force: true }), rm(`${file}.stale`, { force: true })]);
-  }
-
-  private async memoryBackend(mode: SnapshotMode, revision: string, info: InstanceInfo): Promise<MemoryBackend> {
+  /**
+   * REAP's working set lives in the snapshot's directory under a name carrying the snapshot's id: it
+   * goes with the snapshot on every path (removed, evicted, corrupt, discarded at start-up), and a set
+   * recorded on an earlier snapshot of the revision is never at the path a later one reads.
+   */
+  private async memoryBackend(mode: SnapshotMode, lease: SnapshotLease, info: InstanceInfo): Promise<MemoryBackend> {
     if (mode !== "reap") return { kind: "file" };
     // REAP: record the working set on a load that has none (or a stale/unreadable one), prefetch it after.
-    const plan = await planWorkingSet(this.workingSetPath(revision));
+    const plan = await planWorkingSet(workingSetPathFor(lease.dir, lease.manifest.snapshotId), {
+      notBefore: new Date(lease.manifest.createdAt),
+    });
     if (plan.mode === "record") info.notes.push(`REAP records the working set (${plan.reason})`);
     return { kind: "uffd", mode: plan.mode, workingSetPath: plan.workingSetPath };
   }
@@ -377,9 +395,9 @@ export class Orchestrator {
 
   private async snapshotOnTeardown(live: LiveInstance, result: StopResult): Promise<void> {
     const { info, handle } = live;
-    const driver = this.opts.drivers.get(info.sandbox);
+    const driver = this.opts.drivers.get(info.sandbox).driver;
     if (info.snapshotMode === "off") return void (result.snapshot = "off");
-    if (!driver.capabilities.snapshots || !handle || info.recovered) return void (result.snapshot = "unsupported");
+    if (!driver.supportsSnapshots || !handle || info.recovered) return void (result.snapshot = "unsupported");
     if (info.startKind !== "boot") return void (result.snapshot = "exists");
     if (this.snapshotting.has(info.revision)) return void (result.snapshot = "not-first");
     // Claim the revision before any await so a concurrent teardown cannot start a second snapshot.
@@ -393,7 +411,7 @@ export class Orchestrator {
         await driver.snapshot(handle, staging);
       } finally {
         // Some sandboxes end when snapshotted (runsc checkpoint); there is nothing to resume then.
-        if (!driver.capabilities.stopsOnSnapshot) {
+        if (!stopsOnSnapshot(driver)) {
           await driver.resume(handle).catch((err) => this.log.warn({ err: errorMessage(err) }, "resume after snapshot failed"));
         }
       }
@@ -420,7 +438,7 @@ export class Orchestrator {
     live.client = undefined;
     const errors: string[] = [];
     if (live.handle) {
-      const driver = this.opts.drivers.get(live.info.sandbox);
+      const driver = this.opts.drivers.get(live.info.sandbox).driver;
       try {
         await driver.stop(live.handle);
       } catch (err) {
@@ -438,7 +456,8 @@ export class Orchestrator {
             /* already gone */
           }
         }
-        if (driver.reclaim) await driver.reclaim(live.info.instanceId).catch((err) => errors.push(`reclaiming the sandbox's leftovers: ${errorMessage(err)}`));
+        const reclaim = reclaimHook(driver);
+        if (reclaim) await reclaim(live.info.instanceId).catch((err) => errors.push(`reclaiming the sandbox's leftovers: ${errorMessage(err)}`));
         else this.log.warn({ instance: live.info.instanceId }, "driver cannot reclaim an adopted sandbox's files; only its process was killed");
       }
     }
@@ -482,8 +501,8 @@ export class Orchestrator {
   private async finishColdStart(live: LiveInstance): Promise<ColdStartRecord> {
     if (live.info.snapshotMode === "reap" && live.info.startKind === "restore" && live.handle) {
       // REAP: the first invocation is what the handler records (or measures); tell it that it ended.
-      const driver = this.opts.drivers.get(live.info.sandbox);
-      await driver.firstInvocationDone?.(live.handle).catch((err) => live.info.notes.push(`REAP first-invocation hook failed: ${errorMessage(err)}`));
+      const hook = firstInvocationHook(this.opts.drivers.get(live.info.sandbox).driver);
+      await hook?.(live.handle).catch((err) => live.info.notes.push(`REAP first-invocation hook failed: ${errorMessage(err)}`));
     }
     const record: ColdStartRecord = {
       instanceId: live.info.instanceId,
@@ -514,7 +533,7 @@ export class Orchestrator {
   private async rss(live: LiveInstance): Promise<number | undefined> {
     if (!live.handle || live.info.recovered) return undefined;
     try {
-      const { rssBytes } = await this.opts.drivers.get(live.info.sandbox).stats(live.handle);
+      const { rssBytes } = await this.opts.drivers.get(live.info.sandbox).driver.stats(live.handle);
       this.opts.metrics?.setRss(live.info.instanceId, live.info.revision, live.info.sandbox, rssBytes);
       return rssBytes;
     } catch (err) {
@@ -528,7 +547,7 @@ export class Orchestrator {
     const live = this.instances.get(instanceId);
     if (!live) throw new RuntimeError("NOT_FOUND", `no instance ${JSON.stringify(instanceId)}`);
     if (!live.handle || live.info.state !== "running") throw new RuntimeError("UNAVAILABLE", `instance ${instanceId} is ${live.info.state}`);
-    const s = await this.opts.drivers.get(live.info.sandbox).stats(live.handle);
+    const s = await this.opts.drivers.get(live.info.sandbox).driver.stats(live.handle);
     this.opts.metrics?.setRss(instanceId, live.info.revision, live.info.sandbox, s.rssBytes);
     return s;
   }

@@ -38,7 +38,6 @@ export async function orchestratorHarness(opts: {
     snapshots,
     metrics,
     state: new InstanceStateStore(path.join(root, "instances")),
-    workingSetDir: path.join(root, "working-sets"),
     // Generous: the function double is a Node process, slow to start on a loaded two-core CI machine.
     defaults: { readyTimeoutMs: 30_000, ...opts.defaults },
   });
@@ -60,6 +59,7 @@ export async function orchestratorHarness(opts: {
     },
     async dispose() {
       await orchestrator.stopAll();
+      await snapshots.close();
       await rm(root, { recursive: true, force: true });
     },
   };

@@ -1,6 +1,7 @@
 // Orchestrator logic against the process driver double (tests/doubles/driver): boot, snapshot on
 // teardown, concurrent restores, snapshot modes, corrupt snapshots, faults and their error codes,
 // reconciliation after a restart, and leak checks after each case.
+import { execFileSync } from "node:child_process";
 import { open, readdir, stat, truncate, writeFile } from "node:fs/promises";
 import { buildWorkingSetImage } from "../../node-runtime/memory/working-set-file.js";
 import path from "node:path";
@@ -14,6 +15,15 @@ import { NetworkPoolDouble } from "../doubles/driver/network-pool-double.js";
 import { ProcessDriver } from "../doubles/driver/process-driver.js";
 
 type Harness = Awaited<ReturnType<typeof orchestratorHarness>>;
+
+async function flipByte(file: string): Promise<void> {
+  const fh = await open(file, "r+");
+  const byte = Buffer.alloc(1);
+  await fh.read(byte, 0, 1, 1000);
+  byte[0] = byte[0]! ^ 0xff;
+  await fh.write(byte, 0, 1, 1000);
+  await fh.close();
+}
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.dispose();
@@ -110,12 +120,15 @@ describe("orchestrator with the driver double", () => {
     expect(h.driver.calls.snapshot).toBe(1);
   });
 
-  it("passes REAP's uffd memory backend: record on the first load, prefetch once a working set exists", async () => {
+  it("passes REAP's uffd memory backend: record on the first load, prefetch once its snapshot has a working set", async () => {
     h = await orchestratorHarness({ defaults: { snapshotMode: "reap" } });
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "a" });
     await h.orchestrator.stop("a");
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "b" });
-    const wsPath = path.join(h.root, "working-sets", "reap-1.reap");
+    const [snap] = await h.snapshots.list();
+    const snapDir = path.join(h.root, "snapshots", "committed", "reap-1");
+    // The set lives in the snapshot's directory under the snapshot's id.
+    const wsPath = path.join(snapDir, `working-set.${snap!.snapshotId}.reap`);
     expect(h.driver.restores[0]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: wsPath });
     expect(h.orchestrator.status("b").notes).toContain("REAP records the working set (no working set yet)");
     await h.orchestrator.invoke("b");
@@ -126,12 +139,31 @@ describe("orchestrator with the driver double", () => {
     await writeFile(wsPath, buildWorkingSetImage({ pageSize: 4096, memFileSize: 16 * 4096, pages, data: Buffer.alloc(2 * 4096, 1), recordedAtMs: Date.now() }, () => 0n));
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "c" });
     expect(h.driver.restores[1]!.memory).toEqual({ kind: "uffd", mode: "prefetch", workingSetPath: wsPath });
-    // Deleting the snapshot takes its working set along.
+    expect((await h.snapshots.list())[0]!.sizeBytes).toBe(snap!.sizeBytes + (await stat(wsPath)).size);
+    // DeleteSnapshot takes the working set along; a new snapshot of the revision starts without one.
     await h.orchestrator.stop("b");
     await h.orchestrator.stop("c");
     await h.snapshots.remove("reap-1");
-    await h.orchestrator.forgetWorkingSet("reap-1");
     await expect(stat(wsPath)).rejects.toThrow();
+    await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "d" });
+    expect((await h.orchestrator.stop("d")).snapshot).toBe("taken");
+    await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "e" });
+    const [again] = await h.snapshots.list();
+    expect(again!.snapshotId).not.toBe(snap!.snapshotId);
+    expect(h.driver.restores[2]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: path.join(snapDir, `working-set.${again!.snapshotId}.reap`) });
+  });
+
+  it("a working set recorded before its snapshot was taken is recorded again", async () => {
+    h = await orchestratorHarness({ defaults: { snapshotMode: "reap" } });
+    await h.orchestrator.start({ revision: "old-1", image: IMAGE, instanceId: "a" });
+    await h.orchestrator.stop("a");
+    const [snap] = await h.snapshots.list();
+    const wsPath = path.join(h.root, "snapshots", "committed", "old-1", `working-set.${snap!.snapshotId}.reap`);
+    const recordedAtMs = Date.parse(snap!.createdAt) - 60_000;
+    await writeFile(wsPath, buildWorkingSetImage({ pageSize: 4096, memFileSize: 16 * 4096, pages: Uint32Array.from([1]), data: Buffer.alloc(4096), recordedAtMs }, () => 0n));
+    const b = await h.orchestrator.start({ revision: "old-1", image: IMAGE, instanceId: "b" });
+    expect(h.driver.restores[0]!.memory).toMatchObject({ mode: "record", workingSetPath: wsPath });
+    expect(b.notes.join()).toMatch(/REAP records the working set \(unreadable: recorded at .*, before its snapshot was taken/);
   });
 
   it("discards a truncated snapshot and boots instead, then snapshots again", async () => {
@@ -149,19 +181,29 @@ describe("orchestrator with the driver double", () => {
     expect(await h.leftovers()).toEqual([]);
   });
 
-  it("detects a same-size corruption by checksum", async () => {
+  it("detects a same-size rewrite at load without hashing, and with every-load one that keeps the file's mtime", async () => {
+    h = await orchestratorHarness();
+    await h.orchestrator.start({ revision: "w-1", image: IMAGE, instanceId: "a" });
+    await h.orchestrator.stop("a");
+    const memW = path.join(h.root, "snapshots", "committed", "w-1", "memory.img");
+    await flipByte(memW);
+    const b = await h.orchestrator.start({ revision: "w-1", image: IMAGE, instanceId: "b" });
+    expect(b.startKind).toBe("boot");
+    expect(b.notes.join()).toMatch(/file memory.img was replaced or rewritten after the commit/);
+    await h.dispose();
+
     h = await orchestratorHarness({ checksums: "every-load" });
     await h.orchestrator.start({ revision: "c-1", image: IMAGE, instanceId: "a" });
     await h.orchestrator.stop("a");
-    const fh = await open(path.join(h.root, "snapshots", "committed", "c-1", "memory.img"), "r+");
-    const byte = Buffer.alloc(1);
-    await fh.read(byte, 0, 1, 1000);
-    byte[0] = byte[0]! ^ 0xff;
-    await fh.write(byte, 0, 1, 1000);
-    await fh.close();
-    const b = await h.orchestrator.start({ revision: "c-1", image: IMAGE, instanceId: "b" });
-    expect(b.startKind).toBe("boot");
-    expect(b.notes.join()).toMatch(/file memory.img has sha256 [0-9a-f]{64}, manifest says/);
+    const mem = path.join(h.root, "snapshots", "committed", "c-1", "memory.img");
+    const { mtimeNs } = await stat(mem, { bigint: true });
+    await flipByte(mem);
+    // Set the mtime back to the nanosecond (GNU touch does; Node's utimes rounds), so only a checksum can tell.
+    execFileSync("touch", ["-m", "-d", `@${mtimeNs / 1_000_000_000n}.${(mtimeNs % 1_000_000_000n).toString().padStart(9, "0")}`, mem]);
+    expect((await stat(mem, { bigint: true })).mtimeNs).toBe(mtimeNs);
+    const c = await h.orchestrator.start({ revision: "c-1", image: IMAGE, instanceId: "c" });
+    expect(c.startKind).toBe("boot");
+    expect(c.notes.join()).toMatch(/file memory.img has sha256 [0-9a-f]{64}, manifest says/);
   });
 
   it("falls back to a boot when the driver's restore fails", async () => {
@@ -171,9 +213,18 @@ describe("orchestrator with the driver double", () => {
     h.driver.faults.failRestore.add("rf-1");
     const b = await h.orchestrator.start({ revision: "rf-1", image: IMAGE, instanceId: "b" });
     expect(b.startKind).toBe("boot");
-    expect(b.notes.join()).toMatch(/restore from snapshot failed \(injected restore failure\)/);
+    expect(b.notes.join()).toMatch(
+      /restore from snapshot failed \(injected restore failure\); booted instead; the snapshot was discarded and is taken again at this instance's teardown/,
+    );
+    expect(await h.snapshots.list()).toEqual([]);
     expect((await h.orchestrator.invoke("b")).message).toMatch(/\[boot\]/);
-    await h.orchestrator.stop("b");
+    // The snapshot that could not load is replaced by the teardown of the instance that booted instead.
+    expect((await h.orchestrator.stop("b")).snapshot).toBe("taken");
+    h.driver.faults.failRestore.delete("rf-1");
+    const c = await h.orchestrator.start({ revision: "rf-1", image: IMAGE, instanceId: "c" });
+    expect(c.startKind).toBe("restore");
+    expect((await h.orchestrator.invoke("c")).message).toBe("Hello, world! [restore snap-of-b]");
+    await h.orchestrator.stop("c");
     expect(await h.leftovers()).toEqual([]);
   });
 
@@ -260,7 +311,6 @@ describe("orchestrator with the driver double", () => {
       images: h.images,
       snapshots: h.snapshots,
       state: new InstanceStateStore(path.join(h.root, "instances")),
-      workingSetDir: path.join(h.root, "working-sets"),
     });
     await again.init();
     expect(again.list()).toMatchObject([{ instanceId: "a", state: "running", recovered: true, pid: a.pid }]);
@@ -283,7 +333,6 @@ describe("orchestrator with the driver double", () => {
       images: h.images,
       snapshots: h.snapshots,
       network: pool,
-      workingSetDir: path.join(h.root, "working-sets"),
       defaults: { readyTimeoutMs: 30_000 },
     });
     await o.init();
