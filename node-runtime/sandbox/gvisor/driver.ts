@@ -16,7 +16,7 @@ import { mountInstanceRootfs, unmountInstanceRootfs } from "./instance-rootfs.js
 import { probeNetstack, type NetstackSupport } from "./netstack-probe.js";
 import { buildSandboxSpec, SOCKET_NAME } from "./oci-spec.js";
 import { DEFAULT_RELAY_CACHE_DIR, ensureRelayBinary } from "./relay-binary.js";
-import { RunscCli, RunscError, type RunscNetwork, type RunscPlatform } from "./runsc-cli.js";
+import { RunscCli, RunscError, type RunscNetwork, type RunscPlatformChoice } from "./runsc-cli.js";
 import { findGoferPids, isAlive, treeUsage } from "./sandbox-processes.js";
 import { waitForUnixSocket } from "./unix-socket-wait.js";
 
@@ -34,8 +34,11 @@ export interface GvisorDriverOptions {
   baseDir?: string;
   /** runsc binary; default "runsc". */
   runsc?: string;
-  /** Default ptrace: the only platform Debian bookworm's runsc runs on a paravirtual KVM guest. */
-  platform?: RunscPlatform;
+  /**
+   * Default "auto": systrap on a runsc that defaults to it itself (the pinned upstream release),
+   * ptrace on older ones (Debian bookworm's runsc has no systrap; ptrace runs on a paravirtual KVM guest).
+   */
+  platform?: RunscPlatformChoice;
   /**
    * "none" (default): no network device; the function is reached through a host Unix socket.
    * "netns": runsc netstack in the request's network namespace (BootRequest.network), reached at
@@ -133,7 +136,7 @@ export class GvisorDriver implements SandboxDriver {
     this.opts = {
       baseDir: this.baseDir,
       runsc: options.runsc ?? "runsc",
-      platform: options.platform ?? "ptrace",
+      platform: options.platform ?? "auto",
       network: options.network ?? "none",
       relayBinary: options.relayBinary,
       relayCacheDir: options.relayCacheDir ?? DEFAULT_RELAY_CACHE_DIR,

@@ -1,10 +1,32 @@
 import { describe, expect, it } from "vitest";
-import { RunscCli, summariseRunscError } from "./runsc-cli.js";
+import { platformForRelease, RunscCli, runscReleaseDate, summariseRunscError } from "./runsc-cli.js";
 
 describe("RunscCli", () => {
-  it("repeats the same global flags on every call (runsc does not remember create's)", () => {
+  it("repeats the same global flags on every call (runsc does not remember create's)", async () => {
     const cli = new RunscCli({ binary: "runsc", root: "/run/vhgv-gvisor/runsc", platform: "ptrace", network: "none" });
-    expect(cli.globalFlags()).toEqual(["--root=/run/vhgv-gvisor/runsc", "--platform=ptrace", "--network=none", "--host-uds=create", "--overlay2=root:memory"]);
+    expect(cli.globalFlags(await cli.platform())).toEqual(["--root=/run/vhgv-gvisor/runsc", "--platform=ptrace", "--network=none", "--host-uds=create", "--overlay2=root:memory"]);
+  });
+
+  it("says which binary it could not ask for its version when the platform is auto", async () => {
+    const cli = new RunscCli({ binary: "/nonexistent/runsc", root: "/tmp/x", platform: "auto", network: "none" });
+    await expect(cli.platform()).rejects.toThrow(/^cannot run \/nonexistent\/runsc --version: /);
+  });
+});
+
+describe("platform for a runsc release", () => {
+  it("reads the release from upstream's and Debian's version lines", () => {
+    expect(runscReleaseDate("runsc version release-20260420.0-go.3278e925778d\nspec: 1.1.0-rc.1\n")).toBe(20260420);
+    expect(runscReleaseDate("runsc version release-20230621.0\n")).toBe(20230621);
+    expect(runscReleaseDate("runsc version 0.0~20221219.0\nspec: 1.0.2\n")).toBe(20221219);
+    expect(runscReleaseDate("runsc version VERSION_MISSING\n")).toBeUndefined();
+  });
+
+  it("takes systrap from the release that made it runsc's default, ptrace before and when unknown", () => {
+    expect(platformForRelease(20260420)).toBe("systrap");
+    expect(platformForRelease(20230621)).toBe("systrap");
+    expect(platformForRelease(20230613)).toBe("ptrace");
+    expect(platformForRelease(20221219)).toBe("ptrace");
+    expect(platformForRelease(undefined)).toBe("ptrace");
   });
 });
 

@@ -1,7 +1,10 @@
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
+import { promisify } from "node:util";
 
 export type RunscPlatform = "ptrace" | "kvm" | "systrap";
+/** A platform, or "auto": the one `platformForRelease` picks for the runsc at hand. */
+export type RunscPlatformChoice = RunscPlatform | "auto";
 export type RunscNetwork = "none" | "sandbox";
 
 export interface RunscOptions {
@@ -9,7 +12,7 @@ export interface RunscOptions {
   binary: string;
   /** runsc --root: state directory for every container this driver makes. */
   root: string;
-  platform: RunscPlatform;
+  platform: RunscPlatformChoice;
   network: RunscNetwork;
   /** runsc --debug logs go here (one file per command), for diagnosing slow or failing starts. */
   debugLogDir?: string;
@@ -44,6 +47,27 @@ export function summariseRunscError(stderr: string): string {
   return text.length > 600 ? `${text.slice(0, 600)}…` : text;
 }
 
+/** The first release whose runsc makes systrap its default platform (gVisor commit e5f2478be). */
+export const SYSTRAP_DEFAULT_RELEASE = 20230621;
+
+/**
+ * The release date (YYYYMMDD) in `runsc --version`'s first line: upstream's builds say
+ * "release-20260420.0…", Debian's "0.0~20221219.0". Undefined when it names none.
+ */
+export function runscReleaseDate(versionOutput: string): number | undefined {
+  const match = /^runsc version (?:release-|\d+\.\d+~)(\d{8})\b/m.exec(versionOutput);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * systrap where runsc itself defaults to it (faster than ptrace, and it needs neither KVM nor
+ * ptrace's per-syscall stops); ptrace for older runsc (Debian bookworm's 20221219 has no systrap)
+ * and for a runsc that names no release.
+ */
+export function platformForRelease(release: number | undefined): RunscPlatform {
+  return release !== undefined && release >= SYSTRAP_DEFAULT_RELEASE ? "systrap" : "ptrace";
+}
+
 function sizeOf(file: string): number {
   try {
     return statSync(file).size;
@@ -66,13 +90,29 @@ function readFrom(file: string, offset: number): string {
  * flags, so start, checkpoint, restore and delete must repeat them or they act on another config.
  */
 export class RunscCli {
+  private platformChosen: Promise<RunscPlatform> | undefined;
+
   constructor(private readonly opts: RunscOptions) {}
 
+  /** The platform every call uses: the configured one, or for "auto" the one for this runsc's release. */
+  platform(): Promise<RunscPlatform> {
+    const configured = this.opts.platform;
+    if (configured !== "auto") return Promise.resolve(configured);
+    this.platformChosen ??= promisify(execFile)(this.opts.binary, ["--version"], { encoding: "utf8" }).then(
+      ({ stdout }) => platformForRelease(runscReleaseDate(stdout)),
+      (error: Error) => {
+        this.platformChosen = undefined;
+        throw new RunscError(`cannot run ${this.opts.binary} --version: ${error.message}`, null, "");
+      },
+    );
+    return this.platformChosen;
+  }
+
   /** Global flags; host-uds=create lets the relay bind its socket on the host through the gofer. */
-  globalFlags(): string[] {
+  globalFlags(platform: RunscPlatform): string[] {
     return [
       `--root=${this.opts.root}`,
-      `--platform=${this.opts.platform}`,
+      `--platform=${platform}`,
       `--network=${this.opts.network}`,
       "--host-uds=create",
       "--overlay2=root:memory",
@@ -84,8 +124,8 @@ export class RunscCli {
    * Runs one subcommand. With `log`, runsc's stdout and stderr (and so the container's, for create
    * and restore, whose stdio the sandbox inherits) go to that file, and a failure quotes its tail.
    */
-  run(args: string[], log?: { fd: number; path: string }): Promise<string> {
-    const full = [...this.globalFlags(), ...args];
+  async run(args: string[], log?: { fd: number; path: string }): Promise<string> {
+    const full = [...this.globalFlags(await this.platform()), ...args];
     const logStart = log ? sizeOf(log.path) : 0;
     return new Promise((resolve, reject) => {
       const child = spawn(this.opts.binary, full, {

@@ -11,17 +11,24 @@ import { LocalImageStore } from "../../../node-runtime/images/image-store.js";
 import type { StoredImage } from "../../../node-runtime/images/types.js";
 import type { FunctionEndpoint } from "../../../node-runtime/sandbox/driver.js";
 import { ensureHelloworldImage } from "../../fixtures/helloworld.js";
+import { runtimeSource, useRuntimes } from "../../fixtures/upstream-runtimes.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PROTO = path.join(here, "..", "..", "..", "node-runtime", "api", "protos", "helloworld.proto");
 
-/** Why the real-runsc tests cannot run here, or undefined when they can. */
+/**
+ * Why the real-runsc tests cannot run here, or undefined when they can. Puts the upstream runsc
+ * first on this process's PATH (Debian's stays with VHIVE_RUNTIMES=debian), where the driver and
+ * every runsc call of the tests find it.
+ */
 export function gvisorUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return "runsc needs root";
+  const unavailable = useRuntimes("runsc");
+  if (unavailable) return unavailable;
   try {
     execFileSync("runsc", ["--version"], { stdio: "ignore" });
   } catch {
-    return "runsc is not installed";
+    return `${runtimeSource()} runsc is not installed`;
   }
   try {
     execFileSync("cc", ["--version"], { stdio: "ignore" });
