@@ -8,7 +8,7 @@ import { planWorkingSet, workingSetPathFor } from "../memory/working-set-policy.
 import type { RuntimeMetrics } from "../metrics/runtime-metrics.js";
 import type { ColdStartRecord } from "../metrics/cold-start-record.js";
 import { SnapshotCorruptError, type SnapshotLease, type SnapshotStore } from "../snapshots/snapshot-store.js";
-import type { DriverRegistry, RegisteredDriver } from "./driver-registry.js";
+import type { DriverRegistry } from "./driver-registry.js";
 import { RuntimeError, asRuntimeError, classifyDriverError, errorMessage } from "./errors.js";
 import { FunctionClient } from "./function-client.js";
 import {
@@ -23,26 +23,6 @@ import {
 import type { InstanceRecord, InstanceStateStore } from "./instance-state-store.js";
 import { MAX_NAME_LENGTH, checkInstanceId, checkPort, checkRevision } from "./names.js";
 import { adoptedHandle, pidAlive } from "./adopted-handle.js";
-
-/** Optional driver property (beyond the SandboxDriver contract): the snapshot ends the sandbox. */
-function stopsOnSnapshot(driver: SandboxDriver): boolean {
-  return (driver as SandboxDriver & { stopsOnSnapshot?: boolean }).stopsOnSnapshot === true;
-}
-
-/** Optional driver method (beyond the contract): end of a REAP restore's first invocation. */
-function firstInvocationHook(driver: SandboxDriver): ((h: SandboxHandle) => Promise<unknown>) | undefined {
-  const d = driver as SandboxDriver & { firstInvocationDone?: (h: SandboxHandle) => Promise<unknown> };
-  return d.firstInvocationDone ? (h) => d.firstInvocationDone!(h) : undefined;
-}
-
-/**
- * Optional driver method (beyond the contract): removes whatever the driver left for `instanceId` in
- * an earlier runtime process (state dirs, containers, mounts). Used when stopping adopted instances.
- */
-function reclaimHook(driver: SandboxDriver): ((instanceId: string) => Promise<unknown>) | undefined {
-  const d = driver as SandboxDriver & { reclaim?: (instanceId: string) => Promise<unknown> };
-  return d.reclaim ? (id) => d.reclaim!(id) : undefined;
-}
 
 /** The revision of an image-only start (vHive's StartVM): one per image digest. */
 export function imageRevision(digest: string): string {
@@ -169,7 +149,7 @@ export class Orchestrator {
     const memoryMiB = req.memoryMiB ?? this.defaults.memoryMiB;
     if (!Number.isInteger(vcpus) || vcpus < 1) throw new RuntimeError("INVALID_ARGUMENT", `vcpus must be a positive integer, got ${vcpus}`);
     if (!Number.isInteger(memoryMiB) || memoryMiB < 16) throw new RuntimeError("INVALID_ARGUMENT", `memoryMiB must be an integer ≥ 16, got ${memoryMiB}`);
-    const entry = this.opts.drivers.get(sandbox);
+    const driver = this.opts.drivers.get(sandbox);
     const instanceId = checkInstanceId(req.instanceId || `${(namedRevision ?? "fn").slice(0, MAX_NAME_LENGTH - 9)}-${randomBytes(4).toString("hex")}`);
     if (this.instances.has(instanceId)) throw new RuntimeError("ALREADY_EXISTS", `instance ${instanceId} already exists`);
 
@@ -199,7 +179,7 @@ export class Orchestrator {
       const revision = namedRevision ?? imageRevision(image.digest);
       info.revision = revision;
       log = log.child({ revision });
-      if (entry.needsNetwork) {
+      if (driver.capabilities.needsNetwork) {
         if (!this.opts.network) throw new RuntimeError("FAILED_PRECONDITION", `sandbox ${sandbox} needs a network pool and none is configured`);
         live.slot = await this.opts.network.acquire().catch((err) => {
           throw asRuntimeError(err, "RESOURCE_EXHAUSTED", "no network slot available");
@@ -217,7 +197,7 @@ export class Orchestrator {
         network: live.slot,
       };
       await timer.time("AddInstance", async () => {
-        live.handle = await this.launch(entry, boot, snapshotMode, info, timer, log);
+        live.handle = await this.launch(driver, boot, snapshotMode, info, timer, log);
         info.endpoint = live.handle.endpoint;
         info.pid = live.handle.pid;
         this.watchExit(live, live.handle);
@@ -250,15 +230,14 @@ export class Orchestrator {
 
   /** Restores from the revision's snapshot when there is a usable one, otherwise boots. */
   private async launch(
-    entry: RegisteredDriver,
+    driver: SandboxDriver,
     boot: BootRequest,
     mode: SnapshotMode,
     info: InstanceInfo,
     timer: StageTimer,
     log: Logger,
   ): Promise<SandboxHandle> {
-    const { driver } = entry;
-    if (mode !== "off" && driver.supportsSnapshots) {
+    if (mode !== "off" && driver.capabilities.snapshots) {
       let lease: SnapshotLease | undefined;
       try {
         lease = await this.opts.snapshots.acquire(boot.revision);
@@ -395,9 +374,9 @@ export class Orchestrator {
 
   private async snapshotOnTeardown(live: LiveInstance, result: StopResult): Promise<void> {
     const { info, handle } = live;
-    const driver = this.opts.drivers.get(info.sandbox).driver;
+    const driver = this.opts.drivers.get(info.sandbox);
     if (info.snapshotMode === "off") return void (result.snapshot = "off");
-    if (!driver.supportsSnapshots || !handle || info.recovered) return void (result.snapshot = "unsupported");
+    if (!driver.capabilities.snapshots || !handle || info.recovered) return void (result.snapshot = "unsupported");
     if (info.startKind !== "boot") return void (result.snapshot = "exists");
     if (this.snapshotting.has(info.revision)) return void (result.snapshot = "not-first");
     // Claim the revision before any await so a concurrent teardown cannot start a second snapshot.
@@ -411,7 +390,7 @@ export class Orchestrator {
         await driver.snapshot(handle, staging);
       } finally {
         // Some sandboxes end when snapshotted (runsc checkpoint); there is nothing to resume then.
-        if (!stopsOnSnapshot(driver)) {
+        if (!driver.capabilities.stopsOnSnapshot) {
           await driver.resume(handle).catch((err) => this.log.warn({ err: errorMessage(err) }, "resume after snapshot failed"));
         }
       }
@@ -438,7 +417,7 @@ export class Orchestrator {
     live.client = undefined;
     const errors: string[] = [];
     if (live.handle) {
-      const driver = this.opts.drivers.get(live.info.sandbox).driver;
+      const driver = this.opts.drivers.get(live.info.sandbox);
       try {
         await driver.stop(live.handle);
       } catch (err) {
@@ -456,8 +435,7 @@ export class Orchestrator {
             /* already gone */
           }
         }
-        const reclaim = reclaimHook(driver);
-        if (reclaim) await reclaim(live.info.instanceId).catch((err) => errors.push(`reclaiming the sandbox's leftovers: ${errorMessage(err)}`));
+        if (driver.reclaim) await driver.reclaim(live.info.instanceId).catch((err) => errors.push(`reclaiming the sandbox's leftovers: ${errorMessage(err)}`));
         else this.log.warn({ instance: live.info.instanceId }, "driver cannot reclaim an adopted sandbox's files; only its process was killed");
       }
     }
@@ -501,8 +479,8 @@ export class Orchestrator {
   private async finishColdStart(live: LiveInstance): Promise<ColdStartRecord> {
     if (live.info.snapshotMode === "reap" && live.info.startKind === "restore" && live.handle) {
       // REAP: the first invocation is what the handler records (or measures); tell it that it ended.
-      const hook = firstInvocationHook(this.opts.drivers.get(live.info.sandbox).driver);
-      await hook?.(live.handle).catch((err) => live.info.notes.push(`REAP first-invocation hook failed: ${errorMessage(err)}`));
+      const driver = this.opts.drivers.get(live.info.sandbox);
+      await driver.firstInvocationDone?.(live.handle).catch((err) => live.info.notes.push(`REAP first-invocation hook failed: ${errorMessage(err)}`));
     }
     const record: ColdStartRecord = {
       instanceId: live.info.instanceId,
@@ -533,7 +511,7 @@ export class Orchestrator {
   private async rss(live: LiveInstance): Promise<number | undefined> {
     if (!live.handle || live.info.recovered) return undefined;
     try {
-      const { rssBytes } = await this.opts.drivers.get(live.info.sandbox).driver.stats(live.handle);
+      const { rssBytes } = await this.opts.drivers.get(live.info.sandbox).stats(live.handle);
       this.opts.metrics?.setRss(live.info.instanceId, live.info.revision, live.info.sandbox, rssBytes);
       return rssBytes;
     } catch (err) {
@@ -547,7 +525,7 @@ export class Orchestrator {
     const live = this.instances.get(instanceId);
     if (!live) throw new RuntimeError("NOT_FOUND", `no instance ${JSON.stringify(instanceId)}`);
     if (!live.handle || live.info.state !== "running") throw new RuntimeError("UNAVAILABLE", `instance ${instanceId} is ${live.info.state}`);
-    const s = await this.opts.drivers.get(live.info.sandbox).driver.stats(live.handle);
+    const s = await this.opts.drivers.get(live.info.sandbox).stats(live.handle);
     this.opts.metrics?.setRss(instanceId, live.info.revision, live.info.sandbox, s.rssBytes);
     return s;
   }
