@@ -34,7 +34,7 @@ export interface NodeRuntime {
 
 export interface NodeRuntimeOverrides {
   /** Drivers to use instead of building them from the config (tests pass doubles here). */
-  drivers?: { driver: SandboxDriver; needsNetwork?: boolean }[];
+  drivers?: SandboxDriver[];
   images?: ImageStore;
   network?: NetworkPool;
   logger?: Logger;
@@ -63,14 +63,14 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
   let network = overrides.network;
   const disposers: (() => Promise<void>)[] = [];
   if (overrides.drivers) {
-    for (const d of overrides.drivers) registry.register(d.driver, { needsNetwork: d.needsNetwork });
+    for (const d of overrides.drivers) registry.register(d);
   } else {
     const kinds: SandboxKind[] = config.sandboxes ?? [config.sandbox];
     const resources: SandboxResources = { images, config, logger };
     for (const kind of kinds) {
       const built = await createSandboxDriver(kind, resources);
-      registry.register(built.driver, { needsNetwork: built.needsNetwork });
-      network ??= built.network;
+      registry.register(built.driver);
+      network ??= built.pool;
       if (built.dispose) disposers.push(built.dispose);
     }
   }

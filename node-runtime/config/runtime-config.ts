@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
+import { DEFAULT_RERECORD_THRESHOLD } from "../memory/working-set-policy.js";
 import { parseByteSize } from "./byte-size.js";
 
 export const DEFAULT_DATA_DIR = "/var/lib/vhive-node/runtime";
@@ -33,7 +34,7 @@ export const runtimeConfigSchema = z
     dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
     /** Image store cache root; default `<dataDir>/../images` (the image store's own default). */
     imageDir: z.string().min(1).optional(),
-    /** Disk budget for snapshots, e.g. "20GiB". */
+    /** Disk budget for everything the runtime stores (snapshots, images, caches), e.g. "20GiB". */
     diskBudget: byteSize("diskBudget").default(20 * 1024 ** 3),
     /**
      * When snapshot files are hashed: "commit" (at commit and in a background pass after start-up;
@@ -54,6 +55,35 @@ export const runtimeConfigSchema = z
     /** Firecracker driver: binary and uncompressed guest kernel (default FIRECRACKER_BIN / FIRECRACKER_KERNEL, else the provisioner's install paths). */
     firecrackerBin: z.string().min(1).optional(),
     firecrackerKernel: z.string().min(1).optional(),
+    /**
+     * Run every Firecracker VM under the jailer (chroot, its own uid/gid, the slot's namespace).
+     * `bin` defaults to JAILER_BIN, else the provisioner's install path; uid/gid must not be root.
+     */
+    firecrackerJailer: z
+      .object({
+        bin: z.string().min(1).optional(),
+        uid: z.number().int().min(1).max(2 ** 32 - 2),
+        gid: z.number().int().min(1).max(2 ** 32 - 2),
+        chrootBaseDir: z.string().min(1).default("/srv/jailer"),
+      })
+      .strict()
+      .optional(),
+    /** What a Firecracker snapshot holds: all guest memory (Full) or pages dirtied since the last one (Diff). */
+    firecrackerSnapshotType: z.enum(["Full", "Diff"]).default("Full"),
+    /** REAP: share of a load's faults outside the recorded working set above which the set is recorded anew. */
+    reapRerecordThreshold: z.number().min(0).max(1).default(DEFAULT_RERECORD_THRESHOLD),
+    /**
+     * Registry credentials for pulls by the image store. Secrets stay in files: a Docker-style
+     * config.json (`auths`), and/or per registry a user name and a file holding the password or
+     * token. Neither the files' contents nor the passwords are logged or shown in errors.
+     */
+    registryAuthFile: z.string().min(1).optional(),
+    registryCredentials: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a registry host[:port]"),
+        z.object({ username: z.string().min(1), passwordFile: z.string().min(1) }).strict(),
+      )
+      .optional(),
     /** Network slots built for Firecracker VMs, and the prefix of their namespaces and links. */
     networkPoolSize: z.number().int().min(1).max(1000).default(16),
     networkPrefix: z.string().regex(/^[a-z][a-z0-9]{0,7}$/).default("vhnr"),

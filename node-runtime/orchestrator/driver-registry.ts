@@ -1,24 +1,18 @@
 import type { SandboxDriver, SandboxKind } from "../sandbox/driver.js";
 import { RuntimeError } from "./errors.js";
 
-export interface RegisteredDriver {
-  driver: SandboxDriver;
-  /** True when the sandbox takes a network slot from the pool (Firecracker's tap in a namespace). */
-  needsNetwork: boolean;
-}
-
 /** The sandbox drivers available on this node, by kind; the orchestrator sees nothing else of them. */
 export class DriverRegistry {
-  private readonly drivers = new Map<SandboxKind, RegisteredDriver>();
+  private readonly drivers = new Map<SandboxKind, SandboxDriver>();
 
-  register(driver: SandboxDriver, opts: { needsNetwork?: boolean } = {}): this {
-    this.drivers.set(driver.kind, { driver, needsNetwork: opts.needsNetwork ?? false });
+  register(driver: SandboxDriver): this {
+    this.drivers.set(driver.kind, driver);
     return this;
   }
 
-  get(kind: string): RegisteredDriver {
-    const entry = this.drivers.get(kind as SandboxKind);
-    if (!entry) {
+  get(kind: string): SandboxDriver {
+    const driver = this.drivers.get(kind as SandboxKind);
+    if (!driver) {
       const known = ["firecracker", "gvisor", "containerd"];
       const why = known.includes(kind) ? "is not available on this node" : "is not a sandbox kind";
       throw new RuntimeError(
@@ -26,7 +20,7 @@ export class DriverRegistry {
         `sandbox ${JSON.stringify(kind)} ${why} (available: ${this.kinds().join(", ") || "none"})`,
       );
     }
-    return entry;
+    return driver;
   }
 
   kinds(): SandboxKind[] {

@@ -1,3 +1,5 @@
+import { SandboxError } from "../sandbox/errors.js";
+
 /**
  * Errors the orchestrator raises, each carrying the category the API maps to a gRPC status code.
  * Categories follow gRPC's vocabulary so the mapping is one table, not guesswork per call site.
@@ -38,18 +40,12 @@ export function errorMessage(err: unknown): string {
 }
 
 /**
- * Category of a sandbox driver's failure to start a function. Drivers throw plain Errors (the
- * SandboxDriver contract has no codes), so the two outcomes callers act on differently are read from
- * the message: the function never listened in time → DEADLINE_EXCEEDED; the sandbox or function
- * exited → UNAVAILABLE; anything else → INTERNAL.
+ * Category of a sandbox driver's failure: the code its SandboxError class carries (the function
+ * never listened in time → DEADLINE_EXCEEDED; the sandbox or function exited → UNAVAILABLE; …).
+ * Anything else a driver let through is an INTERNAL error.
  */
 export function classifyDriverError(err: unknown, context: string): RuntimeError {
   if (err instanceof RuntimeError) return err;
-  const message = errorMessage(err);
-  const code: RuntimeErrorCode = /did not listen|timed out|time(d)? ?out|within \d+ ?ms|deadline/i.test(message)
-    ? "DEADLINE_EXCEEDED"
-    : /exited|crashed|died|killed|exit code|terminated/i.test(message)
-      ? "UNAVAILABLE"
-      : "INTERNAL";
-  return new RuntimeError(code, `${context}: ${message}`, { cause: err });
+  const code: RuntimeErrorCode = err instanceof SandboxError ? err.code : "INTERNAL";
+  return new RuntimeError(code, `${context}: ${errorMessage(err)}`, { cause: err });
 }

@@ -1,6 +1,6 @@
 import type { StageTimer } from "../metrics/stages.js";
 import type { ImageConfig } from "../images/types.js";
-import type { NetworkSlot } from "../network/types.js";
+import type { NetworkPool, NetworkSlot } from "../network/types.js";
 
 export type SandboxKind = "firecracker" | "gvisor" | "containerd";
 
@@ -37,6 +37,15 @@ export interface RestoreRequest extends BootRequest {
   memory: MemoryBackend;
 }
 
+/**
+ * How a sandbox ended by itself. `code` is the exit status when it exited, `signal` the signal
+ * that killed it; both null when the driver could not learn either (a process it only polled).
+ */
+export interface SandboxExit {
+  code: number | null;
+  signal: string | null;
+}
+
 /** A live sandbox; opaque to the orchestrator except for these fields. */
 export interface SandboxHandle {
   readonly kind: SandboxKind;
@@ -45,7 +54,7 @@ export interface SandboxHandle {
   /** PID of the VMM / sandbox process, for memory accounting and crash detection. */
   readonly pid: number | undefined;
   /** Resolves when the sandbox exits by itself (crash or function exit). */
-  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  readonly exited: Promise<SandboxExit>;
 }
 
 export interface SnapshotFiles {
@@ -58,14 +67,24 @@ export interface SandboxStats {
   cpuMicros?: number;
 }
 
+/** What a driver can do; the orchestrator decides by these, never by the driver's kind. */
+export interface DriverCapabilities {
+  /** Can snapshot and restore; false for plain containers: the orchestrator then always boots. */
+  readonly snapshots: boolean;
+  /** `snapshot()` ends the sandbox (runsc checkpoint): there is nothing to resume afterwards. */
+  readonly stopsOnSnapshot: boolean;
+  /** Every instance takes a slot of the node's network pool (`BootRequest.network`). */
+  readonly needsNetwork: boolean;
+}
+
 /**
  * One driver per sandbox kind. The orchestrator knows drivers only through this interface.
- * Every method cleans up whatever it created when it fails.
+ * Every method cleans up whatever it created when it fails, and throws a SandboxError (errors.ts)
+ * whose class says what kind of failure it was.
  */
 export interface SandboxDriver {
   readonly kind: SandboxKind;
-  /** False for plain containers: the orchestrator then always boots. */
-  readonly supportsSnapshots: boolean;
+  readonly capabilities: DriverCapabilities;
   boot(req: BootRequest, timer: StageTimer): Promise<SandboxHandle>;
   restore(req: RestoreRequest, timer: StageTimer): Promise<SandboxHandle>;
   pause(h: SandboxHandle): Promise<void>;
@@ -74,4 +93,27 @@ export interface SandboxDriver {
   snapshot(h: SandboxHandle, dir: string): Promise<SnapshotFiles>;
   stop(h: SandboxHandle): Promise<void>;
   stats(h: SandboxHandle): Promise<SandboxStats>;
+  /**
+   * Optional: the first invocation of a restored instance is done (REAP: the page-fault handler
+   * writes the working set it recorded, or counts the pages it missed). Returns what the driver
+   * learnt, for logs; no-op for restores that need nothing.
+   */
+  firstInvocationDone?(h: SandboxHandle): Promise<unknown>;
+  /**
+   * Optional: removes whatever an earlier runtime process left for `instanceId` (its process if it
+   * still runs, state directories, jails, mounts). Used for instances adopted after a restart, which
+   * the driver never started; resolves when nothing of the instance is left, also when nothing was.
+   */
+  reclaim?(instanceId: string): Promise<void>;
+}
+
+/**
+ * What each sandbox kind's factory (`sandbox/<kind>/create-<kind>-sandbox.ts`) returns: the driver
+ * the served runtime registers, the network pool its instances take slots from when
+ * `capabilities.needsNetwork`, and how to give back what the factory built (stop the instances first).
+ */
+export interface SandboxSetup {
+  readonly driver: SandboxDriver;
+  readonly pool?: NetworkPool;
+  dispose(): Promise<void>;
 }

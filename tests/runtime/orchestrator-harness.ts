@@ -17,11 +17,11 @@ export async function orchestratorHarness(opts: {
   budgetBytes?: number;
   checksums?: SnapshotStoreOptions["checksums"];
   defaults?: Partial<OrchestratorDefaults>;
-  supportsSnapshots?: boolean;
+  snapshots?: boolean;
   root?: string;
 } = {}) {
   const root = opts.root ?? (await mkdtemp(path.join(tmpdir(), "vhor-orch-")));
-  const driver = new ProcessDriver("gvisor", path.join(root, "sandboxes"), { supportsSnapshots: opts.supportsSnapshots });
+  const driver = new ProcessDriver("gvisor", path.join(root, "sandboxes"), { snapshots: opts.snapshots });
   const images = new ImageStoreDouble();
   images.add(IMAGE, DIGEST);
   const metrics = new RuntimeMetrics();

@@ -103,7 +103,7 @@ describe("orchestrator with the driver double", () => {
     expect(h.driver.calls.snapshot).toBe(0);
     await h.dispose();
 
-    h = await orchestratorHarness({ supportsSnapshots: false });
+    h = await orchestratorHarness({ snapshots: false });
     await h.orchestrator.start({ revision: "plain-1", image: IMAGE, instanceId: "c" });
     expect((await h.orchestrator.stop("c")).snapshot).toBe("unsupported");
     expect((await h.orchestrator.start({ revision: "plain-1", image: IMAGE, instanceId: "d" })).startKind).toBe("boot");
@@ -327,9 +327,9 @@ describe("orchestrator with the driver double", () => {
   it("takes a network slot for drivers that need one and gives it back on stop and on every failure", async () => {
     h = await orchestratorHarness();
     const pool = new NetworkPoolDouble(2);
-    const fc = new ProcessDriver("firecracker", path.join(h.root, "sandboxes"));
+    const fc = new ProcessDriver("firecracker", path.join(h.root, "sandboxes"), { needsNetwork: true });
     const o = new Orchestrator({
-      drivers: new DriverRegistry().register(h.driver).register(fc, { needsNetwork: true }),
+      drivers: new DriverRegistry().register(h.driver).register(fc),
       images: h.images,
       snapshots: h.snapshots,
       network: pool,

@@ -20,6 +20,8 @@ import type { NetworkSlot } from "../../node-runtime/network/types.js";
 import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
 import { StageTimer } from "../../node-runtime/metrics/stages.js";
 import { installFirecrackerDouble } from "../doubles/firecracker/install-double.js";
+import { vmName } from "../../node-runtime/sandbox/firecracker/vm-layout.js";
+import { SandboxExitedError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "../../node-runtime/sandbox/errors.js";
 import { ReapUffdLauncher } from "../../node-runtime/sandbox/firecracker/reap-uffd-launcher.js";
 import { loadUffdNative } from "../../node-runtime/memory/native-binding.js";
 
@@ -203,6 +205,12 @@ function makeDriver(version: FirecrackerApiVersion, name: string, extra: Partial
     };
   }
   return { driver, record, dir, runDir: join(dir, "run") };
+}
+
+/** Owner and permission bits that matter for a file shared into jails. */
+function sharedReadOnly(file: string): { uid: number; writableByOthers: boolean; readableByOthers: boolean } {
+  const st = statSync(file);
+  return { uid: st.uid, writableByOthers: (st.mode & 0o022) !== 0, readableByOthers: (st.mode & 0o004) !== 0 };
 }
 
 function request(id: string, slot: NetworkSlot): BootRequest {
@@ -444,7 +452,9 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
     writeFileSync(silent, "#!/bin/sh\n# Stands in for a VMM that hangs before opening its API socket.\nexec sleep 600\n", { mode: 0o755 });
     const slot = await take();
     const hung = makeDriver(version, "hung", { firecrackerBin: silent, apiStartTimeoutMs: 1_000 });
-    await expect(hung.driver.boot(request(`hung-${tag}`, slot), new StageTimer())).rejects.toThrow(/did not open .*api\.socket within 1000 ms/);
+    const hanging = hung.driver.boot(request(`hung-${tag}`, slot), new StageTimer());
+    await expect(hanging).rejects.toThrow(/did not open .*api\.socket within 1000 ms/);
+    await expect(hanging).rejects.toBeInstanceOf(SandboxTimeoutError);
     expect(hung.driver.liveInstances()).toEqual([]);
     expect(readdirSync(hung.runDir)).toEqual([]);
     expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toMatch(/sleep 600/);
@@ -452,12 +462,15 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
     const dying = join(work, "dying-firecracker");
     writeFileSync(dying, "#!/bin/sh\necho 'cannot open /dev/kvm' >&2\nexit 1\n", { mode: 0o755 });
     const dead = makeDriver(version, "dead", { firecrackerBin: dying });
-    await expect(dead.driver.boot(request(`dead-${tag}`, slot), new StageTimer())).rejects.toThrow(/exited before opening its API socket: cannot open \/dev\/kvm/);
+    const diedEarly = dead.driver.boot(request(`dead-${tag}`, slot), new StageTimer());
+    await expect(diedEarly).rejects.toThrow(/exited before opening its API socket: cannot open \/dev\/kvm/);
+    await expect(diedEarly).rejects.toBeInstanceOf(SandboxExitedError);
     expect(readdirSync(dead.runDir)).toEqual([]);
 
     const { driver, runDir } = makeDriver(version, "dup");
     const h = await driver.boot(request(`dup-${tag}`, slot), new StageTimer());
     await expect(driver.boot(request(`dup-${tag}`, slot), new StageTimer())).rejects.toThrow(/already running/);
+    await expect(driver.boot(request(`dup-${tag}`, slot), new StageTimer())).rejects.toBeInstanceOf(SandboxStateError);
     await expect(driver.restore({ ...request(`dup-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer())).rejects.toThrow(/already running/);
     expect(driver.liveInstances()).toEqual([`dup-${tag}`]);
     expect(alive(h.pid)).toBe(true);
@@ -466,14 +479,23 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
     expect(readdirSync(runDir)).toEqual([]);
   });
 
-  it("reclaims the VMMs and jails a crashed predecessor left behind", async () => {
+  it("reclaims one adopted VM by its instance id, then every VM a crashed predecessor left behind", async () => {
     const first = makeDriver(version, "reclaim");
-    const slot = await take();
-    const h = await first.driver.boot(request(`orphan-${tag}`, slot), new StageTimer());
+    const [slotA, slotB] = [await take(), await take()];
+    // A long id with characters the jailer refuses: its VM directory is named by vmName().
+    const adopted = `orphan.adopted_${tag}-${"x".repeat(40)}`;
+    const a = await first.driver.boot(request(adopted, slotA), new StageTimer());
+    const b = await first.driver.boot(request(`orphan-${tag}`, slotB), new StageTimer());
+    expect(readdirSync(first.runDir).sort()).toEqual([vmName(adopted), `orphan-${tag}`].sort());
     // A new driver on the same directories, as after a daemon restart; the first one is forgotten.
     const { driver: second } = makeDriver(version, "reclaim");
+    await second.reclaim(adopted);
+    expect(await a.exited).toEqual({ code: null, signal: "SIGKILL" });
+    expect(readdirSync(first.runDir)).toEqual([`orphan-${tag}`]);
+    expect(alive(b.pid)).toBe(true);
+    await second.reclaim(adopted); // nothing left: still fine
     expect(await second.reclaimStale()).toEqual([`orphan-${tag}`]);
-    expect(await h.exited).toEqual({ code: null, signal: "SIGKILL" });
+    expect(await b.exited).toEqual({ code: null, signal: "SIGKILL" });
     expect(readdirSync(first.runDir)).toEqual([]);
     expect(await second.reclaimStale()).toEqual([]);
   });
@@ -483,6 +505,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
     const slot = await take();
     try {
       await expect(driver.boot({ ...request(`bad-${tag}`, slot), vcpus: 0 }, new StageTimer())).rejects.toThrow(/vcpus/);
+      await expect(driver.boot({ ...request(`bad-${tag}`, slot), vcpus: 0 }, new StageTimer())).rejects.toBeInstanceOf(SandboxRequestError);
       await expect(driver.boot({ ...request("bad id!", slot) }, new StageTimer())).rejects.toThrow(/instanceId/);
       await expect(driver.boot({ ...request(`bad-${tag}`, slot), network: undefined }, new StageTimer())).rejects.toThrow(/network/);
       await expect(driver.boot({ ...request(`bad-${tag}`, slot), imageDigest: "sha256:00" }, new StageTimer())).rejects.toThrow(/unknown image/);
@@ -492,6 +515,9 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       await expect(
         driver.restore({ ...request(`bad-${tag}`, { ...slot, guestIp: "172.16.0.6" }), snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer()),
       ).rejects.toThrow(/differs from slot/);
+      await expect(
+        driver.restore({ ...request(`bad-${tag}`, { ...slot, guestIp: "172.16.0.6" }), snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer()),
+      ).rejects.toBeInstanceOf(SandboxStateError);
       await expect(
         driver.restore({ ...request(`bad-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer()),
       ).rejects.toThrow(/option `uffd`/);
@@ -542,6 +568,9 @@ describe.skipIf(!isRoot)("FirecrackerDriver in jailer mode (jailer double, v1.16
     const root = join(jailOf(`jboot-${tag}`), "root");
     expect(readdirSync(root).sort()).toEqual(["api.socket", "firecracker-double-1.16.1", "rootfs.ext4", "vmlinux"]);
     expect(statSync(join(root, "rootfs.ext4")).uid).toBe(10000);
+    // The kernel every VM shares is linked in, still ours and writable by no jail.
+    expect(statSync(join(root, "vmlinux")).ino).toBe(statSync(kernel).ino);
+    expect(sharedReadOnly(kernel)).toEqual({ uid: 0, writableByOthers: false, readableByOthers: true });
     expect(writes(record).map((e) => `${e.method} ${e.path} ${e.status}`)).toContain("PUT /actions 204");
     expect(writes(record).find((e) => e.path === "/drives/rootfs")!.body!.path_on_host).toBe("rootfs.ext4");
 
@@ -552,11 +581,22 @@ describe.skipIf(!isRoot)("FirecrackerDriver in jailer mode (jailer double, v1.16
     await driver.stop(booted);
     expect(existsSync(jailOf(`jboot-${tag}`))).toBe(false);
     expect(readdirSync(snap).sort()).toEqual(["firecracker-snapshot.json", "memory", "rootfs.ext4", "vmstate"]);
+    // Written by the jailed VMM, taken back before any other jail links them.
+    for (const f of ["vmstate", "memory"]) expect(sharedReadOnly(join(snap, f))).toEqual({ uid: 0, writableByOthers: false, readableByOthers: true });
+
+    const fileClone = await driver.restore({ ...request(`jfile-${tag}`, slot), snapshotDir: snap, memory: { kind: "file" } }, new StageTimer());
+    const fileRoot = join(jailOf(`jfile-${tag}`), "root");
+    for (const f of ["vmstate", "memory"]) {
+      expect(statSync(join(fileRoot, "snapshot", f)).ino).toBe(statSync(join(snap, f)).ino);
+      expect(sharedReadOnly(join(fileRoot, "snapshot", f)).writableByOthers).toBe(false);
+    }
+    expect(statSync(join(fileRoot, "rootfs.ext4")).uid).toBe(10000);
+    await driver.stop(fileClone);
 
     const clone = await driver.restore({ ...request(`jclone-${tag}`, slot), snapshotDir: snap, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer());
     // The jailed VMM could connect to the handler's socket and loaded the snapshot.
     expect(JSON.parse(uffd.received[0]!)[0]).toMatchObject({ size: 512 * 1024 * 1024 });
-    expect(writes(record).filter((e) => e.path === "/snapshot/load").map((e) => e.status)).toEqual([204]);
+    expect(writes(record).filter((e) => e.path === "/snapshot/load").map((e) => e.status)).toEqual([204, 204]);
     expect(readFileSync(`/proc/${clone.pid}/status`, "utf8")).toMatch(/^Uid:\s+10000/m);
     await driver.stop(clone);
     expect(existsSync(jailOf(`jclone-${tag}`))).toBe(false);

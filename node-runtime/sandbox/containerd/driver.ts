@@ -1,5 +1,5 @@
 // Plain runc containers through containerd's own gRPC API (containers, snapshots, tasks), one
-// container per function instance. No snapshots: supportsSnapshots is false and the
+// container per function instance. No snapshots: capabilities.snapshots is false and the
 // orchestrator always boots (runc checkpointing needs CRIU, which fails on this kernel).
 //
 // Networking, two modes:
@@ -21,8 +21,9 @@ import { resolveImageUser } from "../../images/image-user.js";
 import { runCommand } from "../../images/run-command.js";
 import type { StageTimer } from "../../metrics/stages.js";
 import type {
-  BootRequest, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxHandle, SandboxStats, SnapshotFiles,
+  BootRequest, DriverCapabilities, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxExit, SandboxHandle, SandboxStats, SnapshotFiles,
 } from "../driver.js";
+import { SandboxError, SandboxNotFoundError, SandboxRequestError, SandboxStateError } from "../errors.js";
 import { ContainerdClient, isNotFound, type Mount } from "./client.js";
 import { buildContainerSpec, mergeEnv } from "./runtime-spec.js";
 import { VethNetworks, type VethNetwork, type VethNetworkOptions } from "./veth-networks.js";
@@ -54,7 +55,7 @@ class ContainerdSandbox implements SandboxHandle {
     readonly instanceId: string,
     readonly endpoint: FunctionEndpoint,
     readonly pid: number | undefined,
-    readonly exited: Promise<{ code: number | null; signal: string | null }>,
+    readonly exited: Promise<SandboxExit>,
     readonly containerId: string,
     readonly snapshotKey: string,
     readonly instanceDir: string,
@@ -63,7 +64,7 @@ class ContainerdSandbox implements SandboxHandle {
   ) {}
 }
 
-function exitOf(status: number): { code: number | null; signal: string | null } {
+function exitOf(status: number): SandboxExit {
   // The shim reports a process killed by signal N as 128+N.
   if (status > 128 && status < 128 + 65) {
     const name = Object.entries(osConstants.signals).find(([, n]) => n === status - 128)?.[0];
@@ -92,7 +93,7 @@ async function clockTicksPerSecond(): Promise<number> {
 
 export class ContainerdDriver implements SandboxDriver {
   readonly kind = "containerd" as const;
-  readonly supportsSnapshots = false;
+  readonly capabilities: DriverCapabilities = { snapshots: false, stopsOnSnapshot: false, needsNetwork: false };
   readonly client: ContainerdClient;
   private readonly snapshotter: string;
   private readonly runtime: string;
@@ -151,10 +152,10 @@ export class ContainerdDriver implements SandboxDriver {
   }
 
   async boot(req: BootRequest, timer: StageTimer): Promise<SandboxHandle> {
-    if (!INSTANCE_ID.test(req.instanceId)) throw new Error(`instanceId "${req.instanceId}" must be 1-76 letters, digits, '_', '.' or '-'`);
-    if (!(req.vcpus > 0)) throw new Error(`vcpus must be positive (got ${req.vcpus})`);
-    if (!(req.memoryMiB >= 16)) throw new Error(`memoryMiB must be at least 16 (got ${req.memoryMiB})`);
-    if (this.networks && !(Number.isInteger(req.port) && req.port > 0 && req.port < 65536)) throw new Error(`port must be a TCP port number (got ${req.port})`);
+    if (!INSTANCE_ID.test(req.instanceId)) throw new SandboxRequestError(`instanceId "${req.instanceId}" must be 1-76 letters, digits, '_', '.' or '-'`);
+    if (!(req.vcpus > 0)) throw new SandboxRequestError(`vcpus must be positive (got ${req.vcpus})`);
+    if (!(req.memoryMiB >= 16)) throw new SandboxRequestError(`memoryMiB must be at least 16 (got ${req.memoryMiB})`);
+    if (this.networks && !(Number.isInteger(req.port) && req.port > 0 && req.port < 65536)) throw new SandboxRequestError(`port must be a TCP port number (got ${req.port})`);
     const containerId = req.instanceId;
     const undo: (() => Promise<unknown>)[] = [];
     try {
@@ -217,7 +218,7 @@ export class ContainerdDriver implements SandboxDriver {
       const { exited } = await timer.time("TaskWait", async () => ({
         exited: this.client.waitTask(containerId).then(
           (r) => exitOf(r.exit_status),
-          (): { code: number | null; signal: string | null } => ({ code: null, signal: null }),
+          (): SandboxExit => ({ code: null, signal: null }),
         ),
       }));
       await timer.time("TaskStart", () => this.client.startTask(containerId));
@@ -225,7 +226,7 @@ export class ContainerdDriver implements SandboxDriver {
       return new ContainerdSandbox(req.instanceId, endpoint, created.pid, exited, containerId, containerId, instanceDir, logPath, network);
     } catch (error) {
       for (const step of undo.reverse()) await step().catch(() => undefined);
-      throw error;
+      throw error instanceof SandboxError ? error : SandboxError.withContext(error, `containerd boot of instance ${req.instanceId} failed`);
     }
   }
 
@@ -245,7 +246,7 @@ export class ContainerdDriver implements SandboxDriver {
       if (isNotFound(error)) return false;
       throw error;
     });
-    if (live) throw new Error(`instance ${containerId} already exists in containerd namespace ${this.client.namespace}`);
+    if (live) throw new SandboxStateError(`instance ${containerId} already exists in containerd namespace ${this.client.namespace}`);
     await rm(instanceDir, { recursive: true, force: true });
     await mkdir(instanceDir);
   }
@@ -265,16 +266,16 @@ export class ContainerdDriver implements SandboxDriver {
   }
 
   private handleOf(h: SandboxHandle): ContainerdSandbox {
-    if (!(h instanceof ContainerdSandbox)) throw new Error(`sandbox ${h.instanceId} is a ${h.kind} sandbox, not one of this containerd driver`);
+    if (!(h instanceof ContainerdSandbox)) throw new SandboxNotFoundError(`sandbox ${h.instanceId} is a ${h.kind} sandbox, not one of this containerd driver`);
     return h;
   }
 
   restore(req: RestoreRequest, _timer: StageTimer): Promise<SandboxHandle> {
-    return Promise.reject(new Error(`containerd sandboxes have no snapshots (supportsSnapshots is false); cannot restore ${req.instanceId}, boot it instead`));
+    return Promise.reject(new SandboxStateError(`containerd sandboxes have no snapshots (capabilities.snapshots is false); cannot restore ${req.instanceId}, boot it instead`));
   }
 
   snapshot(h: SandboxHandle): Promise<SnapshotFiles> {
-    return Promise.reject(new Error(`containerd sandboxes have no snapshots (supportsSnapshots is false); cannot snapshot ${h.instanceId}`));
+    return Promise.reject(new SandboxStateError(`containerd sandboxes have no snapshots (capabilities.snapshots is false); cannot snapshot ${h.instanceId}`));
   }
 
   async pause(h: SandboxHandle): Promise<void> {

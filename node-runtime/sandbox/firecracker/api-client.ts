@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import { SandboxHostError } from "../errors.js";
 import type {
   BootSource,
   Drive,
@@ -12,7 +13,7 @@ import type {
 } from "./api-types.js";
 
 /** A request Firecracker refused; `faultMessage` is its own explanation. */
-export class FirecrackerApiError extends Error {
+export class FirecrackerApiError extends SandboxHostError {
   constructor(
     readonly method: string,
     readonly path: string,
@@ -20,7 +21,6 @@ export class FirecrackerApiError extends Error {
     readonly faultMessage: string,
   ) {
     super(`Firecracker ${method} ${path} failed (${status}): ${faultMessage}`);
-    this.name = "FirecrackerApiError";
   }
 }
 

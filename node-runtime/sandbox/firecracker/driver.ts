@@ -1,15 +1,20 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chown, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type {
   BootRequest,
+  DriverCapabilities,
   RestoreRequest,
   SandboxDriver,
+  SandboxExit,
   SandboxHandle,
   SandboxStats,
   SnapshotFiles,
   FunctionEndpoint,
 } from "../driver.js";
+import {
+  SandboxError, SandboxExitedError, SandboxNotFoundError, SandboxRequestError, SandboxStateError, SandboxTimeoutError,
+} from "../errors.js";
 import type { StageTimer } from "../../metrics/stages.js";
 import type { ImageStore } from "../../images/types.js";
 import type { NetworkSlot } from "../../network/types.js";
@@ -21,14 +26,16 @@ import { cloneDiskImage } from "./rootfs.js";
 import { preparedImage } from "./prepared-image.js";
 import { readSnapshotMeta, writeSnapshotMeta, type FirecrackerSnapshotMeta } from "./snapshot-meta.js";
 import type { UffdHandlerLauncher, UffdHandlerSession } from "./uffd-seam.js";
-import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, jailRoot, type JailMode } from "./vm-layout.js";
+import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, checkSocketPathRoom, jailRoot, vmName, type JailMode } from "./vm-layout.js";
 import { readProcFile } from "../../system/proc-file.js";
 
 /** vHive's defaults for a function VM. */
 export const FIRECRACKER_DEFAULT_MACHINE = { vcpus: 1, memoryMiB: 512 } as const;
 
-/** Written beside each VM's log: the VMM's pid, for reclaimStale(). */
+/** Written beside each VM's log: the VMM's pid, for reclaim(). */
 const VMM_PID_FILE = "vmm.pid";
+/** Written there too: the instance id the VM directory (named by vmName()) belongs to. */
+const INSTANCE_ID_FILE = "instance-id";
 
 /** The one network interface every function VM has. */
 const IFACE_ID = "eth0";
@@ -46,7 +53,11 @@ export interface FirecrackerDriverOptions {
   runDir: string;
   /** Cache of function images with our init written in; default `<runDir>/../prepared-images`. */
   preparedImageDir?: string;
-  /** Run every VM under the jailer: chroot per VM, dropped uid/gid, its network namespace. */
+  /**
+   * Run every VM under the jailer: chroot per VM, dropped uid/gid, its network namespace. Files all
+   * VMs share (kernel, a snapshot's vmstate and memory) are linked into each jail owned by this
+   * process and writable by nobody else; only the VM's own disk and directories go to uid/gid.
+   */
   jailer?: { jailerBin: string; uid: number; gid: number; chrootBaseDir: string };
   /** Kernel arguments before ours (`init=`, `ip=`); default DEFAULT_BASE_BOOT_ARGS. */
   bootArgs?: string;
@@ -82,7 +93,7 @@ class FirecrackerSandbox implements SandboxHandle {
     readonly instanceId: string,
     readonly endpoint: FunctionEndpoint,
     readonly pid: number | undefined,
-    readonly exited: Promise<{ code: number | null; signal: string | null }>,
+    readonly exited: Promise<SandboxExit>,
   ) {}
 }
 
@@ -93,7 +104,7 @@ class FirecrackerSandbox implements SandboxHandle {
  */
 export class FirecrackerDriver implements SandboxDriver {
   readonly kind = "firecracker" as const;
-  readonly supportsSnapshots = true;
+  readonly capabilities: DriverCapabilities = { snapshots: true, stopsOnSnapshot: false, needsNetwork: true };
   private readonly vms = new Map<string, VmRecord>();
   private readonly mode: JailMode;
   private readonly bootArgsBase: string;
@@ -108,6 +119,7 @@ export class FirecrackerDriver implements SandboxDriver {
     this.bootArgsBase = opts.bootArgs ?? DEFAULT_BASE_BOOT_ARGS;
     this.snapshotType = opts.snapshotType ?? "Full";
     this.preparedDir = resolve(opts.preparedImageDir ?? join(opts.runDir, "..", "prepared-images"));
+    checkSocketPathRoom(this.mode, resolve(opts.runDir), opts.firecrackerBin);
   }
 
   /** Instances this driver has started and not yet stopped. */
@@ -125,8 +137,8 @@ export class FirecrackerDriver implements SandboxDriver {
       try {
         const prepared = await preparedImage(this.preparedDir, image, resolve(this.opts.guestInitBinary), buildGuestConfig(req.image, req.env));
         await cloneDiskImage(prepared, join(root, IN_JAIL.rootfs));
-        await linkOrCopy(resolve(this.opts.kernelPath), join(root, IN_JAIL.kernel));
-        await this.handOver(root, [IN_JAIL.rootfs, IN_JAIL.kernel]);
+        await this.shareReadOnly(resolve(this.opts.kernelPath), join(root, IN_JAIL.kernel));
+        await this.handOver(root, [IN_JAIL.rootfs]);
         record = await this.startVmm(req, root, removeOnStop, req.vcpus, req.memoryMiB);
         const c = record.client;
         await c.putMachineConfig({
@@ -147,7 +159,7 @@ export class FirecrackerDriver implements SandboxDriver {
         return record.handle;
       } catch (e) {
         await this.teardown(req.instanceId, record, removeOnStop);
-        throw e;
+        throw e instanceof SandboxError ? e : SandboxError.withContext(e, `Firecracker boot of instance ${req.instanceId} failed`);
       }
     });
   }
@@ -156,15 +168,17 @@ export class FirecrackerDriver implements SandboxDriver {
     checkRequest(req);
     this.checkNotRunning(req.instanceId);
     const snapDir = resolve(req.snapshotDir);
-    const meta = await readSnapshotMeta(snapDir);
+    const meta = await readSnapshotMeta(snapDir).catch((e: unknown) => {
+      throw new SandboxStateError(e instanceof Error ? e.message : String(e), { cause: e });
+    });
     for (const f of [SNAPSHOT_FILES.vmstate, SNAPSHOT_FILES.memory, SNAPSHOT_FILES.rootfs]) {
       await stat(join(snapDir, f)).catch(() => {
-        throw new Error(`snapshot ${snapDir} lacks ${f}`);
+        throw new SandboxStateError(`snapshot ${snapDir} lacks ${f}`);
       });
     }
     const overrides = networkOverrides(meta, req.network);
     if (req.memory.kind === "uffd" && this.opts.uffd === undefined) {
-      throw new Error("restore with memory.kind 'uffd' needs the driver option `uffd` (a page-fault handler launcher)");
+      throw new SandboxStateError("restore with memory.kind 'uffd' needs the driver option `uffd` (a page-fault handler launcher)");
     }
     let record: VmRecord | undefined;
     let removeOnStop: string | undefined;
@@ -175,13 +189,13 @@ export class FirecrackerDriver implements SandboxDriver {
         const root = jail.root;
         await cloneDiskImage(join(snapDir, SNAPSHOT_FILES.rootfs), join(root, IN_JAIL.rootfs));
         await mkdir(join(root, IN_JAIL.snapshotDir));
-        await linkOrCopy(join(snapDir, SNAPSHOT_FILES.vmstate), join(root, IN_JAIL.vmstate));
-        if (req.memory.kind === "file") await linkOrCopy(join(snapDir, SNAPSHOT_FILES.memory), join(root, IN_JAIL.memory));
-        await this.handOver(root, [IN_JAIL.rootfs, IN_JAIL.snapshotDir, IN_JAIL.vmstate]);
+        await this.shareReadOnly(join(snapDir, SNAPSHOT_FILES.vmstate), join(root, IN_JAIL.vmstate));
+        if (req.memory.kind === "file") await this.shareReadOnly(join(snapDir, SNAPSHOT_FILES.memory), join(root, IN_JAIL.memory));
+        await this.handOver(root, [IN_JAIL.rootfs, IN_JAIL.snapshotDir]);
         record = await this.startVmm(req, root, jail.removeOnStop, meta.vcpus, meta.memoryMiB);
         let backendPath: string = IN_JAIL.memory;
         if (req.memory.kind === "uffd") {
-          const uffdSocket = "uffd.socket";
+          const uffdSocket = IN_JAIL.uffdSocket;
           record.uffd = await this.opts.uffd!.start({
             instanceId: req.instanceId,
             memoryFile: join(snapDir, SNAPSHOT_FILES.memory),
@@ -206,7 +220,7 @@ export class FirecrackerDriver implements SandboxDriver {
         await loading.catch(async (e: Error) => {
           // A failing handler kills the VMM mid-request; its own reason says more than a hang-up.
           const handlerFailure = await handlerFailureWithin(record!.uffd, 500);
-          throw handlerFailure === undefined ? e : new Error(`${handlerFailure.message} (snapshot/load: ${e.message})`);
+          throw handlerFailure === undefined ? e : new SandboxExitedError(`${handlerFailure.message} (snapshot/load: ${e.message})`, { cause: e });
         });
         // The handler has the regions and the uffd only after the load; it must serve before resume.
         if (record.uffd !== undefined) await record.uffd.ready;
@@ -217,7 +231,7 @@ export class FirecrackerDriver implements SandboxDriver {
       return live.handle;
     } catch (e) {
       await this.teardown(req.instanceId, record, removeOnStop);
-      throw e;
+      throw e instanceof SandboxError ? e : SandboxError.withContext(e, `Firecracker restore of instance ${req.instanceId} failed`);
     }
   }
 
@@ -249,7 +263,7 @@ export class FirecrackerDriver implements SandboxDriver {
   async snapshotOfType(h: SandboxHandle, dir: string, type: SnapshotType): Promise<SnapshotFiles> {
     const r = this.record(h);
     if (type === "Diff" && this.snapshotType !== "Diff") {
-      throw new Error("Diff snapshots need the driver option snapshotType: 'Diff' (it turns on dirty-page tracking at boot and load)");
+      throw new SandboxStateError("Diff snapshots need the driver option snapshotType: 'Diff' (it turns on dirty-page tracking at boot and load)");
     }
     const target = resolve(dir);
     const inJail = join(r.root, IN_JAIL.snapshotDir);
@@ -263,6 +277,8 @@ export class FirecrackerDriver implements SandboxDriver {
     await r.client.createSnapshot({ snapshot_path: IN_JAIL.vmstate, mem_file_path: IN_JAIL.memory, snapshot_type: type });
     await moveFile(join(r.root, IN_JAIL.vmstate), join(target, SNAPSHOT_FILES.vmstate));
     await moveFile(join(r.root, IN_JAIL.memory), join(target, SNAPSHOT_FILES.memory));
+    // Written by the jailed VMM as uid/gid: take them back before any other jail links them.
+    await this.takeBack([join(target, SNAPSHOT_FILES.vmstate), join(target, SNAPSHOT_FILES.memory)]);
     // The disk as it is at the pause, so clones see the files the snapshotted memory refers to.
     await cloneDiskImage(join(r.root, IN_JAIL.rootfs), join(target, SNAPSHOT_FILES.rootfs));
     const meta: FirecrackerSnapshotMeta = {
@@ -289,33 +305,46 @@ export class FirecrackerDriver implements SandboxDriver {
   }
 
   /**
-   * Removes what an earlier driver with the same directories left behind (a crashed daemon): kills
-   * each leftover VMM whose command line still names its instance, deletes its jail. Returns the
-   * instance ids reclaimed. Call it before booting anything.
+   * Removes what an earlier driver with the same directories left for `instanceId` (a daemon that
+   * crashed or restarted): kills its VMM if that process still runs this VM, deletes its VM
+   * directory or jail. The orchestrator calls it for instances it adopted after a restart.
+   */
+  async reclaim(instanceId: string): Promise<void> {
+    checkInstanceId(instanceId);
+    if (this.vms.has(instanceId)) throw new SandboxStateError(`instance ${instanceId} runs under this driver: stop it instead of reclaiming it`);
+    await this.reclaimVmDir(vmName(instanceId));
+  }
+
+  /**
+   * Removes every VM an earlier driver with the same directories left behind (see reclaim()).
+   * Returns the instance ids reclaimed. Call it before booting anything.
    */
   async reclaimStale(): Promise<string[]> {
-    const parent =
-      this.mode.kind === "direct"
-        ? resolve(this.opts.runDir)
-        : dirname(dirname(jailRoot(this.mode, "", "x", this.opts.firecrackerBin)));
+    const parent = dirname(this.vmHome("x"));
     const entries = await readdir(parent).catch(() => [] as string[]);
+    const running = new Set([...this.vms.keys()].map(vmName));
     const reclaimed: string[] = [];
-    for (const id of entries) {
-      if (this.vms.has(id)) continue;
-      const home = join(parent, id);
-      const pid = Number((await readFile(join(home, VMM_PID_FILE), "utf8").catch(() => "")).trim());
-      if (Number.isInteger(pid) && pid > 0) {
-        const cmdline = await readProcFile(`/proc/${pid}/cmdline`).catch(() => "");
-        // Only a process that is still this VM's VMM (pids get reused).
-        if (cmdline.split("\0").includes(id)) {
-          process.kill(pid, "SIGKILL");
-          for (let i = 0; i < 200 && (await stat(`/proc/${pid}`).then(() => true, () => false)); i++) await new Promise((ok) => setTimeout(ok, 10));
-        }
-      }
-      await rm(home, { recursive: true, force: true });
+    for (const name of entries) {
+      if (running.has(name)) continue;
+      const id = (await readFile(join(parent, name, INSTANCE_ID_FILE), "utf8").catch(() => name)).trim();
+      await this.reclaimVmDir(name);
       reclaimed.push(id);
     }
     return reclaimed;
+  }
+
+  private async reclaimVmDir(name: string): Promise<void> {
+    const home = join(dirname(this.vmHome("x")), name);
+    const pid = Number((await readFile(join(home, VMM_PID_FILE), "utf8").catch(() => "")).trim());
+    if (Number.isInteger(pid) && pid > 0) {
+      const cmdline = await readProcFile(`/proc/${pid}/cmdline`).catch(() => "");
+      // Only a process that is still this VM's VMM (pids get reused): its command line has --id <name>.
+      if (cmdline.split("\0").includes(name)) {
+        process.kill(pid, "SIGKILL");
+        for (let i = 0; i < 200 && (await stat(`/proc/${pid}`).then(() => true, () => false)); i++) await new Promise((ok) => setTimeout(ok, 10));
+      }
+    }
+    await rm(home, { recursive: true, force: true });
   }
 
   /** Stops every VM this driver runs (vHive's StopVMs), without stopping anything else. */
@@ -325,7 +354,7 @@ export class FirecrackerDriver implements SandboxDriver {
 
   async stats(h: SandboxHandle): Promise<SandboxStats> {
     const pid = this.record(h).handle.pid;
-    if (pid === undefined) throw new Error(`instance ${h.instanceId} has no VMM process`);
+    if (pid === undefined) throw new SandboxStateError(`instance ${h.instanceId} has no VMM process`);
     const status = await readProcFile(`/proc/${pid}/status`);
     const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? "0");
     // /proc/<pid>/stat: utime and stime are fields 14 and 15, in USER_HZ (100 on Linux) ticks.
@@ -337,28 +366,60 @@ export class FirecrackerDriver implements SandboxDriver {
 
   private record(h: SandboxHandle): VmRecord {
     const r = this.vms.get(h.instanceId);
-    if (r === undefined) throw new Error(`no running Firecracker instance ${h.instanceId}`);
+    if (r === undefined) throw new SandboxNotFoundError(`no running Firecracker instance ${h.instanceId}`);
     return r;
   }
 
   private checkNotRunning(instanceId: string): void {
-    if (this.vms.has(instanceId)) throw new Error(`instance ${instanceId} is already running`);
+    if (this.vms.has(instanceId)) throw new SandboxStateError(`instance ${instanceId} is already running`);
   }
 
   private async prepareJail(instanceId: string): Promise<{ root: string; removeOnStop: string }> {
     this.checkNotRunning(instanceId);
-    const root = jailRoot(this.mode, resolve(this.opts.runDir), instanceId, this.opts.firecrackerBin);
-    const removeOnStop = this.mode.kind === "direct" ? root : dirname(root);
+    const root = jailRoot(this.mode, resolve(this.opts.runDir), vmName(instanceId), this.opts.firecrackerBin);
+    const removeOnStop = this.vmHome(instanceId);
     try {
       await stat(removeOnStop);
-      throw new Error(`jail ${removeOnStop} for instance ${instanceId} already exists (a previous VM was not cleaned up?)`);
+      throw new SandboxStateError(`jail ${removeOnStop} for instance ${instanceId} already exists (a previous VM was not cleaned up?)`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
     await mkdir(root, { recursive: true });
+    await writeFile(join(removeOnStop, INSTANCE_ID_FILE), `${instanceId}\n`);
     // Firecracker creates its API socket and snapshot files in the jail's root.
     await this.handOver(root, ["."]);
     return { root, removeOnStop };
+  }
+
+  /** The directory holding everything of one VM: direct mode its root, jailer mode the jail above it. */
+  private vmHome(instanceId: string): string {
+    const root = jailRoot(this.mode, resolve(this.opts.runDir), vmName(instanceId), this.opts.firecrackerBin);
+    return this.mode.kind === "direct" ? root : dirname(root);
+  }
+
+  /**
+   * Gives the VM read-only use of a file every VM shares (kernel, a snapshot's vmstate and memory).
+   * A hard link shares the inode, so the file itself must be ours and writable by nobody else: it
+   * is never handed to the jail's uid. A file that is not (another owner, group- or world-writable,
+   * unreadable to the jail) is copied instead, the copy read-only and still ours.
+   */
+  private async shareReadOnly(source: string, target: string): Promise<void> {
+    if (this.mode.kind === "direct") return linkOrCopy(source, target);
+    const st = await stat(source);
+    const ours = st.uid === process.getuid?.();
+    const safe = ours && (st.mode & 0o022) === 0 && (st.mode & 0o004) !== 0;
+    if (safe) return linkOrCopy(source, target);
+    await copyFile(source, target);
+    await chmod(target, 0o444);
+  }
+
+  /** Makes files a jailed VMM wrote ours and read-only to everyone else (jailer mode). */
+  private async takeBack(files: string[]): Promise<void> {
+    if (this.mode.kind !== "jailer") return;
+    for (const f of files) {
+      await chown(f, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+      await chmod(f, 0o644);
+    }
   }
 
   /** Under the jailer Firecracker runs as uid/gid and must own what it writes. */
@@ -371,7 +432,7 @@ export class FirecrackerDriver implements SandboxDriver {
     const cmd = buildVmmCommand({
       mode: this.mode,
       firecrackerBin: resolve(this.opts.firecrackerBin),
-      instanceId: req.instanceId,
+      instanceId: vmName(req.instanceId),
       root,
       netns: req.network?.netns,
     });
@@ -381,11 +442,11 @@ export class FirecrackerDriver implements SandboxDriver {
     await log.close();
     // Lets a later driver (after a daemon crash) find and stop this VMM: see reclaimStale().
     if (child.pid !== undefined) await writeFile(join(home, VMM_PID_FILE), `${child.pid}\n`);
-    const exited = new Promise<{ code: number | null; signal: string | null }>((ok) => {
+    const exited = new Promise<SandboxExit>((ok) => {
       child.once("exit", (code, signal) => ok({ code, signal }));
       child.once("error", () => ok({ code: null, signal: null }));
     });
-    if (req.network === undefined) throw new Error(`instance ${req.instanceId}: no network slot`);
+    if (req.network === undefined) throw new SandboxRequestError(`instance ${req.instanceId}: no network slot`);
     const endpoint: FunctionEndpoint = { kind: "tcp", host: req.network.cloneIp, port: req.port };
     const record: VmRecord = {
       handle: new FirecrackerSandbox(req.instanceId, endpoint, child.pid, exited),
@@ -426,16 +487,16 @@ export class FirecrackerDriver implements SandboxDriver {
 
 function checkRequest(req: BootRequest): void {
   checkInstanceId(req.instanceId);
-  if (!Number.isInteger(req.vcpus) || req.vcpus < 1 || req.vcpus > 32) throw new Error(`vcpus must be an integer in 1..32, got ${req.vcpus}`);
-  if (!Number.isInteger(req.memoryMiB) || req.memoryMiB < 1) throw new Error(`memoryMiB must be a positive integer, got ${req.memoryMiB}`);
-  if (req.network === undefined) throw new Error(`instance ${req.instanceId}: Firecracker VMs need a network slot (BootRequest.network) to be reachable`);
+  if (!Number.isInteger(req.vcpus) || req.vcpus < 1 || req.vcpus > 32) throw new SandboxRequestError(`vcpus must be an integer in 1..32, got ${req.vcpus}`);
+  if (!Number.isInteger(req.memoryMiB) || req.memoryMiB < 1) throw new SandboxRequestError(`memoryMiB must be a positive integer, got ${req.memoryMiB}`);
+  if (req.network === undefined) throw new SandboxRequestError(`instance ${req.instanceId}: Firecracker VMs need a network slot (BootRequest.network) to be reachable`);
 }
 
 /** Same guest address and MAC are required; a different tap name is handled with network_overrides. */
 function networkOverrides(meta: FirecrackerSnapshotMeta, slot: NetworkSlot | undefined): { iface_id: string; host_dev_name: string }[] {
   if (meta.network === undefined || slot === undefined) return [];
   if (meta.network.guestIp !== slot.guestIp || meta.network.guestMac.toLowerCase() !== slot.guestMac.toLowerCase()) {
-    throw new Error(
+    throw new SandboxStateError(
       `snapshot guest network ${meta.network.guestIp}/${meta.network.guestMac} differs from slot ${slot.index} (${slot.guestIp}/${slot.guestMac}); the restored guest would keep the old address`,
     );
   }
@@ -470,12 +531,12 @@ async function waitForApi(r: VmRecord, exited: Promise<unknown>, logPath: string
   void exited.then(() => (gone = true));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (gone || r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`Firecracker for ${r.handle.instanceId} exited before opening its API socket: ${await tail(logPath)}`);
+    if (gone || r.child.exitCode !== null || r.child.signalCode !== null) throw new SandboxExitedError(`Firecracker for ${r.handle.instanceId} exited before opening its API socket: ${await tail(logPath)}`);
     try {
       await r.client.describeInstance();
       return;
     } catch {
-      if (Date.now() > deadline) throw new Error(`Firecracker for ${r.handle.instanceId} did not open ${r.client.socketPath} within ${timeoutMs} ms: ${await tail(logPath)}`);
+      if (Date.now() > deadline) throw new SandboxTimeoutError(`Firecracker for ${r.handle.instanceId} did not open ${r.client.socketPath} within ${timeoutMs} ms: ${await tail(logPath)}`);
       await new Promise((ok) => setTimeout(ok, 5));
     }
   }

@@ -1,3 +1,4 @@
+import { SandboxRequestError } from "../errors.js";
 import type { ImageConfig } from "../../images/types.js";
 
 /**
@@ -6,15 +7,15 @@ import type { ImageConfig } from "../../images/types.js";
  */
 export function buildGuestConfig(image: Pick<ImageConfig, "entrypoint" | "cmd" | "env" | "workingDir" | "user">, extraEnv: Record<string, string> = {}): string {
   const argv = [...image.entrypoint, ...image.cmd];
-  if (argv.length === 0) throw new Error("image config has neither Entrypoint nor Cmd: nothing to start in the guest");
+  if (argv.length === 0) throw new SandboxRequestError("image config has neither Entrypoint nor Cmd: nothing to start in the guest");
   const env = new Map<string, string>();
   for (const entry of image.env) {
     const eq = entry.indexOf("=");
-    if (eq <= 0) throw new Error(`image config env entry ${JSON.stringify(entry)} is not KEY=VALUE`);
+    if (eq <= 0) throw new SandboxRequestError(`image config env entry ${JSON.stringify(entry)} is not KEY=VALUE`);
     env.set(entry.slice(0, eq), entry.slice(eq + 1));
   }
   for (const [k, v] of Object.entries(extraEnv)) {
-    if (k.length === 0 || k.includes("=")) throw new Error(`env key ${JSON.stringify(k)} is empty or contains '='`);
+    if (k.length === 0 || k.includes("=")) throw new SandboxRequestError(`env key ${JSON.stringify(k)} is empty or contains '='`);
     env.set(k, v);
   }
   if (!env.has("PATH")) env.set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
@@ -28,6 +29,6 @@ export function buildGuestConfig(image: Pick<ImageConfig, "entrypoint" | "cmd" |
 }
 
 function escapeValue(v: string): string {
-  if (v.includes("\0")) throw new Error(`guest config value contains a NUL byte: ${JSON.stringify(v)}`);
+  if (v.includes("\0")) throw new SandboxRequestError(`guest config value contains a NUL byte: ${JSON.stringify(v)}`);
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildVmmCommand, checkInstanceId, jailRoot } from "./vm-layout.js";
+import { MAX_VM_NAME_LENGTH, buildVmmCommand, checkInstanceId, checkSocketPathRoom, jailRoot, vmName } from "./vm-layout.js";
 
 const jailer = { kind: "jailer" as const, jailerBin: "/usr/local/bin/jailer", uid: 10000, gid: 10000, chrootBaseDir: "/srv/jailer" };
 
@@ -23,9 +23,27 @@ describe("VMM command and jail layout", () => {
     );
   });
 
-  it("accepts only ids the jailer accepts", () => {
+  it("accepts the orchestrator's ids and names their VMs with the jailer's alphabet, in bounded length", () => {
     expect(() => checkInstanceId("fn-1")).not.toThrow();
-    expect(() => checkInstanceId("fn_1")).toThrow(/instanceId/);
+    expect(() => checkInstanceId("fn_1.a")).not.toThrow();
+    expect(() => checkInstanceId("bad id!")).toThrow(/instanceId/);
     expect(() => checkInstanceId("x".repeat(65))).toThrow(/instanceId/);
+    expect(vmName("fn-1")).toBe("fn-1");
+    const long = `helloworld-00001-${"a".repeat(38)}-0123abcd`;
+    for (const id of ["fn_1.a", long, "y".repeat(25)]) {
+      expect(vmName(id)).toMatch(/^[A-Za-z0-9-]+$/);
+      expect(vmName(id).length).toBeLessThanOrEqual(MAX_VM_NAME_LENGTH);
+    }
+    expect(vmName(long)).not.toBe(vmName(`${long.slice(0, -1)}e`));
+    expect(vmName("fn_1.a")).toMatch(/^fn-1-a-[0-9a-f]{16}$/);
+  });
+
+  it("checks at start that every VM's sockets fit in a Unix socket address, naming the setting to shorten", () => {
+    expect(() => checkSocketPathRoom({ kind: "direct" }, "/var/lib/vhive-node/runtime/firecracker/vms", "/usr/local/bin/firecracker")).not.toThrow();
+    expect(() => checkSocketPathRoom(jailer, "/unused", "/usr/local/bin/firecracker")).not.toThrow();
+    expect(() => checkSocketPathRoom({ kind: "direct" }, `/${"d".repeat(80)}`, "/usr/local/bin/firecracker")).toThrow(
+      /socket paths would be 119 bytes .* more than the 107 .*: use a shorter runDir/,
+    );
+    expect(() => checkSocketPathRoom({ ...jailer, chrootBaseDir: `/${"j".repeat(60)}` }, "/unused", "/usr/local/bin/firecracker")).toThrow(/use a shorter jailer.chrootBaseDir/);
   });
 });

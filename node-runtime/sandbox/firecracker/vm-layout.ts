@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { SandboxRequestError } from "../errors.js";
 
 /**
  * Names of a VM's files as Firecracker sees them: relative to its working directory, which is the
@@ -7,6 +9,8 @@ import { join } from "node:path";
  */
 export const IN_JAIL = {
   apiSocket: "api.socket",
+  /** Where the REAP page-fault handler listens for the VMM (restores with a Uffd backend). */
+  uffdSocket: "uffd.socket",
   kernel: "vmlinux",
   rootfs: "rootfs.ext4",
   snapshotDir: "snapshot",
@@ -60,9 +64,43 @@ export function buildVmmCommand(opts: {
   return { file: firecrackerBin, args: fcArgs, cwd: root };
 }
 
-/** The jailer accepts ids of alphanumerics and hyphens, at most 64 characters. */
+/** Unix socket paths must fit sockaddr_un.sun_path: 108 bytes with the terminating NUL. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** vmName() returns ids of at most this many characters. */
+export const MAX_VM_NAME_LENGTH = 25;
+
+/**
+ * The name of an instance's VM directory and its jailer `--id`: the instance id itself when it is
+ * short and of the jailer's alphabet, else a 8-character prefix of it (other characters made '-')
+ * and 16 hex digits of its SHA-256. Bounded, so the sockets in a VM's directory fit in a Unix
+ * socket address whatever id the orchestrator generates; the lengths keep the two forms apart.
+ */
+export function vmName(instanceId: string): string {
+  if (/^[A-Za-z0-9-]{1,24}$/.test(instanceId)) return instanceId;
+  const prefix = instanceId.slice(0, 8).replace(/[^A-Za-z0-9-]/g, "-");
+  return `${prefix}-${createHash("sha256").update(instanceId).digest("hex").slice(0, 16)}`;
+}
+
+/**
+ * Checked when a driver starts: the longest socket path any VM can have (the API socket, and the
+ * page-fault handler's) fits in a Unix socket address. `field` names the setting to shorten.
+ */
+export function checkSocketPathRoom(mode: JailMode, runDir: string, firecrackerBin: string): void {
+  const root = jailRoot(mode, runDir, "x".repeat(MAX_VM_NAME_LENGTH), firecrackerBin);
+  const longest = [IN_JAIL.apiSocket, IN_JAIL.uffdSocket].map((f) => join(root, f)).sort((a, b) => Buffer.byteLength(b) - Buffer.byteLength(a))[0]!;
+  const bytes = Buffer.byteLength(longest);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    const field = mode.kind === "direct" ? `runDir ${runDir}` : `jailer.chrootBaseDir ${mode.chrootBaseDir} (or the firecracker binary's file name)`;
+    throw new Error(
+      `Firecracker socket paths would be ${bytes} bytes (e.g. ${longest}), more than the ${MAX_SOCKET_PATH_BYTES} a Unix socket address holds: use a shorter ${field}`,
+    );
+  }
+}
+
+/** Instance ids the driver accepts: the orchestrator's alphabet and length (vmName() makes them jailer ids). */
 export function checkInstanceId(id: string): void {
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) {
-    throw new Error(`instanceId ${JSON.stringify(id)} must be 1-64 characters of letters, digits and '-' (it names the jail)`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id) || id.includes("..")) {
+    throw new SandboxRequestError(`instanceId ${JSON.stringify(id)} must be 1-64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit`);
   }
 }

@@ -9,8 +9,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ImageStore } from "../../images/types.js";
 import type { StageTimer } from "../../metrics/stages.js";
 import type {
-  BootRequest, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxHandle, SandboxStats, SnapshotFiles,
+  BootRequest, DriverCapabilities, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxExit, SandboxHandle, SandboxStats, SnapshotFiles,
 } from "../driver.js";
+import {
+  SandboxError, SandboxExitedError, SandboxHostError, SandboxNotFoundError, SandboxRequestError, SandboxStateError, SandboxTimeoutError,
+} from "../errors.js";
 import { resolveImageUser } from "./image-user.js";
 import { mountInstanceRootfs, unmountInstanceRootfs } from "./instance-rootfs.js";
 import { probeNetstack, type NetstackSupport } from "./netstack-probe.js";
@@ -66,15 +69,15 @@ export interface GvisorDriverOptions {
 class GvisorHandle implements SandboxHandle {
   readonly kind = "gvisor" as const;
   pid: number | undefined;
-  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  readonly exited: Promise<SandboxExit>;
   paused = false;
   /** Set once runsc checkpoint ended the sandbox (successfully). */
   checkpointed = false;
   /** Set while the driver itself ends the sandbox, so that is not reported as an exit. */
   ending = false;
-  exitedInfo: { code: number | null; signal: string | null } | undefined;
+  exitedInfo: SandboxExit | undefined;
   watchTimer: NodeJS.Timeout | undefined;
-  private resolveExited!: (v: { code: number | null; signal: string | null }) => void;
+  private resolveExited!: (v: SandboxExit) => void;
 
   constructor(
     readonly instanceId: string,
@@ -102,7 +105,7 @@ class GvisorHandle implements SandboxHandle {
     return path.join(this.dir, "sandbox.pid");
   }
 
-  reportExit(info: { code: number | null; signal: string | null }): void {
+  reportExit(info: SandboxExit): void {
     if (this.exitedInfo || this.ending) return;
     this.exitedInfo = info;
     this.resolveExited(info);
@@ -114,13 +117,13 @@ const MAX_SUN_PATH = 107;
 
 export class GvisorDriver implements SandboxDriver {
   readonly kind = "gvisor" as const;
-  readonly supportsSnapshots = true;
   /**
-   * runsc checkpoint ends the sandbox (this runsc cannot keep it running: --leave-running leaves
-   * runsc checkpoint attached to a re-created sandbox). After `snapshot()` the handle only accepts
-   * `stop()`; restore a new instance from the snapshot to serve again.
+   * stopsOnSnapshot: runsc checkpoint ends the sandbox (this runsc cannot keep it running:
+   * --leave-running leaves runsc checkpoint attached to a re-created sandbox). After `snapshot()` the
+   * handle only accepts `stop()`; restore a new instance from the snapshot to serve again.
+   * needsNetwork: "netns" mode runs netstack in the request's namespace (see the options).
    */
-  readonly stopsOnSnapshot = true;
+  readonly capabilities: DriverCapabilities;
 
   private readonly baseDir: string;
   private readonly runscRoot: string;
@@ -148,6 +151,7 @@ export class GvisorDriver implements SandboxDriver {
     if (this.opts.network !== "none" && this.opts.network !== "netns") {
       throw new Error(`gVisor driver option network must be "none" or "netns", not ${JSON.stringify(this.opts.network)}`);
     }
+    this.capabilities = { snapshots: true, stopsOnSnapshot: true, needsNetwork: this.opts.network === "netns" };
   }
 
   /** The runsc invocation for containers of one network mode (flags must repeat on every call). */
@@ -176,7 +180,7 @@ export class GvisorDriver implements SandboxDriver {
   private relayPath(): Promise<string> {
     this.relay ??= this.opts.relayBinary
       ? stat(this.opts.relayBinary).then(() => this.opts.relayBinary as string, () => {
-        throw new Error(`gVisor relay binary ${this.opts.relayBinary} does not exist`);
+        throw new SandboxStateError(`gVisor relay binary ${this.opts.relayBinary} does not exist`);
       })
       : ensureRelayBinary(this.opts.relayCacheDir);
     this.relay.catch(() => (this.relay = undefined));
@@ -197,7 +201,7 @@ export class GvisorDriver implements SandboxDriver {
       return h;
     } catch (error) {
       await this.destroy(h);
-      throw new Error(`gVisor boot of instance ${req.instanceId} failed: ${(error as Error).message}`);
+      throw SandboxError.withContext(error, `gVisor boot of instance ${req.instanceId} failed`);
     } finally {
       await log.close();
     }
@@ -207,7 +211,7 @@ export class GvisorDriver implements SandboxDriver {
     const image = path.join(req.snapshotDir, CHECKPOINT_FILE);
     const info = await stat(image).catch(() => undefined);
     if (!info?.isFile() || info.size === 0) {
-      throw new Error(`gVisor restore of instance ${req.instanceId}: snapshot ${req.snapshotDir} has no ${CHECKPOINT_FILE}`);
+      throw new SandboxStateError(`gVisor restore of instance ${req.instanceId}: snapshot ${req.snapshotDir} has no ${CHECKPOINT_FILE}`);
     }
     const h = await this.prepare(req);
     const log = await open(h.logPath, "a");
@@ -221,7 +225,7 @@ export class GvisorDriver implements SandboxDriver {
       return h;
     } catch (error) {
       await this.destroy(h);
-      throw new Error(`gVisor restore of instance ${req.instanceId} from ${req.snapshotDir} failed: ${(error as Error).message}`);
+      throw SandboxError.withContext(error, `gVisor restore of instance ${req.instanceId} from ${req.snapshotDir} failed`);
     } finally {
       await log.close();
     }
@@ -265,7 +269,7 @@ export class GvisorDriver implements SandboxDriver {
       if (h.pid !== undefined && !(await isAlive(h.pid))) h.reportExit({ code: null, signal: null });
       // whatever runsc wrote is not a snapshot
       for (const name of await readdir(dir).catch(() => [] as string[])) await rm(path.join(dir, name), { recursive: true, force: true });
-      throw new Error(`gVisor snapshot of instance ${h.instanceId} failed: ${(error as Error).message}`);
+      throw SandboxError.withContext(error, `gVisor snapshot of instance ${h.instanceId} failed`);
     }
     h.checkpointed = true;
     this.unwatch(h);
@@ -274,9 +278,9 @@ export class GvisorDriver implements SandboxDriver {
 
   async stats(handle: SandboxHandle): Promise<SandboxStats> {
     const h = this.live(handle, "stats");
-    if (h.pid === undefined) throw new Error(`gVisor instance ${h.instanceId} has no sandbox process`);
+    if (h.pid === undefined) throw new SandboxStateError(`gVisor instance ${h.instanceId} has no sandbox process`);
     const usage = await treeUsage(h.pid, await findGoferPids(h.bundleDir));
-    if (usage.pids.length === 0) throw new Error(`gVisor instance ${h.instanceId}: sandbox process ${h.pid} is gone`);
+    if (usage.pids.length === 0) throw new SandboxExitedError(`gVisor instance ${h.instanceId}: sandbox process ${h.pid} is gone`);
     return { rssBytes: usage.memoryBytes, cpuMicros: usage.cpuMicros };
   }
 
@@ -290,7 +294,7 @@ export class GvisorDriver implements SandboxDriver {
    * instances it adopted after a restart, whose handles this driver never made.
    */
   async reclaim(instanceId: string): Promise<void> {
-    if (!INSTANCE_ID.test(instanceId)) throw new Error(`instanceId ${JSON.stringify(instanceId)} is not one this driver makes`);
+    if (!INSTANCE_ID.test(instanceId)) throw new SandboxRequestError(`instanceId ${JSON.stringify(instanceId)} is not one this driver makes`);
     const dir = path.join(this.baseDir, "instances", instanceId);
     const h = new GvisorHandle(instanceId, `vhgv-${instanceId}`, dir, { kind: "unix", path: path.join(dir, "sock", SOCKET_NAME) }, this.cli());
     h.pid = await readPid(h.pidFile).catch(() => undefined);
@@ -300,37 +304,37 @@ export class GvisorDriver implements SandboxDriver {
   // --- internals ---
 
   private own(handle: SandboxHandle): GvisorHandle {
-    if (!(handle instanceof GvisorHandle)) throw new Error(`handle of instance ${handle.instanceId} is not a gVisor sandbox`);
+    if (!(handle instanceof GvisorHandle)) throw new SandboxNotFoundError(`handle of instance ${handle.instanceId} is not a gVisor sandbox`);
     return handle;
   }
 
   private live(handle: SandboxHandle, what: string): GvisorHandle {
     const h = this.own(handle);
     if (h.checkpointed) {
-      throw new Error(`gVisor instance ${h.instanceId} cannot ${what}: its checkpoint ended the sandbox; restore a new instance from the snapshot`);
+      throw new SandboxStateError(`gVisor instance ${h.instanceId} cannot ${what}: its checkpoint ended the sandbox; restore a new instance from the snapshot`);
     }
-    if (h.exitedInfo) throw new Error(`gVisor instance ${h.instanceId} cannot ${what}: the sandbox exited (code ${h.exitedInfo.code})`);
+    if (h.exitedInfo) throw new SandboxExitedError(`gVisor instance ${h.instanceId} cannot ${what}: the sandbox exited (code ${h.exitedInfo.code})`);
     return h;
   }
 
   /** Instance directory, bundle and socket directory; removed again if anything fails. */
   private async prepare(req: BootRequest): Promise<GvisorHandle> {
     if (!INSTANCE_ID.test(req.instanceId)) {
-      throw new Error(`instanceId ${JSON.stringify(req.instanceId)} must be 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit`);
+      throw new SandboxRequestError(`instanceId ${JSON.stringify(req.instanceId)} must be 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit`);
     }
     let network: RunscNetwork = "none";
     let netnsPath: string | undefined;
     if (this.opts.network === "netns") {
-      if (!req.network) throw new Error(`gVisor driver runs with network "netns" but the request for ${req.instanceId} has no network slot`);
+      if (!req.network) throw new SandboxRequestError(`gVisor driver runs with network "netns" but the request for ${req.instanceId} has no network slot`);
       const support = await this.netstackSupport();
-      if (!support.supported) throw new Error(`this host's runsc cannot use netstack networking (${support.reason}); run the gVisor driver with network "none"`);
+      if (!support.supported) throw new SandboxStateError(`this host's runsc cannot use netstack networking (${support.reason}); run the gVisor driver with network "none"`);
       network = "sandbox";
       netnsPath = `/var/run/netns/${req.network.netns}`;
     }
     const dir = path.join(this.baseDir, "instances", req.instanceId);
     const socketPath = path.join(dir, "sock", SOCKET_NAME);
     if (Buffer.byteLength(socketPath) > MAX_SUN_PATH) {
-      throw new Error(`socket path ${socketPath} is longer than ${MAX_SUN_PATH} bytes; use a shorter baseDir or instanceId`);
+      throw new SandboxRequestError(`socket path ${socketPath} is longer than ${MAX_SUN_PATH} bytes; use a shorter baseDir or instanceId`);
     }
     const endpoint: FunctionEndpoint = req.network && network === "sandbox"
       ? { kind: "tcp", host: req.network.cloneIp, port: req.port }
@@ -340,7 +344,7 @@ export class GvisorDriver implements SandboxDriver {
     await mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
     // Exclusive: a directory that exists belongs to a live (or unreclaimed) instance; leave it be.
     await mkdir(dir, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "EEXIST") throw new Error(`instance directory ${dir} is in use (is instance ${req.instanceId} running?)`);
+      if (error.code === "EEXIST") throw new SandboxStateError(`instance directory ${dir} is in use (is instance ${req.instanceId} running?)`);
       throw error;
     });
     try {
@@ -378,10 +382,10 @@ export class GvisorDriver implements SandboxDriver {
           : undefined,
       });
     } catch (error) {
-      const message = (error as Error).message.startsWith("timed out")
-        ? `the function did not listen on port ${port} within ${timeoutMs} ms`
-        : (error as Error).message;
-      throw new Error(`${message}${await logTail(h.logPath)}`);
+      const tail = await logTail(h.logPath);
+      if (h.exitedInfo) throw new SandboxExitedError(`the function exited with code ${h.exitedInfo.code} before listening on port ${port}${tail}`);
+      if (error instanceof SandboxTimeoutError) throw new SandboxTimeoutError(`the function did not listen on port ${port} within ${timeoutMs} ms${tail}`);
+      throw SandboxError.withContext(error, `waiting for the function on port ${port}${tail}`);
     }
   }
 
@@ -465,7 +469,7 @@ export class GvisorDriver implements SandboxDriver {
     const stillListed = (await this.serialised(() => h.cli.list().catch(() => []))).some((c) => c.id === h.containerId);
     const unremoved = await stat(h.dir).then(() => true, () => false);
     if (stillListed || unremoved) {
-      throw new Error(`gVisor stop of instance ${h.instanceId} left ${stillListed ? "runsc state" : h.dir} behind: ${problems.join("; ")}`);
+      throw new SandboxHostError(`gVisor stop of instance ${h.instanceId} left ${stillListed ? "runsc state" : h.dir} behind: ${problems.join("; ")}`);
     }
   }
 }
@@ -473,7 +477,7 @@ export class GvisorDriver implements SandboxDriver {
 /** runsc --pid-file holds the sandbox process's PID (saves a `runsc state` call per start). */
 async function readPid(file: string): Promise<number> {
   const pid = Number((await readFile(file, "utf8")).trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`runsc wrote no sandbox PID to ${file}`);
+  if (!Number.isInteger(pid) || pid <= 0) throw new SandboxHostError(`runsc wrote no sandbox PID to ${file}`);
   return pid;
 }
 
@@ -482,8 +486,8 @@ async function waitForFile(file: string, timeoutMs: number, abortReason: () => s
   for (;;) {
     if (await stat(file).then(() => true, () => false)) return;
     const reason = abortReason();
-    if (reason) throw new Error(`${reason} while its relay prepared for the checkpoint`);
-    if (Date.now() - start > timeoutMs) throw new Error(`the relay did not confirm it closed its sockets within ${timeoutMs} ms`);
+    if (reason) throw new SandboxExitedError(`${reason} while its relay prepared for the checkpoint`);
+    if (Date.now() - start > timeoutMs) throw new SandboxTimeoutError(`the relay did not confirm it closed its sockets within ${timeoutMs} ms`);
     await sleep(3);
   }
 }
@@ -491,7 +495,7 @@ async function waitForFile(file: string, timeoutMs: number, abortReason: () => s
 const EXIT_LINE = /vhgv-relay: function (exited with status|killed by signal) (\d+)/g;
 
 /** The function's exit as the relay logged it; unknown (both null) when the sandbox itself died. */
-export async function exitFromLog(file: string): Promise<{ code: number | null; signal: string | null }> {
+export async function exitFromLog(file: string): Promise<SandboxExit> {
   const text = await readFile(file, "utf8").catch(() => "");
   const last = [...text.matchAll(EXIT_LINE)].at(-1);
   if (!last) return { code: null, signal: null };

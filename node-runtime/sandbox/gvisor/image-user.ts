@@ -1,3 +1,4 @@
+import { SandboxRequestError } from "../errors.js";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 
@@ -45,7 +46,7 @@ export function resolveUser(user: string, passwd: Entry[], groups: Entry[]): Res
     gid = passwd.find((e) => e.id === uid)?.gid ?? 0;
   } else {
     const entry = passwd.find((e) => e.name === userPart);
-    if (!entry) throw new Error(`image user "${userPart}" is not in the image's /etc/passwd`);
+    if (!entry) throw new SandboxRequestError(`image user "${userPart}" is not in the image's /etc/passwd`);
     uid = entry.id;
     gid = entry.gid ?? 0;
   }
@@ -54,7 +55,7 @@ export function resolveUser(user: string, passwd: Entry[], groups: Entry[]): Res
       gid = Number(groupPart);
     } else {
       const group = groups.find((e) => e.name === groupPart);
-      if (!group) throw new Error(`image group "${groupPart}" is not in the image's /etc/group`);
+      if (!group) throw new SandboxRequestError(`image group "${groupPart}" is not in the image's /etc/group`);
       gid = group.id;
     }
   }

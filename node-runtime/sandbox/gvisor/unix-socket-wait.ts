@@ -1,5 +1,6 @@
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { SandboxExitedError, SandboxTimeoutError } from "../errors.js";
 
 /** One connection attempt: true if something accepts on the socket now. */
 export function socketAccepts(path: string): Promise<boolean> {
@@ -15,7 +16,7 @@ export function socketAccepts(path: string): Promise<boolean> {
 
 export interface SocketWaitOptions {
   timeoutMs: number;
-  /** Checked between attempts; a returned string aborts the wait with that reason. */
+  /** Checked between attempts; a returned string (why the sandbox ended) aborts the wait with that reason. */
   abortReason?: () => string | undefined;
   /** Called once when `afterMs` passed without success (to nudge the relay, say). */
   nudge?: { afterMs: number; run: () => Promise<void> };
@@ -33,9 +34,9 @@ export async function waitForUnixSocket(path: string, opts: SocketWaitOptions): 
   for (;;) {
     if (await socketAccepts(path)) return;
     const reason = opts.abortReason?.();
-    if (reason) throw new Error(reason);
+    if (reason) throw new SandboxExitedError(reason);
     const elapsed = performance.now() - start;
-    if (elapsed >= opts.timeoutMs) throw new Error(`timed out after ${opts.timeoutMs} ms`);
+    if (elapsed >= opts.timeoutMs) throw new SandboxTimeoutError(`timed out after ${opts.timeoutMs} ms`);
     if (opts.nudge && !nudged && elapsed >= opts.nudge.afterMs) {
       nudged = true;
       await opts.nudge.run();

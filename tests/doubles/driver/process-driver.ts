@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type {
   BootRequest,
+  DriverCapabilities,
   RestoreRequest,
   SandboxDriver,
   SandboxHandle,
@@ -18,6 +19,7 @@ import type {
   SnapshotFiles,
 } from "../../../node-runtime/sandbox/driver.js";
 import type { StageTimer } from "../../../node-runtime/metrics/stages.js";
+import { SandboxHostError } from "../../../node-runtime/sandbox/errors.js";
 
 const CHILD = fileURLToPath(new URL("./greeter-process.mjs", import.meta.url));
 const PROTO = fileURLToPath(new URL("../../../node-runtime/api/protos/helloworld.proto", import.meta.url));
@@ -41,7 +43,7 @@ interface DoubleHandle extends SandboxHandle {
 }
 
 export class ProcessDriver implements SandboxDriver {
-  readonly supportsSnapshots: boolean;
+  readonly capabilities: DriverCapabilities;
   readonly calls = { boot: 0, restore: 0, pause: 0, resume: 0, snapshot: 0, stop: 0 };
   readonly restores: RestoreRequest[] = [];
   readonly faults: DriverFaults = { neverListen: new Set(), crashAfterMs: new Map(), failRestore: new Set(), failSnapshot: new Set() };
@@ -53,9 +55,9 @@ export class ProcessDriver implements SandboxDriver {
   constructor(
     readonly kind: SandboxKind,
     private readonly workDir: string,
-    opts: { supportsSnapshots?: boolean; memoryBytes?: number } = {},
+    opts: { snapshots?: boolean; needsNetwork?: boolean; memoryBytes?: number } = {},
   ) {
-    this.supportsSnapshots = opts.supportsSnapshots ?? true;
+    this.capabilities = { snapshots: opts.snapshots ?? true, stopsOnSnapshot: false, needsNetwork: opts.needsNetwork ?? false };
     this.memoryBytes = opts.memoryBytes ?? 256 * 1024;
   }
 
@@ -69,7 +71,7 @@ export class ProcessDriver implements SandboxDriver {
   async restore(req: RestoreRequest, timer: StageTimer): Promise<SandboxHandle> {
     this.calls.restore++;
     this.restores.push(req);
-    if (this.faults.failRestore.has(req.revision)) throw new Error("injected restore failure");
+    if (this.faults.failRestore.has(req.revision)) throw new SandboxHostError("injected restore failure");
     const state = path.join(req.snapshotDir, "state.json");
     // The blob must be readable like a memory file would be.
     await readFile(path.join(req.snapshotDir, "memory.img"));
