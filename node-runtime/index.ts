@@ -7,6 +7,7 @@ import { pino, type Logger } from "pino";
 import type { RuntimeConfig } from "./config/runtime-config.js";
 import type { ImageStore } from "./images/types.js";
 import { LocalImageStore } from "./images/image-store.js";
+import { registryOptionsFrom } from "./images/registry-credentials.js";
 import { RuntimeMetrics } from "./metrics/runtime-metrics.js";
 import type { NetworkPool } from "./network/types.js";
 import { DriverRegistry } from "./orchestrator/driver-registry.js";
@@ -44,7 +45,9 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
   const logger = overrides.logger ?? pino({ level: config.logLevel }, pino.destination(2));
   const dataDir = config.dataDir;
   await mkdir(dataDir, { recursive: true });
-  const images = overrides.images ?? new LocalImageStore({ root: config.imageDir ?? path.join(path.dirname(dataDir), "images") });
+  const images =
+    overrides.images ??
+    new LocalImageStore({ root: config.imageDir ?? path.join(path.dirname(dataDir), "images"), registry: await registryOptionsFrom(config) });
   const metrics = new RuntimeMetrics();
   // Working sets of earlier versions, one per revision and bound to no snapshot: never safe to load.
   await rm(path.join(dataDir, "working-sets"), { recursive: true, force: true });

@@ -24,6 +24,34 @@ describe("runtime config", () => {
     );
   });
 
+  it("reads Firecracker's jailer, snapshot type, REAP threshold and registry credentials, refusing what cannot work", () => {
+    const cfg = parseRuntimeConfig({
+      firecrackerJailer: { uid: 10000, gid: 10000 },
+      firecrackerSnapshotType: "Diff",
+      reapRerecordThreshold: 0.4,
+      registryCredentials: { "registry.example:5000": { username: "bot", passwordFile: "/etc/vhive/registry-token" } },
+    });
+    expect(cfg).toMatchObject({
+      firecrackerJailer: { uid: 10000, gid: 10000, chrootBaseDir: "/srv/jailer" },
+      firecrackerSnapshotType: "Diff",
+      reapRerecordThreshold: 0.4,
+    });
+    expect(parseRuntimeConfig({})).toMatchObject({ firecrackerSnapshotType: "Full", reapRerecordThreshold: 0.25 });
+    expect(parseRuntimeConfig({}).firecrackerJailer).toBeUndefined();
+    expect(() =>
+      parseRuntimeConfig({
+        firecrackerJailer: { uid: 0, gid: 10000 },
+        firecrackerSnapshotType: "Incremental",
+        reapRerecordThreshold: 1.5,
+        registryCredentials: { "https://registry.example": { username: "bot", password: "inline" } },
+      }),
+    ).toThrow(/firecrackerJailer\.uid: [\s\S]*firecrackerSnapshotType: [\s\S]*reapRerecordThreshold: [\s\S]*registryCredentials\.https:\/\/registry\.example/);
+    // A password cannot be written into the config itself, only a file naming it.
+    expect(() => parseRuntimeConfig({ registryCredentials: { "r.example": { username: "bot", password: "inline" } } })).toThrow(
+      /registryCredentials\.r\.example: Unrecognized key.*password/,
+    );
+  });
+
   it("overlays flags on a YAML file", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "vhor-cfg-"));
     try {

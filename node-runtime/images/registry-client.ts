@@ -67,10 +67,17 @@ export class RegistryClient {
     if (given) return given;
     if (!this.options.dockerConfigPath) return undefined;
     let config: { auths?: Record<string, { auth?: string; username?: string; password?: string }> };
+    let text: string;
     try {
-      config = JSON.parse(readFileSync(this.options.dockerConfigPath, "utf8")) as typeof config;
+      text = readFileSync(this.options.dockerConfigPath, "utf8");
     } catch (error) {
-      throw new Error(`cannot read registry credentials file ${this.options.dockerConfigPath}: ${(error as Error).message}`);
+      throw new Error(`cannot read registry credentials file ${this.options.dockerConfigPath}: ${(error as NodeJS.ErrnoException).code ?? "unknown error"}`);
+    }
+    try {
+      config = JSON.parse(text) as typeof config;
+    } catch {
+      // Not JSON.parse's message: it quotes the text around the error, which holds secrets.
+      throw new Error(`registry credentials file ${this.options.dockerConfigPath} is not valid JSON`);
     }
     const entry = config.auths?.[registry] ?? config.auths?.[`https://${registry}`] ?? config.auths?.[`http://${registry}`];
     if (!entry) return undefined;

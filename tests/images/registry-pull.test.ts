@@ -4,12 +4,16 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
+import { createNodeRuntime } from "../../node-runtime/index.js";
 import { LocalImageStore } from "../../node-runtime/images/image-store.js";
 import { parseReference } from "../../node-runtime/images/reference.js";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 import { buildTestImage, type TestImage } from "./oci-test-image.js";
 import { TestRegistry, type RegistryBlob } from "./test-registry.js";
 import { imageTestsSkipReason } from "./requirements.js";
+import { ProcessDriver } from "../doubles/driver/process-driver.js";
 
 const skipReason = imageTestsSkipReason();
 if (skipReason) console.log(`image tests skipped: ${skipReason}`);
@@ -105,6 +109,28 @@ describe.skipIf(skipReason !== undefined)("registry pulls", () => {
     await writeFile(configPath, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from("puller:s3cret-for-tests").toString("base64") } } }));
     const store = await freshStore({ registry: { dockerConfigPath: configPath } });
     expect((await store.get(`${registry.host}/vhive/helloworld:latest`)).digest).toBe(helloworldManifest);
+  });
+
+  it("the served runtime pulls with its config's credentials: a password file, never the password itself in the config", async () => {
+    const registry = await startRegistry("basic");
+    const dir = await mkdtemp("/var/tmp/vhimg-runtime-");
+    scratch.push(dir);
+    const passwordFile = path.join(dir, "registry-password");
+    await writeFile(passwordFile, "s3cret-for-tests\n", { mode: 0o600 });
+    const config = parseRuntimeConfig({
+      dataDir: path.join(dir, "runtime"),
+      socket: path.join(dir, "api.sock"),
+      registryCredentials: { [registry.host]: { username: "puller", passwordFile } },
+    });
+    // Stands in for the sandbox drivers, which this test does not use.
+    const rt = await createNodeRuntime(config, { drivers: [new ProcessDriver("gvisor", path.join(dir, "sandboxes"))], logger: pino({ level: "silent" }) });
+    try {
+      const image = await rt.images.get(`${registry.host}/vhive/helloworld:latest`);
+      expect(image.digest).toBe(helloworldManifest);
+      expect(registry.requests.some((r) => r.auth === "Basic")).toBe(true);
+    } finally {
+      await rt.close();
+    }
   });
 
   it("fails with a clear error without credentials, with wrong ones, and for unknown images", async () => {
