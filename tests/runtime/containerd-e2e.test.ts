@@ -2,7 +2,7 @@
 // boot, invoke, stop (containerd has no snapshots, so every start boots), concurrent instances, a
 // function that crashes at start, and leak checks. (This driver runs functions on the host network
 // at a port it picks and passes as PORT, so a "wrong port" cannot be provoked here.)
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -12,7 +12,7 @@ import { startApiServer, type ApiServer } from "../../node-runtime/api/api-serve
 import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
 import { createNodeRuntime, type NodeRuntime } from "../../node-runtime/index.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
-import { startContainerd, type ContainerdDaemon } from "../fixtures/containerd-daemon.js";
+import { containerdUnavailable, startContainerd, type ContainerdDaemon } from "../fixtures/containerd-daemon.js";
 import { hostLeftovers, settle } from "./leak-check.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -27,10 +27,10 @@ async function leftovers(): Promise<string[]> {
   return [...containers.map((c) => `container ${c}`), ...tasks.map((t) => `task ${t}`), ...(await hostLeftovers(root))];
 }
 
-const haveContainerd = await access("/usr/bin/containerd").then(() => true, () => false);
-const isRoot = process.getuid?.() === 0;
-const skip = !haveContainerd || !isRoot;
-if (skip) console.warn(`containerd-e2e skipped: ${!haveContainerd ? "containerd is not installed" : "needs root"}`);
+// Upstream containerd and runc by default, Debian's with VHIVE_RUNTIMES=debian.
+const unavailable = containerdUnavailable();
+const skip = unavailable !== undefined;
+if (skip) console.warn(`containerd-e2e skipped: ${unavailable}`);
 
 let root: string;
 let img: HelloworldImage;

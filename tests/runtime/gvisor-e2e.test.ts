@@ -14,13 +14,14 @@ import { startApiServer, type ApiServer } from "../../node-runtime/api/api-serve
 import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
 import { createNodeRuntime, type NodeRuntime } from "../../node-runtime/index.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
+import { gvisorUnavailable } from "../sandbox/gvisor/harness.js";
 import { hostLeftovers, settle } from "./leak-check.js";
 
 const run = promisify(execFile);
-const haveRunsc = await access("/usr/bin/runsc").then(() => true, () => false);
-const isRoot = process.getuid?.() === 0;
-const skip = !haveRunsc || !isRoot;
-if (skip) console.warn(`gvisor-e2e skipped: ${!haveRunsc ? "runsc is not installed" : "needs root"}`);
+// Upstream runsc by default, Debian's with VHIVE_RUNTIMES=debian.
+const unavailable = gvisorUnavailable();
+const skip = unavailable !== undefined;
+if (skip) console.warn(`gvisor-e2e skipped: ${unavailable}`);
 
 let root: string;
 let img: HelloworldImage;
