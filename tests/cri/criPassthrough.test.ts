@@ -122,26 +122,64 @@ describe("CRI proxy pass-through", () => {
     expect(p?.details).toBe(d?.details);
   });
 
-  it("streams GetContainerEvents through, ending as containerd ends it", async () => {
-    // containerd 1.6 (Debian 12) has no evented PLEG: its stream ends with a status at once. The
-    // proxy must end the stream the same way; with a newer containerd the events flow through.
+  it("streams GetContainerEvents through: containerd's events, ending as containerd ends it", async () => {
+    // containerd 1.6 (Debian 12) has no evented PLEG: its stream ends with a status at once, and the
+    // proxy's must end the same way. containerd 2.x sends an event for every change of a pod or
+    // container, and the proxy must pass the same ones on. Both streams watch while warm-up pods come
+    // and go until each has seen one (so both are subscribed); then one more pod's events are compared.
     const path = methodPath({ service: "RuntimeService", name: "GetContainerEvents" });
-    const outcome = (socket: string) =>
-      new Promise<{ messages: number; code: number }>((resolve) => {
-        const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
-        let messages = 0;
-        const stream = client.makeServerStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), new grpc.Metadata(), {});
-        stream.on("data", () => messages++);
-        stream.on("error", () => undefined);
-        stream.on("status", (s: grpc.StatusObject) => {
-          client.close();
-          resolve({ messages, code: s.code });
-        });
-        setTimeout(() => stream.cancel(), 3000);
+    const codec = methodCodec("RuntimeService", "GetContainerEvents");
+    const watch = (socket: string) => {
+      const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
+      const events: { id: string; type: string }[] = [];
+      let code: number | undefined;
+      const stream = client.makeServerStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), new grpc.Metadata(), {});
+      stream.on("data", (b: Buffer) => {
+        const e = codec.responseDeserialize(b) as { containerId: string; containerEventType: string };
+        events.push({ id: e.containerId, type: e.containerEventType });
       });
-    const d = await outcome(containerd.socket);
-    const p = await outcome(proxy.socketPath);
-    expect(p).toEqual(d);
+      stream.on("error", () => undefined);
+      const ended = new Promise<void>((resolve) =>
+        stream.on("status", (s: grpc.StatusObject) => {
+          code = s.code;
+          client.close();
+          resolve();
+        }),
+      );
+      return { events, ended, code: () => code, cancel: () => stream.cancel() };
+    };
+    const typesFor = (w: ReturnType<typeof watch>, id: string) => w.events.filter((e) => e.id === id).map((e) => e.type);
+    const deleted = (w: ReturnType<typeof watch>, id: string) => typesFor(w, id).includes("CONTAINER_DELETED_EVENT");
+    const podComesAndGoes = async (name: string) => {
+      const { podSandboxId } = await cri.call<{ podSandboxId: string }>("RunPodSandbox", { config: hostNetworkPod(name) });
+      await cri.call("StopPodSandbox", { podSandboxId });
+      await cri.call("RemovePodSandbox", { podSandboxId });
+      return podSandboxId;
+    };
+    const waitFor = async (done: () => boolean, ms: number) => {
+      for (const deadline = Date.now() + ms; !done() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      return done();
+    };
+
+    const d = watch(containerd.socket);
+    const p = watch(proxy.socketPath);
+    const bothEnded = () => d.code() !== undefined && p.code() !== undefined;
+    let subscribed = false;
+    for (let i = 0; i < 5 && !subscribed && !bothEnded(); i++) {
+      const id = await podComesAndGoes(`events-warmup-${i}`);
+      subscribed = await waitFor(() => bothEnded() || (deleted(d, id) && deleted(p, id)), 10_000) && !bothEnded();
+    }
+    expect(subscribed || bothEnded(), "neither did both streams end nor did both see a pod's events").toBe(true);
+    if (subscribed) {
+      const id = await podComesAndGoes("events-compared");
+      expect(await waitFor(() => deleted(d, id) && deleted(p, id), 20_000), "both streams see the pod removed").toBe(true);
+      expect(typesFor(d, id)).toContain("CONTAINER_CREATED_EVENT");
+      expect(typesFor(p, id)).toEqual(typesFor(d, id));
+      d.cancel();
+      p.cancel();
+    }
+    await Promise.all([d.ended, p.ended]);
+    expect(p.code()).toBe(d.code());
   });
 
   it("carries messages over 4 MiB both ways, up to containerd's and kubelet's 16 MiB", async () => {

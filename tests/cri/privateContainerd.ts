@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
+import { useRuntimes } from "../fixtures/upstream-runtimes.js";
 import { buildPauseImage } from "./pauseImage.js";
 
 const run = promisify(execFile);
@@ -10,6 +11,8 @@ const run = promisify(execFile);
 // A containerd of its own for each test file (root, state and socket under a unique prefix), with
 // the CRI plugin set up as this machine needs it: restrict_oom_score_adj (root lacks
 // CAP_SYS_RESOURCE here), a locally built pause image (no registry is reachable), host-network pods.
+// containerd and runc are the upstream builds by default, Debian's with VHIVE_RUNTIMES=debian
+// (tests/fixtures/upstream-runtimes.ts); containerd 2.x reads this version-2 config by migrating it.
 
 export const PAUSE_REF = "localhost/vhcri/pause:1";
 
@@ -28,6 +31,8 @@ export class PrivateContainerd {
   }
 
   async start(): Promise<void> {
+    const unavailable = useRuntimes("containerd", "runc");
+    if (unavailable) throw new Error(`containerd ${this.id}: ${unavailable}`);
     await mkdir(this.root, { recursive: true });
     await writeFile(
       this.config,
