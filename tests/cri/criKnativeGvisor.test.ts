@@ -1,4 +1,4 @@
-import { access, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +8,7 @@ import { OrchestratorFunctionBackend } from "../../node-runtime/api/cri/orchestr
 import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
 import { createNodeRuntime, type NodeRuntime } from "../../node-runtime/index.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
+import { gvisorUnavailable } from "../sandbox/gvisor/harness.js";
 import { CriTestClient } from "./criTestClient.js";
 import { PAUSE_REF, PrivateContainerd } from "./privateContainerd.js";
 
@@ -15,9 +16,10 @@ import { PAUSE_REF, PrivateContainerd } from "./privateContainerd.js";
 // containerd for the stub and queue-proxy containers, and the real orchestrator running vHive's
 // helloworld in gVisor. The queue-proxy is a stand-in that calls SayHello at GUEST_ADDR:GUEST_PORT.
 
-const haveRunsc = await access("/usr/bin/runsc").then(() => true, () => false);
-const skip = !haveRunsc || process.getuid?.() !== 0;
-if (skip) console.warn(`criKnativeGvisor skipped: ${haveRunsc ? "needs root" : "runsc is not installed"}`);
+// Upstream runsc by default, Debian's with VHIVE_RUNTIMES=debian.
+const unavailable = gvisorUnavailable();
+const skip = unavailable !== undefined;
+if (skip) console.warn(`criKnativeGvisor skipped: ${unavailable}`);
 
 const STANDIN = fileURLToPath(new URL("./queue-proxy-standin.py", import.meta.url));
 const containerd = new PrivateContainerd(`kn${process.pid}`);
