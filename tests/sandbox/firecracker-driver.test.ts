@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:net";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, readSync } from "node:fs";
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, readSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
@@ -23,6 +23,7 @@ import { installFirecrackerDouble } from "../doubles/firecracker/install-double.
 import { vmName } from "../../node-runtime/sandbox/firecracker/vm-layout.js";
 import { SandboxExitedError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "../../node-runtime/sandbox/errors.js";
 import { ReapUffdLauncher } from "../../node-runtime/sandbox/firecracker/reap-uffd-launcher.js";
+import { describeHostCpu } from "../../node-runtime/sandbox/firecracker/snapshot-meta.js";
 import { loadUffdNative } from "../../node-runtime/memory/native-binding.js";
 
 let reapNative = "";
@@ -284,7 +285,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       expect(create.body).toEqual({ snapshot_path: "snapshot/vmstate", mem_file_path: "snapshot/memory", snapshot_type: "Full" });
       expect(writes(record).filter((e) => e.path === "/vm").map((e) => e.body!.state)).toEqual(["Paused", "Resumed"]);
       const meta = JSON.parse(readFileSync(join(snapDir, "firecracker-snapshot.json"), "utf8"));
-      expect(meta).toMatchObject({ format: 1, snapshotType: "Full", firecrackerVersion: version, vcpus: 1, memoryMiB: 512, network: { tapName: slot.tapName, guestIp: slot.guestIp } });
+      expect(meta).toMatchObject({ format: 1, snapshotType: "Full", firecrackerVersion: version, hostCpu: await describeHostCpu(), vcpus: 1, memoryMiB: 512, network: { tapName: slot.tapName, guestIp: slot.guestIp } });
     } finally {
       await driver.stop(h);
       await give(slot);
@@ -338,6 +339,33 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       await driver.stop(h);
     } finally {
       execFileSync("ip", ["-n", slot.netns, "link", "del", "vhfctap1"]);
+    }
+  });
+
+  it("refuses a snapshot of another Firecracker version, CPU or machine before loading it, leaving nothing", async () => {
+    const { driver, record, runDir } = makeDriver(version, "incompatible");
+    const other = join(work, `snap-other-${version}`);
+    mkdirSync(other);
+    for (const f of ["vmstate", "memory", "rootfs.ext4"]) linkSync(join(snapDir, f), join(other, f));
+    const meta = JSON.parse(readFileSync(join(snapDir, "firecracker-snapshot.json"), "utf8"));
+    const otherVersion = version === "1.13.1" ? "1.16.1" : "1.13.1";
+    writeFileSync(join(other, "firecracker-snapshot.json"), JSON.stringify({ ...meta, firecrackerVersion: otherVersion, hostCpu: "SomeVendor family 1 model 2 stepping 3 (elsewhere)" }));
+    const slot = await take();
+    try {
+      const err = await driver.restore({ ...request(`incomp-${tag}`, slot), snapshotDir: other, memory: { kind: "file" } }, new StageTimer()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SandboxStateError);
+      expect((err as Error).message).toMatch(
+        new RegExp(`cannot be loaded here: written by Firecracker ${otherVersion}, this is Firecracker ${version}; taken on CPU "SomeVendor family 1 model 2 stepping 3 \\(elsewhere\\)", this host has `),
+      );
+      // The request's machine must be the snapshot's too.
+      const bigger = await driver.restore({ ...request(`incomp2-${tag}`, slot), vcpus: 2, snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer()).catch((e: unknown) => e);
+      expect((bigger as Error).message).toMatch(/cannot be loaded here: machine of 1 vCPU\(s\) and 512 MiB, the request asks for 2 and 512 MiB$/);
+      expect(writes(record).filter((e) => e.path === "/snapshot/load")).toEqual([]);
+      expect(driver.liveInstances()).toEqual([]);
+      expect(readdirSync(runDir)).toEqual([]);
+    } finally {
+      await give(slot);
+      rmSync(other, { recursive: true, force: true });
     }
   });
 

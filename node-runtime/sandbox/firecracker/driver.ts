@@ -24,7 +24,7 @@ import { DEFAULT_BASE_BOOT_ARGS, buildBootArgs } from "./boot-args.js";
 import { buildGuestConfig } from "./guest-config.js";
 import { cloneDiskImage } from "./rootfs.js";
 import { preparedImage } from "./prepared-image.js";
-import { readSnapshotMeta, writeSnapshotMeta, type FirecrackerSnapshotMeta } from "./snapshot-meta.js";
+import { describeHostCpu, readSnapshotMeta, snapshotLoadProblems, writeSnapshotMeta, type FirecrackerSnapshotMeta } from "./snapshot-meta.js";
 import type { UffdHandlerLauncher, UffdHandlerSession } from "./uffd-seam.js";
 import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, checkSocketPathRoom, jailRoot, vmName, type JailMode } from "./vm-layout.js";
 import { readProcFile } from "../../system/proc-file.js";
@@ -193,6 +193,9 @@ export class FirecrackerDriver implements SandboxDriver {
         if (req.memory.kind === "file") await this.shareReadOnly(join(snapDir, SNAPSHOT_FILES.memory), join(root, IN_JAIL.memory));
         await this.handOver(root, [IN_JAIL.rootfs, IN_JAIL.snapshotDir]);
         record = await this.startVmm(req, root, jail.removeOnStop, meta.vcpus, meta.memoryMiB);
+        // Only a running VMM says its version; check before loading anything into it.
+        const problems = snapshotLoadProblems(meta, { firecrackerVersion: record.firecrackerVersion, hostCpu: await describeHostCpu(), vcpus: req.vcpus, memoryMiB: req.memoryMiB });
+        if (problems.length > 0) throw new SandboxStateError(`snapshot ${snapDir} cannot be loaded here: ${problems.join("; ")}`);
         let backendPath: string = IN_JAIL.memory;
         if (req.memory.kind === "uffd") {
           const uffdSocket = IN_JAIL.uffdSocket;
@@ -285,6 +288,7 @@ export class FirecrackerDriver implements SandboxDriver {
       format: 1,
       snapshotType: type,
       firecrackerVersion: r.firecrackerVersion,
+      hostCpu: await describeHostCpu(),
       vcpus: r.vcpus,
       memoryMiB: r.memoryMiB,
       ...(r.network === undefined
