@@ -5,7 +5,8 @@
 // ratio of it (goal for gVisor: restore p50 ≤ 60% of boot p50).
 // Writes bench/results/coldstart.json (an ARRAY, one object per sandbox), coldstart.csv (vHive's
 // bench CSV layout), coldstart.svg and coldstart.png (stacked stage means).
-import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,8 +20,9 @@ import { COLD_START_STAGES, type StageDurations } from "../node-runtime/metrics/
 import { renderStageChart, type StageBar } from "../node-runtime/metrics/stage-chart.js";
 import { vhiveCsv } from "../node-runtime/metrics/vhive-csv.js";
 import type { SandboxKind } from "../node-runtime/sandbox/driver.js";
-import { startContainerd } from "../tests/fixtures/containerd-daemon.js";
+import { containerdUnavailable, startContainerd } from "../tests/fixtures/containerd-daemon.js";
 import { ensureHelloworldImage } from "../tests/fixtures/helloworld.js";
+import { gvisorUnavailable } from "../tests/sandbox/gvisor/harness.js";
 import { loadAverage } from "./plot.js";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
@@ -46,6 +48,8 @@ export interface SandboxResult {
   restoreToBootP50: number | null;
   /** The machine's load averages (1, 5, 15 min) when this sandbox's runs ended. */
   load: number[];
+  /** The runtime's version line (`runsc --version`, `containerd --version`, …). */
+  runtime: string | null;
   goal: string | null;
   rssMiB: { boot: number | null; restore: number | null };
   snapshotBytes: number | null;
@@ -90,16 +94,26 @@ function barsFor(group: string, means: Record<string, { meanUs: number }>): Stag
 }
 
 async function availableSandboxes(requested?: SandboxKind[]): Promise<{ kind: SandboxKind; skip?: string }[]> {
-  const exists = (p: string) => access(p).then(() => true, () => false);
   const all: SandboxKind[] = requested ?? ["gvisor", "containerd", "firecracker"];
   const out: { kind: SandboxKind; skip?: string }[] = [];
   for (const kind of all) {
-    if (kind === "gvisor" && !(await exists("/usr/bin/runsc"))) out.push({ kind, skip: "runsc not installed" });
-    else if (kind === "containerd" && !(await exists("/usr/bin/containerd"))) out.push({ kind, skip: "containerd not installed" });
-    else if (kind === "firecracker" && !(process.env.FIRECRACKER_BIN && process.env.FIRECRACKER_KERNEL)) out.push({ kind, skip: "FIRECRACKER_BIN and FIRECRACKER_KERNEL not both set" });
-    else out.push({ kind });
+    // gVisor and containerd: the upstream builds first on the PATH (VHIVE_RUNTIMES=debian: Debian's).
+    const skip = kind === "gvisor" ? gvisorUnavailable()
+      : kind === "containerd" ? containerdUnavailable()
+      : !(process.env.FIRECRACKER_BIN && process.env.FIRECRACKER_KERNEL) ? "FIRECRACKER_BIN and FIRECRACKER_KERNEL not both set" : undefined;
+    out.push(skip ? { kind, skip } : { kind });
   }
   return out;
+}
+
+/** The first line of the sandbox runtime's own version output: which build the figures are of. */
+function runtimeVersion(kind: SandboxKind): string | null {
+  const [binary, flag] = kind === "gvisor" ? ["runsc", "--version"] : kind === "containerd" ? ["containerd", "--version"] : [process.env.FIRECRACKER_BIN ?? "firecracker", "--version"];
+  try {
+    return execFileSync(binary, [flag], { encoding: "utf8" }).split("\n")[0]!.trim();
+  } catch {
+    return null;
+  }
 }
 
 async function coldStart(rt: NodeRuntime, revision: string, instanceId: string, snapshotMode: "off" | "vanilla"): Promise<Sample & { startKind: string }> {
@@ -179,6 +193,7 @@ async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgr
       restoreStages,
       restoreToBootP50: ratio === null ? null : +ratio.toFixed(3),
       load: await loadAverage(),
+      runtime: runtimeVersion(kind),
       goal: kind === "gvisor" && ratio !== null ? `restore p50 ≤ ${GOAL_RATIO * 100}% of boot p50: ${ratio <= GOAL_RATIO ? "met" : "NOT met"}` : null,
       rssMiB: {
         boot: meanOf(boots.map((s) => s.rssBytes)) === null ? null : +(meanOf(boots.map((s) => s.rssBytes))! / 2 ** 20).toFixed(1),
