@@ -13,6 +13,8 @@ import type { NetworkPool } from "./network/types.js";
 import { DriverRegistry } from "./orchestrator/driver-registry.js";
 import { InstanceStateStore } from "./orchestrator/instance-state-store.js";
 import { Orchestrator } from "./orchestrator/orchestrator.js";
+import { runtimeStorageBudget } from "./orchestrator/runtime-storage-budget.js";
+import type { StorageBudget } from "./orchestrator/storage-budget.js";
 
 export { Orchestrator };
 import { createSandboxDriver, type SandboxResources } from "./orchestrator/sandbox-factories.js";
@@ -51,6 +53,7 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
   const metrics = new RuntimeMetrics();
   // Working sets of earlier versions, one per revision and bound to no snapshot: never safe to load.
   await rm(path.join(dataDir, "working-sets"), { recursive: true, force: true });
+  let storageRef: StorageBudget | undefined;
   const snapshots = new SnapshotStore({
     root: path.join(dataDir, "snapshots"),
     budgetBytes: config.diskBudget,
@@ -58,6 +61,7 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
     onEvent: (e) => {
       metrics.snapshotEvent(e.kind);
       logger.info(e, `snapshot ${e.kind}`);
+      if (e.kind === "committed") void storageRef?.collect().catch((err) => logger.warn({ err: String(err) }, "disk budget collection failed"));
     },
   });
   await snapshots.init();
@@ -96,6 +100,10 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
     },
   });
   await orchestrator.init();
+  // Everything the runtime stores counts against diskBudget: collected now and after each snapshot.
+  const storage = runtimeStorageBudget({ config, images, snapshots, orchestrator, logger });
+  await storage.collect();
+  storageRef = storage;
   return {
     config,
     orchestrator,
