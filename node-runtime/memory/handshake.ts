@@ -44,7 +44,12 @@ function integerField(obj: Record<string, unknown>, key: string, where: string, 
  */
 export function parseUffdHandshake(message: string, fdCount: number, memFileSize: number, hostPageSize = 4096): UffdRegion[] {
   if (fdCount === 0) throw new UffdHandshakeError("no userfaultfd arrived with the message (SCM_RIGHTS data missing)");
-  if (fdCount > 1) throw new UffdHandshakeError(`expected exactly one file descriptor, got ${fdCount}`);
+  if (fdCount > 1) {
+    // Firecracker hands over more than the userfaultfd for guest_memfd-backed ("secret-free") memory.
+    throw new UffdHandshakeError(
+      `expected exactly one file descriptor (the userfaultfd), got ${fdCount}: guest_memfd-backed guest memory is not served by this handler; restore such VMs with the File memory backend`,
+    );
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(message);
@@ -69,7 +74,9 @@ export function parseUffdHandshake(message: string, fdCount: number, memFileSize
     }
     const ps = pageSize ?? legacyPageSize ?? hostPageSize;
     if (ps !== hostPageSize) {
-      throw new UffdHandshakeError(`${where}.page_size is ${ps} bytes; only ${hostPageSize}-byte pages are served (no hugetlbfs)`);
+      throw new UffdHandshakeError(
+        `${where}.page_size is ${ps} bytes: huge-page (hugetlbfs) guest memory is not served by this handler, only ${hostPageSize}-byte pages; restore such VMs with the File memory backend`,
+      );
     }
     if (size === 0) throw new UffdHandshakeError(`${where}.size must be positive`);
     for (const [k, v] of [["base_host_virt_addr", hostBase], ["size", size], ["offset", offset]] as const) {
