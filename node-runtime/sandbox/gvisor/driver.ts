@@ -18,7 +18,7 @@ import { resolveImageUser } from "./image-user.js";
 import { mountInstanceRootfs, unmountInstanceRootfs } from "./instance-rootfs.js";
 import { probeNetstack, type NetstackSupport } from "./netstack-probe.js";
 import { buildSandboxSpec, SOCKET_NAME } from "./oci-spec.js";
-import { DEFAULT_RELAY_CACHE_DIR, ensureRelayBinary } from "./relay-binary.js";
+import { DEFAULT_RELAY_CACHE_DIR, ensureReaperBinary, ensureRelayBinary } from "./relay-binary.js";
 import { RunscCli, RunscError, type RunscNetwork, type RunscPlatformChoice } from "./runsc-cli.js";
 import { findGoferPids, isAlive, treeUsage } from "./sandbox-processes.js";
 import { waitForUnixSocket } from "./unix-socket-wait.js";
@@ -129,6 +129,7 @@ export class GvisorDriver implements SandboxDriver {
   private readonly runscRoot: string;
   private readonly opts: Required<Omit<GvisorDriverOptions, "relayBinary" | "debugLogDir">> & { relayBinary?: string; debugLogDir?: string };
   private relay: Promise<string> | undefined;
+  private reaper: Promise<string> | undefined;
   private netstack: Promise<NetstackSupport> | undefined;
   private readonly clis = new Map<RunscNetwork, RunscCli>();
   private runscCleanup: Promise<unknown> = Promise.resolve();
@@ -187,12 +188,20 @@ export class GvisorDriver implements SandboxDriver {
     return this.relay;
   }
 
+  /** runsc create and restore run under the reaper, so a sandbox killed by a signal is reported as such. */
+  private reaperPath(): Promise<string> {
+    this.reaper ??= ensureReaperBinary(this.opts.relayCacheDir);
+    this.reaper.catch(() => (this.reaper = undefined));
+    return this.reaper;
+  }
+
   async boot(req: BootRequest, timer: StageTimer): Promise<SandboxHandle> {
+    const reaper = await this.reaperPath();
     const h = await this.prepare(req);
     const log = await open(h.logPath, "a");
     try {
       await timer.time("NewContainer", () =>
-        h.cli.run(["create", `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId], { fd: log.fd, path: h.logPath }),
+        h.cli.run(["create", `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId], { fd: log.fd, path: h.logPath }, reaper),
       );
       h.pid = await readPid(h.pidFile);
       await timer.time("TaskStart", () => h.cli.run(["start", h.containerId]));
@@ -213,11 +222,16 @@ export class GvisorDriver implements SandboxDriver {
     if (!info?.isFile() || info.size === 0) {
       throw new SandboxStateError(`gVisor restore of instance ${req.instanceId}: snapshot ${req.snapshotDir} has no ${CHECKPOINT_FILE}`);
     }
+    const reaper = await this.reaperPath();
     const h = await this.prepare(req);
     const log = await open(h.logPath, "a");
     try {
       await timer.time("LoadVMM", () =>
-        h.cli.run(["restore", "--detach", `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId], { fd: log.fd, path: h.logPath }),
+        h.cli.run(
+          ["restore", "--detach", `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId],
+          { fd: log.fd, path: h.logPath },
+          reaper,
+        ),
       );
       h.pid = await readPid(h.pidFile);
       this.watchExit(h);
@@ -392,7 +406,8 @@ export class GvisorDriver implements SandboxDriver {
   /**
    * Reports the sandbox's exit through `exited`. runsc ends the sandbox process together with the
    * function (the relay is its first process), so a poll of that process notices any exit, a
-   * crash or kill of the sandbox included; the relay's last log line gives the function's status.
+   * crash or kill of the sandbox included; the relay's last log line gives the function's status,
+   * else the reaper's line about the sandbox process (how it was killed).
    */
   private watchExit(h: GvisorHandle): void {
     h.watchTimer = setInterval(() => {
@@ -400,7 +415,7 @@ export class GvisorDriver implements SandboxDriver {
       void isAlive(h.pid).then(async (alive) => {
         if (alive || h.exitedInfo || h.ending) return;
         this.unwatch(h);
-        h.reportExit(await exitFromLog(h.logPath));
+        h.reportExit(await exitFromLog(h.logPath, h.pid));
       });
     }, 100);
     h.watchTimer.unref();
@@ -493,14 +508,20 @@ async function waitForFile(file: string, timeoutMs: number, abortReason: () => s
 }
 
 const EXIT_LINE = /vhgv-relay: function (exited with status|killed by signal) (\d+)/g;
+const REAPED_LINE = /vhgv-reaper: process (\d+) (exited with status|killed by signal) (\d+)/g;
 
-/** The function's exit as the relay logged it; unknown (both null) when the sandbox itself died. */
-export async function exitFromLog(file: string): Promise<SandboxExit> {
+/**
+ * The function's exit as the relay logged it; else, when the sandbox process itself ended (killed
+ * from outside), as the reaper logged that; unknown (both null) when neither said anything.
+ */
+export async function exitFromLog(file: string, sandboxPid?: number): Promise<SandboxExit> {
   const text = await readFile(file, "utf8").catch(() => "");
-  const last = [...text.matchAll(EXIT_LINE)].at(-1);
+  const fromRelay = [...text.matchAll(EXIT_LINE)].at(-1);
+  const fromReaper = [...text.matchAll(REAPED_LINE)].filter((m) => Number(m[1]) === sandboxPid).at(-1);
+  const last = fromRelay ? ([fromRelay[1], fromRelay[2]] as const) : fromReaper ? ([fromReaper[2], fromReaper[3]] as const) : undefined;
   if (!last) return { code: null, signal: null };
-  const n = Number(last[2]);
-  if (last[1] === "exited with status") return { code: n, signal: null };
+  const n = Number(last[1]);
+  if (last[0] === "exited with status") return { code: n, signal: null };
   const name = Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
   return { code: null, signal: name ?? `signal ${n}` };
 }

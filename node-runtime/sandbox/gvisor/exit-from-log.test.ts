@@ -17,6 +17,17 @@ describe("exitFromLog", () => {
     expect(await exitFromLog(log)).toEqual({ code: null, signal: "SIGKILL" });
   });
 
+  it("reads how the sandbox process ended from the reaper's line when the relay said nothing", async () => {
+    const log = path.join(dir, "c.log");
+    await writeFile(log, "serving\nvhgv-reaper: process 41 killed by signal 15\nvhgv-reaper: process 40 killed by signal 9\n");
+    expect(await exitFromLog(log, 40)).toEqual({ code: null, signal: "SIGKILL" });
+    expect(await exitFromLog(log, 41)).toEqual({ code: null, signal: "SIGTERM" });
+    expect(await exitFromLog(log, 42)).toEqual({ code: null, signal: null }); // the gofer's line is not the sandbox's
+    // The function's own status, when the relay logged it, says more than the sandbox's.
+    await writeFile(log, "vhgv-relay: function exited with status 3\nvhgv-reaper: process 40 exited with status 3\n");
+    expect(await exitFromLog(log, 40)).toEqual({ code: 3, signal: null });
+  });
+
   it("reports an unknown exit when the sandbox died without the relay saying anything", async () => {
     const log = path.join(dir, "b.log");
     await writeFile(log, "serving\n");
