@@ -51,6 +51,8 @@ export interface NativeStats {
   installIoctls: number;
   /** Prefetch: faults held until the working set's index had been read. */
   parkedFaults: number;
+  /** Prefetch: 1 if this load took the working set from a read another load had started. */
+  joinedFetch: number;
   recordedPages: number;
   memFileSize: number;
 }

@@ -18,6 +18,8 @@
  *   --limit WSFILE         no uffd: one O_DIRECT read of a working-set file, one copy into memory
  *   --prefault             with --limit: allocate buffer and memory before the clock starts
  *   --trace FILE           touch FILE's pages right after the handshake, print the result
+ *   --wait-go              print {"armed":true} once the regions are registered, then wait for a
+ *                          line on stdin before connecting (several guests restored at once)
  * stdin commands (one JSON line answered per command):
  *   touch FILE [sums]      touch the pages listed in FILE (u32 little-endian page numbers)
  *   vcpus N FILE           N threads touch FILE's pages at once, like vCPUs racing on the same
@@ -253,7 +255,7 @@ static void limit_run(const char *ws, uint64_t total, int prefault) {
 
 int main(int argc, char **argv) {
   const char *sock = NULL, *fields = "both", *msgfile = NULL, *file_backed = NULL, *limit = NULL, *trace = NULL;
-  int no_fd = 0, lie = 0, nothing = 0, prefault = 0;
+  int no_fd = 0, lie = 0, nothing = 0, prefault = 0, wait_go = 0;
   char regions_arg[256] = "67108864";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--socket")) sock = argv[++i];
@@ -267,6 +269,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--limit")) limit = argv[++i];
     else if (!strcmp(argv[i], "--prefault")) prefault = 1;
     else if (!strcmp(argv[i], "--trace")) trace = argv[++i];
+    else if (!strcmp(argv[i], "--wait-go")) wait_go = 1;
     else {
       fprintf(stderr, "fc-guest: unknown argument %s\n", argv[i]);
       return 2;
@@ -319,6 +322,12 @@ int main(int argc, char **argv) {
         len += snprintf(msg + len, sizeof msg - len, "}");
       }
       len += snprintf(msg + len, sizeof msg - len, "]");
+    }
+    if (wait_go) {
+      char go[64];
+      printf("{\"armed\":true}\n");
+      fflush(stdout);
+      if (!fgets(go, sizeof go, stdin)) die("waiting for go");
     }
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};

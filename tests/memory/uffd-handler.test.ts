@@ -239,6 +239,35 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     console.log(`streamed: ${s.workingSetFaults} faults on set pages left to the stream, ${s.parkedFaults} held until the index was read`);
   });
 
+  it("several loads of one working set at once: each guest gets the set installed and the file's contents", async () => {
+    const wsPath = join(tmp.dir, "streamed.reap");
+    const ws = await readWorkingSetPages(wsPath);
+    const traceFile = writeTrace(join(tmp.dir, "t-many"), [...ws]);
+    const loads = await Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        const socketPath = join(tmp.dir, `s${n++}.sock`);
+        const h = await startUffdHandler({ socketPath, memFilePath: memFile, mode: "prefetch", workingSetPath: wsPath });
+        const g = new GuestProcess(guestBin, ["--socket", socketPath, "--regions", REGIONS.join(","), "--trace", traceFile, "--wait-go"]);
+        open.push({ h, g });
+        await g.nextLine(); // {"armed":true}
+        return { h, g };
+      }),
+    );
+    for (const { g } of loads) g.child.stdin.write("go\n");
+    for (const { h, g } of loads) {
+      await g.nextLine(); // {"handshakeSent":true}
+      expect((await g.nextLine<{ pages: number }>(60_000)).pages).toBe(ws.length);
+      expect((await h.installed).installedPages).toBe(ws.length);
+      const res = await g.command<{ sums: number[] }>(`touch ${traceFile} sums`);
+      expect(res.sums).toEqual(fileSums([...ws]));
+      const s = h.stats();
+      expect(s.copiedPages).toBe(0);
+      expect(s.installedPages).toBe(ws.length);
+    }
+    const joined = loads.filter(({ h }) => h.stats().joinedFetch === 1).length;
+    console.log(`simultaneous loads: ${joined} of ${loads.length} took the set from a read another load had started`);
+  });
+
   it("close() while the working set streams stops the handler and releases it", async () => {
     const wsPath = join(tmp.dir, "streamed.reap");
     const { h } = await launch({ mode: "prefetch", workingSetPath: wsPath });

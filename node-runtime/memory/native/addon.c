@@ -340,6 +340,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "installedPages", (double)atomic_load(&c->installed_pages));
   set_num(env, obj, "installIoctls", (double)atomic_load(&c->install_ioctls));
   set_num(env, obj, "parkedFaults", (double)atomic_load(&c->parked_faults));
+  set_num(env, obj, "joinedFetch", (double)atomic_load(&c->joined_fetch));
   set_num(env, obj, "recordedPages", (double)atomic_load(&w->h->order_len));
   set_num(env, obj, "memFileSize", (double)w->h->mem_size);
   return obj;

@@ -17,7 +17,7 @@
 
 #define VHUF_MAX_REGIONS 64
 #define VHUF_MAX_HANDSHAKE_BYTES (256 * 1024)
-/* Working-set streaming: reads of VHUF_WS_CHUNK bytes, VHUF_WS_DEPTH of them in flight. */
+/* Working-set reads: VHUF_WS_CHUNK bytes each, VHUF_WS_DEPTH of them in flight. */
 #define VHUF_WS_CHUNK (1024 * 1024)
 #define VHUF_WS_DEPTH 8
 
@@ -68,6 +68,7 @@ struct vhuf_counters {
   _Atomic uint64_t installed_pages; /* prefetch: pages of the set installed */
   _Atomic uint64_t install_ioctls;  /* prefetch: UFFDIO_COPY calls for the set */
   _Atomic uint64_t parked_faults;   /* prefetch: faults held until the set's index was read */
+  _Atomic uint64_t joined_fetch;    /* prefetch: 1 if the set's read was shared with a load already running */
 };
 
 /* Incremental state of vhuf_hash64 (hash64.c). */
@@ -154,23 +155,40 @@ void *vhuf_watch_main(void *arg);
 
 /* Working-set streaming (prefetch.c; format in working-set-file.ts). */
 enum vhuf_stream_status {
-  VHUF_STREAM_IDLE = 0,     /* waiting for reads; poll vhuf_stream_fd */
+  VHUF_STREAM_IDLE = 0,     /* waiting for reads; poll vhuf_stream_fds */
   VHUF_STREAM_PROGRESS = 1, /* one chunk processed; more work may be ready */
   VHUF_STREAM_DONE = 2,     /* every page of the set installed and the checksum verified */
   VHUF_STREAM_UNUSABLE = 3, /* the file cannot be used; nothing was installed (err says why) */
   VHUF_STREAM_FATAL = 4,    /* failed after pages were installed (h->fatal_msg says why) */
   VHUF_STREAM_VMM_GONE = 5, /* the VMM exited */
 };
-/* Opens the set and submits the first reads. 0 = streaming; -1 = unusable (err). */
+/* Joins (or starts) the read of the set. 0 = streaming; -1 = unusable (err). */
 int vhuf_stream_start(struct vhuf_handler *h, char *err, size_t errlen);
-/* Eventfd readable when reads completed; -1 if reads are synchronous (always ready). */
-int vhuf_stream_fd(const struct vhuf_handler *h);
+/* Descriptors to poll for stream progress (0, 1 or 2 of them). */
+int vhuf_stream_fds(const struct vhuf_handler *h, int fds[2]);
+/* 1 when reads are synchronous (no AIO): a step always has work. */
+int vhuf_stream_sync(const struct vhuf_handler *h);
 /* Harvests completed reads and processes the next chunk in file order, if it has arrived. */
 enum vhuf_stream_status vhuf_stream_step(struct vhuf_handler *h, char *err, size_t errlen);
 /* Times and counts for the INSTALLED event. */
 void vhuf_stream_report(const struct vhuf_handler *h, struct vhuf_event *ev);
 /* Waits for reads in flight and releases everything (safe to call twice). */
 void vhuf_stream_end(struct vhuf_handler *h);
+
+/* Reading a working-set file, shared by the loads of it in flight in this process (ws-fetch.c). */
+struct vhuf_ws_fetch;
+/* Joins the fetch of this file (same device, inode, size, mtime) or starts one; notify_fd is
+   written whenever chunks arrive; *joined = 1 if another load had started it. NULL with err set if
+   the file cannot be opened. */
+struct vhuf_ws_fetch *vhuf_fetch_join(const char *path, int notify_fd, int *joined, char *err, size_t errlen);
+void vhuf_fetch_leave(struct vhuf_ws_fetch *f, int notify_fd);
+/* Collects finished reads, queues more, notifies subscribers (any subscriber may call it). */
+void vhuf_fetch_poll(struct vhuf_ws_fetch *f);
+/* Chunk k if read (NULL while pending; *error = errno if its read failed). */
+const uint8_t *vhuf_fetch_chunk(struct vhuf_ws_fetch *f, uint64_t k, uint64_t *len, int *error);
+int vhuf_fetch_fd(const struct vhuf_ws_fetch *f); /* AIO eventfd; -1 when reads are synchronous */
+uint64_t vhuf_fetch_size(const struct vhuf_ws_fetch *f);
+uint64_t vhuf_fetch_chunks(const struct vhuf_ws_fetch *f);
 
 /* Read buffers kept across loads (buffer-pool.c); VHUF_WS_CHUNK bytes each. */
 void *vhuf_pool_get(void);

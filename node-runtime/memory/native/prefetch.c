@@ -1,10 +1,10 @@
 /*
- * REAP prefetch, streamed: the working-set file is read front to back in VHUF_WS_CHUNK pieces with
- * O_DIRECT, VHUF_WS_DEPTH reads in flight (Linux AIO, completions signalled on an eventfd the
- * fault thread polls beside the uffd), and each chunk is hashed and installed as soon as it and
- * every chunk before it have arrived. The VMM is not held back meanwhile: the fault thread
- * answers faults first and installs chunks between them (FaaSnap's concurrent paging, in file
- * order), so reading, checksumming and installing overlap each other and the guest.
+ * REAP prefetch, streamed: the working-set file arrives front to back in VHUF_WS_CHUNK pieces
+ * (ws-fetch.c: O_DIRECT, several reads in flight, shared with other loads of the same file in
+ * flight in this process), and each chunk is hashed and installed as soon as it and every chunk
+ * before it have arrived. The VMM is not held back meanwhile: the fault thread answers faults
+ * first and installs chunks between them (FaaSnap's concurrent paging, in file order), so
+ * reading, checksumming and installing overlap each other and the guest.
  *
  * Pages go in with UFFDIO_COPY without DONTWAKE: a vCPU already waiting on a page of the set is
  * woken by the copy that installs it, so the fault thread simply leaves such faults to the stream
@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/aio_abi.h>
 #include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,29 +31,18 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define WS_ALIGN 4096
 #define HEADER_BYTES 64
 
-enum slot_state { SLOT_IDLE = 0, SLOT_READING = 1, SLOT_READ = 2 };
-
 struct vhuf_stream {
-  int fd;
-  int efd;              /* AIO completions; -1 when reads are synchronous */
-  aio_context_t ctx;    /* 0 when reads are synchronous */
+  struct vhuf_ws_fetch *fetch;
+  int notify_fd; /* written by the fetch when chunks arrive */
   uint64_t file_size;
-  uint64_t chunks;      /* ceil(file_size / VHUF_WS_CHUNK) */
-  uint64_t next_submit; /* next chunk to read */
+  uint64_t chunks;
   uint64_t next_process;
-  uint8_t *buf[VHUF_WS_DEPTH];
-  enum slot_state state[VHUF_WS_DEPTH];
-  uint64_t got[VHUF_WS_DEPTH]; /* bytes read into the slot so far */
-  struct iocb cb[VHUF_WS_DEPTH];
-  int in_flight;
-  int read_error; /* errno of a failed read */
 
   /* header */
   uint64_t count, index_off, data_off, checksum;
@@ -76,108 +64,23 @@ static uint32_t rd32(const uint8_t *p) {
   return v;
 }
 
-static uint64_t chunk_bytes(const struct vhuf_stream *s, uint64_t k) {
-  uint64_t start = k * VHUF_WS_CHUNK;
-  return s->file_size - start < VHUF_WS_CHUNK ? s->file_size - start : VHUF_WS_CHUNK;
+int vhuf_stream_fds(const struct vhuf_handler *h, int fds[2]) {
+  const struct vhuf_stream *s = h->stream;
+  if (!s) return 0;
+  int n = 0;
+  fds[n++] = s->notify_fd;
+  if (vhuf_fetch_fd(s->fetch) >= 0) fds[n++] = vhuf_fetch_fd(s->fetch);
+  return n;
 }
 
-/* Queues the read of what is still missing of chunk k into its slot. */
-static int submit(struct vhuf_stream *s, uint64_t k) {
-  int slot = (int)(k % VHUF_WS_DEPTH);
-  uint64_t done = s->got[slot];
-  struct iocb *cb = &s->cb[slot];
-  memset(cb, 0, sizeof *cb);
-  cb->aio_data = k;
-  cb->aio_lio_opcode = IOCB_CMD_PREAD;
-  cb->aio_fildes = (uint32_t)s->fd;
-  cb->aio_buf = (uint64_t)(uintptr_t)(s->buf[slot] + done);
-  cb->aio_nbytes = VHUF_WS_CHUNK - done; /* whole aligned chunk: O_DIRECT needs it; EOF shortens it */
-  cb->aio_offset = (int64_t)(k * VHUF_WS_CHUNK + done);
-  cb->aio_flags = IOCB_FLAG_RESFD;
-  cb->aio_resfd = (uint32_t)s->efd;
-  struct iocb *list[1] = {cb};
-  long rc;
-  do rc = syscall(SYS_io_submit, s->ctx, 1, list);
-  while (rc < 0 && errno == EINTR);
-  if (rc != 1) return -1;
-  s->state[slot] = SLOT_READING;
-  s->in_flight++;
-  return 0;
-}
-
-static int fill_window(struct vhuf_stream *s) {
-  while (s->next_submit < s->chunks && s->next_submit < s->next_process + VHUF_WS_DEPTH) {
-    uint64_t k = s->next_submit;
-    s->got[k % VHUF_WS_DEPTH] = 0;
-    if (submit(s, k) != 0) {
-      s->read_error = errno ? errno : EIO;
-      return -1;
-    }
-    s->next_submit++;
-  }
-  return 0;
-}
-
-/* Collects finished reads; a short one (not at end of file) is resubmitted for the rest. */
-static int harvest(struct vhuf_stream *s) {
-  if (s->in_flight == 0) return 0;
-  uint64_t n;
-  if (read(s->efd, &n, sizeof n) < 0 && errno != EAGAIN) return -1;
-  struct io_event ev[VHUF_WS_DEPTH];
-  struct timespec zero = {0, 0};
-  long got;
-  do got = syscall(SYS_io_getevents, s->ctx, 0, VHUF_WS_DEPTH, ev, &zero);
-  while (got < 0 && errno == EINTR);
-  if (got < 0) return -1;
-  for (long i = 0; i < got; i++) {
-    uint64_t k = ev[i].data;
-    int slot = (int)(k % VHUF_WS_DEPTH);
-    s->in_flight--;
-    if (ev[i].res < 0) {
-      s->read_error = (int)-ev[i].res;
-      return -1;
-    }
-    s->got[slot] += (uint64_t)ev[i].res;
-    uint64_t want = chunk_bytes(s, k);
-    if (s->got[slot] >= want) {
-      s->state[slot] = SLOT_READ;
-    } else if (ev[i].res == 0 || s->got[slot] % WS_ALIGN != 0 || submit(s, k) != 0) {
-      s->read_error = s->read_error ? s->read_error : EIO; /* file shrank, or unaligned short read */
-      return -1;
-    }
-  }
-  return 0;
-}
-
-/* Without AIO: one blocking read of the next chunk. */
-static int read_sync(struct vhuf_stream *s) {
-  uint64_t k = s->next_process;
-  int slot = (int)(k % VHUF_WS_DEPTH);
-  uint64_t want = chunk_bytes(s, k), got = 0;
-  while (got < want) {
-    ssize_t r = pread(s->fd, s->buf[slot] + got, VHUF_WS_CHUNK - got, (off_t)(k * VHUF_WS_CHUNK + got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      s->read_error = r < 0 ? errno : EIO;
-      return -1;
-    }
-    got += (uint64_t)r;
-  }
-  s->state[slot] = SLOT_READ;
-  return 0;
-}
-
-int vhuf_stream_fd(const struct vhuf_handler *h) { return h->stream ? h->stream->efd : -1; }
+int vhuf_stream_sync(const struct vhuf_handler *h) { return h->stream && vhuf_fetch_fd(h->stream->fetch) < 0; }
 
 void vhuf_stream_end(struct vhuf_handler *h) {
   struct vhuf_stream *s = h->stream;
   if (!s) return;
   h->stream = NULL;
-  /* io_destroy waits for reads in flight, so the buffers are ours again afterwards. */
-  if (s->ctx) syscall(SYS_io_destroy, s->ctx);
-  if (s->efd >= 0) close(s->efd);
-  if (s->fd >= 0) close(s->fd);
-  for (int i = 0; i < VHUF_WS_DEPTH; i++) vhuf_pool_put(s->buf[i]);
+  if (s->fetch) vhuf_fetch_leave(s->fetch, s->notify_fd);
+  if (s->notify_fd >= 0) close(s->notify_fd);
   free(s->index);
   free(s);
 }
@@ -188,39 +91,19 @@ int vhuf_stream_start(struct vhuf_handler *h, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory for the working-set stream");
     return -1;
   }
-  s->efd = -1;
   s->t_start_ns = vhuf_now_ns();
   h->stream = s;
   h->ws_installed_through = -1;
-  s->fd = open(h->ws_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-  if (s->fd < 0 && errno == EINVAL) s->fd = open(h->ws_path, O_RDONLY | O_CLOEXEC); /* fs without O_DIRECT */
-  struct stat st;
-  if (s->fd < 0) {
-    snprintf(err, errlen, "open %s: %s", h->ws_path, strerror(errno));
+  s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (s->notify_fd < 0) {
+    snprintf(err, errlen, "eventfd: %s", strerror(errno));
     goto fail;
   }
-  if (fstat(s->fd, &st) != 0 || st.st_size < WS_ALIGN) {
-    snprintf(err, errlen, "%s: too short for a working-set file", h->ws_path);
-    goto fail;
-  }
-  s->file_size = (uint64_t)st.st_size;
-  s->chunks = (s->file_size + VHUF_WS_CHUNK - 1) / VHUF_WS_CHUNK;
-  for (int i = 0; i < VHUF_WS_DEPTH && (uint64_t)i < s->chunks; i++) {
-    if (!(s->buf[i] = vhuf_pool_get())) {
-      snprintf(err, errlen, "out of memory for working-set read buffers");
-      goto fail;
-    }
-  }
-  /* Asynchronous reads when the kernel gives us an AIO context; blocking ones otherwise. */
-  s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (s->efd < 0 || syscall(SYS_io_setup, VHUF_WS_DEPTH, &s->ctx) != 0) {
-    s->ctx = 0;
-    if (s->efd >= 0) close(s->efd);
-    s->efd = -1;
-  } else if (fill_window(s) != 0) {
-    snprintf(err, errlen, "%s: cannot queue reads: %s", h->ws_path, strerror(s->read_error));
-    goto fail;
-  }
+  int joined = 0;
+  if (!(s->fetch = vhuf_fetch_join(h->ws_path, s->notify_fd, &joined, err, errlen))) goto fail;
+  atomic_store(&h->c.joined_fetch, (uint64_t)joined);
+  s->file_size = vhuf_fetch_size(s->fetch);
+  s->chunks = vhuf_fetch_chunks(s->fetch);
   h->ws_installing = 1;
   return 0;
 fail:
@@ -328,10 +211,9 @@ static int install_pages(struct vhuf_handler *h, const struct vhuf_stream *s, ui
 }
 
 /* Hashes and installs chunk k (already read). */
-static enum vhuf_stream_status process(struct vhuf_handler *h, struct vhuf_stream *s, uint64_t k, char *err,
-                                       size_t errlen) {
-  const uint8_t *b = s->buf[k % VHUF_WS_DEPTH];
-  uint64_t start = k * VHUF_WS_CHUNK, end = start + chunk_bytes(s, k);
+static enum vhuf_stream_status process(struct vhuf_handler *h, struct vhuf_stream *s, uint64_t k,
+                                       const uint8_t *b, uint64_t len, char *err, size_t errlen) {
+  uint64_t start = k * VHUF_WS_CHUNK, end = start + len;
   if (k == 0 && parse_header(h, s, b, end, err, errlen) != 0) return VHUF_STREAM_UNUSABLE;
   uint64_t from = start > s->index_off ? start : s->index_off;
   if (end > from) vhuf_hash64_update(&s->hash, b + (from - start), end - from);
@@ -368,30 +250,26 @@ static enum vhuf_stream_status process(struct vhuf_handler *h, struct vhuf_strea
 enum vhuf_stream_status vhuf_stream_step(struct vhuf_handler *h, char *err, size_t errlen) {
   struct vhuf_stream *s = h->stream;
   if (!s) return VHUF_STREAM_DONE;
-  uint64_t k = s->next_process;
-  int slot = (int)(k % VHUF_WS_DEPTH);
-  if (s->ctx ? harvest(s) : (s->state[slot] == SLOT_READ ? 0 : read_sync(s))) {
-    snprintf(err, errlen, "%s: read failed: %s", h->ws_path, strerror(s->read_error ? s->read_error : errno));
+  uint64_t n;
+  if (read(s->notify_fd, &n, sizeof n) < 0) { /* EAGAIN: nothing new was announced */ }
+  vhuf_fetch_poll(s->fetch);
+  uint64_t k = s->next_process, len = 0;
+  int error = 0;
+  const uint8_t *b = vhuf_fetch_chunk(s->fetch, k, &len, &error);
+  if (error) {
+    snprintf(err, errlen, "%s: read failed: %s", h->ws_path, strerror(error));
     if (!s->installed_any) return VHUF_STREAM_UNUSABLE;
     snprintf(h->fatal_msg, sizeof h->fatal_msg, "working set %s", err);
     h->ws_corrupt = 1;
     return VHUF_STREAM_FATAL;
   }
-  if (s->state[slot] != SLOT_READ) return VHUF_STREAM_IDLE;
+  if (!b) return VHUF_STREAM_IDLE;
   if (k + 1 == s->chunks) s->t_read_done_ns = vhuf_now_ns();
   uint64_t t0 = vhuf_now_ns();
-  enum vhuf_stream_status st = process(h, s, k, err, errlen);
+  enum vhuf_stream_status st = process(h, s, k, b, len, err, errlen);
   s->install_ns += vhuf_now_ns() - t0;
   if (st != VHUF_STREAM_PROGRESS) return st;
-  s->state[slot] = SLOT_IDLE;
   s->next_process++;
-  if (s->ctx && fill_window(s) != 0) {
-    snprintf(err, errlen, "%s: cannot queue reads: %s", h->ws_path, strerror(s->read_error));
-    if (!s->installed_any) return VHUF_STREAM_UNUSABLE;
-    snprintf(h->fatal_msg, sizeof h->fatal_msg, "working set %s", err);
-    h->ws_corrupt = 1;
-    return VHUF_STREAM_FATAL;
-  }
   if (s->next_process < s->chunks) return VHUF_STREAM_PROGRESS;
 
   s->stream_ns = vhuf_now_ns() - s->t_start_ns;

@@ -310,13 +310,14 @@ void *vhuf_serve_main(void *arg) {
         }
         busy = 1;
       }
-      if (h->stream && vhuf_stream_fd(h) < 0) busy = 1; /* synchronous reads: always work to do */
+      if (vhuf_stream_sync(h)) busy = 1; /* synchronous reads: always work to do */
     }
 
-    int sfd = h->stream ? vhuf_stream_fd(h) : -1;
-    struct pollfd p[3] = {{.fd = h->uffd, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN},
-                          {.fd = sfd, .events = POLLIN}};
-    int n = poll(p, sfd >= 0 ? 3 : 2, busy ? 0 : faults.len ? 1 : -1);
+    int sfd[2] = {-1, -1};
+    int nsfd = vhuf_stream_fds(h, sfd);
+    struct pollfd p[4] = {{.fd = h->uffd, .events = POLLIN}, {.fd = h->stop_fd, .events = POLLIN},
+                          {.fd = sfd[0], .events = POLLIN}, {.fd = sfd[1], .events = POLLIN}};
+    int n = poll(p, (nfds_t)(2 + nsfd), busy ? 0 : faults.len ? 1 : -1);
     if (n < 0 && errno != EINTR) {
       snprintf(h->fatal_msg, sizeof h->fatal_msg, "poll failed: %s", strerror(errno));
       goto fatal;
