@@ -1,10 +1,11 @@
 // REAP benchmark: cold snapshot-memory restore of a 512 MiB guest for several working-set shapes,
 // four ways: (a) vanilla — memory file mapped MAP_PRIVATE and faulted by the kernel (Firecracker's
-// File backend); (b) our userfaultfd handler, lazy; (c) REAP — working set prefetched with one
-// O_DIRECT read and installed before the guest needs it, rest lazy; (d) the limit — one O_DIRECT
+// File backend); (b) our userfaultfd handler, lazy; (c) REAP — working set streamed in with
+// O_DIRECT reads while the guest runs (faults first), rest lazy; (d) the limit — one O_DIRECT
 // read of the working set plus one copy of it. The page cache is dropped before every run.
-// Also: per-fault cost of our handler against a minimal C handler built here, warm page cache.
-// Every figure is reported unpinned and pinned (guest and fault handler on one CPU).
+// Also: per-fault cost of our handler against a minimal C handler built here, warm page cache;
+// and 1, 2, 4, 8 REAP loads of the helloworld shape at once, each with its own handler.
+// Every single-load figure is reported unpinned and pinned (guest and fault handler on one CPU).
 // Writes bench/results/reap.json, reap.svg and reap.png; prints a table with ratios.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, mkdirSync, createWriteStream, readFileSync } from "node:fs";
@@ -17,6 +18,7 @@ import { startUffdHandler } from "../node-runtime/memory/uffd-handler.js";
 import { GuestProcess, buildGuest, ensureAddonBuilt, writeTrace } from "../tests/memory/guest-process.js";
 import { SHAPES, workingSetTrace, meanRunLength, scatteredPages, type WorkingSetShape } from "./reap/shapes.js";
 import { drawReapPlot, type PlotRow } from "./reap/plot.js";
+import { loadAverage, measureConcurrentLoads } from "./reap/concurrency.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // A partial run (REAP_BENCH_SHAPES) must not overwrite the committed results.
@@ -29,6 +31,8 @@ const REPS = Number(process.env.REAP_BENCH_REPS ?? 5);
 const FAULT_REPS = Number(process.env.REAP_BENCH_FAULT_REPS ?? 9);
 const FAULT_PAGES = Number(process.env.REAP_BENCH_FAULT_PAGES ?? 20000);
 const PIN_CPU = 1;
+// REAP_BENCH_CONCURRENCY=1,2,4,8 (default): simultaneous loads to measure; "" skips them.
+const CONCURRENCY = (process.env.REAP_BENCH_CONCURRENCY ?? "1,2,4,8").split(",").filter(Boolean).map(Number);
 
 type Variant = "vanilla" | "lazy" | "reap" | "limit" | "limitPrefaulted";
 const VARIANTS: Variant[] = ["vanilla", "lazy", "reap", "limit", "limitPrefaulted"];
@@ -91,7 +95,7 @@ async function writeMemoryFile(path: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("bench:reap needs root (userfaultfd, drop_caches)");
-  const loadAverageAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  const loadAverageAtStart = loadAverage();
   ensureAddonBuilt();
   const guestBin = buildGuest(work);
   const cRef = join(work, "c-reference-handler");
@@ -178,6 +182,8 @@ async function main(): Promise<void> {
     fastest: Figures;
     fastestPinned: Figures;
     reap: Record<string, number>;
+    loadAverageAtStart: string;
+    loadAverageAtEnd: string;
   })[] = [];
   // REAP_BENCH_SHAPES=helloworld,ws-24k runs a subset (quick checks); default: all shapes.
   const only = process.env.REAP_BENCH_SHAPES?.split(",");
@@ -185,6 +191,7 @@ async function main(): Promise<void> {
     if (only && !only.includes(shape.name)) continue;
     const shapeDir = join(work, shape.name);
     mkdirSync(shapeDir);
+    const shapeLoadAtStart = loadAverage();
     const pages = workingSetTrace(shape, TOTAL_PAGES, 1000 + i);
     writeTrace(join(shapeDir, "trace"), pages);
     await record(shape, shapeDir, pages);
@@ -207,7 +214,10 @@ async function main(): Promise<void> {
                 streamMs: r.installed.streamUs / 1000,
                 installedPages: r.installed.installedPages,
                 installIoctls: r.stats.installIoctls,
-                lazyFaultsAfterInstall: r.stats.faults,
+                // Faults on set pages that had not streamed in yet (answered by the stream's copy)…
+                workingSetFaults: r.stats.workingSetFaults,
+                // …and pages copied lazily from the memory file (0: the trace is the set).
+                lazyCopies: r.stats.copiedPages,
               };
             }
           } else {
@@ -240,9 +250,43 @@ async function main(): Promise<void> {
       fastest: fastest.unpinned,
       fastestPinned: fastest.pinned,
       reap: reapDetail,
+      loadAverageAtStart: shapeLoadAtStart,
+      loadAverageAtEnd: loadAverage(),
     });
     const f = figs.unpinned;
     console.log(`${shape.name}: vanilla ${f.vanillaMs.toFixed(1)} ms, lazy ${f.lazyMs.toFixed(1)}, reap ${f.reapMs.toFixed(1)}, limit ${f.limitMs.toFixed(1)} (prefaulted ${f.limitPrefaultedMs.toFixed(1)})`);
+  }
+
+  // Several loads at once, helloworld shape (recorded here if the shape loop skipped it).
+  let concurrency: Awaited<ReturnType<typeof measureConcurrentLoads>> = [];
+  if (CONCURRENCY.length > 0) {
+    const hello = SHAPES.find((x) => x.name === "helloworld")!;
+    const helloDir = join(work, hello.name);
+    if (!functions.some((f) => f.name === hello.name)) {
+      mkdirSync(helloDir);
+      const pages = workingSetTrace(hello, TOTAL_PAGES, 1000 + SHAPES.indexOf(hello));
+      writeTrace(join(helloDir, "trace"), pages);
+      await record(hello, helloDir, pages);
+    }
+    concurrency = await measureConcurrentLoads(CONCURRENCY, {
+      guestBin,
+      memFile,
+      workingSetPath: join(helloDir, "working-set.reap"),
+      trace: join(helloDir, "trace"),
+      regionsBytes: GUEST_BYTES,
+      repetitions: REPS,
+      socketPath: sock,
+      guest: (bin, args) => guest(bin, args, false),
+      dropCaches,
+    });
+    const one = concurrency.find((c) => c.loads === 1);
+    for (const c of concurrency) {
+      console.log(
+        `${c.loads} REAP loads at once: mean ${c.reapMs.toFixed(1)} ms, slowest ${c.slowestMs.toFixed(1)} ms` +
+          (one ? ` (${(c.reapMs / one.reapMs).toFixed(2)}x one load)` : "") +
+          `, load average ${c.loadAverageAtStart} -> ${c.loadAverageAtEnd}`,
+      );
+    }
   }
 
   // Per-fault cost, warm page cache: distinct scattered pages, one fault each.
@@ -302,12 +346,13 @@ async function main(): Promise<void> {
 
   const result = {
     functions,
+    concurrency,
     perFaultUs,
     setup: {
       guestMiB: GUEST_BYTES >> 20,
       repetitions: REPS,
       faultRepetitions: FAULT_REPS,
-      statistic: "median (fastest* fields: minimum)",
+      statistic: "median (fastest* fields: minimum); concurrency: median over repetitions of the mean (reapMs) and of the slowest (slowestMs) of the simultaneous loads",
       loadAverageAtStart,
       loadAverageAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
       coldCache: "sync; echo 3 > /proc/sys/vm/drop_caches before every run",
