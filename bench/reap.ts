@@ -282,7 +282,7 @@ async function main(): Promise<void> {
     const one = concurrency.find((c) => c.loads === 1);
     for (const c of concurrency) {
       console.log(
-        `${c.loads} REAP loads at once: mean ${c.reapMs.toFixed(1)} ms, slowest ${c.slowestMs.toFixed(1)} ms` +
+        `${c.loads} REAP loads at once: mean ${c.reapMs.toFixed(1)} ms, slowest ${c.slowestMs.toFixed(1)} ms, stream ${c.streamMs.toFixed(1)} ms, ${c.joinedFetch} joined` +
           (one ? ` (${(c.reapMs / one.reapMs).toFixed(2)}x one load)` : "") +
           `, load average ${c.loadAverageAtStart} -> ${c.loadAverageAtEnd}`,
       );

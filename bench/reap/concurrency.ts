@@ -14,6 +14,10 @@ export interface ConcurrencyFigure {
   reapMs: number;
   /** Median over repetitions of the slowest of the N guests. */
   slowestMs: number;
+  /** Median over repetitions of the mean time each handler took to stream its set in. */
+  streamMs: number;
+  /** Median over repetitions of how many loads took the set from a read another load had started. */
+  joinedFetch: number;
   /** Every repetition's per-guest times, ms. */
   samples: number[][];
   /** /proc/loadavg (1, 5, 15 min) before the first and after the last repetition. */
@@ -44,7 +48,7 @@ const median = (xs: number[]): number => {
 };
 
 /** One repetition: N handlers and N guests armed, then all released together. */
-async function simultaneousLoads(n: number, c: ConcurrencySetup): Promise<number[]> {
+async function simultaneousLoads(n: number, c: ConcurrencySetup): Promise<{ times: number[]; streamMs: number; joined: number }> {
   const handlers: UffdHandler[] = [];
   const guests: GuestProcess[] = [];
   try {
@@ -63,11 +67,13 @@ async function simultaneousLoads(n: number, c: ConcurrencySetup): Promise<number
         return (await g.nextLine<{ sinceStartNs: number }>(120_000)).sinceStartNs / 1e6;
       }),
     );
+    let stream = 0;
     for (const h of handlers) {
       const installed = await h.installed;
       if (installed.workingSetWarning) throw new Error(installed.workingSetWarning);
+      stream += installed.streamUs / 1000;
     }
-    return times;
+    return { times, streamMs: stream / n, joined: handlers.filter((h) => h.stats().joinedFetch === 1).length };
   } finally {
     for (const g of guests) g.child.stdin.end();
     await Promise.all(guests.map((g) => g.exited));
@@ -77,7 +83,7 @@ async function simultaneousLoads(n: number, c: ConcurrencySetup): Promise<number
 
 /** Runs 1, 2, 4, ... loads at once (`counts`), repetitions interleaved so drift hits all alike. */
 export async function measureConcurrentLoads(counts: number[], c: ConcurrencySetup): Promise<ConcurrencyFigure[]> {
-  const samples = new Map<number, number[][]>(counts.map((k) => [k, []]));
+  const samples = new Map<number, { times: number[]; streamMs: number; joined: number }[]>(counts.map((k) => [k, []]));
   const loadStart = new Map<number, string>();
   const loadEnd = new Map<number, string>();
   for (let rep = 0; rep < c.repetitions; rep++) {
@@ -91,9 +97,11 @@ export async function measureConcurrentLoads(counts: number[], c: ConcurrencySet
     const reps = samples.get(loads)!;
     return {
       loads,
-      reapMs: median(reps.map((t) => t.reduce((a, b) => a + b, 0) / t.length)),
-      slowestMs: median(reps.map((t) => Math.max(...t))),
-      samples: reps,
+      reapMs: median(reps.map(({ times }) => times.reduce((a, b) => a + b, 0) / times.length)),
+      slowestMs: median(reps.map(({ times }) => Math.max(...times))),
+      streamMs: median(reps.map((r) => r.streamMs)),
+      joinedFetch: median(reps.map((r) => r.joined)),
+      samples: reps.map((r) => r.times),
       loadAverageAtStart: loadStart.get(loads)!,
       loadAverageAtEnd: loadEnd.get(loads)!,
     };
