@@ -137,14 +137,17 @@ describe.skipIf(skip)("CRI front end with the real orchestrator (gVisor, hellowo
     expect(restored!.coldStart.LoadVMM).toBeGreaterThan(0);
     expect(await queueProxyLog("hello-b", /reply: Hello, queue-proxy!/)).toMatch(/reply: Hello, queue-proxy!/);
 
-    // A crash of the sandbox shows as an exited user-container.
+    // A crash of the sandbox shows as an exited user-container, with the signal's exit code, in
+    // ContainerStatus and ListContainers alike.
     process.kill(restored!.pid!, "SIGKILL");
-    let state = "";
-    for (let i = 0; i < 50 && state !== "CONTAINER_EXITED"; i++) {
+    let status = { state: "", exitCode: 0 };
+    for (let i = 0; i < 50 && status.state !== "CONTAINER_EXITED"; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      state = (await cri.call<{ status: { state: string } }>("ContainerStatus", { containerId: second.user })).status.state;
+      status = (await cri.call<{ status: typeof status }>("ContainerStatus", { containerId: second.user })).status;
     }
-    expect(state).toBe("CONTAINER_EXITED");
+    expect(status).toMatchObject({ state: "CONTAINER_EXITED", exitCode: 128 + 9 });
+    const listed = await cri.call<{ containers: { state: string }[] }>("ListContainers", { filter: { id: second.user } });
+    expect(listed.containers.map((c) => c.state)).toEqual(["CONTAINER_EXITED"]);
     await deletePod(second);
     expect(rt.orchestrator.list()).toEqual([]);
   });

@@ -18,6 +18,7 @@ export interface OrchestratorBackendOptions {
 export class OrchestratorFunctionBackend implements FunctionBackend {
   /** When an instance was first seen dead, so repeated status calls report one finish time. */
   private readonly deathSeen = new Map<string, Date>();
+  private readonly stopping = new Map<string, Promise<void>>();
 
   constructor(
     private readonly orchestrator: Orchestrator,
@@ -45,7 +46,21 @@ export class OrchestratorFunctionBackend implements FunctionBackend {
     return { instanceId: info.instanceId, endpoint: info.endpoint };
   }
 
-  async stop(instanceId: string): Promise<void> {
+  /**
+   * Stops share one orchestrator stop per instance: kubelet's StopContainer, StopPodSandbox and
+   * the proxy's release of a dead instance may come at once, and the orchestrator refuses a second
+   * stop of an instance it is stopping.
+   */
+  stop(instanceId: string): Promise<void> {
+    let stopping = this.stopping.get(instanceId);
+    if (!stopping) {
+      stopping = this.stopOnce(instanceId).finally(() => this.stopping.delete(instanceId));
+      this.stopping.set(instanceId, stopping);
+    }
+    return stopping;
+  }
+
+  private async stopOnce(instanceId: string): Promise<void> {
     this.deathSeen.delete(instanceId);
     try {
       await this.orchestrator.stop(instanceId);
