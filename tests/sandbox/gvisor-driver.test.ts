@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StageTimer } from "../../node-runtime/metrics/stages.js";
 import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
+import { SandboxExitedError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "../../node-runtime/sandbox/errors.js";
 import { CHECKPOINT_FILE, GvisorDriver } from "../../node-runtime/sandbox/gvisor/driver.js";
 import { gvisorUnavailable, leftovers, loadHelloworld, sayHello, type HelloworldStore } from "./gvisor/harness.js";
 
@@ -150,18 +151,22 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
 
   it("fails a boot whose entrypoint does not exist, naming the exit, and cleans up", async () => {
     const image = { ...hw.image.config, entrypoint: ["/no/such/program"], cmd: [] };
-    await expect(driver.boot(request("noentry", { image }), new StageTimer())).rejects.toThrow(
+    const boot = driver.boot(request("noentry", { image }), new StageTimer());
+    await expect(boot).rejects.toThrow(
       /gVisor boot of instance noentry failed: the function exited with code 127 before listening on port 50051[\s\S]*cannot execute \/no\/such\/program/,
     );
+    await expect(boot).rejects.toBeInstanceOf(SandboxExitedError);
     await expectNothingLeft();
   });
 
   it("times out a function that never opens its port, with a clear error, and cleans up", async () => {
     const quick = new GvisorDriver(hw.store, { baseDir: BASE, bootTimeoutMs: 3_000 });
     const image = { ...hw.image.config, entrypoint: ["/usr/bin/python3", "-c", "import time; print('sleeping', flush=True); time.sleep(600)"], cmd: [] };
-    await expect(quick.boot(request("noport", { image }), new StageTimer())).rejects.toThrow(
+    const boot = quick.boot(request("noport", { image }), new StageTimer());
+    await expect(boot).rejects.toThrow(
       /gVisor boot of instance noport failed: the function did not listen on port 50051 within 3000 ms[\s\S]*sleeping/,
     );
+    await expect(boot).rejects.toBeInstanceOf(SandboxTimeoutError);
     await expectNothingLeft();
   });
 
@@ -209,6 +214,7 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     const h = await driver.boot(request("twice"), new StageTimer());
     started.push(h);
     await expect(driver.boot(request("twice"), new StageTimer())).rejects.toThrow(/instance directory .*twice is in use/);
+    await expect(driver.boot(request("twice"), new StageTimer())).rejects.toBeInstanceOf(SandboxStateError);
     expect(await sayHello(h.endpoint, "first")).toBe("Hello, first!");
     await driver.stop(h);
     await expectNothingLeft();
@@ -216,6 +222,7 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
 
   it("refuses bad requests before touching runsc", async () => {
     await expect(driver.boot(request("bad/id"), new StageTimer())).rejects.toThrow(/instanceId "bad\/id" must be/);
+    await expect(driver.boot(request("bad/id"), new StageTimer())).rejects.toBeInstanceOf(SandboxRequestError);
     await expect(driver.boot(request("noport2", { port: 0 }), new StageTimer())).rejects.toThrow(/port 0 is not a TCP port/);
     await expectNothingLeft();
   });
