@@ -187,6 +187,10 @@ void vhuf_fetch_poll(struct vhuf_ws_fetch *f);
 /* Chunk k if read (NULL while pending; *error = errno if its read failed). */
 const uint8_t *vhuf_fetch_chunk(struct vhuf_ws_fetch *f, uint64_t k, uint64_t *len, int *error);
 int vhuf_fetch_fd(const struct vhuf_ws_fetch *f); /* AIO eventfd; -1 when reads are synchronous */
+/* Adds chunk k's bytes from file offset `from` on to the file's checksum, unless another load did
+   already; chunks must come in order. vhuf_fetch_hash: the checksum once every chunk is in. */
+void vhuf_fetch_hash_chunk(struct vhuf_ws_fetch *f, uint64_t k, uint64_t from, const uint8_t *buf, uint64_t len);
+uint64_t vhuf_fetch_hash(struct vhuf_ws_fetch *f);
 uint64_t vhuf_fetch_size(const struct vhuf_ws_fetch *f);
 uint64_t vhuf_fetch_chunks(const struct vhuf_ws_fetch *f);
 

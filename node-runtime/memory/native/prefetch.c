@@ -47,7 +47,6 @@ struct vhuf_stream {
   /* header */
   uint64_t count, index_off, data_off, checksum;
   uint32_t *index;
-  struct vhuf_hash64_state hash;
 
   uint64_t t_start_ns, t_read_done_ns, install_ns, stream_ns;
   uint64_t installed_any;
@@ -170,7 +169,6 @@ static int parse_header(struct vhuf_handler *h, struct vhuf_stream *s, const uin
     snprintf(err, errlen, "out of memory for a working-set index of %llu pages", (unsigned long long)s->count);
     return -1;
   }
-  vhuf_hash64_init(&s->hash);
   return 0;
 }
 
@@ -216,7 +214,7 @@ static enum vhuf_stream_status process(struct vhuf_handler *h, struct vhuf_strea
   uint64_t start = k * VHUF_WS_CHUNK, end = start + len;
   if (k == 0 && parse_header(h, s, b, end, err, errlen) != 0) return VHUF_STREAM_UNUSABLE;
   uint64_t from = start > s->index_off ? start : s->index_off;
-  if (end > from) vhuf_hash64_update(&s->hash, b + (from - start), end - from);
+  vhuf_fetch_hash_chunk(s->fetch, k, s->index_off, b, len);
 
   uint64_t index_end = s->index_off + s->count * 4;
   if (!h->ws_index_known) {
@@ -273,7 +271,7 @@ enum vhuf_stream_status vhuf_stream_step(struct vhuf_handler *h, char *err, size
   if (s->next_process < s->chunks) return VHUF_STREAM_PROGRESS;
 
   s->stream_ns = vhuf_now_ns() - s->t_start_ns;
-  if (vhuf_hash64_final(&s->hash) != s->checksum) {
+  if (vhuf_fetch_hash(s->fetch) != s->checksum) {
     if (!s->installed_any) {
       snprintf(err, errlen, "%s: checksum mismatch", h->ws_path);
       return VHUF_STREAM_UNUSABLE;

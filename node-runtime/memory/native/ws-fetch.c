@@ -7,6 +7,9 @@
  * Chunks stay in memory until the last load leaves; then the fetch is gone, so a load that
  * starts after that reads from disk again (nothing is cached across loads).
  *
+ * The checksum is computed once per fetch, not once per load: whichever load reaches a chunk first
+ * hashes it (in file order, under the fetch's lock), and every load compares the one result.
+ *
  * There is no reader thread: whichever subscribed fault thread sees the AIO eventfd readable
  * collects the completions, queues the next reads and writes every subscriber's notify eventfd.
  * Without AIO (io_setup refused) a chunk is read synchronously by the first thread that needs it.
@@ -52,6 +55,8 @@ struct vhuf_ws_fetch {
   int in_flight;
   int *notify;
   int notify_count, notify_cap;
+  struct vhuf_hash64_state hash;
+  uint64_t hashed_chunks; /* chunks 0 .. hashed_chunks-1 are in `hash` */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -157,6 +162,27 @@ const uint8_t *vhuf_fetch_chunk(struct vhuf_ws_fetch *f, uint64_t k, uint64_t *l
   }
   pthread_mutex_unlock(&f->lock);
   return vhuf_fetch_chunk(f, k, len, error);
+}
+
+void vhuf_fetch_hash_chunk(struct vhuf_ws_fetch *f, uint64_t k, uint64_t from, const uint8_t *buf, uint64_t len) {
+  pthread_mutex_lock(&f->lock);
+  if (f->hashed_chunks == k) { /* otherwise another load hashed it already */
+    if (k == 0) vhuf_hash64_init(&f->hash);
+    uint64_t start = k * VHUF_WS_CHUNK;
+    if (start + len > from) {
+      uint64_t skip = from > start ? from - start : 0;
+      vhuf_hash64_update(&f->hash, buf + skip, len - skip);
+    }
+    f->hashed_chunks = k + 1;
+  }
+  pthread_mutex_unlock(&f->lock);
+}
+
+uint64_t vhuf_fetch_hash(struct vhuf_ws_fetch *f) {
+  pthread_mutex_lock(&f->lock);
+  uint64_t h = vhuf_hash64_final(&f->hash);
+  pthread_mutex_unlock(&f->lock);
+  return h;
 }
 
 int vhuf_fetch_fd(const struct vhuf_ws_fetch *f) { return f->efd; }
