@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154 # tool_* settings come from the recipe that load_recipe sources
-# The project's pinned tools (the Pulumi CLI and providers; later containerd, runsc, kubelet, …),
-# one recipe each in recipes/<tool>.sh, cached by version outside the repository.
+# The project's pinned tools (the Pulumi CLI and providers; the upstream runtimes the tests and
+# benches run: containerd, runc, runsc, the CNI plugins, cri-tools, kubelet/kubeadm/kubectl), one
+# recipe each in recipes/<tool>.sh, cached by version outside the repository.
 #
 # For each tool: where upstream's release archive and its published checksum file are reachable,
 # download both over HTTPS and verify; otherwise build the pinned version from the Go module proxy.

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_VERSIONS } from "../../components/config/artifacts.js";
 
 const DIR = fileURLToPath(new URL(".", import.meta.url));
 const SCRIPT = `${DIR}build.sh`;
@@ -33,6 +34,23 @@ describe("scripts/tools/build.sh", () => {
     );
     expect(listed.pulumi).toBe(lockVersion("@pulumi/pulumi"));
     expect(listed["pulumi-resource-kubernetes"]).toBe(lockVersion("@pulumi/kubernetes"));
+  });
+
+  it("pins the runtimes at the stacks' default versions (cri-tools: the nearest the module proxy serves)", () => {
+    const listed = Object.fromEntries(
+      run("--list")
+        .stdout.trim()
+        .split("\n")
+        .map((l) => l.split("\t")),
+    );
+    expect(listed.containerd).toBe(DEFAULT_VERSIONS.containerd);
+    expect(listed.runc).toBe(DEFAULT_VERSIONS.runc);
+    expect(listed.runsc).toBe(DEFAULT_VERSIONS.runsc);
+    expect(listed["cni-plugins"]).toBe(DEFAULT_VERSIONS.cni);
+    expect(listed.kubernetes).toBe(DEFAULT_VERSIONS.kubernetes);
+    // The stacks install crictl 1.35.0 from its release; the proxy here refuses cri-tools v1.35.0.
+    expect(DEFAULT_VERSIONS.crictl).toBe("1.35.0");
+    expect(listed["cri-tools"]).toBe("1.34.0");
   });
 
   it("refuses unknown tools and names that are not tool names", () => {

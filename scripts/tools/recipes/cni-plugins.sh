@@ -16,6 +16,6 @@ tool_packages=(
   "tuning=./plugins/meta/tuning"
 )
 tool_ldflags="-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=v${tool_version}"
-tool_expected_minutes=3
+tool_expected_minutes=1
 tool_release_url="https://github.com/containernetworking/plugins/releases/download/v${tool_version}/cni-plugins-linux-amd64-v${tool_version}.tgz"
 tool_release_sums_url="${tool_release_url}.sha256"

@@ -12,7 +12,7 @@ tool_packages=(
 )
 tool_tags="urfave_cli_no_docs"
 tool_ldflags="-X github.com/containerd/containerd/v2/version.Version=v${tool_version} -X github.com/containerd/containerd/v2/version.Package=github.com/containerd/containerd"
-tool_expected_minutes=6
+tool_expected_minutes=3
 # The release archive unpacks to bin/<binaries>; its checksum file sits beside it.
 tool_release_url="https://github.com/containerd/containerd/releases/download/v${tool_version}/containerd-${tool_version}-linux-amd64.tar.gz"
 tool_release_sums_url="${tool_release_url}.sha256sum"

@@ -8,7 +8,7 @@ tool_build_dir=runc
 tool_packages=("runc=.")
 tool_cgo=1
 tool_tags="seccomp urfave_cli_no_docs"
-tool_expected_minutes=2
+tool_expected_minutes=1
 tool_release_files=(
   "https://github.com/opencontainers/runc/releases/download/v${tool_version}/runc.amd64 https://github.com/opencontainers/runc/releases/download/v${tool_version}/runc.sha256sum runc"
 )

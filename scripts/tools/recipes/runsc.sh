@@ -16,7 +16,7 @@ tool_packages=(
   "containerd-shim-runsc-v1=./shim"
 )
 tool_ldflags="-X gvisor.dev/gvisor/runsc/version.version=release-${tool_version}-go.3278e925778d"
-tool_expected_minutes=8
+tool_expected_minutes=3
 tool_release_files=(
   "https://storage.googleapis.com/gvisor/releases/release/${tool_version}/x86_64/runsc https://storage.googleapis.com/gvisor/releases/release/${tool_version}/x86_64/runsc.sha512"
   "https://storage.googleapis.com/gvisor/releases/release/${tool_version}/x86_64/containerd-shim-runsc-v1 https://storage.googleapis.com/gvisor/releases/release/${tool_version}/x86_64/containerd-shim-runsc-v1.sha512"
