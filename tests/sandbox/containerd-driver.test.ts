@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalImageStore } from "../../node-runtime/images/image-store.js";
 import type { StoredImage } from "../../node-runtime/images/types.js";
 import { StageTimer } from "../../node-runtime/metrics/stages.js";
+import { SandboxRequestError } from "../../node-runtime/sandbox/errors.js";
 import { ContainerdDriver } from "../../node-runtime/sandbox/containerd/driver.js";
 import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
 import { containerdUnavailable, startContainerd, type ContainerdDaemon } from "../fixtures/containerd-daemon.js";
@@ -207,6 +208,31 @@ describe.skipIf(skip)("containerd driver", () => {
       await expectNothingLeft(["vhctr-net-a", "vhctr-net-b", "vhctr-net-c"]);
     } finally {
       netDriver.client.close();
+    }
+  });
+
+  it("reclaims an adopted instance another driver started: task, container, snapshot, network namespace, files", async () => {
+    const options = {
+      address: daemon!.address,
+      namespace: `vhctr-${daemon!.id}`,
+      images: store,
+      stateDir: path.join(daemon!.state, "instances"),
+      network: { mode: "netns" as const, subnet: "10.213.9.0/30", prefix: "vhctr" },
+    };
+    // The first driver stands for a runtime that was restarted: its in-memory state is forgotten.
+    const first = new ContainerdDriver(options);
+    const successor = new ContainerdDriver(options);
+    try {
+      const h = await first.boot(request("vhctr-adopted"), new StageTimer());
+      expect(await sayHello(h, "adopted", 30_000)).toBe("Hello, adopted!");
+      await successor.reclaim("vhctr-adopted");
+      expect(() => process.kill(h.pid!, 0)).toThrow();
+      await successor.reclaim("vhctr-adopted"); // nothing left: still fine
+      await expect(successor.reclaim("bad/id")).rejects.toBeInstanceOf(SandboxRequestError);
+      await expectNothingLeft(["vhctr-adopted"]);
+    } finally {
+      first.client.close();
+      successor.client.close();
     }
   });
 

@@ -24,7 +24,7 @@ import type {
   BootRequest, DriverCapabilities, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxExit, SandboxHandle, SandboxStats, SnapshotFiles,
 } from "../driver.js";
 import { SandboxError, SandboxNotFoundError, SandboxRequestError, SandboxStateError } from "../errors.js";
-import { ContainerdClient, isNotFound, type Mount } from "./client.js";
+import { ContainerdClient, isNotFound, type ContainerRecord, type Mount } from "./client.js";
 import { buildContainerSpec, mergeEnv } from "./runtime-spec.js";
 import { VethNetworks, type VethNetwork, type VethNetworkOptions } from "./veth-networks.js";
 import { readProcFile } from "../../system/proc-file.js";
@@ -62,6 +62,16 @@ class ContainerdSandbox implements SandboxHandle {
     readonly logPath: string,
     readonly network: VethNetwork | undefined,
   ) {}
+}
+
+/** The network namespace path in a container's runtime spec, if it joins one. */
+function networkNamespaceOf(container: ContainerRecord): string | undefined {
+  try {
+    const spec = JSON.parse(Buffer.from(container.spec.value).toString("utf8")) as { linux?: { namespaces?: { type: string; path?: string }[] } };
+    return spec.linux?.namespaces?.find((n) => n.type === "network")?.path;
+  } catch {
+    return undefined;
+  }
 }
 
 function exitOf(status: number): SandboxExit {
@@ -314,6 +324,39 @@ export class ContainerdDriver implements SandboxDriver {
     });
     if (sandbox.network) await this.networks?.release(sandbox.network);
     await rm(sandbox.instanceDir, { recursive: true, force: true });
+  }
+
+  /**
+   * Removes what an earlier runtime process left for `instanceId` (the orchestrator calls it for
+   * instances it adopted after a restart, whose handles this driver never made): the task (killed),
+   * the container, its snapshot, its network namespace when this driver made one, its files.
+   */
+  async reclaim(instanceId: string): Promise<void> {
+    if (!INSTANCE_ID.test(instanceId)) throw new SandboxRequestError(`instanceId "${instanceId}" is not one this driver makes`);
+    const id = instanceId;
+    const ignoreNotFound = (error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    };
+    const container = await this.client.getContainer(id).then((r) => r.container, (error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    });
+    const task = await this.client.getTask(id).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    });
+    if (task) {
+      if (task.process.status === "PAUSED" || task.process.status === "PAUSING") await this.client.resumeTask(id).catch(() => undefined);
+      if (task.process.status !== "STOPPED") await this.client.killTask(id, osConstants.signals.SIGKILL, true).catch(ignoreNotFound);
+      await this.deleteTaskWhenStopped(id);
+    }
+    if (container) {
+      await this.client.deleteContainer(id).catch(ignoreNotFound);
+      await this.client.removeSnapshot(container.snapshotter, container.snapshot_key).catch(ignoreNotFound);
+      const netnsPath = networkNamespaceOf(container);
+      if (netnsPath !== undefined) await this.networks?.releaseLeftover(netnsPath);
+    }
+    await rm(path.join(this.stateDir, id), { recursive: true, force: true });
   }
 
   async stats(h: SandboxHandle): Promise<SandboxStats> {

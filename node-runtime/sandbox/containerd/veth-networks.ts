@@ -94,6 +94,18 @@ export class VethNetworks {
     throw new Error(`containerd network subnet ${this.options.subnet} is full (${this.blocks} instances)`);
   }
 
+  /**
+   * Deletes a namespace this layout names (`/var/run/netns/<prefix>-ctr-<n>`) that an earlier driver
+   * left, with its veth; false for any other path, which is left alone.
+   */
+  async releaseLeftover(netnsPath: string): Promise<boolean> {
+    const m = new RegExp(`^/var/run/netns/${this.options.prefix}-ctr-(\\d+)$`).exec(netnsPath);
+    const index = m ? Number(m[1]) : NaN;
+    if (!(index >= 0 && index < this.blocks)) return false;
+    await this.release(this.networkAt(index));
+    return true;
+  }
+
   /** Deletes the namespace (which takes both veth ends with it) and frees the address block. */
   async release(network: VethNetwork): Promise<void> {
     await runCommand("ip", ["netns", "del", network.netns]).catch(() => undefined);
