@@ -3,6 +3,7 @@ import { pino, type Logger } from "pino";
 import type { ImageStore, StoredImage } from "../images/types.js";
 import type { NetworkPool, NetworkSlot } from "../network/types.js";
 import type { BootRequest, MemoryBackend, SandboxDriver, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
+import { SandboxRequestError } from "../sandbox/errors.js";
 import { StageTimer } from "../metrics/stages.js";
 import { planWorkingSet, workingSetPathFor } from "../memory/working-set-policy.js";
 import type { RuntimeMetrics } from "../metrics/runtime-metrics.js";
@@ -266,7 +267,9 @@ export class Orchestrator {
               // A snapshot that does not load here (another VMM version or machine, or any other
               // failure) would fail every later start too: drop it, so this instance's teardown
               // takes it again (it boots now, and the teardown of a booted instance snapshots).
-              const discarded = await this.opts.snapshots.discardLoaded(lease, `restore failed: ${errorMessage(err)}`);
+              // A request the driver refused says nothing about the snapshot: that one stays.
+              const discarded =
+                !(err instanceof SandboxRequestError) && (await this.opts.snapshots.discardLoaded(lease, `restore failed: ${errorMessage(err)}`));
               info.notes.push(
                 `restore from snapshot failed (${errorMessage(err)}); booted instead` +
                   (discarded ? `; the snapshot was discarded and is taken again at this instance's teardown` : ""),

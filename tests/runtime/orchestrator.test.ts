@@ -7,6 +7,7 @@ import { buildWorkingSetImage } from "../../node-runtime/memory/working-set-file
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RuntimeError } from "../../node-runtime/orchestrator/errors.js";
+import { SandboxRequestError } from "../../node-runtime/sandbox/errors.js";
 import { Orchestrator } from "../../node-runtime/orchestrator/orchestrator.js";
 import { DriverRegistry } from "../../node-runtime/orchestrator/driver-registry.js";
 import { InstanceStateStore } from "../../node-runtime/orchestrator/instance-state-store.js";
@@ -226,6 +227,21 @@ describe("orchestrator with the driver double", () => {
     expect((await h.orchestrator.invoke("c")).message).toBe("Hello, world! [restore snap-of-b]");
     await h.orchestrator.stop("c");
     expect(await h.leftovers()).toEqual([]);
+  });
+
+  it("keeps the snapshot when the driver refused the restore request itself", async () => {
+    h = await orchestratorHarness();
+    await h.orchestrator.start({ revision: "rq-1", image: IMAGE, instanceId: "a" });
+    await h.orchestrator.stop("a");
+    // Stands in for a driver that rejects a field of the request (nothing about the snapshot).
+    h.driver.restore = async () => {
+      throw new SandboxRequestError("vcpus: 3 is more than this driver allows");
+    };
+    const b = await h.orchestrator.start({ revision: "rq-1", image: IMAGE, instanceId: "b" });
+    expect(b.startKind).toBe("boot");
+    expect(b.notes).toContain("restore from snapshot failed (vcpus: 3 is more than this driver allows); booted instead");
+    expect((await h.snapshots.list()).map((s) => s.revision)).toEqual(["rq-1"]);
+    expect((await h.orchestrator.stop("b")).snapshot).toBe("exists");
   });
 
   it("a failing snapshot leaves no staging files and still stops the sandbox", async () => {
