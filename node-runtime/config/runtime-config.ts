@@ -87,6 +87,9 @@ export const runtimeConfigSchema = z
     /** Network slots built for Firecracker VMs, and the prefix of their namespaces and links. */
     networkPoolSize: z.number().int().min(1).max(1000).default(16),
     networkPrefix: z.string().regex(/^[a-z][a-z0-9]{0,7}$/).default("vhnr"),
+    /** Address blocks of those slots: clone IPs the host reaches VMs at, and the host–namespace links (default 10.210.0.0/16, 10.211.0.0/16). */
+    networkCloneCidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR").optional(),
+    networkTransitCidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR").optional(),
     /**
      * CRI front end (node-runtime/api/cri): served on this socket when set; every non-function call
      * goes to `criUpstream` (default: containerdAddress). Function relays of hostNetwork pods listen on

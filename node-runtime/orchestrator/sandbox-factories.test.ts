@@ -12,6 +12,20 @@ describe("createSandboxDriver", () => {
     );
   });
 
+  it("builds Firecracker from the config's jailer settings, JAILER_BIN standing in for an unset bin", async () => {
+    const config = parseRuntimeConfig({ firecrackerBin: "/bin/true", firecrackerKernel: "/bin/true", firecrackerJailer: { uid: 10000, gid: 10000 } });
+    const saved = process.env.JAILER_BIN;
+    process.env.JAILER_BIN = "/nonexistent/jailer-from-env";
+    try {
+      await expect(createSandboxDriver("firecracker", { images: {} as ImageStore, config, logger: pino({ level: "silent" }) })).rejects.toThrow(
+        /sandbox firecracker: jailer.bin \/nonexistent\/jailer-from-env does not exist/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.JAILER_BIN;
+      else process.env.JAILER_BIN = saved;
+    }
+  });
+
   it("needs the node's LocalImageStore for containerd", async () => {
     await expect(createSandboxDriver("containerd", { images: {} as ImageStore, config: parseRuntimeConfig({}), logger: pino({ level: "silent" }) })).rejects.toThrow(
       /containerd driver needs the node's LocalImageStore/,

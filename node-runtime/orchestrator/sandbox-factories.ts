@@ -63,7 +63,12 @@ export async function createSandboxDriver(kind: SandboxKind, res: SandboxResourc
           }
           : {}),
         snapshotType: config.firecrackerSnapshotType,
-        network: { namePrefix: config.networkPrefix, size: config.networkPoolSize },
+        network: {
+          namePrefix: config.networkPrefix,
+          size: config.networkPoolSize,
+          ...(config.networkCloneCidr !== undefined ? { cloneCidr: config.networkCloneCidr } : {}),
+          ...(config.networkTransitCidr !== undefined ? { transitCidr: config.networkTransitCidr } : {}),
+        },
         reap: { rerecordThreshold: config.reapRerecordThreshold },
       });
     }
