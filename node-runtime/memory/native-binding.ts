@@ -13,7 +13,7 @@ export interface NativeEvent {
   killedPid: number;
   /** installed: from the start of the stream until its last read completed. */
   fetchUs: number;
-  /** installed: time the fault thread spent checksumming and installing chunks. */
+  /** installed: time the fault thread spent installing chunks. */
   installUs: number;
   /** installed: from the start of the stream until the set was installed and verified. */
   streamUs: number;

@@ -24,6 +24,8 @@ export interface UffdHandlerOptions {
    * beside the memory file (see `planReapLoad`, which also picks the mode).
    */
   workingSetPath?: string;
+  /** Id of the snapshot being loaded (32 hex digits): record writes it into the working set's header. */
+  snapshotId?: string;
   /** VMM process killed if the handler fails; defaults to the pid that connected (SO_PEERCRED). */
   vmmPid?: number;
   /** Receives FetchState and InstallWS (prefetch, once the set is in) and ServeUnique (at stopRecording). */
@@ -60,7 +62,7 @@ export interface UffdInstall {
   installedPages: number;
   /** From the start of the stream until its last read completed (REAP's FetchState). */
   fetchStateUs: number;
-  /** Time the fault thread spent checksumming and installing chunks (REAP's InstallWS). */
+  /** Time the fault thread spent installing chunks (REAP's InstallWS; the checksum comes after). */
   installWsUs: number;
   /** From the start of the stream until the whole set was installed and its checksum verified. */
   streamUs: number;
@@ -136,6 +138,9 @@ export async function startUffdHandler(opts: UffdHandlerOptions): Promise<UffdHa
   }
   if (opts.realtimePriority !== undefined && !(Number.isInteger(opts.realtimePriority) && opts.realtimePriority >= 1 && opts.realtimePriority <= 99)) {
     throw new Error(`realtimePriority must be an integer in 1..99, got ${opts.realtimePriority}`);
+  }
+  if (opts.snapshotId !== undefined && !/^[0-9a-f]{32}$/.test(opts.snapshotId)) {
+    throw new Error(`snapshotId must be 32 hex digits, got ${JSON.stringify(opts.snapshotId)}`);
   }
   const threshold = opts.rerecordThreshold ?? DEFAULT_RERECORD_THRESHOLD;
   if (!(threshold >= 0 && threshold <= 1)) throw new Error(`rerecordThreshold must be within [0, 1], got ${threshold}`);
@@ -316,7 +321,14 @@ class UffdHandlerImpl implements UffdHandler {
       const data = this.native.readPages(this.handle, sorted);
       const s = this.native.stats(this.handle);
       const image = buildWorkingSetImage(
-        { pageSize: this.regions[0]!.pageSize, memFileSize: s.memFileSize, pages: sorted, data, recordedAtMs: Date.now() },
+        {
+          pageSize: this.regions[0]!.pageSize,
+          memFileSize: s.memFileSize,
+          pages: sorted,
+          data,
+          recordedAtMs: Date.now(),
+          ...(this.opts.snapshotId !== undefined ? { snapshotId: this.opts.snapshotId } : {}),
+        },
         (b) => this.native.hash64(b),
       );
       await writeFileAtomically(this.workingSetPath, image);

@@ -1,10 +1,12 @@
 /*
  * REAP prefetch, streamed: the working-set file arrives front to back in VHUF_WS_CHUNK pieces
  * (ws-fetch.c: O_DIRECT, several reads in flight, shared with other loads of the same file in
- * flight in this process), and each chunk is hashed and installed as soon as it and every chunk
- * before it have arrived. The VMM is not held back meanwhile: the fault thread answers faults
- * first and installs chunks between them (FaaSnap's concurrent paging, in file order), so
- * reading, checksumming and installing overlap each other and the guest.
+ * flight in this process), and each chunk is installed as soon as it and every chunk before it
+ * have arrived. The VMM is not held back meanwhile: the fault thread answers faults first and
+ * installs chunks between them (FaaSnap's concurrent paging, in file order), so reading and
+ * installing overlap each other and the guest. The checksum is computed after the last chunk is
+ * in, chunk by chunk between faults: hashing costs as much CPU as installing, and on a busy host
+ * that CPU is better spent getting the guest its pages first.
  *
  * Pages go in with UFFDIO_COPY without DONTWAKE: a vCPU already waiting on a page of the set is
  * woken by the copy that installs it, so the fault thread simply leaves such faults to the stream
@@ -15,9 +17,9 @@
  *   24 u64 memory-file size | 32 u64 index offset | 40 u64 data offset | 48 u64 checksum
  * index: u32 file-page numbers, strictly ascending; data: the pages in index order.
  * Header and index are checked before anything is installed (an unusable file leaves the load
- * lazy); the checksum can only be compared once the last chunk is in, by which time the guest may
- * have seen installed pages, so a mismatch then is fatal: the VMM is killed, never left running
- * on memory that did not verify.
+ * lazy); the checksum is compared once every chunk is installed, by which time the guest may have
+ * seen installed pages, so a mismatch then is fatal: the VMM is killed, never left running on
+ * memory that did not verify.
  */
 #define _GNU_SOURCE
 #include "handler.h"
@@ -42,7 +44,8 @@ struct vhuf_stream {
   int notify_fd; /* written by the fetch when chunks arrive */
   uint64_t file_size;
   uint64_t chunks;
-  uint64_t next_process;
+  uint64_t next_process; /* next chunk to install */
+  uint64_t next_verify;  /* next chunk to checksum, once every chunk is installed */
 
   /* header */
   uint64_t count, index_off, data_off, checksum;
@@ -208,13 +211,12 @@ static int install_pages(struct vhuf_handler *h, const struct vhuf_stream *s, ui
   return 0;
 }
 
-/* Hashes and installs chunk k (already read). */
+/* Installs the pages of chunk k (already read); chunk 0 brings the header, the first chunks the index. */
 static enum vhuf_stream_status process(struct vhuf_handler *h, struct vhuf_stream *s, uint64_t k,
                                        const uint8_t *b, uint64_t len, char *err, size_t errlen) {
   uint64_t start = k * VHUF_WS_CHUNK, end = start + len;
   if (k == 0 && parse_header(h, s, b, end, err, errlen) != 0) return VHUF_STREAM_UNUSABLE;
   uint64_t from = start > s->index_off ? start : s->index_off;
-  vhuf_fetch_hash_chunk(s->fetch, k, s->index_off, b, len);
 
   uint64_t index_end = s->index_off + s->count * 4;
   if (!h->ws_index_known) {
@@ -245,9 +247,36 @@ static enum vhuf_stream_status process(struct vhuf_handler *h, struct vhuf_strea
   return VHUF_STREAM_PROGRESS;
 }
 
+/* After the last chunk is installed: one chunk of the checksum per step (off the guest's path, and
+   faults are still served between steps); the last step compares. */
+static enum vhuf_stream_status verify_step(struct vhuf_handler *h, struct vhuf_stream *s, char *err, size_t errlen) {
+  if (s->next_verify < s->chunks) {
+    uint64_t len = 0;
+    int error = 0;
+    const uint8_t *b = vhuf_fetch_chunk(s->fetch, s->next_verify, &len, &error);
+    if (b) vhuf_fetch_hash_chunk(s->fetch, s->next_verify, s->index_off, b, len);
+    if (++s->next_verify < s->chunks) return VHUF_STREAM_PROGRESS;
+  }
+  s->stream_ns = vhuf_now_ns() - s->t_start_ns;
+  if (vhuf_fetch_hash(s->fetch) != s->checksum) {
+    if (!s->installed_any) {
+      snprintf(err, errlen, "%s: checksum mismatch", h->ws_path);
+      return VHUF_STREAM_UNUSABLE;
+    }
+    snprintf(h->fatal_msg, sizeof h->fatal_msg,
+             "working set %.300s: checksum mismatch after its pages were installed; the VMM is killed rather than run on "
+             "memory that did not verify",
+             h->ws_path);
+    h->ws_corrupt = 1;
+    return VHUF_STREAM_FATAL;
+  }
+  return VHUF_STREAM_DONE;
+}
+
 enum vhuf_stream_status vhuf_stream_step(struct vhuf_handler *h, char *err, size_t errlen) {
   struct vhuf_stream *s = h->stream;
   if (!s) return VHUF_STREAM_DONE;
+  if (s->next_process == s->chunks) return verify_step(h, s, err, errlen);
   uint64_t n;
   if (read(s->notify_fd, &n, sizeof n) < 0) { /* EAGAIN: nothing new was announced */ }
   vhuf_fetch_poll(s->fetch);
@@ -268,22 +297,7 @@ enum vhuf_stream_status vhuf_stream_step(struct vhuf_handler *h, char *err, size
   s->install_ns += vhuf_now_ns() - t0;
   if (st != VHUF_STREAM_PROGRESS) return st;
   s->next_process++;
-  if (s->next_process < s->chunks) return VHUF_STREAM_PROGRESS;
-
-  s->stream_ns = vhuf_now_ns() - s->t_start_ns;
-  if (vhuf_fetch_hash(s->fetch) != s->checksum) {
-    if (!s->installed_any) {
-      snprintf(err, errlen, "%s: checksum mismatch", h->ws_path);
-      return VHUF_STREAM_UNUSABLE;
-    }
-    snprintf(h->fatal_msg, sizeof h->fatal_msg,
-             "working set %.300s: checksum mismatch after its pages were installed; the VMM is killed rather than run on "
-             "memory that did not verify",
-             h->ws_path);
-    h->ws_corrupt = 1;
-    return VHUF_STREAM_FATAL;
-  }
-  return VHUF_STREAM_DONE;
+  return VHUF_STREAM_PROGRESS;
 }
 
 void vhuf_stream_report(const struct vhuf_handler *h, struct vhuf_event *ev) {
