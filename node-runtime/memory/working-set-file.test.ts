@@ -17,6 +17,14 @@ describe("working-set file image", () => {
     expect(img.subarray(8192)).toEqual(Buffer.from(data));
   });
 
+  it("carries the id of the snapshot it was recorded on, or none", () => {
+    const base = { pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(4096), recordedAtMs: 0 };
+    const id = "00112233445566778899aabbccddeeff";
+    expect(parseWorkingSetHeader(buildWorkingSetImage({ ...base, snapshotId: id }, sumHash)).snapshotId).toBe(id);
+    expect(parseWorkingSetHeader(buildWorkingSetImage(base, sumHash)).snapshotId).toBeUndefined();
+    expect(() => buildWorkingSetImage({ ...base, snapshotId: "xyz" }, sumHash)).toThrow(/snapshotId must be 32 hex digits/);
+  });
+
   it("refuses unsorted pages and mismatched data", () => {
     expect(() => buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([4, 3]), data: new Uint8Array(8192), recordedAtMs: 0 }, sumHash)).toThrow(/strictly ascending/);
     expect(() => buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(10), recordedAtMs: 0 }, sumHash)).toThrow(/expected 1 pages/);

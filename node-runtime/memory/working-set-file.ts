@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
  *     32 u64 index offset (4096) 40 u64 data offset (4096-aligned)
  *     48 u64 checksum of bytes [index offset, end of file) (hash64 of the native addon)
  *     56 u64 unix ms when recorded
+ *     64 16 bytes: id of the snapshot it was recorded on (all zero: none, e.g. a benchmark's file)
  *   index: u32 memory-file page numbers, strictly ascending (so contiguous pages form runs)
  *   data: the pages, in index order.
  * The native prefetcher (native/prefetch.c) reads the same layout.
@@ -28,13 +29,18 @@ export interface WorkingSetHeader {
   dataOffset: number;
   checksum: bigint;
   recordedAtMs: number;
+  /** The snapshot it was recorded on (32 hex digits), when the recorder knew it. */
+  snapshotId?: string;
 }
+
+const SNAPSHOT_ID_OFFSET = 64;
+const SNAPSHOT_ID_BYTES = 16;
 
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 
 /** Builds the complete file image. `pages` must be strictly ascending; `data` holds them in that order. */
 export function buildWorkingSetImage(
-  input: { pageSize: number; memFileSize: number; pages: Uint32Array; data: Uint8Array; recordedAtMs: number },
+  input: { pageSize: number; memFileSize: number; pages: Uint32Array; data: Uint8Array; recordedAtMs: number; snapshotId?: string },
   hash64: (bytes: Uint8Array) => bigint,
 ): Buffer {
   const { pageSize, memFileSize, pages, data } = input;
@@ -43,6 +49,9 @@ export function buildWorkingSetImage(
   }
   if (data.length !== pages.length * pageSize) {
     throw new Error(`working set: data holds ${data.length} bytes, expected ${pages.length} pages of ${pageSize}`);
+  }
+  if (input.snapshotId !== undefined && !/^[0-9a-f]{32}$/.test(input.snapshotId)) {
+    throw new Error(`working set: snapshotId must be 32 hex digits, got ${JSON.stringify(input.snapshotId)}`);
   }
   const indexOffset = WS_ALIGN;
   const dataOffset = alignUp(indexOffset + pages.length * 4, WS_ALIGN);
@@ -55,6 +64,7 @@ export function buildWorkingSetImage(
   img.writeBigUInt64LE(BigInt(indexOffset), 32);
   img.writeBigUInt64LE(BigInt(dataOffset), 40);
   img.writeBigUInt64LE(BigInt(input.recordedAtMs), 56);
+  if (input.snapshotId !== undefined) img.write(input.snapshotId, SNAPSHOT_ID_OFFSET, SNAPSHOT_ID_BYTES, "hex");
   for (let i = 0; i < pages.length; i++) img.writeUInt32LE(pages[i]!, indexOffset + i * 4);
   img.set(data, dataOffset);
   img.writeBigUInt64LE(hash64(img.subarray(indexOffset)), 48);
@@ -64,7 +74,7 @@ export function buildWorkingSetImage(
 /** Parses and sanity-checks a header (the checksum is verified by whoever reads the data). */
 export function parseWorkingSetHeader(buf: Uint8Array, where = "working set"): WorkingSetHeader {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < 64 || b.toString("latin1", 0, 8) !== WS_MAGIC) throw new Error(`${where}: not a working-set file (bad magic)`);
+  if (b.length < SNAPSHOT_ID_OFFSET + SNAPSHOT_ID_BYTES || b.toString("latin1", 0, 8) !== WS_MAGIC) throw new Error(`${where}: not a working-set file (bad magic)`);
   const h: WorkingSetHeader = {
     version: b.readUInt32LE(8),
     pageSize: b.readUInt32LE(12),
@@ -75,6 +85,8 @@ export function parseWorkingSetHeader(buf: Uint8Array, where = "working set"): W
     checksum: b.readBigUInt64LE(48),
     recordedAtMs: Number(b.readBigUInt64LE(56)),
   };
+  const id = b.subarray(SNAPSHOT_ID_OFFSET, SNAPSHOT_ID_OFFSET + SNAPSHOT_ID_BYTES);
+  if (id.some((x) => x !== 0)) h.snapshotId = id.toString("hex");
   if (h.version !== WS_VERSION) throw new Error(`${where}: unsupported version ${h.version}`);
   if (h.dataOffset % WS_ALIGN !== 0 || h.dataOffset < h.indexOffset + h.pageCount * 4) throw new Error(`${where}: inconsistent layout`);
   return h;
@@ -83,8 +95,8 @@ export function parseWorkingSetHeader(buf: Uint8Array, where = "working set"): W
 export async function readWorkingSetHeader(path: string): Promise<WorkingSetHeader> {
   const fh = await open(path, "r");
   try {
-    const buf = Buffer.alloc(64);
-    await fh.read(buf, 0, 64, 0);
+    const buf = Buffer.alloc(SNAPSHOT_ID_OFFSET + SNAPSHOT_ID_BYTES);
+    await fh.read(buf, 0, buf.length, 0);
     return parseWorkingSetHeader(buf, path);
   } finally {
     await fh.close();

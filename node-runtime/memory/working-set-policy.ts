@@ -37,6 +37,8 @@ export interface WorkingSetExpectations {
   memFileSize?: number;
   /** When the snapshot was taken: a set recorded before it cannot be of this snapshot. */
   notBefore?: Date;
+  /** The snapshot the set must have been recorded on (its id in the set's header). */
+  snapshotId?: string;
 }
 
 /**
@@ -57,6 +59,10 @@ export async function planWorkingSet(workingSetPath: string, expect: WorkingSetE
     const h = await readWorkingSetHeader(workingSetPath);
     if (expect.memFileSize !== undefined && h.memFileSize !== expect.memFileSize) {
       return { mode: "record", workingSetPath, reason: `unreadable: recorded for a ${h.memFileSize}-byte memory file` };
+    }
+    if (expect.snapshotId !== undefined && h.snapshotId !== expect.snapshotId) {
+      const of = h.snapshotId === undefined ? "no snapshot" : `snapshot ${h.snapshotId}`;
+      return { mode: "record", workingSetPath, reason: `unreadable: recorded on ${of}, not on this one (${expect.snapshotId})` };
     }
     if (expect.notBefore !== undefined && h.recordedAtMs < expect.notBefore.getTime()) {
       return { mode: "record", workingSetPath, reason: `unreadable: recorded at ${new Date(h.recordedAtMs).toISOString()}, before its snapshot was taken (${expect.notBefore.toISOString()})` };

@@ -297,11 +297,10 @@ export class Orchestrator {
   private async memoryBackend(mode: SnapshotMode, lease: SnapshotLease, info: InstanceInfo): Promise<MemoryBackend> {
     if (mode !== "reap") return { kind: "file" };
     // REAP: record the working set on a load that has none (or a stale/unreadable one), prefetch it after.
-    const plan = await planWorkingSet(workingSetPathFor(lease.dir, lease.manifest.snapshotId), {
-      notBefore: new Date(lease.manifest.createdAt),
-    });
+    const { snapshotId } = lease.manifest;
+    const plan = await planWorkingSet(workingSetPathFor(lease.dir, snapshotId), { snapshotId, notBefore: new Date(lease.manifest.createdAt) });
     if (plan.mode === "record") info.notes.push(`REAP records the working set (${plan.reason})`);
-    return { kind: "uffd", mode: plan.mode, workingSetPath: plan.workingSetPath };
+    return { kind: "uffd", mode: plan.mode, workingSetPath: plan.workingSetPath, snapshotId };
   }
 
   /** Waits until the function accepts gRPC connections, failing early when its sandbox dies. */

@@ -7,7 +7,13 @@ export type SandboxKind = "firecracker" | "gvisor" | "containerd";
 /** How the memory of a restored sandbox is populated (Firecracker only; others ignore it). */
 export type MemoryBackend =
   | { kind: "file" }
-  | { kind: "uffd"; mode: "lazy" | "record" | "prefetch"; workingSetPath?: string };
+  | {
+      kind: "uffd";
+      mode: "lazy" | "record" | "prefetch";
+      workingSetPath?: string;
+      /** The snapshot being loaded: a recorded working set carries its id in its header. */
+      snapshotId?: string;
+    };
 
 /** Where a running function answers. */
 export type FunctionEndpoint =

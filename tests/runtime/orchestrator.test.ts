@@ -130,16 +130,16 @@ describe("orchestrator with the driver double", () => {
     const snapDir = path.join(h.root, "snapshots", "committed", "reap-1");
     // The set lives in the snapshot's directory under the snapshot's id.
     const wsPath = path.join(snapDir, `working-set.${snap!.snapshotId}.reap`);
-    expect(h.driver.restores[0]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: wsPath });
+    expect(h.driver.restores[0]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: wsPath, snapshotId: snap!.snapshotId });
     expect(h.orchestrator.status("b").notes).toContain("REAP records the working set (no working set yet)");
     await h.orchestrator.invoke("b");
     await h.orchestrator.coldStartRecord("b");
     expect(h.driver.firstInvocations).toEqual(["b"]);
     // What the REAP handler leaves after recording: a working-set file in its format.
     const pages = Uint32Array.from([0, 3]);
-    await writeFile(wsPath, buildWorkingSetImage({ pageSize: 4096, memFileSize: 16 * 4096, pages, data: Buffer.alloc(2 * 4096, 1), recordedAtMs: Date.now() }, () => 0n));
+    await writeFile(wsPath, buildWorkingSetImage({ pageSize: 4096, memFileSize: 16 * 4096, pages, data: Buffer.alloc(2 * 4096, 1), recordedAtMs: Date.now(), snapshotId: snap!.snapshotId }, () => 0n));
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "c" });
-    expect(h.driver.restores[1]!.memory).toEqual({ kind: "uffd", mode: "prefetch", workingSetPath: wsPath });
+    expect(h.driver.restores[1]!.memory).toEqual({ kind: "uffd", mode: "prefetch", workingSetPath: wsPath, snapshotId: snap!.snapshotId });
     expect((await h.snapshots.list())[0]!.sizeBytes).toBe(snap!.sizeBytes + (await stat(wsPath)).size);
     // DeleteSnapshot takes the working set along; a new snapshot of the revision starts without one.
     await h.orchestrator.stop("b");
@@ -151,7 +151,7 @@ describe("orchestrator with the driver double", () => {
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "e" });
     const [again] = await h.snapshots.list();
     expect(again!.snapshotId).not.toBe(snap!.snapshotId);
-    expect(h.driver.restores[2]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: path.join(snapDir, `working-set.${again!.snapshotId}.reap`) });
+    expect(h.driver.restores[2]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: path.join(snapDir, `working-set.${again!.snapshotId}.reap`), snapshotId: again!.snapshotId });
   });
 
   it("a working set recorded before its snapshot was taken is recorded again", async () => {
@@ -161,7 +161,7 @@ describe("orchestrator with the driver double", () => {
     const [snap] = await h.snapshots.list();
     const wsPath = path.join(h.root, "snapshots", "committed", "old-1", `working-set.${snap!.snapshotId}.reap`);
     const recordedAtMs = Date.parse(snap!.createdAt) - 60_000;
-    await writeFile(wsPath, buildWorkingSetImage({ pageSize: 4096, memFileSize: 16 * 4096, pages: Uint32Array.from([1]), data: Buffer.alloc(4096), recordedAtMs }, () => 0n));
+    await writeFile(wsPath, buildWorkingSetImage({ pageSize: 4096, memFileSize: 16 * 4096, pages: Uint32Array.from([1]), data: Buffer.alloc(4096), recordedAtMs, snapshotId: snap!.snapshotId }, () => 0n));
     const b = await h.orchestrator.start({ revision: "old-1", image: IMAGE, instanceId: "b" });
     expect(h.driver.restores[0]!.memory).toMatchObject({ mode: "record", workingSetPath: wsPath });
     expect(b.notes.join()).toMatch(/REAP records the working set \(unreadable: recorded at .*, before its snapshot was taken/);

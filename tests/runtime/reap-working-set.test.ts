@@ -2,12 +2,13 @@
 // plays the guest (tests/memory/fc-guest.c) under the orchestrator: a revision's snapshot is deleted
 // while a recording on it is still in flight, the revision is snapshotted again, and the recording
 // lands afterwards — no page of the old snapshot may reach a guest restored from the new one.
-import { readFile, readdir, stat } from "node:fs/promises";
+import { copyFile, readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Orchestrator } from "../../node-runtime/orchestrator/orchestrator.js";
 import { DriverRegistry } from "../../node-runtime/orchestrator/driver-registry.js";
 import { SnapshotStore } from "../../node-runtime/snapshots/snapshot-store.js";
+import { readWorkingSetHeader } from "../../node-runtime/memory/working-set-file.js";
 import { ImageStoreDouble } from "../doubles/driver/image-store-double.js";
 import { ReapGuestDriver } from "../doubles/driver/reap-guest-driver.js";
 import { buildGuest, ensureAddonBuilt, makeTempDir, pageSum, uffdUnavailableReason } from "../memory/guest-process.js";
@@ -87,13 +88,16 @@ describe.skipIf(skipReason !== undefined)("REAP working sets bound to their snap
     expect(recorded).toBeDefined();
     expect(driver.firstInvocationResults.get("b")).toMatchObject({ mode: "record", workingSetPath: path.join(snapDir(), `working-set.${oldId}.reap`) });
     expect((await readdir(snapDir())).filter((f) => f.endsWith(".reap"))).toEqual([`working-set.${oldId}.reap`]);
+    expect((await readWorkingSetHeader(path.join(snapDir(), `working-set.${oldId}.reap`))).snapshotId).toBe(oldId);
     await orchestrator.stop("b");
+    // Even under the new snapshot's name (copied by hand, say), its header gives it away.
+    await copyFile(path.join(snapDir(), `working-set.${oldId}.reap`), path.join(snapDir(), `working-set.${newId}.reap`));
 
     // A REAP load of the new snapshot records anew and sees only the new snapshot's pages.
     const e = await orchestrator.start({ revision: REV, image: IMAGE, instanceId: "e" });
-    expect(e.notes).toContain("REAP records the working set (no working set yet)");
+    expect(e.notes).toContain(`REAP records the working set (unreadable: recorded on snapshot ${oldId}, not on this one (${newId}))`);
     const eGuest = driver.guest("e");
-    expect(eGuest.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: path.join(snapDir(), `working-set.${newId}.reap`) });
+    expect(eGuest.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: path.join(snapDir(), `working-set.${newId}.reap`), snapshotId: newId });
     const seen = await eGuest.touch(TRACE);
     expect(seen.residentBefore).toBe(0);
     expect(seen.sums).toEqual(newSums);

@@ -205,6 +205,7 @@ export class FirecrackerDriver implements SandboxDriver {
             socketPath: join(root, uffdSocket),
             mode: req.memory.mode,
             workingSetPath: req.memory.workingSetPath,
+            ...(req.memory.snapshotId !== undefined ? { snapshotId: req.memory.snapshotId } : {}),
             vmmPid: record.handle.pid,
             timer,
           });

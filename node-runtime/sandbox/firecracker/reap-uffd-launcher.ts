@@ -11,6 +11,7 @@ export class ReapUffdLauncher implements UffdHandlerLauncher {
       memFilePath: req.memoryFile,
       mode: req.mode,
       ...(req.workingSetPath !== undefined ? { workingSetPath: req.workingSetPath } : {}),
+      ...(req.snapshotId !== undefined ? { snapshotId: req.snapshotId } : {}),
       ...(req.vmmPid !== undefined ? { vmmPid: req.vmmPid } : {}),
       timer: req.timer,
       ...this.opts,

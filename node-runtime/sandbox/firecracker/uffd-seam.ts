@@ -24,6 +24,8 @@ export interface UffdHandlerStart {
   socketPath: string;
   mode: "lazy" | "record" | "prefetch";
   workingSetPath?: string;
+  /** Id of the snapshot being loaded, written into a recorded working set's header. */
+  snapshotId?: string;
   /** The VMM to kill if the handler fails. */
   vmmPid: number | undefined;
   timer: StageTimer;

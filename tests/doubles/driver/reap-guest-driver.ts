@@ -62,6 +62,7 @@ export class ReapGuestDriver implements SandboxDriver {
         memFilePath: path.join(req.snapshotDir, "memory.img"),
         mode: req.memory.mode,
         ...(req.memory.workingSetPath !== undefined ? { workingSetPath: req.memory.workingSetPath } : {}),
+        ...(req.memory.snapshotId !== undefined ? { snapshotId: req.memory.snapshotId } : {}),
         handshakeTimeoutMs: 10_000,
         timer,
       });
