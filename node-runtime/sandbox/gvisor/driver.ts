@@ -19,7 +19,7 @@ import { mountInstanceRootfs, unmountInstanceRootfs } from "./instance-rootfs.js
 import { probeNetstack, type NetstackSupport } from "./netstack-probe.js";
 import { buildSandboxSpec, SOCKET_NAME } from "./oci-spec.js";
 import { DEFAULT_RELAY_CACHE_DIR, ensureReaperBinary, ensureRelayBinary } from "./relay-binary.js";
-import { RunscCli, RunscError, type RunscNetwork, type RunscPlatformChoice } from "./runsc-cli.js";
+import { RunscCli, RunscError, type RunscNetwork, type RunscPlatformChoice, type RunscSnapshotOptions } from "./runsc-cli.js";
 import { findGoferPids, isAlive, treeUsage } from "./sandbox-processes.js";
 import { waitForUnixSocket } from "./unix-socket-wait.js";
 
@@ -63,6 +63,8 @@ export interface GvisorDriverOptions {
   env?: Record<string, string>;
   /** Directory for runsc --debug logs (off by default; they are large). */
   debugLogDir?: string;
+  /** runsc checkpoint / restore options (RunscSnapshotOptions); default none, runsc's own defaults. */
+  snapshot?: Partial<RunscSnapshotOptions>;
 }
 
 /** Internal state of one sandbox; the orchestrator sees only the SandboxHandle fields. */
@@ -148,6 +150,7 @@ export class GvisorDriver implements SandboxDriver {
       restoreTimeoutMs: options.restoreTimeoutMs ?? 10_000,
       env: options.env ?? { GRPC_POLL_STRATEGY: "poll" },
       debugLogDir: options.debugLogDir,
+      snapshot: options.snapshot ?? {},
     };
     if (this.opts.network !== "none" && this.opts.network !== "netns") {
       throw new Error(`gVisor driver option network must be "none" or "netns", not ${JSON.stringify(this.opts.network)}`);
@@ -159,7 +162,7 @@ export class GvisorDriver implements SandboxDriver {
   cli(network: RunscNetwork = this.opts.network === "netns" ? "sandbox" : "none"): RunscCli {
     let cli = this.clis.get(network);
     if (!cli) {
-      cli = new RunscCli({ binary: this.opts.runsc, root: this.runscRoot, platform: this.opts.platform, network, debugLogDir: this.opts.debugLogDir });
+      cli = new RunscCli({ binary: this.opts.runsc, root: this.runscRoot, platform: this.opts.platform, network, debugLogDir: this.opts.debugLogDir, snapshot: this.opts.snapshot });
       this.clis.set(network, cli);
     }
     return cli;
@@ -226,9 +229,10 @@ export class GvisorDriver implements SandboxDriver {
     const h = await this.prepare(req);
     const log = await open(h.logPath, "a");
     try {
+      const restoreFlags = (await h.cli.snapshotFlags()).restore;
       await timer.time("LoadVMM", () =>
         h.cli.run(
-          ["restore", "--detach", `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId],
+          ["restore", "--detach", ...restoreFlags, `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId],
           { fd: log.fd, path: h.logPath },
           reaper,
         ),
@@ -276,7 +280,7 @@ export class GvisorDriver implements SandboxDriver {
       await waitForFile(marker, 5_000, () => (h.exitedInfo ? "the sandbox exited" : undefined));
       // The checkpoint ends the sandbox: that is not an exit to report.
       h.ending = true;
-      await h.cli.run(["checkpoint", `--image-path=${dir}`, h.containerId]);
+      await h.cli.run(["checkpoint", ...(await h.cli.snapshotFlags()).checkpoint, `--image-path=${dir}`, h.containerId]);
     } catch (error) {
       h.ending = false;
       // A failed checkpoint ends the sandbox too (runsc stops the kernel before it encodes it).

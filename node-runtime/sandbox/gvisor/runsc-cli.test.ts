@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { platformForRelease, RunscCli, runscReleaseDate, summariseRunscError } from "./runsc-cli.js";
+import { platformForRelease, RunscCli, runscReleaseDate, snapshotFlags, summariseRunscError } from "./runsc-cli.js";
 
 describe("RunscCli", () => {
   it("repeats the same global flags on every call (runsc does not remember create's)", async () => {
@@ -45,5 +45,22 @@ describe("summariseRunscError", () => {
 
   it("caps very long messages", () => {
     expect(summariseRunscError("x".repeat(5000)).length).toBeLessThanOrEqual(601);
+  });
+});
+
+describe("snapshotFlags", () => {
+  it("maps each option to runsc's flag, checkpoint's and restore's", () => {
+    expect(snapshotFlags({}, undefined)).toEqual({ checkpoint: [], restore: [] });
+    expect(snapshotFlags({ uncompressed: true, excludeZeroPages: true, backgroundRestore: true, directIo: true }, 20260420)).toEqual({
+      checkpoint: ["--compression=none", "--exclude-committed-zero-pages", "--direct"],
+      restore: ["--background", "--direct"],
+    });
+    expect(snapshotFlags({ uncompressed: true, directIo: false }, 20260420)).toEqual({ checkpoint: ["--compression=none"], restore: [] });
+  });
+
+  it("refuses options an older runsc lacks, and background restore of compressed pages", () => {
+    expect(() => snapshotFlags({ uncompressed: true }, 20221219)).toThrow("runsc snapshot options uncompressed need runsc release 20240930 or later; this runsc is 20221219");
+    expect(() => snapshotFlags({ directIo: true }, undefined)).toThrow(/this runsc is of no known release/);
+    expect(() => snapshotFlags({ backgroundRestore: true }, 20260420)).toThrow(/backgroundRestore needs uncompressed/);
   });
 });

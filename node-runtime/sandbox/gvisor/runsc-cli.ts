@@ -16,7 +16,24 @@ export interface RunscOptions {
   network: RunscNetwork;
   /** runsc --debug logs go here (one file per command), for diagnosing slow or failing starts. */
   debugLogDir?: string;
+  /** How checkpoints are written and read; default none of the options (runsc's own defaults). */
+  snapshot?: Partial<RunscSnapshotOptions>;
 }
+
+/** runsc checkpoint / restore options (all in runsc from release 20240930 on). */
+export interface RunscSnapshotOptions {
+  /** Pages stored uncompressed (--compression=none; runsc compresses with flate by default). */
+  uncompressed: boolean;
+  /** Committed pages that hold only zeroes left out (--exclude-committed-zero-pages). */
+  excludeZeroPages: boolean;
+  /** restore returns before every page is loaded, which goes on behind it (--background; needs uncompressed pages). */
+  backgroundRestore: boolean;
+  /** O_DIRECT for writing and reading the pages file, past the page cache (--direct). */
+  directIo: boolean;
+}
+
+/** The first release whose runsc has all of RunscSnapshotOptions (--background came last). */
+export const SNAPSHOT_OPTIONS_RELEASE = 20240930;
 
 /** Container state as `runsc state` reports it. */
 export interface RunscState {
@@ -68,6 +85,26 @@ export function platformForRelease(release: number | undefined): RunscPlatform {
   return release !== undefined && release >= SYSTRAP_DEFAULT_RELEASE ? "systrap" : "ptrace";
 }
 
+/**
+ * checkpoint's and restore's flags for `options`; refuses options this runsc release lacks, or
+ * background restore of compressed pages (runsc would refuse it only at the first restore).
+ */
+export function snapshotFlags(options: Partial<RunscSnapshotOptions>, release: number | undefined): { checkpoint: string[]; restore: string[] } {
+  const wanted = (Object.keys(options) as (keyof RunscSnapshotOptions)[]).filter((k) => options[k]);
+  if (wanted.length > 0 && (release === undefined || release < SNAPSHOT_OPTIONS_RELEASE)) {
+    throw new Error(`runsc snapshot options ${wanted.join(", ")} need runsc release ${SNAPSHOT_OPTIONS_RELEASE} or later; this runsc is ${release ?? "of no known release"}`);
+  }
+  if (options.backgroundRestore && !options.uncompressed) throw new Error("runsc snapshot option backgroundRestore needs uncompressed: runsc loads compressed pages only before restore returns");
+  return {
+    checkpoint: [
+      ...(options.uncompressed ? ["--compression=none"] : []),
+      ...(options.excludeZeroPages ? ["--exclude-committed-zero-pages"] : []),
+      ...(options.directIo ? ["--direct"] : []),
+    ],
+    restore: [...(options.backgroundRestore ? ["--background"] : []), ...(options.directIo ? ["--direct"] : [])],
+  };
+}
+
 function sizeOf(file: string): number {
   try {
     return statSync(file).size;
@@ -90,22 +127,32 @@ function readFrom(file: string, offset: number): string {
  * flags, so start, checkpoint, restore and delete must repeat them or they act on another config.
  */
 export class RunscCli {
-  private platformChosen: Promise<RunscPlatform> | undefined;
+  private releaseRead: Promise<number | undefined> | undefined;
 
   constructor(private readonly opts: RunscOptions) {}
 
-  /** The platform every call uses: the configured one, or for "auto" the one for this runsc's release. */
-  platform(): Promise<RunscPlatform> {
-    const configured = this.opts.platform;
-    if (configured !== "auto") return Promise.resolve(configured);
-    this.platformChosen ??= promisify(execFile)(this.opts.binary, ["--version"], { encoding: "utf8" }).then(
-      ({ stdout }) => platformForRelease(runscReleaseDate(stdout)),
+  /** This runsc's release date (YYYYMMDD) from `runsc --version`, read once. */
+  release(): Promise<number | undefined> {
+    this.releaseRead ??= promisify(execFile)(this.opts.binary, ["--version"], { encoding: "utf8" }).then(
+      ({ stdout }) => runscReleaseDate(stdout),
       (error: Error) => {
-        this.platformChosen = undefined;
+        this.releaseRead = undefined;
         throw new RunscError(`cannot run ${this.opts.binary} --version: ${error.message}`, null, "");
       },
     );
-    return this.platformChosen;
+    return this.releaseRead;
+  }
+
+  /** The platform every call uses: the configured one, or for "auto" the one for this runsc's release. */
+  async platform(): Promise<RunscPlatform> {
+    const configured = this.opts.platform;
+    return configured !== "auto" ? configured : platformForRelease(await this.release());
+  }
+
+  /** Extra flags for `runsc checkpoint` and `runsc restore` (RunscOptions.snapshot). */
+  async snapshotFlags(): Promise<{ checkpoint: string[]; restore: string[] }> {
+    const options = this.opts.snapshot ?? {};
+    return snapshotFlags(options, Object.values(options).some(Boolean) ? await this.release() : undefined);
   }
 
   /** Global flags; host-uds=create lets the relay bind its socket on the host through the gofer. */
