@@ -199,6 +199,7 @@ describe("SnapshotStore", () => {
     lease.release();
     await writeFile(path.join(lease.dir, `working-set.${id}.reap`), Buffer.alloc(500));
     await writeFile(path.join(lease.dir, `working-set.${"0".repeat(32)}.reap`), Buffer.alloc(300)); // an earlier snapshot's
+    await writeFile(path.join(lease.dir, `.working-set.${id}.reap.tmp-1-ab`), ""); // a write a crash interrupted
     expect((await s.list())[0]).toMatchObject({ revision: "a", snapshotId: id, sizeBytes: 1800, files: 1 });
     const restarted = await store(10_000);
     expect((await readdir(lease.dir)).sort()).toEqual(["manifest.json", "sub", `working-set.${id}.reap`]);

@@ -122,8 +122,10 @@ export class SnapshotStore {
         continue;
       }
       for (const side of await this.disk.sideFiles(revision, manifest)) {
-        // Written for an earlier snapshot of this revision (say, a recording that finished after it was deleted).
-        if (!sideFileBelongsTo(side.path, manifest.snapshotId)) await this.disk.removeFile(revision, side.path);
+        // Written for an earlier snapshot of this revision (say, a recording that finished after it
+        // was deleted), or the temporary of an atomic write a crash interrupted (no writer runs yet).
+        const temporary = path.posix.basename(side.path).startsWith(".");
+        if (temporary || !sideFileBelongsTo(side.path, manifest.snapshotId)) await this.disk.removeFile(revision, side.path);
       }
     }
     await this.collectGarbage();
