@@ -74,6 +74,9 @@ process.on("SIGINT", () => process.exit(130));
 
 /** SCHED_FIFO priority for the per-fault runs: keeps other tenants' load off the measured path. */
 const RT_PRIORITY = 20;
+// REAP_BENCH_REALTIME=1: the cold lazy/REAP runs' fault thread runs SCHED_FIFO too (the handler's
+// realtimePriority option; shows what other load on the host costs the install). Default: normal.
+const COLD_REALTIME = process.env.REAP_BENCH_REALTIME === "1";
 
 function guest(bin: string, args: string[], pinned: boolean, realtime = false): GuestProcess {
   const prefix = [...(realtime ? ["chrt", "-f", String(RT_PRIORITY)] : []), ...(pinned ? ["taskset", "-c", String(PIN_CPU)] : [])];
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
       mode: mode === "reap" ? "prefetch" : "lazy",
       workingSetPath: wsPath,
       ...(pinned ? { cpu: PIN_CPU } : {}),
+      ...(COLD_REALTIME ? { realtimePriority: RT_PRIORITY } : {}),
     });
     const g = guest(guestBin, ["--socket", socketPath, "--regions", String(GUEST_BYTES), "--trace", trace], pinned);
     try {
@@ -358,6 +362,7 @@ async function main(): Promise<void> {
       coldCache: "sync; echo 3 > /proc/sys/vm/drop_caches before every run",
       pinnedCpu: PIN_CPU,
       perFaultPages: FAULT_PAGES,
+      coldRunsFaultThread: COLD_REALTIME ? `SCHED_FIFO ${RT_PRIORITY} (REAP_BENCH_REALTIME=1)` : "normal scheduling",
       perFaultHeadline: `SCHED_FIFO ${RT_PRIORITY} for guest and fault thread (other tenants' load kept off the path); normalPriority has the default-scheduling figures`,
       cpus: execFileSync("nproc").toString().trim(),
       kernel: execFileSync("uname", ["-r"]).toString().trim(),
