@@ -86,9 +86,12 @@ describe("SnapshotStore", () => {
   it("discards a snapshot with a missing file or a broken manifest", async () => {
     const s = await store(10_000);
     await put(s, "a", 10);
+    const side = path.join(root, "committed", "a", `working-set.${(await s.list())[0]!.snapshotId}.reap`);
+    await writeFile(side, "set");
     await rm(path.join(root, "committed", "a", "sub", "mem"));
     await expect(s.acquire("a")).rejects.toThrow(SnapshotCorruptError);
     expect(await s.has("a")).toBe(false);
+    await expect(stat(side)).rejects.toThrow(); // what was bound to it went with it
 
     await put(s, "b", 10);
     await writeFile(path.join(root, "committed", "b", "manifest.json"), "{");
