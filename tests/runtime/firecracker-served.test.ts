@@ -41,7 +41,8 @@ describe.skipIf(!isRoot)("served runtime on Firecracker (API and jailer doubles)
     // A predecessor's VM: its jail with the VMM's pid, a process whose command line names it.
     const orphanHome = path.join(jails, `orphan-${tag}`);
     mkdirSync(path.join(orphanHome, "root"), { recursive: true });
-    const orphan = spawn("sh", ["-c", "sleep 600; true", `orphan-${tag}`], { stdio: "ignore" });
+    // One process (no children to outlive it) whose arguments name the VM, as a VMM's do.
+    const orphan = spawn(process.execPath, ["-e", "setInterval(() => undefined, 60_000)", `orphan-${tag}`], { stdio: "ignore" });
     writeFileSync(path.join(orphanHome, "vmm.pid"), `${orphan.pid}\n`);
     const orphanGone = new Promise((ok) => orphan.once("exit", ok));
 
@@ -78,6 +79,7 @@ describe.skipIf(!isRoot)("served runtime on Firecracker (API and jailer doubles)
       expect(rt.orchestrator.list()).toEqual([]);
       expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).toContain(`vhns${tag}`);
     } finally {
+      if (orphan.exitCode === null && orphan.signalCode === null) orphan.kill("SIGKILL");
       await rt.close();
     }
     expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toContain(`vhns${tag}`);

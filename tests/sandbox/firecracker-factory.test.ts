@@ -82,7 +82,8 @@ describe.skipIf(!isRoot)("createFirecrackerSandbox", () => {
     // A predecessor's VM: its jail with the VMM's pid, a process whose command line names it.
     const orphanHome = join(jails, `orphan-${tag}`);
     mkdirSync(join(orphanHome, "root"), { recursive: true });
-    const orphan = spawn("sh", ["-c", "sleep 600; true", `orphan-${tag}`], { stdio: "ignore" });
+    // One process (no children to outlive it) whose arguments name the VM, as a VMM's do.
+    const orphan = spawn(process.execPath, ["-e", "setInterval(() => undefined, 60_000)", `orphan-${tag}`], { stdio: "ignore" });
     writeFileSync(join(orphanHome, "vmm.pid"), `${orphan.pid}\n`);
     const orphanGone = new Promise((ok) => orphan.once("exit", ok));
 
@@ -122,6 +123,7 @@ describe.skipIf(!isRoot)("createFirecrackerSandbox", () => {
       await sandbox.driver.stop(clone);
       await sandbox.pool.release(slot);
     } finally {
+      if (orphan.exitCode === null && orphan.signalCode === null) orphan.kill("SIGKILL");
       await sandbox.driver.stopAll();
       await sandbox.dispose();
     }

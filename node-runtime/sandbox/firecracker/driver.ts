@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, chown, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type {
   BootRequest,
   DriverCapabilities,
@@ -26,7 +26,7 @@ import { cloneDiskImage } from "./rootfs.js";
 import { preparedImage } from "./prepared-image.js";
 import { describeHostCpu, readSnapshotMeta, snapshotLoadProblems, writeSnapshotMeta, type FirecrackerSnapshotMeta } from "./snapshot-meta.js";
 import type { UffdHandlerLauncher, UffdHandlerSession } from "./uffd-seam.js";
-import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, checkSocketPathRoom, jailRoot, vmName, type JailMode } from "./vm-layout.js";
+import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, checkSocketPathRoom, jailRoot, vmName, vmsDir, type JailMode } from "./vm-layout.js";
 import { readProcFile } from "../../system/proc-file.js";
 
 /** vHive's defaults for a function VM. */
@@ -325,7 +325,7 @@ export class FirecrackerDriver implements SandboxDriver {
    * Returns the instance ids reclaimed. Call it before booting anything.
    */
   async reclaimStale(): Promise<string[]> {
-    const parent = dirname(this.vmHome("x"));
+    const parent = this.vmsDir();
     const entries = await readdir(parent).catch(() => [] as string[]);
     const running = new Set([...this.vms.keys()].map(vmName));
     const reclaimed: string[] = [];
@@ -339,7 +339,7 @@ export class FirecrackerDriver implements SandboxDriver {
   }
 
   private async reclaimVmDir(name: string): Promise<void> {
-    const home = join(dirname(this.vmHome("x")), name);
+    const home = join(this.vmsDir(), name);
     const pid = Number((await readFile(join(home, VMM_PID_FILE), "utf8").catch(() => "")).trim());
     if (Number.isInteger(pid) && pid > 0) {
       const cmdline = await readProcFile(`/proc/${pid}/cmdline`).catch(() => "");
@@ -398,8 +398,11 @@ export class FirecrackerDriver implements SandboxDriver {
 
   /** The directory holding everything of one VM: direct mode its root, jailer mode the jail above it. */
   private vmHome(instanceId: string): string {
-    const root = jailRoot(this.mode, resolve(this.opts.runDir), vmName(instanceId), this.opts.firecrackerBin);
-    return this.mode.kind === "direct" ? root : dirname(root);
+    return join(this.vmsDir(), vmName(instanceId));
+  }
+
+  private vmsDir(): string {
+    return vmsDir(this.mode, resolve(this.opts.runDir), this.opts.firecrackerBin);
   }
 
   /**

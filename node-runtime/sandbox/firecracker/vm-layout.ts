@@ -30,12 +30,18 @@ export type JailMode =
   | { kind: "direct" }
   | { kind: "jailer"; jailerBin: string; uid: number; gid: number; chrootBaseDir: string };
 
+/** The host directory holding every VM's directory (direct: runDir; jailer: <chroot base>/<exec file name>). */
+export function vmsDir(mode: JailMode, runDir: string, firecrackerBin: string): string {
+  if (mode.kind === "direct") return runDir;
+  const execName = firecrackerBin.slice(firecrackerBin.lastIndexOf("/") + 1);
+  return join(mode.chrootBaseDir, execName);
+}
+
 /** Host directory that is the VM's root as Firecracker sees it. */
 export function jailRoot(mode: JailMode, runDir: string, instanceId: string, firecrackerBin: string): string {
-  if (mode.kind === "direct") return join(runDir, instanceId);
+  const home = join(vmsDir(mode, runDir, firecrackerBin), instanceId);
   // The jailer's layout: <chroot base>/<exec file name>/<id>/root.
-  const execName = firecrackerBin.slice(firecrackerBin.lastIndexOf("/") + 1);
-  return join(mode.chrootBaseDir, execName, instanceId, "root");
+  return mode.kind === "direct" ? home : join(home, "root");
 }
 
 /** The command line that starts Firecracker for one VM (pure; the spawn happens elsewhere). */
