@@ -9,6 +9,7 @@ import { StageTimer } from "../../node-runtime/metrics/stages.js";
 import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
 import { SandboxExitedError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "../../node-runtime/sandbox/errors.js";
 import { CHECKPOINT_FILE, GvisorDriver } from "../../node-runtime/sandbox/gvisor/driver.js";
+import { SNAPSHOT_OPTIONS_RELEASE } from "../../node-runtime/sandbox/gvisor/runsc-cli.js";
 import { gvisorUnavailable, leftovers, loadHelloworld, sayHello, type HelloworldStore } from "./gvisor/harness.js";
 
 const unavailable = gvisorUnavailable();
@@ -135,6 +136,28 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     started.push(second);
     expect(await sayHello(second.endpoint, "second generation")).toBe("Hello, second generation!");
     await driver.stop(second);
+    await expectNothingLeft();
+  });
+
+  it("snapshots and restores with runsc's checkpoint options where this runsc has them, and refuses them up front where not", async () => {
+    const tuned = new GvisorDriver(hw.store, { baseDir: BASE, snapshot: { uncompressed: true, excludeZeroPages: true, backgroundRestore: true, directIo: true } });
+    const release = await tuned.cli().release();
+    const source = await tuned.boot(request("opt-src"), new StageTimer());
+    started.push(source);
+    const dir = await mkdtemp(path.join(snapshotRoot, "opt-"));
+    if (release === undefined || release < SNAPSHOT_OPTIONS_RELEASE) {
+      await expect(tuned.snapshot(source, dir)).rejects.toThrow(SandboxStateError);
+      // refused before the sandbox was touched: it still serves
+      expect(await sayHello(source.endpoint, "untouched")).toBe("Hello, untouched!");
+      await tuned.stop(source);
+    } else {
+      await tuned.snapshot(source, dir);
+      await tuned.stop(source);
+      const restored = await Promise.all(["opt-r1", "opt-r2"].map((id) => tuned.restore({ ...request(id), snapshotDir: dir, memory: { kind: "file" } }, new StageTimer())));
+      started.push(...restored);
+      expect(await Promise.all(restored.map((h) => sayHello(h.endpoint, h.instanceId)))).toEqual(["Hello, opt-r1!", "Hello, opt-r2!"]);
+      for (const h of restored) await tuned.stop(h);
+    }
     await expectNothingLeft();
   });
 

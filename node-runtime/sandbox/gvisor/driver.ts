@@ -225,11 +225,11 @@ export class GvisorDriver implements SandboxDriver {
     if (!info?.isFile() || info.size === 0) {
       throw new SandboxStateError(`gVisor restore of instance ${req.instanceId}: snapshot ${req.snapshotDir} has no ${CHECKPOINT_FILE}`);
     }
+    const restoreFlags = (await this.snapshotFlags(req.instanceId, "restore")).restore;
     const reaper = await this.reaperPath();
     const h = await this.prepare(req);
     const log = await open(h.logPath, "a");
     try {
-      const restoreFlags = (await h.cli.snapshotFlags()).restore;
       await timer.time("LoadVMM", () =>
         h.cli.run(
           ["restore", "--detach", ...restoreFlags, `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId],
@@ -269,6 +269,7 @@ export class GvisorDriver implements SandboxDriver {
    */
   async snapshot(handle: SandboxHandle, dir: string): Promise<SnapshotFiles> {
     const h = this.live(handle, "snapshot");
+    const checkpointFlags = (await this.snapshotFlags(h.instanceId, "snapshot")).checkpoint;
     // runsc cannot checkpoint a paused container cleanly (its state machine then has no way out of
     // "paused"), and the relay must run to rebind, so resume first.
     if (h.paused) await this.resume(h);
@@ -280,7 +281,7 @@ export class GvisorDriver implements SandboxDriver {
       await waitForFile(marker, 5_000, () => (h.exitedInfo ? "the sandbox exited" : undefined));
       // The checkpoint ends the sandbox: that is not an exit to report.
       h.ending = true;
-      await h.cli.run(["checkpoint", ...(await h.cli.snapshotFlags()).checkpoint, `--image-path=${dir}`, h.containerId]);
+      await h.cli.run(["checkpoint", ...checkpointFlags, `--image-path=${dir}`, h.containerId]);
     } catch (error) {
       h.ending = false;
       // A failed checkpoint ends the sandbox too (runsc stops the kernel before it encodes it).
@@ -320,6 +321,13 @@ export class GvisorDriver implements SandboxDriver {
   }
 
   // --- internals ---
+
+  /** runsc's checkpoint/restore flags; options this runsc lacks are refused before anything is touched. */
+  private snapshotFlags(instanceId: string, what: string): Promise<{ checkpoint: string[]; restore: string[] }> {
+    return this.cli().snapshotFlags().catch((error: Error) => {
+      throw new SandboxStateError(`gVisor ${what} of instance ${instanceId}: ${error.message}`);
+    });
+  }
 
   private own(handle: SandboxHandle): GvisorHandle {
     if (!(handle instanceof GvisorHandle)) throw new SandboxNotFoundError(`handle of instance ${handle.instanceId} is not a gVisor sandbox`);
@@ -419,7 +427,7 @@ export class GvisorDriver implements SandboxDriver {
       void isAlive(h.pid).then(async (alive) => {
         if (alive || h.exitedInfo || h.ending) return;
         this.unwatch(h);
-        h.reportExit(await exitFromLog(h.logPath, h.pid));
+        h.reportExit(await exitOnceLogged(h.logPath, h.pid));
       });
     }, 100);
     h.watchTimer.unref();
@@ -528,6 +536,21 @@ export async function exitFromLog(file: string, sandboxPid?: number): Promise<Sa
   if (last[0] === "exited with status") return { code: n, signal: null };
   const name = Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
   return { code: null, signal: name ?? `signal ${n}` };
+}
+
+/**
+ * exitFromLog once the sandbox process is reaped. The reaper logs a death just before it reaps the
+ * zombie, and a zombie already counts as dead: without this wait a killed sandbox could be read as
+ * an unknown exit (seen with upstream runsc on systrap, whose stub processes make the death slower).
+ */
+async function exitOnceLogged(file: string, sandboxPid: number | undefined): Promise<SandboxExit> {
+  for (let waited = 0; sandboxPid !== undefined && waited < 2_000; waited += 50) {
+    const exit = await exitFromLog(file, sandboxPid);
+    if (exit.code !== null || exit.signal !== null) return exit;
+    if (!(await stat(`/proc/${sandboxPid}`).then(() => true, () => false))) break;
+    await sleep(50);
+  }
+  return exitFromLog(file, sandboxPid);
 }
 
 /** The end of the function's output, to say why it failed. */
