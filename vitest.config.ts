@@ -13,7 +13,8 @@ export default defineConfig({
       "tests/**/*.test.ts",
       "*.test.ts",
     ],
-    exclude: ["**/node_modules/**"],
+    // Real-Firecracker tests need KVM: firecracker-nested.test.ts runs them in the nested machine.
+    exclude: ["**/node_modules/**", "tests/**/*.kvm.test.ts"],
     pool: "forks",
     testTimeout: 120_000,
     hookTimeout: 600_000,

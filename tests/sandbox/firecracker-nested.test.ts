@@ -1,0 +1,92 @@
+// Runs the real-Firecracker suite (tests/**/*.kvm.test.ts) inside the nested-KVM machine: QEMU's
+// software-emulated AMD CPU with SVM, Debian's stock kernel with kvm_amd, real KVM inside. The
+// Firecracker binary comes from FIRECRACKER_BIN, else ../shared/firecracker/ when present; the guest
+// kernel from FIRECRACKER_KERNEL, else the project builds it from Debian's linux-source
+// (scripts/guest-kernel/build.sh). Without a Firecracker binary or QEMU it says so and skips.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { ensureHelloworldImage } from "../fixtures/helloworld.js";
+import { nestedMachineUnavailable, removeJobDir, runInNestedMachine, type NestedResult } from "../fixtures/nested-kvm.js";
+import { q as shellQuote } from "../../components/scripts/shell.js";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+
+function firecrackerBinary(): string | undefined {
+  if (process.env.FIRECRACKER_BIN) return resolve(process.env.FIRECRACKER_BIN);
+  const shared = resolve(REPO, "../shared/firecracker/firecracker");
+  return existsSync(shared) ? shared : undefined;
+}
+
+function jailerBinary(firecracker: string): string | undefined {
+  if (process.env.JAILER_BIN) return resolve(process.env.JAILER_BIN);
+  const beside = join(dirname(firecracker), "jailer");
+  return existsSync(beside) ? beside : undefined;
+}
+
+function guestKernel(): string {
+  if (process.env.FIRECRACKER_KERNEL) return resolve(process.env.FIRECRACKER_KERNEL);
+  const r = spawnSync("bash", [join(REPO, "scripts/guest-kernel/build.sh"), "--path"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (r.status !== 0) throw new Error(`building the guest kernel failed (scripts/guest-kernel/build.sh exited ${r.status})`);
+  return r.stdout.trim();
+}
+
+const firecracker = firecrackerBinary();
+const skipReason = firecracker === undefined ? "no Firecracker binary (set FIRECRACKER_BIN, or put it in ../shared/firecracker/)" : nestedMachineUnavailable();
+if (skipReason) console.warn(`firecracker-nested.test: skipped, ${skipReason}`);
+
+interface VitestReport {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  testResults: { name: string; status: string; message?: string; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[];
+}
+
+let result: NestedResult | undefined;
+afterAll(() => {
+  if (result) removeJobDir(result);
+});
+
+describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM machine", () => {
+  it("passes the whole real-Firecracker suite", async () => {
+    const kernel = guestKernel();
+    // Built on this host, where it is fast; the machine only reads the cache.
+    const hello = await ensureHelloworldImage();
+    const imageCache = dirname(dirname(hello.layoutDir)); // <cache>/helloworld-<key>/layout
+    const jailer = jailerBinary(firecracker!);
+    const env: Record<string, string> = {
+      FIRECRACKER_BIN: firecracker!,
+      FIRECRACKER_KERNEL: kernel,
+      VHIMG_CACHE_DIR: imageCache,
+      ...(jailer ? { JAILER_BIN: jailer } : {}),
+      ...(process.env.KVM_TEST_FILTER ? { KVM_TEST_FILTER: process.env.KVM_TEST_FILTER } : {}),
+    };
+    const script = [
+      "set -e",
+      `cd ${shellQuote(REPO)}`,
+      ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
+      "ls -l /dev/kvm",
+      "node node_modules/vitest/vitest.mjs run --config vitest.kvm.config.ts --reporter=default --reporter=json --outputFile.json=/job/report.json",
+    ].join("\n");
+    const shares = [...new Set([REPO, dirname(firecracker!), ...(jailer ? [dirname(jailer)] : []), dirname(kernel), imageCache])];
+    result = await runInNestedMachine({ script, shares, memoryMiB: 6144, cpus: 2, timeoutMs: 20 * 60_000 });
+    console.log(result.output);
+    const reportFile = join(result.jobDir, "report.json");
+    if (!existsSync(reportFile)) {
+      throw new Error(`the nested machine produced no test report (exit ${result.exitCode}, timed out: ${result.timedOut})\n--- console ---\n${result.console.slice(-4000)}`);
+    }
+    const report = JSON.parse(readFileSync(reportFile, "utf8")) as VitestReport;
+    const failures = report.testResults.flatMap((f) => {
+      const failed = f.assertionResults.filter((a) => a.status === "failed").map((a) => `${a.fullName}: ${a.failureMessages.join("\n").slice(0, 2000)}`);
+      // A file whose hooks failed has its tests skipped, not failed: its own message says why.
+      return failed.length === 0 && f.status === "failed" ? [`${f.name}: ${f.message ?? "failed"}`] : failed;
+    });
+    expect(failures).toEqual([]);
+    // Inside the machine nothing may be missing: a skipped real-Firecracker test is a failure here.
+    expect(report.numPendingTests).toBe(0);
+    expect(report.numPassedTests).toBeGreaterThan(0);
+    expect(result.exitCode).toBe(0);
+  }, 25 * 60_000);
+});
