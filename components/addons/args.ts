@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { IngressKind, SandboxKind } from "../manifests/types.js";
+import type { ChecksumLock } from "../config/checksumLock.js";
 import type { ManifestFetcher } from "./fetch.js";
 
 /** Pinned upstream versions (no leading "v"). */
@@ -13,10 +14,9 @@ export interface AddonVersions {
 
 /**
  * sha256 (64 hex digits) of upstream release files, keyed by artifact name
- * (see `releaseArtifacts()` in releases.ts: "calico", "metallb", "istio-base", "istiod",
+ * (see `addonArtifacts()` in releases.ts: "calico", "metallb", "istio-base", "istiod",
  * "istio-gateway", "knative-serving-crds", "knative-serving-core", "net-istio", "net-kourier",
- * "knative-eventing-crds", "knative-eventing-core"). Overrides the built-in table; required for
- * any artifact whose version the table does not know.
+ * "knative-eventing-crds", "knative-eventing-core"). Overrides the built-in table and the lock.
  */
 export type AddonChecksums = Partial<Record<string, string>>;
 
@@ -72,4 +72,11 @@ export interface ClusterAddonsArgs {
   artifactMirror?: string;
   /** How release files are obtained; default HTTPS download verified against the checksum. */
   fetcher?: ManifestFetcher;
+  /**
+   * Where checksums resolved at `pulumi up` are recorded (upstream's checksum file, or the first
+   * download where upstream publishes none); without it only pinned files can be used.
+   */
+  checksumLock?: ChecksumLock;
+  /** Directory of verified release files (default ~/.cache/vhive/release-files). */
+  releaseCacheDir?: string;
 }

@@ -40,9 +40,14 @@ export class ClusterAddons extends pulumi.ComponentResource {
     super("vhive:addons:ClusterAddons", name, {}, opts);
     const ingress = args.ingress ?? "istio";
     const eventing = args.eventing ?? false;
-    // Fails before any resource is registered when a version cannot be pinned to a checksum.
+    // Fails before any resource is registered on a malformed version or checksum.
     const artifacts = resolveArtifacts(addonArtifacts(args.versions, { ingress, eventing }), args.checksums, args.artifactMirror);
-    const files = new ReleaseFiles(artifacts, args.fetcher ?? new HttpManifestFetcher());
+    const files = new ReleaseFiles(artifacts, {
+      fetcher: args.fetcher ?? new HttpManifestFetcher(),
+      ...(args.checksumLock ? { lock: args.checksumLock } : {}),
+      ...(args.releaseCacheDir ? { cacheDir: args.releaseCacheDir } : {}),
+      ...(args.artifactMirror ? { artifactMirror: args.artifactMirror } : {}),
+    });
     const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
     const after = (deps: pulumi.Resource[]) => withOuterDependsOn(opts?.dependsOn, deps);
     const group = (id: string, objs: pulumi.Input<K8sObject[]>, dependsOn: pulumi.Resource[]) =>

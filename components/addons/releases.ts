@@ -1,12 +1,19 @@
 import type { AddonVersions } from "./args.js";
+import type { PublishedChecksum } from "../config/publishedChecksums.js";
 
-/** One upstream file at a pinned version, and the sha256 it must have. */
+/** One upstream file at a pinned version, and how its checksum is known. */
 export interface ReleaseArtifact {
   /** Key in `checksums` (stack config) and in the built-in table. */
   key: string;
   version: string;
+  /** Where it is downloaded from (the artifact mirror applied). */
   url: string;
-  sha256: string;
+  /** Its upstream URL: the key of its entry in the checksum lock. */
+  upstreamUrl: string;
+  /** sha256 (hex) from the stack or the built-in table; absent = resolved at run time. */
+  sha256?: string;
+  /** Upstream's checksum file for it, where upstream publishes one. */
+  published?: PublishedChecksum;
 }
 
 export type ArtifactKey =
@@ -45,19 +52,31 @@ const URLS: Record<ArtifactKey, (v: string) => string> = {
 };
 
 /**
- * sha256 of release files whose hash we could find published, by "key@version". Sources:
- * - metallb 0.15.3: the SRI hash in a public Nix fetchurl of this exact URL (converted to hex);
- * - calico 3.32.2: a public Nix fetchurl of this exact URL;
- * - yurt-manager / yurthub 1.5.0: the `digest` fields of the openyurt-helm chart repository index.
- * Upstream Calico, Knative and Istio publish no checksum for these files that we could find, so
- * their hashes must come from the stack (`checksums`), after the user verified the download.
+ * sha256 of release files at their default versions (components/config/artifacts.ts) that upstream
+ * publishes no checksum for, found elsewhere: metallb 0.15.3, the SRI hash in a public Nix
+ * fetchurl of this exact URL (converted to hex). Files at other versions, and those below that
+ * have an upstream checksum file, are resolved at `pulumi up` (components/config/runTimeChecksum.ts).
  */
 export const KNOWN_SHA256: Readonly<Record<string, string>> = {
   "metallb@0.15.3": "84b4e102f2b65f5d69085f5816c29362b74641873d8ac3de996e5f86a8219176",
-  "calico@3.32.2": "a8c828a06a87c629a282ebbc424895b77f3a030251993e41ea400a743675bb02",
-  "yurt-manager@1.5.0": "81c39cb8a51b8828a56ef33537cc221d883c5eb4e0c562cdf1f53a33314c5a64",
-  "yurthub@1.5.0": "81ffb57278c99fcff6b305cbb326199d543be5dc309bd448dd9f18c9083ed4db",
 };
+
+const ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts/index.yaml";
+const OPENYURT_CHARTS = "https://openyurtio.github.io/openyurt-helm/index.yaml";
+const ISTIO_CHART_NAMES: Partial<Record<ArtifactKey, string>> = { "istio-base": "base", istiod: "istiod", "istio-gateway": "gateway" };
+
+/**
+ * Upstream's checksum file for a release file: Knative's releases list every asset in
+ * `checksums.txt` beside it; Istio's and OpenYurt's Helm repositories give each chart's digest in
+ * their index. Calico's and MetalLB's manifests are plain repository files without one.
+ */
+export function publishedAddonChecksum(key: ArtifactKey, version: string, upstreamUrl: string): PublishedChecksum | undefined {
+  if (key === "calico" || key === "metallb") return undefined;
+  if (key in ISTIO_CHART_NAMES) return { kind: "helm-index", url: ISTIO_CHARTS, chart: ISTIO_CHART_NAMES[key]!, version };
+  if (key === "yurt-manager" || key === "yurthub") return { kind: "helm-index", url: OPENYURT_CHARTS, chart: key, version };
+  const fileName = upstreamUrl.slice(upstreamUrl.lastIndexOf("/") + 1);
+  return { kind: "listing", url: `${upstreamUrl.slice(0, upstreamUrl.lastIndexOf("/"))}/checksums.txt`, algorithm: "sha256", fileName };
+}
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const VERSION = /^[0-9]+\.[0-9]+\.[0-9]+$/;
@@ -70,8 +89,9 @@ export function mirrored(url: string, mirror: string | undefined): string {
 }
 
 /**
- * Resolves the artifacts to URLs and checksums. Collects every problem (bad version, missing or
- * malformed checksum) and throws once, each line naming the config field to set.
+ * Resolves the artifacts to URLs and checksums where pinned (stack, then the built-in table);
+ * the others carry upstream's checksum file, read at `pulumi up`. Collects every problem (bad
+ * version, malformed checksum, unknown key) and throws once, each line naming the config field.
  */
 export function resolveArtifacts(
   wanted: { key: ArtifactKey; version: string }[],
@@ -91,19 +111,20 @@ export function resolveArtifacts(
     const url = URLS[key](version);
     // Accept the stack config's "sha256:<hex>" form as well as bare hex.
     const given = checksums[key]?.toLowerCase().replace(/^sha256:/, "");
-    const sha256 = given ?? KNOWN_SHA256[`${key}@${version}`];
     if (given !== undefined && !SHA256.test(given)) {
       problems.push(`checksums.${key}: "${checksums[key]}" is not a sha256 ("sha256:" and 64 hex digits)`);
       continue;
     }
-    if (sha256 === undefined) {
-      problems.push(
-        `checksums.${key}: no published sha256 is known for ${key} ${version} (${url}); ` +
-          `download it, review it, and set checksums.${key} to the output of sha256sum`,
-      );
-      continue;
-    }
-    out[key] = { key, version, url: mirrored(url, mirror), sha256 };
+    const sha256 = given ?? KNOWN_SHA256[`${key}@${version}`];
+    const published = publishedAddonChecksum(key, version, url);
+    out[key] = {
+      key,
+      version,
+      url: mirrored(url, mirror),
+      upstreamUrl: url,
+      ...(sha256 !== undefined ? { sha256 } : {}),
+      ...(published ? { published } : {}),
+    };
   }
   if (problems.length > 0) throw new Error(`release files cannot be pinned:\n  ${problems.join("\n  ")}`);
   return out;

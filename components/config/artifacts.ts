@@ -148,8 +148,8 @@ export interface ResolvedArtifact {
 export class MissingChecksumError extends Error {
   constructor(readonly artifact: ArtifactName, readonly version: string) {
     super(
-      `checksums.${artifact}: no published checksum is recorded for ${artifact} ${version}; ` +
-        `set checksums.${artifact} to "sha256:<hex>" (or "sha512:<hex>") from the upstream release page`,
+      `checksums.${artifact}: ${artifact} ${version} has no checksum in the stack, the built-in table or the checksum lock yet; ` +
+        `pulumi up reads upstream's checksum file (or, where upstream publishes none, hashes the first download) and records it in the lock`,
     );
     this.name = "MissingChecksumError";
   }

@@ -1,5 +1,6 @@
-// Files without a checksum are never downloaded: the steps that need them stop with a message
-// naming the setting. This surfaces those messages at preview time, once each, as warnings.
+// Files without a checksum are never downloaded: a step that needs one stops with a message naming
+// the setting. `pulumi up` resolves them before declaring steps (components/program/hostChecksums.ts),
+// so these messages show in a preview, once each, as warnings saying what `pulumi up` will do.
 import * as pulumi from "@pulumi/pulumi";
 import type { Step } from "../scripts/step.js";
 
@@ -12,5 +13,5 @@ export function missingChecksumMessages(steps: readonly Step[]): string[] {
 }
 
 export function warnMissingChecksums(steps: readonly Step[], resource: pulumi.Resource): void {
-  for (const message of missingChecksumMessages(steps)) pulumi.log.warn(`${message} (the step that downloads it will stop until then)`, resource);
+  for (const message of missingChecksumMessages(steps)) pulumi.log.warn(message, resource);
 }

@@ -2,6 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { PoolKind, SandboxKind } from "../manifests/types.js";
 import type { ManifestFetcher } from "../addons/fetch.js";
+import type { ChecksumLock } from "../config/checksumLock.js";
 import type { FunctionSpec } from "../functions/args.js";
 
 /** One node of the cluster and the OpenYurt pool it is placed in. */
@@ -19,7 +20,7 @@ export interface OpenYurtArgs {
   nodes: OpenYurtNodeArgs[];
   /** Pinned OpenYurt release (no leading "v"; default the built-in one). */
   version?: string;
-  /** sha256 of the OpenYurt Helm chart archives, keyed "yurt-manager" / "yurthub" (overrides the table). */
+  /** sha256 of the OpenYurt Helm chart archives, keyed "yurt-manager" / "yurthub" (overrides the chart index's digests). */
   checksums?: Partial<Record<string, string>>;
   /** Pool names (default "cloud" and "edge"). */
   poolNames?: { cloud?: string; edge?: string };
@@ -40,4 +41,6 @@ export interface OpenYurtArgs {
   /** Base URL replacing upstream hosts of release files. */
   artifactMirror?: string;
   fetcher?: ManifestFetcher;
+  /** Where checksums resolved at `pulumi up` are recorded (the charts' digests from the Helm index). */
+  checksumLock?: ChecksumLock;
 }

@@ -72,7 +72,11 @@ export class OpenYurt extends pulumi.ComponentResource {
       args.checksums,
       args.artifactMirror,
     );
-    const files = new ReleaseFiles(artifacts, args.fetcher ?? new HttpManifestFetcher());
+    const files = new ReleaseFiles(artifacts, {
+      fetcher: args.fetcher ?? new HttpManifestFetcher(),
+      ...(args.checksumLock ? { lock: args.checksumLock } : {}),
+      ...(args.artifactMirror ? { artifactMirror: args.artifactMirror } : {}),
+    });
     const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, dependsOn: withOuterDependsOn(opts?.dependsOn, []) };
     const after = (deps: pulumi.Resource[]) => withOuterDependsOn(opts?.dependsOn, deps);
 

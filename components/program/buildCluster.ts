@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { HostCommand, type ConnectionArgs } from "../provider/index.js";
 import { ADDON_ARTIFACTS, type HostConfig, type StackConfig } from "../config/schema.js";
+import type { ChecksumLock } from "../config/checksumLock.js";
 import { criSocketFor, planForHost } from "../scripts/hostSteps.js";
 import { sshConnection, type SecretLookup } from "../nodes/connection.js";
 import { HostBootstrap } from "../nodes/hostBootstrap.js";
@@ -36,6 +37,8 @@ export interface BuildClusterInput {
   readonly repoRoot: string;
   /** How in-cluster release files are obtained (default: HTTPS, checksum-verified). */
   readonly manifestFetcher?: ManifestFetcher;
+  /** Where checksums resolved at `pulumi up` are recorded; without it only pinned release files can be used. */
+  readonly checksumLock?: ChecksumLock;
 }
 
 export interface ClusterOutputs {
@@ -218,6 +221,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
       ...(config.domain ? { domain: config.domain } : {}),
       ...(config.artifactMirror ? { artifactMirror: config.artifactMirror } : {}),
       ...(input.manifestFetcher ? { fetcher: input.manifestFetcher } : {}),
+      ...(input.checksumLock ? { checksumLock: input.checksumLock } : {}),
     },
     { dependsOn: core.joined },
   );
@@ -280,6 +284,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
         ...(functionsEndpoints ? { functionsEndpointsJson: functionsEndpoints } : {}),
         ...(config.artifactMirror ? { artifactMirror: config.artifactMirror } : {}),
         ...(input.manifestFetcher ? { fetcher: input.manifestFetcher } : {}),
+        ...(input.checksumLock ? { checksumLock: input.checksumLock } : {}),
       },
       { dependsOn: [...core.joined, addons, ...addons.knativeReady] },
     );
@@ -294,7 +299,9 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
           create: step.apply((s) => s?.create ?? "true"),
           delete: step.apply((s) => s?.delete ?? "true"),
         },
-        { dependsOn: [yurt], parent: yurt },
+        // Not a child of `yurt` as well: a resource that depends on a component waits for all of its
+        // children, so as one of them it would wait for itself (the real engine's preview hung).
+        { dependsOn: [yurt] },
       );
     }
     outputs = { ...outputs, endpointsJson: yurt.endpointsJson };

@@ -131,7 +131,7 @@ describe("host bootstrap steps", () => {
       "fetch_verified 'https://mirror.example.org/artifacts/github.com/containerd/containerd/releases/download/v2.2.3/containerd-2.2.3-linux-amd64.tar.gz' 'sha256:ca26ef5138f17b847bbeeec36d4bf5e002b54d25858197a870c125d57f44d32f'",
     );
     expect(steps.find((s) => s.name === "kubernetes")!.create).toContain(
-      `missing_checksum 'checksums.kubeadm: no published checksum is recorded for kubeadm 1.35.3; set checksums.kubeadm to "sha256:<hex>" (or "sha512:<hex>") from the upstream release page'`,
+      `missing_checksum 'checksums.kubeadm: kubeadm 1.35.3 has no checksum in the stack, the built-in table or the checksum lock yet; pulumi up reads upstream'\\''s checksum file (or, where upstream publishes none, hashes the first download) and records it in the lock'`,
     );
   });
 });

@@ -8,6 +8,7 @@ import { StandInResource, installMockCluster, settle, valueOf, type MockCluster 
 import { FixtureFetcher, calicoYaml, genericYaml, metallbYaml, servingCoreYaml, sha256 } from "./doubles/releaseFixtures.js";
 import { stringify } from "yaml";
 import { validateObject } from "./validateObject.js";
+import { ChecksumLock } from "../../components/config/checksumLock.js";
 
 let cluster: MockCluster;
 let mod: typeof import("../../components/addons/index.js");
@@ -61,19 +62,19 @@ const urlKey = (url: string) => {
 const checksums = Object.fromEntries(Object.entries(bodies).map(([k, v]) => [k, `sha256:${sha256(v)}`]));
 const versions = { calico: "3.31.5", metallb: "0.15.3", istio: "1.29.2", knative: "1.21.2" };
 
-// Verified chart archives are written under os.tmpdir() (removed at exit); keep them in a directory of our own.
-const originalTmp = process.env.TMPDIR;
+// Verified release files are kept in the cache under $XDG_CACHE_HOME; keep them in a directory of our own.
+const originalCache = process.env.XDG_CACHE_HOME;
 const chartTmp = mkdtempSync(join(tmpdir(), "h2-addons-"));
 afterAll(async () => {
   // Chart archives are written when their inputs resolve: let those land before cleanup.
   await settle(200);
-  if (originalTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = originalTmp;
+  if (originalCache === undefined) delete process.env.XDG_CACHE_HOME;
+  else process.env.XDG_CACHE_HOME = originalCache;
   rmSync(chartTmp, { recursive: true, force: true });
 });
 
 beforeAll(async () => {
-  process.env.TMPDIR = chartTmp;
+  process.env.XDG_CACHE_HOME = chartTmp;
   cluster = await installMockCluster((type, _name, inputs) =>
     // What the provider reports for the ingress gateway Service MetalLB gave an address.
     type === "kubernetes:core/v1:Service" && inputs.spec === undefined
@@ -203,17 +204,35 @@ describe("ClusterAddons under mocks", () => {
     );
   });
 
-  it("refuses to start without a checksum for every release file, listing each", () => {
-    expect(
-      () =>
-        new mod.ClusterAddons("nock", {
-          provider: provider(),
-          sandbox: "containerd",
-          versions,
-          podCidr: "10.244.0.0/16",
-          metallbPool: { addresses: ["192.0.2.240-192.0.2.250"] },
-          nodeNames: ["n0"],
-        }),
-    ).toThrow(/checksums\.calico: no published sha256[\s\S]*checksums\.knative-serving-core:[\s\S]*checksums\.net-istio:/);
+  it("a release file with no pinned checksum is verified against upstream's checksums.txt, recorded in the lock", async () => {
+    const lockDir = mkdtempSync(join(tmpdir(), "h2-lock-"));
+    const lock = new ChecksumLock(join(lockDir, "checksums.lock.json"));
+    // Stands in for Knative's published checksums.txt beside the release files (sha256sum lines).
+    const listing = ["knative-serving-crds", "knative-serving-core", "net-istio"]
+      .map((k) => `${sha256(bodies[k]!)}  ${k.replace("knative-", "")}.yaml`)
+      .join("\n");
+    const fetcher = new FixtureFetcher((url) => (url.endsWith("/checksums.txt") ? listing : bodies[urlKey(url)]!));
+    const pinned = Object.fromEntries(Object.entries(checksums).filter(([k]) => !["knative-serving-crds", "knative-serving-core", "net-istio"].includes(k)));
+    const addons = new mod.ClusterAddons("lk", {
+      provider: provider(),
+      sandbox: "containerd",
+      versions,
+      checksums: pinned,
+      podCidr: "10.244.0.0/16",
+      metallbPool: { addresses: ["192.0.2.240-192.0.2.250"] },
+      nodeNames: ["n0"],
+      fetcher,
+      checksumLock: lock,
+    });
+    await valueOf(addons.domain);
+    await settle(50);
+    const objs = (n: string) => (cluster.byName(n).inputs as { objs: { metadata: { name: string } }[] }).objs;
+    expect(objs("lk-knative-serving").some((o) => o.metadata.name === "config-deployment")).toBe(true);
+    const url = "https://github.com/knative/serving/releases/download/knative-v1.21.2/serving-core.yaml";
+    expect(new ChecksumLock(lock.path).get(url)).toEqual({
+      checksum: `sha256:${sha256(bodies["knative-serving-core"]!)}`,
+      source: "https://github.com/knative/serving/releases/download/knative-v1.21.2/checksums.txt",
+    });
+    rmSync(lockDir, { recursive: true, force: true });
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { addonArtifacts, mirrored, resolveArtifacts, KNOWN_SHA256 } from "../../components/addons/releases.js";
 import { fetchVerified, sha256Hex } from "../../components/addons/fetch.js";
+import { ARTIFACT_VERSION_KEY, DEFAULT_VERSIONS, KNOWN_CHECKSUMS, type ArtifactName } from "../../components/config/artifacts.js";
+import { DEFAULT_OPENYURT_VERSION } from "../../components/openyurt/openyurt.js";
 import { FixtureFetcher, sha256 } from "./doubles/releaseFixtures.js";
 
 const defaults = { calico: "3.31.5", metallb: "0.15.3", istio: "1.29.2", knative: "1.21.2" };
@@ -32,11 +34,46 @@ describe("release file table", () => {
     expect(keys).toEqual(["calico", "metallb", "knative-serving-crds", "knative-serving-core", "net-kourier"]);
   });
 
-  it("uses the known checksum only for the exact version it was found for", () => {
+  it("uses the known checksum only for the exact version it was found for; otherwise upstream's checksum file, or none", () => {
     expect(resolveArtifacts([{ key: "metallb", version: "0.15.3" }]).metallb?.sha256).toBe(KNOWN_SHA256["metallb@0.15.3"]);
-    expect(() => resolveArtifacts([{ key: "metallb", version: "0.15.2" }])).toThrow(
-      "checksums.metallb: no published sha256 is known for metallb 0.15.2 (https://raw.githubusercontent.com/metallb/metallb/v0.15.2/config/manifests/metallb-native.yaml); download it, review it, and set checksums.metallb to the output of sha256sum",
-    );
+    // MetalLB publishes no checksum: at another version the first download is recorded in the lock.
+    expect(resolveArtifacts([{ key: "metallb", version: "0.15.2" }]).metallb).toEqual({
+      key: "metallb",
+      version: "0.15.2",
+      url: "https://raw.githubusercontent.com/metallb/metallb/v0.15.2/config/manifests/metallb-native.yaml",
+      upstreamUrl: "https://raw.githubusercontent.com/metallb/metallb/v0.15.2/config/manifests/metallb-native.yaml",
+    });
+    const r = resolveArtifacts([
+      { key: "knative-serving-core", version: "1.21.2" },
+      { key: "istiod", version: "1.29.2" },
+      { key: "yurthub", version: "1.7.0" },
+    ]);
+    expect(r["knative-serving-core"]?.published).toEqual({
+      kind: "listing",
+      url: "https://github.com/knative/serving/releases/download/knative-v1.21.2/checksums.txt",
+      algorithm: "sha256",
+      fileName: "serving-core.yaml",
+    });
+    expect(r.istiod?.published).toEqual({ kind: "helm-index", url: "https://istio-release.storage.googleapis.com/charts/index.yaml", chart: "istiod", version: "1.29.2" });
+    expect(r.yurthub?.published).toEqual({ kind: "helm-index", url: "https://openyurtio.github.io/openyurt-helm/index.yaml", chart: "yurthub", version: "1.7.0" });
+  });
+
+  it("every known checksum is for the default version of its file", () => {
+    const defaults: Record<string, string> = {
+      calico: DEFAULT_VERSIONS.calico,
+      metallb: DEFAULT_VERSIONS.metallb,
+      knative: DEFAULT_VERSIONS.knative,
+      istio: DEFAULT_VERSIONS.istio,
+      yurt: DEFAULT_OPENYURT_VERSION,
+    };
+    for (const entry of Object.keys(KNOWN_SHA256)) {
+      const [key, version] = entry.split("@") as [string, string];
+      const family = key.startsWith("knative") || key.startsWith("net-") ? "knative" : key.startsWith("istio") ? "istio" : key.startsWith("yurt") ? "yurt" : key;
+      expect(`${key}@${defaults[family]}`).toBe(`${key}@${version}`);
+    }
+    for (const [artifact, known] of Object.entries(KNOWN_CHECKSUMS)) {
+      expect(`${artifact}@${DEFAULT_VERSIONS[ARTIFACT_VERSION_KEY[artifact as ArtifactName]]}`).toBe(`${artifact}@${known!.version}`);
+    }
   });
 
   it("takes the stack's checksum, with or without the sha256: prefix, over the table", () => {
@@ -65,7 +102,6 @@ describe("release file table", () => {
     expect(message.split("\n").slice(1).map((l) => l.trim())).toEqual([
       "checksums.kourier: unknown artifact (known: calico, metallb, istio-base, istiod, istio-gateway, knative-serving-crds, knative-serving-core, net-istio, net-kourier, knative-eventing-crds, knative-eventing-core, knative-in-memory-channel, knative-mt-channel-broker, yurt-manager, yurthub)",
       'versions of calico: "v3.31.5" is not a plain x.y.z version (no leading "v")',
-      "checksums.knative-serving-core: no published sha256 is known for knative-serving-core 1.21.2 (https://github.com/knative/serving/releases/download/knative-v1.21.2/serving-core.yaml); download it, review it, and set checksums.knative-serving-core to the output of sha256sum",
       'checksums.metallb: "md5:abc" is not a sha256 ("sha256:" and 64 hex digits)',
     ]);
   });
