@@ -13,7 +13,8 @@ export const FUNCTION_CATALOG: Readonly<Record<string, FunctionSpec>> = {
 /** A catalog name or a full spec → a full spec; unknown names fail naming the entry. */
 export function resolveFunction(entry: string | FunctionSpec, index: number): FunctionSpec {
   if (typeof entry !== "string") return entry;
-  const spec = FUNCTION_CATALOG[entry];
+  // Own entries only: "constructor" or "toString" are not functions of the catalog.
+  const spec = Object.hasOwn(FUNCTION_CATALOG, entry) ? FUNCTION_CATALOG[entry] : undefined;
   if (!spec) {
     throw new Error(`functions[${index}]: unknown function "${entry}" (catalog: ${Object.keys(FUNCTION_CATALOG).join(", ")}; or give {name, image, port})`);
   }

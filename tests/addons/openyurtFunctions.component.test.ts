@@ -62,6 +62,11 @@ describe("Functions under mocks", () => {
     expect(() => new functions.Functions("x1", { provider: provider(), sandbox: "gvisor", functions: ["nope"], domain: "d" })).toThrow(
       'functions[0]: unknown function "nope" (catalog: helloworld, pyaes, rnn-serving; or give {name, image, port})',
     );
+    // Names every object inherits are not catalog entries.
+    for (const inherited of ["constructor", "toString", "__proto__"])
+      expect(() => new functions.Functions(`x-${inherited}`, { provider: provider(), sandbox: "gvisor", functions: [inherited], domain: "d" })).toThrow(
+        `functions[0]: unknown function "${inherited}"`,
+      );
     expect(() => new functions.Functions("x2", { provider: provider(), sandbox: "gvisor", functions: ["pyaes", "pyaes"], domain: "d" })).toThrow(
       'functions: two functions are both named "pyaes-0"',
     );
