@@ -42,7 +42,11 @@ export function minioStorageClass(): K8sObject {
   };
 }
 
-/** The data volume: a directory on one node (created if missing), pinned there by node affinity. */
+/**
+ * The data volume: a directory on one node, pinned there by node affinity. The directory must exist
+ * (the `minio-data` step makes it, root-only): the kubelet creating a missing one would hide that step
+ * failing, and make it 0755.
+ */
 export function minioPersistentVolume(l: MinioLayout): K8sObject {
   checkMinioLayout(l);
   return {
@@ -55,7 +59,7 @@ export function minioPersistentVolume(l: MinioLayout): K8sObject {
       accessModes: ["ReadWriteOnce"],
       persistentVolumeReclaimPolicy: "Retain",
       storageClassName: MINIO_STORAGE_CLASS,
-      hostPath: { path: l.hostPath, type: "DirectoryOrCreate" },
+      hostPath: { path: l.hostPath, type: "Directory" },
       nodeAffinity: {
         required: {
           nodeSelectorTerms: [

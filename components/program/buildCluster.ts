@@ -18,7 +18,8 @@ import { ClusterAddons, type ManifestFetcher } from "../addons/index.js";
 import { Functions } from "../functions/index.js";
 import { Minio } from "../minio/index.js";
 import { minioDataDirStep } from "../minio/hostScripts.js";
-import { remoteStep } from "../nodes/stepCommands.js";
+import { localStep, remoteStep } from "../nodes/stepCommands.js";
+import { inContainer } from "../scripts/kindSteps.js";
 import { OpenYurt } from "../openyurt/index.js";
 import { PLAYGROUND_APT_PROXY, PlaygroundHosts, type HostLine } from "../playground/playgroundHosts.js";
 
@@ -249,9 +250,11 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
     // The data directory is made (and removed at destroy) by a step on MinIO's node.
     const minioNode = config.minio.node ?? core.nodeNames[0]!;
     const minioHost = core.hosts.find((h) => h.host.name === minioNode);
+    const dataDirStep = minioDataDirStep(config.minio.path, config.minio.retainData);
+    // On its host over SSH; with kind, inside the dev container that is the node.
     const dataDir = minioHost
-      ? [remoteStep(minioNode, minioDataDirStep(config.minio.path, config.minio.retainData), { connection: minioHost.connection, dependsOn: core.joined }, "minio-data")]
-      : [];
+      ? [remoteStep(minioNode, dataDirStep, { connection: minioHost.connection, dependsOn: core.joined }, "minio-data")]
+      : [localStep(config.kind.clusterName, inContainer(config, dataDirStep), { dependsOn: core.joined }, "minio-data")];
     const minio = new Minio(
       "minio",
       {

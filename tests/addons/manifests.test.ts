@@ -123,7 +123,8 @@ describe("Knative Service per sandbox", () => {
 describe("MinIO", () => {
   it("pins the volume to the chosen node and path, without a fixed cluster IP", () => {
     const pv = minioPersistentVolume(layout) as any;
-    expect(pv.spec.hostPath).toEqual({ path: "/var/lib/vhive/minio", type: "DirectoryOrCreate" });
+    // The minio-data step makes the directory (root-only); the kubelet must not make another.
+    expect(pv.spec.hostPath).toEqual({ path: "/var/lib/vhive/minio", type: "Directory" });
     expect(pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values).toEqual(["worker-1"]);
     expect((minioService(layout) as any).spec.clusterIP).toBeUndefined();
     expect(minioEndpoint(layout)).toBe("http://minio-service.default.svc.cluster.local:9000");
