@@ -20,6 +20,7 @@ import { Minio } from "../minio/index.js";
 import { minioDataDirStep } from "../minio/hostScripts.js";
 import { localStep, remoteStep } from "../nodes/stepCommands.js";
 import { inContainer } from "../scripts/kindSteps.js";
+import { bootstrapTokenStep } from "../scripts/bootstrapTokenStep.js";
 import { OpenYurt } from "../openyurt/index.js";
 import { PLAYGROUND_APT_PROXY, PlaygroundHosts, type HostLine } from "../playground/playgroundHosts.js";
 
@@ -123,6 +124,15 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
     connection: cp.connection,
     after: [bootstrap.ready[cp.host.name]!, ...(runtime.ready[cp.host.name] ? [runtime.ready[cp.host.name]!] : [])],
   });
+  // The bootstrap token expires (kubeadm init gives it a TTL): a step per worker makes it valid
+  // again on the control plane right before that worker joins, so a worker added later joins too.
+  const tokenValid = (worker: string) =>
+    remoteStep(
+      cp.host.name,
+      controlPlane.token.apply((token) => bootstrapTokenStep(token, worker)),
+      { connection: cp.connection, dependsOn: [controlPlane.init] },
+      `bootstrap-token-for-${worker}`,
+    );
   const joins = new Workers("workers", {
     controlPlane,
     controlPlaneIp: cpIp,
@@ -131,7 +141,7 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
       nodeIp: w.host.nodeIp ?? w.host.address,
       criSocket: criSocketFor(config, plan(w.host)),
       connection: w.connection,
-      after: [bootstrap.ready[w.host.name]!, runtime.ready[w.host.name]!],
+      after: [bootstrap.ready[w.host.name]!, runtime.ready[w.host.name]!, tokenValid(w.host.name)],
     })),
   });
   return {
