@@ -108,8 +108,11 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     await import("node:fs/promises").then((fs) => fs.mkdir(dir));
     await driver.pause(source);
     const files = await driver.snapshot(source, dir);
-    expect(files.files).toEqual([CHECKPOINT_FILE]);
-    expect((await stat(path.join(dir, CHECKPOINT_FILE))).size).toBeGreaterThan(1024 * 1024);
+    // checkpoint.img, and with uncompressed pages (the default on a runsc that has the option) the
+    // pages in files of their own
+    expect(files.files).toContain(CHECKPOINT_FILE);
+    const sizes = await Promise.all(files.files.map(async (f) => (await stat(path.join(dir, f))).size));
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThan(1024 * 1024);
     // this runsc ends the sandbox it checkpoints; the handle says so instead of pretending
     await expect(driver.resume(source)).rejects.toThrow(/checkpoint ended the sandbox/);
     await driver.stop(source);

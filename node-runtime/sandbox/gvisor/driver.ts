@@ -19,7 +19,7 @@ import { mountInstanceRootfs, unmountInstanceRootfs } from "./instance-rootfs.js
 import { probeNetstack, type NetstackSupport } from "./netstack-probe.js";
 import { buildSandboxSpec, SOCKET_NAME } from "./oci-spec.js";
 import { DEFAULT_RELAY_CACHE_DIR, ensureReaperBinary, ensureRelayBinary } from "./relay-binary.js";
-import { RunscCli, RunscError, type RunscNetwork, type RunscPlatformChoice, type RunscSnapshotOptions } from "./runsc-cli.js";
+import { RunscCli, RunscError, type RunscNetwork, type RunscPlatformChoice, type RunscSnapshotChoice } from "./runsc-cli.js";
 import { findGoferPids, isAlive, treeUsage } from "./sandbox-processes.js";
 import { waitForUnixSocket } from "./unix-socket-wait.js";
 
@@ -63,8 +63,11 @@ export interface GvisorDriverOptions {
   env?: Record<string, string>;
   /** Directory for runsc --debug logs (off by default; they are large). */
   debugLogDir?: string;
-  /** runsc checkpoint / restore options (RunscSnapshotOptions); default none, runsc's own defaults. */
-  snapshot?: Partial<RunscSnapshotOptions>;
+  /**
+   * runsc checkpoint / restore options. Default "auto": the measured MEASURED_SNAPSHOT_OPTIONS
+   * (uncompressed pages, background restore) on runsc 20240930 or later, none on older ones.
+   */
+  snapshot?: RunscSnapshotChoice;
 }
 
 /** Internal state of one sandbox; the orchestrator sees only the SandboxHandle fields. */
@@ -150,7 +153,7 @@ export class GvisorDriver implements SandboxDriver {
       restoreTimeoutMs: options.restoreTimeoutMs ?? 10_000,
       env: options.env ?? { GRPC_POLL_STRATEGY: "poll" },
       debugLogDir: options.debugLogDir,
-      snapshot: options.snapshot ?? {},
+      snapshot: options.snapshot ?? "auto",
     };
     if (this.opts.network !== "none" && this.opts.network !== "netns") {
       throw new Error(`gVisor driver option network must be "none" or "netns", not ${JSON.stringify(this.opts.network)}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { platformForRelease, RunscCli, runscReleaseDate, snapshotFlags, summariseRunscError } from "./runsc-cli.js";
+import { MEASURED_SNAPSHOT_OPTIONS, platformForRelease, RunscCli, runscReleaseDate, snapshotFlags, snapshotOptionsFor, summariseRunscError } from "./runsc-cli.js";
 
 describe("RunscCli", () => {
   it("repeats the same global flags on every call (runsc does not remember create's)", async () => {
@@ -62,5 +62,16 @@ describe("snapshotFlags", () => {
     expect(() => snapshotFlags({ uncompressed: true }, 20221219)).toThrow("runsc snapshot options uncompressed need runsc release 20240930 or later; this runsc is 20221219");
     expect(() => snapshotFlags({ directIo: true }, undefined)).toThrow(/this runsc is of no known release/);
     expect(() => snapshotFlags({ backgroundRestore: true }, 20260420)).toThrow(/backgroundRestore needs uncompressed/);
+  });
+});
+
+describe("snapshotOptionsFor", () => {
+  it("takes the measured options for auto on a runsc that has them, none on an older or unknown one", () => {
+    expect(snapshotOptionsFor("auto", 20260420)).toEqual({ uncompressed: true, backgroundRestore: true });
+    expect(snapshotOptionsFor("auto", 20260420)).toEqual(MEASURED_SNAPSHOT_OPTIONS);
+    expect(snapshotOptionsFor("auto", 20240930)).toEqual(MEASURED_SNAPSHOT_OPTIONS);
+    expect(snapshotOptionsFor("auto", 20221219)).toEqual({});
+    expect(snapshotOptionsFor("auto", undefined)).toEqual({});
+    expect(snapshotOptionsFor({ directIo: true }, 20221219)).toEqual({ directIo: true });
   });
 });

@@ -28,6 +28,7 @@ const VARIANTS: Record<string, Partial<RunscSnapshotOptions>> = {
   "uncompressed, zero pages excluded": { uncompressed: true, excludeZeroPages: true },
   "uncompressed, background": { uncompressed: true, backgroundRestore: true },
   "uncompressed, direct I/O": { uncompressed: true, directIo: true },
+  "uncompressed, background, direct I/O": { uncompressed: true, backgroundRestore: true, directIo: true },
   "uncompressed, zero pages excluded, background": { uncompressed: true, excludeZeroPages: true, backgroundRestore: true },
   "all four": { uncompressed: true, excludeZeroPages: true, backgroundRestore: true, directIo: true },
 };
