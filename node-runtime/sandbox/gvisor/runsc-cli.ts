@@ -37,10 +37,11 @@ export const SNAPSHOT_OPTIONS_RELEASE = 20240930;
 
 /**
  * The options that paid off for helloworld on runsc 20260420 (tests/sandbox/gvisor/measure-restore-options.ts,
- * bench/results/gvisor-restore-options.json; two runs of 10 on this 2-core machine under load 9):
- * uncompressed pages cut restore p50 by about 100 ms cold and 80–230 ms from the page cache (the
- * checkpoint grows from 3.6 to 14.3 MiB); background restore took a further 40–60 ms off from the page cache (and 10–20 ms cold).
- * Excluding zero pages left the checkpoint as large and was slower; direct I/O went either way.
+ * bench/results/gvisor-restore-options.json; three runs of 10 restores on this 2-core machine, load 4 to 9):
+ * uncompressed pages cut restore p50 by 80–140 ms with the page cache dropped and 70–230 ms from
+ * the page cache (the checkpoint grows from 3.6 to 14.3 MiB); background restore took another
+ * 10–18 ms off cold and 4–57 ms warm in every run. Excluding zero pages left the checkpoint as
+ * large, and it and direct I/O stayed within the runs' noise, so they stay off.
  */
 export const MEASURED_SNAPSHOT_OPTIONS: Readonly<Partial<RunscSnapshotOptions>> = { uncompressed: true, backgroundRestore: true };
 
