@@ -61,6 +61,8 @@ declare const handleBrand: unique symbol;
 export type NativeHandle = { readonly [handleBrand]: true };
 
 export interface UffdNative {
+  /** VHUF_ABI_VERSION of the build (absent before version 2). */
+  abiVersion?: number;
   createHandler(socketPath: string, memFilePath: string, handshakeTimeoutMs: number, onEvent: (e: NativeEvent) => void): NativeHandle;
   serve(h: NativeHandle, cfg: NativeServeConfig): void;
   stats(h: NativeHandle): NativeStats;
@@ -71,16 +73,26 @@ export interface UffdNative {
 }
 
 export const NATIVE_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), "native", "build", "Release", "vhuf_uffd.node");
+/** The native ABI these bindings speak (VHUF_ABI_VERSION in native/addon.c). */
+export const NATIVE_ABI_VERSION = 2;
 
 let cached: UffdNative | undefined;
 
 /** Loads the addon once; a missing build gets an error that says how to build it. */
 export function loadUffdNative(): UffdNative {
   if (cached) return cached;
+  let loaded: UffdNative;
   try {
-    cached = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as UffdNative;
+    loaded = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as UffdNative;
   } catch (err) {
     throw new Error(`userfaultfd addon not loadable from ${NATIVE_ADDON_PATH} (build it with "npm run build:native"): ${(err as Error).message}`);
   }
+  // A build left from older sources would post events these bindings no longer wait for.
+  if (loaded.abiVersion !== NATIVE_ABI_VERSION) {
+    throw new Error(
+      `userfaultfd addon at ${NATIVE_ADDON_PATH} was built from other sources (ABI ${loaded.abiVersion ?? 1}, these bindings need ${NATIVE_ABI_VERSION}): rebuild it with "npm run build:native"`,
+    );
+  }
+  cached = loaded;
   return cached;
 }

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NATIVE_ADDON_PATH } from "../../node-runtime/memory/native-binding.js";
+import { NATIVE_ABI_VERSION, NATIVE_ADDON_PATH } from "../../node-runtime/memory/native-binding.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..", "..");
@@ -16,12 +16,23 @@ export function uffdUnavailableReason(): string | undefined {
   return undefined;
 }
 
+/** The ABI of the built addon, read in a child process (a loaded addon cannot be reloaded). */
+function builtAddonAbi(): number | undefined {
+  try {
+    const out = execFileSync(process.execPath, ["-p", `require(${JSON.stringify(NATIVE_ADDON_PATH)}).abiVersion ?? 1`]);
+    return Number(out.toString().trim());
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Builds the addon if `npm run build:native` has not been run yet. node-gyp would download Node's
- * headers; the host has them (the nodejs package ships /usr/include/node), so point it there.
+ * Builds the addon if `npm run build:native` has not been run yet, or rebuilds it when the build
+ * is from older sources. node-gyp would download Node's headers; the host has them (the nodejs
+ * package ships /usr/include/node), so point it there.
  */
 export function ensureAddonBuilt(): void {
-  if (existsSync(NATIVE_ADDON_PATH)) return;
+  if (existsSync(NATIVE_ADDON_PATH) && builtAddonAbi() === NATIVE_ABI_VERSION) return;
   const env = { ...process.env };
   if (!env.npm_config_nodedir && existsSync("/usr/include/node/node_api.h")) env.npm_config_nodedir = "/usr";
   execFileSync("npm", ["run", "build:native"], { cwd: repoRoot, stdio: "ignore", env });

@@ -412,7 +412,14 @@ static napi_value close_handler(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Bumped whenever the events or calls change meaning, so TypeScript refuses a stale build instead
+   of waiting for events it no longer gets (native-binding.ts compares it). */
+#define VHUF_ABI_VERSION 2
+
 static napi_value init(napi_env env, napi_value exports) {
+  napi_value abi;
+  napi_create_uint32(env, VHUF_ABI_VERSION, &abi);
+  napi_set_named_property(env, exports, "abiVersion", abi);
   napi_property_descriptor props[] = {
       {"createHandler", NULL, create_handler, NULL, NULL, NULL, napi_default, NULL},
       {"serve", NULL, serve, NULL, NULL, NULL, napi_default, NULL},
