@@ -244,18 +244,28 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
         "PUT /machine-config 204",
         "PUT /boot-source 204",
         "PUT /drives/rootfs 204",
+        "PUT /drives/rw 204",
         "PUT /network-interfaces/eth0 204",
         "PUT /actions 204",
       ]);
       expect(w[0]!.body).toEqual({ vcpu_count: 1, mem_size_mib: 512, smt: false, track_dirty_pages: false });
       expect(w[1]!.body!.kernel_image_path).toBe("vmlinux");
       expect(w[1]!.body!.boot_args).toContain("init=/.vhfc/init");
+      expect(w[1]!.body!.boot_args).toContain("vhfc.rw=vdb");
       expect(w[1]!.body!.boot_args).toContain(`ip=${slot.guestIp}::${slot.gatewayIp}:255.255.255.252:boot-${tag}:eth0:off`);
-      expect(w[2]!.body).toEqual({ drive_id: "rootfs", path_on_host: "rootfs.ext4", is_root_device: true, is_read_only: false });
-      expect(w[3]!.body).toEqual({ iface_id: "eth0", host_dev_name: slot.tapName, guest_mac: slot.guestMac });
-      expect(w[4]!.body).toEqual({ action_type: "InstanceStart" });
-      // The VM's own disk got our init and the image's start command; the cached image did not.
+      // The image is shared read-only; the VM writes into a small writable layer of its own.
+      expect(w[2]!.body).toEqual({ drive_id: "rootfs", path_on_host: "rootfs.ext4", is_root_device: true, is_read_only: true });
+      expect(w[3]!.body).toEqual({ drive_id: "rw", path_on_host: "rw.ext4", is_root_device: false, is_read_only: false });
+      expect(w[4]!.body).toEqual({ iface_id: "eth0", host_dev_name: slot.tapName, guest_mac: slot.guestMac });
+      expect(w[5]!.body).toEqual({ action_type: "InstanceStart" });
+      // The VM's disk is the prepared image itself (a link: no copy), with our init and the image's
+      // start command; the image store's ext4 did not get them.
       const disk = join(runDir, `boot-${tag}`, "rootfs.ext4");
+      expect(statSync(disk).nlink).toBeGreaterThan(1);
+      const layer = join(runDir, `boot-${tag}`, "rw.ext4");
+      expect(execFileSync("dumpe2fs", ["-h", layer], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })).toContain("vhfc-rw");
+      // Sparse: the layer's blocks on disk are a small part of its size.
+      expect(statSync(layer).blocks * 512).toBeLessThan(statSync(layer).size / 8);
       expect(debugfsCat(disk, "/.vhfc/config")).toContain("arg python3\narg /app/server.py\n");
       expect(debugfsCat(disk, "/.vhfc/config")).toContain("user app\n");
       const initStat = execFileSync("debugfs", ["-R", "stat /.vhfc/init", disk], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
@@ -272,9 +282,11 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       await driver.pause(h);
       const files = await driver.snapshot(h, snapDir);
       await driver.resume(h);
-      expect(files.files.sort()).toEqual(["firecracker-snapshot.json", "memory", "rootfs.ext4", "vmstate"]);
+      expect(files.files.sort()).toEqual(["firecracker-snapshot.json", "memory", "rootfs.ext4", "rw.ext4", "vmstate"]);
+      // The snapshot links the read-only image instead of copying it.
+      expect(statSync(join(snapDir, "rootfs.ext4")).ino).toBe(statSync(disk).ino);
       expect(statSync(join(snapDir, "memory")).size).toBe(512 * 1024 * 1024);
-      expect(writes(record).slice(5).map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([
+      expect(writes(record).slice(6).map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([
         "PUT /snapshot/create 400",
         "PUT /snapshot/create 400",
         "PATCH /vm 204",
@@ -315,8 +327,9 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
         expect(h.endpoint).toEqual({ kind: "tcp", host: slots[i]!.cloneIp, port: 50051 });
         expect(netnsInode(h.pid!)).toBe(statSync(`/var/run/netns/${slots[i]!.netns}`).ino);
         expect(Object.keys(timers[i]!.snapshot()).sort()).toEqual(["FcResume", "LoadVMM"]);
-        // Each clone writes its own copy of the snapshotted disk.
-        expect(statSync(join(runDir, h.instanceId, "rootfs.ext4")).ino).not.toBe(statSync(join(snapDir, "rootfs.ext4")).ino);
+        // Each clone shares the read-only image and writes its own copy of the snapshotted layer.
+        expect(statSync(join(runDir, h.instanceId, "rootfs.ext4")).ino).toBe(statSync(join(snapDir, "rootfs.ext4")).ino);
+        expect(statSync(join(runDir, h.instanceId, "rw.ext4")).ino).not.toBe(statSync(join(snapDir, "rw.ext4")).ino);
       }
       expect(driver.liveInstances().sort()).toEqual([`clone0-${tag}`, `clone1-${tag}`]);
     } finally {
@@ -346,7 +359,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
     const { driver, record, runDir } = makeDriver(version, "incompatible");
     const other = join(work, `snap-other-${version}`);
     mkdirSync(other);
-    for (const f of ["vmstate", "memory", "rootfs.ext4"]) linkSync(join(snapDir, f), join(other, f));
+    for (const f of ["vmstate", "memory", "rootfs.ext4", "rw.ext4"]) linkSync(join(snapDir, f), join(other, f));
     const meta = JSON.parse(readFileSync(join(snapDir, "firecracker-snapshot.json"), "utf8"));
     const otherVersion = version === "1.13.1" ? "1.16.1" : "1.13.1";
     writeFileSync(join(other, "firecracker-snapshot.json"), JSON.stringify({ ...meta, firecrackerVersion: otherVersion, hostCpu: "SomeVendor family 1 model 2 stepping 3 (elsewhere)" }));
@@ -467,9 +480,9 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
       for (const [i, env] of [{ A: "1" }, { A: "1" }, { A: "2" }].entries()) {
         const h = await driver.boot({ ...request(`prep${i}-${tag}`, slot), env }, new StageTimer());
         await driver.stop(h);
-        expect(readdirSync(cache).filter((f) => f.endsWith(".ext4"))).toHaveLength(i < 2 ? 1 : 2);
+        expect(readdirSync(cache).filter((f) => f.endsWith(".ext4") && !f.startsWith("writable-layer-"))).toHaveLength(i < 2 ? 1 : 2);
       }
-      for (const f of readdirSync(cache)) expect(debugfsCat(join(cache, f), "/.vhfc/config")).toMatch(/env A=[12]\n/);
+      for (const f of readdirSync(cache).filter((f) => !f.startsWith("writable-layer-"))) expect(debugfsCat(join(cache, f), "/.vhfc/config")).toMatch(/env A=[12]\n/);
     } finally {
       await give(slot);
     }
@@ -594,8 +607,11 @@ describe.skipIf(!isRoot)("FirecrackerDriver in jailer mode (jailer double, v1.16
     expect(status).toMatch(/^Gid:\s+10000\s+10000/m);
     expect(netnsInode(booted.pid!)).toBe(statSync(`/var/run/netns/${slot.netns}`).ino);
     const root = join(jailOf(`jboot-${tag}`), "root");
-    expect(readdirSync(root).sort()).toEqual(["api.socket", "firecracker-double-1.16.1", "rootfs.ext4", "vmlinux"]);
-    expect(statSync(join(root, "rootfs.ext4")).uid).toBe(10000);
+    expect(readdirSync(root).sort()).toEqual(["api.socket", "firecracker-double-1.16.1", "rootfs.ext4", "rw.ext4", "vmlinux"]);
+    // The image is shared read-only and stays ours; only the VM's writable layer is the jail's.
+    expect(sharedReadOnly(join(root, "rootfs.ext4")).writableByOthers).toBe(false);
+    expect(statSync(join(root, "rootfs.ext4")).uid).toBe(0);
+    expect(statSync(join(root, "rw.ext4")).uid).toBe(10000);
     // The kernel every VM shares is linked in, still ours and writable by no jail.
     expect(statSync(join(root, "vmlinux")).ino).toBe(statSync(kernel).ino);
     expect(sharedReadOnly(kernel)).toEqual({ uid: 0, writableByOthers: false, readableByOthers: true });
@@ -608,7 +624,7 @@ describe.skipIf(!isRoot)("FirecrackerDriver in jailer mode (jailer double, v1.16
     await driver.snapshot(booted, snap);
     await driver.stop(booted);
     expect(existsSync(jailOf(`jboot-${tag}`))).toBe(false);
-    expect(readdirSync(snap).sort()).toEqual(["firecracker-snapshot.json", "memory", "rootfs.ext4", "vmstate"]);
+    expect(readdirSync(snap).sort()).toEqual(["firecracker-snapshot.json", "memory", "rootfs.ext4", "rw.ext4", "vmstate"]);
     // Written by the jailed VMM, taken back before any other jail links them.
     for (const f of ["vmstate", "memory"]) expect(sharedReadOnly(join(snap, f))).toEqual({ uid: 0, writableByOthers: false, readableByOthers: true });
 
@@ -618,7 +634,7 @@ describe.skipIf(!isRoot)("FirecrackerDriver in jailer mode (jailer double, v1.16
       expect(statSync(join(fileRoot, "snapshot", f)).ino).toBe(statSync(join(snap, f)).ino);
       expect(sharedReadOnly(join(fileRoot, "snapshot", f)).writableByOthers).toBe(false);
     }
-    expect(statSync(join(fileRoot, "rootfs.ext4")).uid).toBe(10000);
+    expect(statSync(join(fileRoot, "rw.ext4")).uid).toBe(10000);
     await driver.stop(fileClone);
 
     const clone = await driver.restore({ ...request(`jclone-${tag}`, slot), snapshotDir: snap, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer());

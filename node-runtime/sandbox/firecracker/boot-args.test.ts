@@ -6,9 +6,9 @@ import { buildInjectScript } from "./rootfs.js";
 const slot = { index: 0, netns: "n", tapName: "tap0", guestIp: "172.16.0.2", guestMac: "02:fc:00:00:00:01", gatewayIp: "172.16.0.1", prefixLength: 30, cloneIp: "10.210.0.1" };
 
 describe("kernel command line", () => {
-  it("adds our init and the guest address in ip= syntax", () => {
+  it("adds our init, the writable layer's device and the guest address in ip= syntax", () => {
     expect(buildBootArgs(DEFAULT_BASE_BOOT_ARGS, slot, "fn-1")).toBe(
-      `${DEFAULT_BASE_BOOT_ARGS} init=/.vhfc/init ip=172.16.0.2::172.16.0.1:255.255.255.252:fn-1:eth0:off`,
+      `${DEFAULT_BASE_BOOT_ARGS} init=/.vhfc/init vhfc.rw=vdb ip=172.16.0.2::172.16.0.1:255.255.255.252:fn-1:eth0:off`,
     );
   });
 

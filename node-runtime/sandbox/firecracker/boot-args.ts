@@ -3,6 +3,10 @@ import type { NetworkSlot } from "../../network/types.js";
 /** Where our init lives inside every guest root filesystem. */
 export const GUEST_INIT_PATH = "/.vhfc/init";
 export const GUEST_CONFIG_PATH = "/.vhfc/config";
+/** Directories our init needs in the read-only image: the writable layer's mount and the merged root. */
+export const GUEST_LAYER_DIRS = ["/.vhfc/rw", "/.vhfc/root", "/proc", "/dev"] as const;
+/** The writable layer is the second virtio disk (the root disk is always the first). */
+export const WRITABLE_LAYER_DEVICE = "vdb";
 
 /** Serial console, reboot on panic, no PCI scan, no keyboard probing: the usual microVM line. */
 export const DEFAULT_BASE_BOOT_ARGS = "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
@@ -21,7 +25,7 @@ export function prefixToNetmask(prefixLength: number): string {
  * when built with IP_PNP; our init applies it again itself, so either kernel works.
  */
 export function buildBootArgs(base: string, slot: NetworkSlot | undefined, hostname: string): string {
-  const parts = [base.trim(), `init=${GUEST_INIT_PATH}`];
+  const parts = [base.trim(), `init=${GUEST_INIT_PATH}`, `vhfc.rw=${WRITABLE_LAYER_DEVICE}`];
   if (slot !== undefined) {
     parts.push(`ip=${slot.guestIp}::${slot.gatewayIp}:${prefixToNetmask(slot.prefixLength)}:${hostname}:eth0:off`);
   }

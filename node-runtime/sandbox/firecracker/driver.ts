@@ -22,7 +22,7 @@ import { FirecrackerApiClient } from "./api-client.js";
 import type { SnapshotType } from "./api-types.js";
 import { DEFAULT_BASE_BOOT_ARGS, buildBootArgs } from "./boot-args.js";
 import { buildGuestConfig } from "./guest-config.js";
-import { cloneDiskImage } from "./rootfs.js";
+import { cloneDiskImage, writableLayerTemplate } from "./rootfs.js";
 import { preparedImage } from "./prepared-image.js";
 import { describeHostCpu, readSnapshotMeta, snapshotLoadProblems, writeSnapshotMeta, type FirecrackerSnapshotMeta } from "./snapshot-meta.js";
 import type { UffdHandlerLauncher, UffdHandlerSession } from "./uffd-seam.js";
@@ -53,6 +53,8 @@ export interface FirecrackerDriverOptions {
   runDir: string;
   /** Cache of function images with our init written in; default `<runDir>/../prepared-images`. */
   preparedImageDir?: string;
+  /** Size of each VM's writable layer (sparse: only what the guest writes takes space). Default 1024 MiB. */
+  writableLayerMiB?: number;
   /**
    * Run every VM under the jailer: chroot per VM, dropped uid/gid, its network namespace. Files all
    * VMs share (kernel, a snapshot's vmstate and memory) are linked into each jail owned by this
@@ -110,6 +112,7 @@ export class FirecrackerDriver implements SandboxDriver {
   private readonly bootArgsBase: string;
   private readonly snapshotType: SnapshotType;
   private readonly preparedDir: string;
+  private readonly writableLayerMiB: number;
 
   constructor(private readonly opts: FirecrackerDriverOptions) {
     for (const field of ["firecrackerBin", "kernelPath", "guestInitBinary", "runDir"] as const) {
@@ -119,6 +122,8 @@ export class FirecrackerDriver implements SandboxDriver {
     this.bootArgsBase = opts.bootArgs ?? DEFAULT_BASE_BOOT_ARGS;
     this.snapshotType = opts.snapshotType ?? "Full";
     this.preparedDir = resolve(opts.preparedImageDir ?? join(opts.runDir, "..", "prepared-images"));
+    this.writableLayerMiB = opts.writableLayerMiB ?? 1024;
+    if (!Number.isInteger(this.writableLayerMiB) || this.writableLayerMiB < 16) throw new Error(`FirecrackerDriver: option writableLayerMiB must be an integer ≥ 16, got ${opts.writableLayerMiB}`);
     checkSocketPathRoom(this.mode, resolve(opts.runDir), opts.firecrackerBin);
   }
 
@@ -136,9 +141,11 @@ export class FirecrackerDriver implements SandboxDriver {
       let record: VmRecord | undefined;
       try {
         const prepared = await preparedImage(this.preparedDir, image, resolve(this.opts.guestInitBinary), buildGuestConfig(req.image, req.env));
-        await cloneDiskImage(prepared, join(root, IN_JAIL.rootfs));
+        // The image is shared read-only (a link, not a copy); the VM writes into a layer of its own.
+        await this.shareReadOnly(prepared, join(root, IN_JAIL.rootfs));
+        await cloneDiskImage(await writableLayerTemplate(this.preparedDir, this.writableLayerMiB), join(root, IN_JAIL.writableLayer));
         await this.shareReadOnly(resolve(this.opts.kernelPath), join(root, IN_JAIL.kernel));
-        await this.handOver(root, [IN_JAIL.rootfs]);
+        await this.handOver(root, [IN_JAIL.writableLayer]);
         record = await this.startVmm(req, root, removeOnStop, req.vcpus, req.memoryMiB);
         const c = record.client;
         await c.putMachineConfig({
@@ -151,7 +158,8 @@ export class FirecrackerDriver implements SandboxDriver {
           kernel_image_path: IN_JAIL.kernel,
           boot_args: buildBootArgs(this.bootArgsBase, req.network, req.instanceId),
         });
-        await c.putDrive({ drive_id: "rootfs", path_on_host: IN_JAIL.rootfs, is_root_device: true, is_read_only: false });
+        await c.putDrive({ drive_id: "rootfs", path_on_host: IN_JAIL.rootfs, is_root_device: true, is_read_only: true });
+        await c.putDrive({ drive_id: "rw", path_on_host: IN_JAIL.writableLayer, is_root_device: false, is_read_only: false });
         if (req.network !== undefined) {
           await c.putNetworkInterface({ iface_id: IFACE_ID, host_dev_name: req.network.tapName, guest_mac: req.network.guestMac });
         }
@@ -171,7 +179,7 @@ export class FirecrackerDriver implements SandboxDriver {
     const meta = await readSnapshotMeta(snapDir).catch((e: unknown) => {
       throw new SandboxStateError(e instanceof Error ? e.message : String(e), { cause: e });
     });
-    for (const f of [SNAPSHOT_FILES.vmstate, SNAPSHOT_FILES.memory, SNAPSHOT_FILES.rootfs]) {
+    for (const f of [SNAPSHOT_FILES.vmstate, SNAPSHOT_FILES.memory, SNAPSHOT_FILES.rootfs, SNAPSHOT_FILES.writableLayer]) {
       await stat(join(snapDir, f)).catch(() => {
         throw new SandboxStateError(`snapshot ${snapDir} lacks ${f}`);
       });
@@ -187,11 +195,12 @@ export class FirecrackerDriver implements SandboxDriver {
         const jail = await this.prepareJail(req.instanceId);
         removeOnStop = jail.removeOnStop;
         const root = jail.root;
-        await cloneDiskImage(join(snapDir, SNAPSHOT_FILES.rootfs), join(root, IN_JAIL.rootfs));
+        await this.shareReadOnly(join(snapDir, SNAPSHOT_FILES.rootfs), join(root, IN_JAIL.rootfs));
+        await cloneDiskImage(join(snapDir, SNAPSHOT_FILES.writableLayer), join(root, IN_JAIL.writableLayer));
         await mkdir(join(root, IN_JAIL.snapshotDir));
         await this.shareReadOnly(join(snapDir, SNAPSHOT_FILES.vmstate), join(root, IN_JAIL.vmstate));
         if (req.memory.kind === "file") await this.shareReadOnly(join(snapDir, SNAPSHOT_FILES.memory), join(root, IN_JAIL.memory));
-        await this.handOver(root, [IN_JAIL.rootfs, IN_JAIL.snapshotDir]);
+        await this.handOver(root, [IN_JAIL.writableLayer, IN_JAIL.snapshotDir]);
         record = await this.startVmm(req, root, jail.removeOnStop, meta.vcpus, meta.memoryMiB);
         // Only a running VMM says its version; check before loading anything into it.
         const problems = snapshotLoadProblems(meta, { firecrackerVersion: record.firecrackerVersion, hostCpu: await describeHostCpu(), vcpus: req.vcpus, memoryMiB: req.memoryMiB });
@@ -284,7 +293,9 @@ export class FirecrackerDriver implements SandboxDriver {
     // Written by the jailed VMM as uid/gid: take them back before any other jail links them.
     await this.takeBack([join(target, SNAPSHOT_FILES.vmstate), join(target, SNAPSHOT_FILES.memory)]);
     // The disk as it is at the pause, so clones see the files the snapshotted memory refers to.
-    await cloneDiskImage(join(r.root, IN_JAIL.rootfs), join(target, SNAPSHOT_FILES.rootfs));
+    // The read-only image is linked (it never changes); only the small writable layer is copied.
+    await linkOrCopy(join(r.root, IN_JAIL.rootfs), join(target, SNAPSHOT_FILES.rootfs));
+    await cloneDiskImage(join(r.root, IN_JAIL.writableLayer), join(target, SNAPSHOT_FILES.writableLayer));
     const meta: FirecrackerSnapshotMeta = {
       format: 1,
       snapshotType: type,
@@ -300,7 +311,7 @@ export class FirecrackerDriver implements SandboxDriver {
     };
     await writeSnapshotMeta(target, meta);
     r.baseMemory = { file: join(target, SNAPSHOT_FILES.memory), snapshotDir: target };
-    return { files: [SNAPSHOT_FILES.vmstate, SNAPSHOT_FILES.memory, SNAPSHOT_FILES.rootfs, SNAPSHOT_FILES.meta] };
+    return { files: [SNAPSHOT_FILES.vmstate, SNAPSHOT_FILES.memory, SNAPSHOT_FILES.rootfs, SNAPSHOT_FILES.writableLayer, SNAPSHOT_FILES.meta] };
   }
 
   async stop(h: SandboxHandle): Promise<void> {

@@ -1,7 +1,7 @@
-import { writeFile } from "node:fs/promises";
+import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execCommand } from "./exec-command.js";
-import { GUEST_CONFIG_PATH, GUEST_INIT_PATH } from "./boot-args.js";
+import { GUEST_CONFIG_PATH, GUEST_INIT_PATH, GUEST_LAYER_DIRS } from "./boot-args.js";
 
 /**
  * Copy-on-write clone of an ext4 image: `cp --reflink=auto --sparse=always` shares extents on
@@ -12,11 +12,33 @@ export async function cloneDiskImage(source: string, target: string): Promise<vo
   await execCommand("cp", ["--reflink=auto", "--sparse=always", source, target]);
 }
 
+/**
+ * An empty ext4 file system of `sizeMiB`, made once and cloned for each VM's writable layer: a sparse
+ * copy moves only its metadata (a few MiB), so a VM start copies no disk. Lazy inode-table and
+ * journal initialisation keep the template small.
+ */
+export async function writableLayerTemplate(dir: string, sizeMiB: number): Promise<string> {
+  const target = join(dir, `writable-layer-${sizeMiB}MiB.ext4`);
+  try {
+    await access(target);
+    return target;
+  } catch {
+    // not made yet
+  }
+  await mkdir(dir, { recursive: true });
+  const tmp = `${target}.${process.pid}.tmp`;
+  await execCommand("mkfs.ext4", ["-q", "-F", "-L", "vhfc-rw", "-E", "lazy_itable_init=1,lazy_journal_init=1", tmp, `${sizeMiB}M`]);
+  await rename(tmp, target);
+  return target;
+}
+
 /** debugfs commands that (re)place our init and its config in an ext4 image. Pure. */
 export function buildInjectScript(initOnHost: string, configOnHost: string): string {
   const dir = GUEST_INIT_PATH.slice(0, GUEST_INIT_PATH.lastIndexOf("/"));
   return [
     `mkdir ${dir}`,
+    // Already there in most images; debugfs reports that and goes on.
+    ...GUEST_LAYER_DIRS.map((d) => `mkdir ${d}`),
     `rm ${GUEST_INIT_PATH}`,
     `write ${initOnHost} ${GUEST_INIT_PATH}`,
     `sif ${GUEST_INIT_PATH} mode 0100755`,

@@ -12,7 +12,10 @@ export const IN_JAIL = {
   /** Where the REAP page-fault handler listens for the VMM (restores with a Uffd backend). */
   uffdSocket: "uffd.socket",
   kernel: "vmlinux",
+  /** The prepared function image: read-only, shared by every VM of the revision (a hard link, no copy). */
   rootfs: "rootfs.ext4",
+  /** The VM's own small writable disk, laid over the image by our init (overlayfs). */
+  writableLayer: "rw.ext4",
   snapshotDir: "snapshot",
   vmstate: "snapshot/vmstate",
   memory: "snapshot/memory",
@@ -22,7 +25,10 @@ export const IN_JAIL = {
 export const SNAPSHOT_FILES = {
   vmstate: "vmstate",
   memory: "memory",
+  /** The read-only image the VM ran on, linked (it never changes, so nothing is copied). */
   rootfs: "rootfs.ext4",
+  /** The VM's writable layer as it was at the pause. */
+  writableLayer: "rw.ext4",
   meta: "firecracker-snapshot.json",
 } as const;
 

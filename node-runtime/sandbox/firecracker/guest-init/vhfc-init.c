@@ -81,6 +81,37 @@ static char *read_file(const char *path) {
   return buf;
 }
 
+/* The root disk is the function image, read-only and shared by every VM of the revision; the
+ * VM's writes go to a small disk of its own, named by the kernel argument vhfc.rw=<device> and laid
+ * over the image with overlayfs. The merged tree becomes the root before anything else runs. */
+static void enter_writable_root(void) {
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) die("mount /proc: %s", strerror(errno));
+  char *cmdline = read_file("/proc/cmdline");
+  umount("/proc");
+  const char *arg = cmdline ? strstr(cmdline, "vhfc.rw=") : NULL;
+  if (!arg) {
+    free(cmdline);
+    return; /* a writable root disk: nothing to lay over it */
+  }
+  arg += strlen("vhfc.rw=");
+  size_t n = strcspn(arg, " \n");
+  char dev[48];
+  if (n == 0 || n > 32 || memchr(arg, '/', n)) die("vhfc.rw= must name a block device, got %.*s", (int)n, arg);
+  snprintf(dev, sizeof dev, "/dev/%.*s", (int)n, arg);
+  free(cmdline);
+  /* A kernel with DEVTMPFS_MOUNT has mounted it already. */
+  if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL) != 0 && errno != EBUSY) die("mount /dev: %s", strerror(errno));
+  if (mount(dev, "/.vhfc/rw", "ext4", MS_NOATIME, NULL) != 0) die("mount the writable layer %s: %s", dev, strerror(errno));
+  /* The new root mounts its own /dev; this one only served to find the device. */
+  umount2("/dev", MNT_DETACH);
+  mkdir("/.vhfc/rw/upper", 0755);
+  mkdir("/.vhfc/rw/work", 0755);
+  if (mount("overlay", "/.vhfc/root", "overlay", 0, "lowerdir=/,upperdir=/.vhfc/rw/upper,workdir=/.vhfc/rw/work") != 0)
+    die("overlay the writable layer on the image: %s", strerror(errno));
+  if (chdir("/.vhfc/root") != 0 || mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0)
+    die("switch to the merged root: %s", strerror(errno));
+}
+
 static void mount_kernel_filesystems(void) {
   static const struct { const char *src, *dst, *type; unsigned long flags; } mounts[] = {
     {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC},
@@ -332,7 +363,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--config")) config_path = argv[i + 1], test_mode = 1;
     else die("unknown option %s", argv[i]);
   }
-  if (!test_mode) mount_kernel_filesystems();
+  if (!test_mode) {
+    enter_writable_root();
+    mount_kernel_filesystems();
+  }
 
   char *cmdline = read_file(cmdline_path);
   if (!cmdline) die("cannot read %s: %s", cmdline_path, strerror(errno));
