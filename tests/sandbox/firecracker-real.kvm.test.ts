@@ -19,6 +19,7 @@ import { StageTimer } from "../../node-runtime/metrics/stages.js";
 import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
 import { createFirecrackerSandbox, type FirecrackerSandbox } from "../../node-runtime/sandbox/firecracker/create-firecracker-sandbox.js";
 import { FIRECRACKER_DEFAULT_MACHINE } from "../../node-runtime/sandbox/firecracker/driver.js";
+import { vmName } from "../../node-runtime/sandbox/firecracker/vm-layout.js";
 import { ensureHelloworldImage, HELLOWORLD_PORT } from "../fixtures/helloworld.js";
 
 const bin = process.env.FIRECRACKER_BIN;
@@ -90,6 +91,26 @@ async function sandbox(name: string, extra: Partial<Parameters<typeof createFire
   return s;
 }
 
+/** The VM's serial console and VMM log (direct mode), for a failure's message. */
+function vmLogTail(sandboxName: string, instanceId: string): string {
+  const log = join(work, sandboxName, "firecracker", "vms", vmName(instanceId), "firecracker.log");
+  return existsSync(log) ? readFileSync(log, "utf8").split("\n").slice(-40).join("\n") : `(no log at ${log})`;
+}
+
+/** SayHello, failing with the VM's own log when it never answers. */
+async function answers(sandboxName: string, handle: SandboxHandle, host: string, name: string): Promise<string> {
+  try {
+    return await sayHello(host, name);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- ${handle.instanceId}: firecracker.log ---\n${vmLogTail(sandboxName, handle.instanceId)}`);
+  }
+}
+
+function needSnapshot(): string {
+  if (fullSnapshot === "") throw new Error("no Full snapshot: the boot case failed before taking it");
+  return fullSnapshot;
+}
+
 async function start<T extends SandboxHandle>(s: FirecrackerSandbox, run: Promise<T>): Promise<T> {
   const handle = await run;
   live.push({ sandbox: s, handle });
@@ -135,12 +156,13 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     const slot = await s.pool.acquire();
     const timer = new StageTimer();
     const booted = await start(s, s.driver.boot(request(`boot-${tag}`, slot), timer));
-    expect(await sayHello(slot.cloneIp, "boot")).toBe("Hello, boot!");
+    expect(await answers("fc", booted, slot.cloneIp, "boot")).toBe("Hello, boot!");
     console.log("boot stages (µs):", timer.snapshot());
-    fullSnapshot = join(work, "snapshot-full");
-    mkdirSync(fullSnapshot);
+    const snapshotDir = join(work, "snapshot-full");
+    mkdirSync(snapshotDir);
     await s.driver.pause(booted);
-    await s.driver.snapshot(booted, fullSnapshot);
+    await s.driver.snapshot(booted, snapshotDir);
+    fullSnapshot = snapshotDir;
     await stop(s, booted);
     await s.pool.release(slot);
     expect(readdirSync(fullSnapshot).sort()).toEqual(expect.arrayContaining(["firecracker-snapshot.json", "memory", "vmstate"]));
@@ -153,12 +175,12 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
       [0, 1].map(async (i) => {
         const slot = await s.pool.acquire();
         const timer = new StageTimer();
-        const h = await start(s, s.driver.restore({ ...request(`clone${i}-${tag}`, slot), snapshotDir: fullSnapshot, memory: { kind: "file" } }, timer));
+        const h = await start(s, s.driver.restore({ ...request(`clone${i}-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "file" } }, timer));
         return { h, slot, timer };
       }),
     );
     for (const [i, c] of clones.entries()) {
-      expect(await sayHello(c.slot.cloneIp, `clone${i}`)).toBe(`Hello, clone${i}!`);
+      expect(await answers("fc", c.h, c.slot.cloneIp, `clone${i}`)).toBe(`Hello, clone${i}!`);
       console.log(`clone${i} stages (µs):`, c.timer.snapshot(), "rss:", (await s.driver.stats(c.h)).rssBytes);
     }
     for (const c of clones) {
@@ -172,8 +194,8 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     const s = sandboxes[0]!;
     const workingSetPath = join(work, "helloworld.reap");
     const slot = await s.pool.acquire();
-    const rec = await start(s, s.driver.restore({ ...request(`rec-${tag}`, slot), snapshotDir: fullSnapshot, memory: { kind: "uffd", mode: "record", workingSetPath } }, new StageTimer()));
-    expect(await sayHello(slot.cloneIp, "record")).toBe("Hello, record!");
+    const rec = await start(s, s.driver.restore({ ...request(`rec-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "record", workingSetPath } }, new StageTimer()));
+    expect(await answers("fc", rec, slot.cloneIp, "record")).toBe("Hello, record!");
     const recorded = (await s.driver.firstInvocationDone(rec)) as { mode: string; recordedPages: Uint32Array; workingSetBytes: number };
     expect(recorded.mode).toBe("record");
     expect(recorded.recordedPages.length).toBeGreaterThan(100);
@@ -181,8 +203,8 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     await stop(s, rec);
 
     const timer = new StageTimer();
-    const pre = await start(s, s.driver.restore({ ...request(`pre-${tag}`, slot), snapshotDir: fullSnapshot, memory: { kind: "uffd", mode: "prefetch", workingSetPath } }, timer));
-    expect(await sayHello(slot.cloneIp, "record")).toBe("Hello, record!");
+    const pre = await start(s, s.driver.restore({ ...request(`pre-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath } }, timer));
+    expect(await answers("fc", pre, slot.cloneIp, "record")).toBe("Hello, record!");
     const prefetched = (await s.driver.firstInvocationDone(pre)) as { mode: string; reusedPages: number; uniquePages: number; rerecord: boolean };
     console.log("REAP record:", recorded.recordedPages.length, "pages; prefetch:", prefetched, "stages (µs):", timer.snapshot());
     expect(prefetched.mode).toBe("prefetch");
@@ -198,15 +220,15 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
   it("Diff snapshot: a restored VM with dirty-page tracking is snapshotted on top of its base memory and restores again", async () => {
     const s = await sandbox("df", { snapshotType: "Diff" }, (octet + 1) % 255);
     const slot = await s.pool.acquire();
-    const restored = await start(s, s.driver.restore({ ...request(`diffbase-${tag}`, slot), snapshotDir: fullSnapshot, memory: { kind: "file" } }, new StageTimer()));
-    expect(await sayHello(slot.cloneIp, "before-diff")).toBe("Hello, before-diff!");
+    const restored = await start(s, s.driver.restore({ ...request(`diffbase-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "file" } }, new StageTimer()));
+    expect(await answers("df", restored, slot.cloneIp, "before-diff")).toBe("Hello, before-diff!");
     const diff = join(work, "snapshot-diff");
     mkdirSync(diff);
     await s.driver.pause(restored);
     await s.driver.snapshot(restored, diff);
     await stop(s, restored);
     const again = await start(s, s.driver.restore({ ...request(`diff-${tag}`, slot), snapshotDir: diff, memory: { kind: "file" } }, new StageTimer()));
-    expect(await sayHello(slot.cloneIp, "after-diff")).toBe("Hello, after-diff!");
+    expect(await answers("df", again, slot.cloneIp, "after-diff")).toBe("Hello, after-diff!");
     await stop(s, again);
     await s.pool.release(slot);
     expect(vmmProcessesOfThisSuite()).toEqual([]);
