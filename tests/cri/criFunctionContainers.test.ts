@@ -7,6 +7,8 @@ import { FUNCTION_ANNOTATIONS } from "../../node-runtime/api/cri/functionContain
 import { RecordingFunctionBackend } from "../doubles/functionBackend/recordingFunctionBackend.js";
 import { CriTestClient } from "./criTestClient.js";
 import { PAUSE_REF, PrivateContainerd } from "./privateContainerd.js";
+import { skipReason } from "../requirements.js";
+import { CRI_SPEC } from "../upstream-specs.js";
 
 // How the proxy handles function containers, against a real containerd: what it starts, where it
 // points the queue-proxy (a relay per pod that outlives restarts of the function), what kubelet's
@@ -14,6 +16,8 @@ import { PAUSE_REF, PrivateContainerd } from "./privateContainerd.js";
 // The orchestrator behind it is a recording double here (each instance a TCP listener that names
 // itself); tests/cri/criKnativeGvisor.test.ts and tests/kubelet/ run the real one.
 
+// The file-level hooks start containerd only when a test runs (vitest skips them with every test).
+const skip = skipReason("criFunctionContainers.test", { root: "a private containerd", specs: [CRI_SPEC] });
 const containerd = new PrivateContainerd(`fn${process.pid}`);
 const backend = new RecordingFunctionBackend();
 const stateFile = `${containerd.root}/proxy-state.json`;
@@ -148,7 +152,7 @@ afterAll(async () => {
   await containerd.destroy();
 });
 
-describe("CRI proxy: function containers", () => {
+describe.skipIf(skip !== undefined)("CRI proxy: function containers", () => {
   it("starts the function from GUEST_IMAGE and gives the queue-proxy an address that reaches it", async () => {
     const p = await knativePod("hello-1", "hello-00001", { TARGET: "world" });
     const started = backend.started.at(-1)!;

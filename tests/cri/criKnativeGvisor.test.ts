@@ -11,15 +11,15 @@ import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/hellowo
 import { gvisorUnavailable } from "../sandbox/gvisor/harness.js";
 import { CriTestClient } from "./criTestClient.js";
 import { PAUSE_REF, PrivateContainerd } from "./privateContainerd.js";
+import { skipReason } from "../requirements.js";
+import { CRI_SPEC } from "../upstream-specs.js";
 
 // kubelet's side of a Knative pod, played through the node runtime's CRI socket with a real
 // containerd for the stub and queue-proxy containers, and the real orchestrator running vHive's
 // helloworld in gVisor. The queue-proxy is a stand-in that calls SayHello at GUEST_ADDR:GUEST_PORT.
 
 // Upstream runsc by default, Debian's with VHIVE_RUNTIMES=debian.
-const unavailable = gvisorUnavailable();
-const skip = unavailable !== undefined;
-if (skip) console.warn(`criKnativeGvisor skipped: ${unavailable}`);
+const skip = skipReason("criKnativeGvisor.test", { specs: [CRI_SPEC], unavailable: gvisorUnavailable() }) !== undefined;
 
 const STANDIN = fileURLToPath(new URL("./queue-proxy-standin.py", import.meta.url));
 const containerd = new PrivateContainerd(`kn${process.pid}`);

@@ -1,21 +1,30 @@
-import { fileURLToPath } from "node:url";
-import { resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { CRI_SPEC, upstreamSpecPath } from "../upstream-specs.js";
 
-// A CRI client for tests, generated at run time from the upstream CRI spec in ../shared/specs.
-// It plays kubelet's part: typed calls in, typed responses out.
+// A CRI client for tests, generated at run time from the upstream CRI spec (tests/upstream-specs.ts).
+// It plays kubelet's part: typed calls in, typed responses out. The spec is read on first use, so a
+// test that skips without it can still import this file.
 
-export const CRI_SPEC = resolve(fileURLToPath(new URL("../../", import.meta.url)), "../shared/specs/cri/api-v0.35.0.proto");
-
-const definition = protoLoader.loadSync(CRI_SPEC, { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
-const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+interface CriPackage {
+  definition: protoLoader.PackageDefinition;
   runtime: { v1: { RuntimeService: grpc.ServiceClientConstructor; ImageService: grpc.ServiceClientConstructor } };
-};
+}
+
+let loaded: CriPackage | undefined;
+
+function criPackage(): CriPackage {
+  if (loaded === undefined) {
+    const definition = protoLoader.loadSync(upstreamSpecPath(CRI_SPEC), { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as Pick<CriPackage, "runtime">;
+    loaded = { definition, runtime: pkg.runtime };
+  }
+  return loaded;
+}
 
 /** The spec's serializers for a method, to compare raw bytes in tests. */
 export function methodCodec(service: "RuntimeService" | "ImageService", method: string) {
-  const m = (definition[`runtime.v1.${service}`] as Record<string, protoLoader.MethodDefinition<object, object>>)[method];
+  const m = (criPackage().definition[`runtime.v1.${service}`] as Record<string, protoLoader.MethodDefinition<object, object>>)[method];
   if (!m) throw new Error(`no CRI method ${service}/${method}`);
   return m;
 }
@@ -26,8 +35,9 @@ export class CriTestClient {
 
   constructor(socketPath: string) {
     const target = `unix://${socketPath}`;
-    this.runtime = new pkg.runtime.v1.RuntimeService(target, grpc.credentials.createInsecure());
-    this.image = new pkg.runtime.v1.ImageService(target, grpc.credentials.createInsecure());
+    const { runtime } = criPackage();
+    this.runtime = new runtime.v1.RuntimeService(target, grpc.credentials.createInsecure());
+    this.image = new runtime.v1.ImageService(target, grpc.credentials.createInsecure());
   }
 
   call<T = Record<string, unknown>>(method: string, request: object, timeoutMs = 60_000): Promise<T> {

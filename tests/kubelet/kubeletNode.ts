@@ -12,6 +12,8 @@ import { runtimeSource, upstreamBinDir, useRuntimes } from "../fixtures/upstream
 import { CriTestClient } from "../cri/criTestClient.js";
 import { buildPauseImage } from "../cri/pauseImage.js";
 import { PAUSE_REF, shimPids } from "../cri/privateContainerd.js";
+import { unmetNeeds } from "../requirements.js";
+import { CRI_SPEC } from "../upstream-specs.js";
 
 const run = promisify(execFile);
 
@@ -51,7 +53,8 @@ function cachedTool(tool: string, binary: string): string | undefined {
  * containerd, runc and runsc as the other integration tests take them (VHIVE_RUNTIMES).
  */
 export function kubeletNodeUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root";
+  const unmet = unmetNeeds({ root: "kubelet, containerd and the CNI bridge", specs: [CRI_SPEC] });
+  if (unmet.length > 0) return unmet.join("; ");
   if (!cachedTool("kubernetes", "kubelet")) return "kubelet is not in the tool cache (bash scripts/tools/build.sh kubernetes)";
   if (!cachedTool("cni-plugins", "bridge")) return "the CNI plugins are not in the tool cache (bash scripts/tools/build.sh cni-plugins)";
   for (const tool of ["kubernetes", "cni-plugins"] as const) {

@@ -15,9 +15,11 @@ import { StageTimer } from "../../node-runtime/metrics/stages.js";
 import type { BootRequest } from "../../node-runtime/sandbox/driver.js";
 import type { NetworkSlot } from "../../node-runtime/network/types.js";
 import { installFirecrackerDouble } from "../doubles/firecracker/install-double.js";
+import { skipReason } from "../requirements.js";
+import { firecrackerSpec } from "../upstream-specs.js";
 
-const isRoot = process.getuid?.() === 0;
-if (!isRoot) console.warn("firecracker-factory.test: skipped, needs root for network namespaces and the jailer's uid switch");
+// The Firecracker double validates requests against Firecracker's API spec of v1.16.1.
+const skip = skipReason("firecracker-factory.test", { root: "network namespaces and the jailer's uid switch", specs: [firecrackerSpec("1.16.1")] }) !== undefined;
 const JAILER_DOUBLE = fileURLToPath(new URL("../doubles/firecracker/jailer-double.sh", import.meta.url));
 // This suite's address block: 10.155.<random>.0/24.
 const octet = Math.floor(Math.random() * 256);
@@ -48,7 +50,7 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-describe.skipIf(!isRoot)("createFirecrackerSandbox", () => {
+describe.skipIf(skip)("createFirecrackerSandbox", () => {
   it("refuses a missing binary, kernel or jailer, and a jail running as root, naming the setting", async () => {
     const base = { images: { ext4: async () => "" }, dataDir: join(work, "refused"), network: { namePrefix: `vhnr${tag}`, size: 1 } };
     await expect(createFirecrackerSandbox({ ...base, firecrackerBin: join(work, "none"), kernelPath: join(work, "none") })).rejects.toThrow(

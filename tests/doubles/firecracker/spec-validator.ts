@@ -1,16 +1,13 @@
-// Validates Firecracker API requests against the official swagger spec (v1.13.1 or v1.16.1 from
-// ../shared/specs/firecracker/): part of the Firecracker API test double.
+// Validates Firecracker API requests against the official swagger spec (v1.13.1 or v1.16.1, found
+// through tests/upstream-specs.ts): part of the Firecracker API test double.
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { dirname, resolve } from "node:path";
 import { Ajv, type ValidateFunction } from "ajv";
 import { parse } from "yaml";
 import type { FirecrackerApiVersion } from "../../../node-runtime/sandbox/firecracker/api-types.js";
-
-const here = dirname(fileURLToPath(import.meta.url));
+import { firecrackerSpec, upstreamSpecPath } from "../../upstream-specs.js";
 
 export function specPath(version: FirecrackerApiVersion): string {
-  return resolve(here, "../../../../shared/specs/firecracker", `firecracker-v${version}.yaml`);
+  return upstreamSpecPath(firecrackerSpec(version));
 }
 
 interface Operation {
