@@ -20,6 +20,8 @@ import type { NetworkSlot } from "../../node-runtime/network/types.js";
 import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
 import { StageTimer } from "../../node-runtime/metrics/stages.js";
 import { installFirecrackerDouble } from "../doubles/firecracker/install-double.js";
+import { skipReason } from "../requirements.js";
+import { firecrackerSpec } from "../upstream-specs.js";
 import { vmName } from "../../node-runtime/sandbox/firecracker/vm-layout.js";
 import { SandboxExitedError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "../../node-runtime/sandbox/errors.js";
 import { ReapUffdLauncher } from "../../node-runtime/sandbox/firecracker/reap-uffd-launcher.js";
@@ -34,9 +36,9 @@ try {
   console.warn(`firecracker-driver.test: REAP handler case skipped: ${reapNative}`);
 }
 
-const isRoot = process.getuid?.() === 0;
+// The double validates requests against Firecracker's API spec of each version.
+const runnable = skipReason("firecracker-driver.test", { root: "network namespaces", specs: [firecrackerSpec("1.13.1"), firecrackerSpec("1.16.1")] }) === undefined;
 const JAILER_DOUBLE = fileURLToPath(new URL("../doubles/firecracker/jailer-double.sh", import.meta.url));
-if (!isRoot) console.warn("firecracker-driver.test: skipped, needs root for network namespaces");
 
 const DIGEST = "sha256:" + "ab".repeat(32);
 // This suite's address block: 10.152.<random>.0/24.
@@ -126,7 +128,7 @@ class UffdLauncherDouble implements UffdHandlerLauncher {
 }
 
 beforeAll(async () => {
-  if (!isRoot) return;
+  if (!runnable) return;
   const root = join(work, "image-root");
   mkdirSync(join(root, "etc"), { recursive: true });
   mkdirSync(join(root, "app"), { recursive: true });
@@ -150,7 +152,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool?.destroy();
   rmSync(work, { recursive: true, force: true });
-  if (isRoot) {
+  if (runnable) {
     // No namespace of ours and no double process outlives the suite.
     expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toContain(`vhnt${tag}`);
     expect(spawnedPids.filter(alive)).toEqual([]);
@@ -228,7 +230,7 @@ function request(id: string, slot: NetworkSlot): BootRequest {
   };
 }
 
-describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver against the API double v%s", (version) => {
+describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver against the API double v%s", (version) => {
   const snapDir = join(work, `snap-full-${version}`);
 
   it("boots: configures machine, kernel, disk and tap, then InstanceStart, inside the slot's namespace", async () => {
@@ -569,7 +571,7 @@ describe.skipIf(!isRoot).each(["1.13.1", "1.16.1"] as const)("FirecrackerDriver 
   });
 });
 
-describe.skipIf(!isRoot || reapNative !== "")("FirecrackerDriver with the REAP userfaultfd handler (node-runtime/memory)", () => {
+describe.skipIf(!runnable || reapNative !== "")("FirecrackerDriver with the REAP userfaultfd handler (node-runtime/memory)", () => {
   it("fails the restore and kills the VMM when the handler gets no userfaultfd (the double cannot send one)", async () => {
     const snapDir = join(work, "snap-reap");
     const { driver, runDir } = makeDriver("1.16.1", "reap", { uffd: new ReapUffdLauncher({ handshakeTimeoutMs: 5_000 }) });
@@ -590,7 +592,7 @@ describe.skipIf(!isRoot || reapNative !== "")("FirecrackerDriver with the REAP u
   });
 });
 
-describe.skipIf(!isRoot)("FirecrackerDriver in jailer mode (jailer double, v1.16.1)", () => {
+describe.skipIf(!runnable)("FirecrackerDriver in jailer mode (jailer double, v1.16.1)", () => {
   it("jails each VM: chroot layout, dropped uid/gid, slot namespace; snapshots and restores through the chroot", async () => {
     // The jailed VMM (uid 10000) must reach its chroot below the test's directory.
     chmodSync(work, 0o755);
