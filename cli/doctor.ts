@@ -9,6 +9,7 @@ import { runDoctor } from "./doctor/runDoctor.js";
 import { DEFAULT_EXEC_TIMEOUT_S } from "./doctor/session.js";
 import { sanitize } from "./doctor/sanitize.js";
 import { exitCode, formatTable } from "./doctor/table.js";
+import { errorMessage } from "../node-runtime/system/error-message.js";
 
 const USAGE = `usage: doctor <stack name | path to Pulumi.<stack>.yaml> [--key-file <private key>] [--exec-timeout <seconds, default ${DEFAULT_EXEC_TIMEOUT_S}>]`;
 
@@ -64,6 +65,6 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   // Anything unforeseen is still one line: a trace helps no user of a preflight check.
-  console.error(`doctor: ${sanitize(error instanceof Error ? error.message : String(error))}`);
+  console.error(`doctor: ${sanitize(errorMessage(error))}`);
   process.exitCode = 2;
 }

@@ -10,6 +10,7 @@ import { ConfigError } from "../config/validate.js";
 import { buildCluster } from "./buildCluster.js";
 import { withHostChecksums } from "./hostChecksums.js";
 import { loadStackConfig } from "./loadConfig.js";
+import { errorMessage } from "../../node-runtime/system/error-message.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -42,7 +43,7 @@ export async function vhiveProgram(): Promise<Record<string, unknown>> {
   } catch (error) {
     // Errors raised while the resources are declared are about the configuration (a key file
     // that cannot be read, a checksum that cannot be resolved): show the message, not a trace.
-    throw new pulumi.RunError(error instanceof Error ? error.message : String(error));
+    throw new pulumi.RunError(errorMessage(error));
   }
   const outputs: Record<string, unknown> = {
     nodes: cluster.nodeNames,

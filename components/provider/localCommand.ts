@@ -11,15 +11,14 @@ import { InputReader } from "./inputs.js";
 import { stepFailure } from "./scriptFailure.js";
 import { reveal, secret } from "./secrets.js";
 import { resourceName } from "./urn.js";
+import type { ProcessExit } from "../../node-runtime/system/process-exit.js";
 
 
 const WORK_KEYS = ["create", "triggers"] as const;
 
-interface LocalResult {
+interface LocalResult extends Readonly<ProcessExit> {
   readonly stdout: string;
   readonly stderr: string;
-  readonly code: number | null;
-  readonly signal?: string;
 }
 
 export async function runLocalScript(script: string): Promise<LocalResult> {
@@ -39,7 +38,7 @@ export async function runLocalScript(script: string): Promise<LocalResult> {
           stdout: Buffer.concat(out).toString("utf8"),
           stderr: Buffer.concat(err).toString("utf8"),
           code,
-          ...(signal ? { signal } : {}),
+          signal,
         }),
       );
     });

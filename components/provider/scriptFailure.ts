@@ -17,7 +17,7 @@ export function tail(text: string): string {
   return lines.length > TAIL_CHARS ? `…${lines.slice(-TAIL_CHARS)}` : lines;
 }
 
-export function stepFailure(where: string, step: string, phase: string, code: number | null, signal: string | undefined, stderr: string): StepFailedError {
+export function stepFailure(where: string, step: string, phase: string, code: number | null, signal: string | null, stderr: string): StepFailedError {
   if (code === NEEDS_SUDO_EXIT) return new StepFailedError(`${where}: step ${step} (${phase}): ${tail(stderr) || "the SSH user needs passwordless sudo"}`);
   const status = code === null ? `was killed by ${signal ?? "a signal"}` : `exited with ${code}`;
   const detail = tail(stderr);

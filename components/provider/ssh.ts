@@ -3,6 +3,7 @@
 // commands fed on stdin with a time limit, and a dead peer noticed by keepalives.
 import { createHash } from "node:crypto";
 import { Client, type ConnectConfig } from "ssh2";
+import type { ProcessExit } from "../../node-runtime/system/process-exit.js";
 
 export interface SshTarget {
   readonly host: string;
@@ -18,11 +19,9 @@ export interface SshTarget {
   readonly perDialTimeoutS?: number;
 }
 
-export interface ExecResult {
+export interface ExecResult extends Readonly<ProcessExit> {
   readonly stdout: string;
   readonly stderr: string;
-  readonly code: number | null;
-  readonly signal?: string;
 }
 
 /** An SSH failure that is about the connection, not the command (kind says which). */
@@ -160,7 +159,7 @@ export function exec(client: Client, command: string, options: ExecOptions = {})
           stdout: Buffer.concat(out).toString("utf8"),
           stderr: Buffer.concat(err).toString("utf8"),
           code,
-          ...(signal ? { signal } : {}),
+          signal: signal ?? null,
         });
       });
       stream.end(options.stdin ?? "");

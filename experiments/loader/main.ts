@@ -9,6 +9,7 @@ import { TRACE_FILE_NAMES, writeGeneratedTrace } from "../trace/generate.js";
 import { KnativeBackend, NodeRuntimeBackend, type LoaderBackend } from "./backends.js";
 import { runLoader, type LoaderSummary } from "./run.js";
 import type { InterArrival } from "./schedule.js";
+import { errorMessage } from "../../node-runtime/system/error-message.js";
 
 export const USAGE = `usage: loader [options]                     replay a trace
        loader generate --out DIR [--functions 20] [--minutes 10] [--seed 1]
@@ -133,7 +134,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   loaderCommand(process.argv.slice(2)).then(
     () => process.exit(0),
     (err: unknown) => {
-      console.error(`loader: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`loader: ${errorMessage(err)}`);
       process.exit(1);
     },
   );

@@ -8,6 +8,7 @@ import type { SnapshotStore } from "../snapshots/snapshot-store.js";
 import { apiDefinitions } from "./proto-definitions.js";
 import { nodeRuntimeHandlers } from "./node-runtime-service.js";
 import { vhiveOrchestratorHandlers } from "./vhive-orchestrator-service.js";
+import { errorMessage } from "../system/error-message.js";
 
 export type ApiListen = { socket: string } | { host: string; port: number };
 
@@ -24,7 +25,7 @@ export async function startApiServer(
 ): Promise<ApiServer> {
   const defs = apiDefinitions();
   const server = new grpc.Server();
-  const onError = (err: unknown) => deps.logger?.info({ err: err instanceof Error ? err.message : String(err) }, "API call failed");
+  const onError = (err: unknown) => deps.logger?.info({ err: errorMessage(err) }, "API call failed");
   server.addService(defs.vhiveOrchestrator.service, vhiveOrchestratorHandlers(deps.orchestrator, onError));
   server.addService(defs.nodeRuntime.service, nodeRuntimeHandlers(deps, onError));
 

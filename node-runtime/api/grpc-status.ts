@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { RuntimeError, type RuntimeErrorCode } from "../orchestrator/errors.js";
+import { errorMessage } from "../system/error-message.js";
 
 const CODES: Record<RuntimeErrorCode, grpc.status> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
@@ -15,7 +16,7 @@ const CODES: Record<RuntimeErrorCode, grpc.status> = {
 /** A gRPC error for anything a handler threw: RuntimeErrors keep their category, the rest is INTERNAL. */
 export function toGrpcError(err: unknown): Partial<grpc.ServiceError> {
   if (err instanceof RuntimeError) return { code: CODES[err.code], details: err.message, message: err.message };
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return { code: grpc.status.INTERNAL, details: message, message };
 }
 

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { errorMessage } from "../system/error-message.js";
 
 /** A user-facing failure: printed as one line, exit status 1 (2 for usage errors). */
 export class CliError extends Error {
@@ -15,5 +16,5 @@ export function describeError(err: unknown): string {
     }
     return `${grpc.status[e.code]}: ${e.details}`;
   }
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

@@ -1,4 +1,4 @@
-import type { FunctionEndpoint, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
+import type { FunctionEndpoint, SandboxExit, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
 
 export function pidAlive(pid: number): boolean {
   try {
@@ -14,7 +14,7 @@ export function pidAlive(pid: number): boolean {
  * state in memory, so all that is known is the pid and endpoint; exit is detected by polling the pid.
  */
 export function adoptedHandle(kind: SandboxKind, instanceId: string, endpoint: FunctionEndpoint, pid: number | undefined): SandboxHandle {
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+  const exited = new Promise<SandboxExit>((resolve) => {
     if (pid === undefined || !pidAlive(pid)) return resolve({ code: null, signal: null });
     const timer = setInterval(() => {
       if (!pidAlive(pid)) {

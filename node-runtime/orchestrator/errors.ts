@@ -1,4 +1,5 @@
 import { SandboxError } from "../sandbox/errors.js";
+import { errorMessage } from "../system/error-message.js";
 
 /**
  * Errors the orchestrator raises, each carrying the category the API maps to a gRPC status code.
@@ -31,12 +32,8 @@ export const notFound = (msg: string) => new RuntimeError("NOT_FOUND", msg);
 /** Wraps anything thrown into a RuntimeError, keeping an existing category. */
 export function asRuntimeError(err: unknown, fallback: RuntimeErrorCode = "INTERNAL", context?: string): RuntimeError {
   if (err instanceof RuntimeError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return new RuntimeError(fallback, context ? `${context}: ${message}` : message, { cause: err });
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

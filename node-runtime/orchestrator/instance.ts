@@ -1,4 +1,4 @@
-import type { FunctionEndpoint, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
+import type { FunctionEndpoint, SandboxExit, SandboxHandle, SandboxKind } from "../sandbox/driver.js";
 import type { NetworkSlot } from "../network/types.js";
 import type { StageDurations } from "../metrics/stages.js";
 import type { ColdStartRecord } from "../metrics/cold-start-record.js";
@@ -52,7 +52,7 @@ export interface InstanceInfo {
   /** Cold-start stages in µs (FuncInvocation appears after the first invoke). */
   coldStart: StageDurations;
   /** How the sandbox exited, when it did by itself, and when the orchestrator noticed. */
-  exit?: { code: number | null; signal: string | null };
+  exit?: SandboxExit;
   exitedAt?: string;
   /** Recovered from the state directory after a runtime restart. */
   recovered: boolean;

@@ -10,7 +10,7 @@ import type { RuntimeMetrics } from "../metrics/runtime-metrics.js";
 import type { ColdStartRecord } from "../metrics/cold-start-record.js";
 import { SnapshotCorruptError, type SnapshotLease, type SnapshotStore } from "../snapshots/snapshot-store.js";
 import type { DriverRegistry } from "./driver-registry.js";
-import { RuntimeError, asRuntimeError, classifyDriverError, errorMessage } from "./errors.js";
+import { RuntimeError, asRuntimeError, classifyDriverError } from "./errors.js";
 import { FunctionClient } from "./function-client.js";
 import {
   DEFAULT_FUNCTION_PORT,
@@ -24,6 +24,7 @@ import {
 import type { InstanceRecord, InstanceStateStore } from "./instance-state-store.js";
 import { MAX_NAME_LENGTH, checkInstanceId, checkPort, checkRevision } from "./names.js";
 import { adoptedHandle, pidAlive } from "./adopted-handle.js";
+import { errorMessage } from "../system/error-message.js";
 
 /** The revision of an image-only start (vHive's StartVM): one per image digest. */
 export function imageRevision(digest: string): string {

@@ -1,6 +1,7 @@
 import type { StageTimer } from "../metrics/stages.js";
 import type { ImageConfig } from "../images/types.js";
 import type { NetworkPool, NetworkSlot } from "../network/types.js";
+import type { ProcessExit } from "../system/process-exit.js";
 
 export type SandboxKind = "firecracker" | "gvisor" | "containerd";
 
@@ -43,14 +44,8 @@ export interface RestoreRequest extends BootRequest {
   memory: MemoryBackend;
 }
 
-/**
- * How a sandbox ended by itself. `code` is the exit status when it exited, `signal` the signal
- * that killed it; both null when the driver could not learn either (a process it only polled).
- */
-export interface SandboxExit {
-  code: number | null;
-  signal: string | null;
-}
+/** How a sandbox ended by itself: its process's exit (both null when the driver only polled it). */
+export type SandboxExit = ProcessExit;
 
 /** A live sandbox; opaque to the orchestrator except for these fields. */
 export interface SandboxHandle {

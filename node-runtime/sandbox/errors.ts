@@ -1,3 +1,4 @@
+import { errorMessage } from "../system/error-message.js";
 /**
  * What a sandbox driver throws: one class per kind of failure, each carrying the gRPC status code
  * the node runtime's API answers with. The orchestrator maps by class, never by message text.
@@ -24,7 +25,7 @@ export abstract class SandboxError extends Error {
    * failure on the host is an internal one.
    */
   static withContext(err: unknown, context: string): SandboxError {
-    const message = `${context}: ${err instanceof Error ? err.message : String(err)}`;
+    const message = `${context}: ${errorMessage(err)}`;
     if (err instanceof SandboxError) {
       const Kind = err.constructor as new (message: string, options?: { cause?: unknown }) => SandboxError;
       return new Kind(message, { cause: err });

@@ -1,8 +1,9 @@
 import path from "node:path";
 import { stat } from "node:fs/promises";
-import { RuntimeError, errorMessage } from "../orchestrator/errors.js";
+import { RuntimeError } from "../orchestrator/errors.js";
 import { MANIFEST_VERSION, describeFiles, fileIdentity, newSnapshotId, sha256File, type ManifestFile, type SnapshotManifest } from "./manifest.js";
 import { SnapshotPersistence } from "./snapshot-persistence.js";
+import { errorMessage } from "../system/error-message.js";
 
 export interface SnapshotInfo {
   revision: string;

@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NATIVE_ABI_VERSION, NATIVE_ADDON_PATH } from "../../node-runtime/memory/native-binding.js";
+import type { ProcessExit } from "../../node-runtime/system/process-exit.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..", "..");
@@ -66,7 +67,7 @@ export function pageSum(page: Uint8Array): number {
 /** A running fc-guest: one JSON line answered per stdin command. */
 export class GuestProcess {
   readonly child: ChildProcessWithoutNullStreams;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<ProcessExit>;
   private readonly lines: string[] = [];
   private waiters: ((l: string) => void)[] = [];
   private exitNote: string | undefined;

@@ -25,6 +25,7 @@ import type { FunctionBackend, FunctionHealth } from "./functionBackend.js";
 import { relayBindingFor } from "./podRelayAddress.js";
 import { PodRelays } from "./podRelays.js";
 import { CRI_CHANNEL_OPTIONS, grpcError, isGrpcError, RawCriClient, rawServiceDefinition, type RawUnaryHandler } from "./rawGrpc.js";
+import { errorMessage } from "../../system/error-message.js";
 
 /** Where kubelet finds the node runtime, as in vHive. */
 export const DEFAULT_CRI_SOCKET = "/etc/vhive-cri/vhive-cri.sock";
@@ -183,7 +184,7 @@ export class CriProxy {
         (e: unknown) => {
           if (isGrpcError(e)) callback(e);
           else if (e instanceof FunctionSpecError) callback(grpcError(grpc.status.INVALID_ARGUMENT, e.message));
-          else callback(grpcError(grpc.status.UNKNOWN, e instanceof Error ? e.message : String(e)));
+          else callback(grpcError(grpc.status.UNKNOWN, errorMessage(e)));
         },
       );
     };
@@ -218,7 +219,7 @@ export class CriProxy {
     try {
       started = await this.opts.backend.start({ revision: spec.revision, image: spec.image, port: spec.port, env: spec.env });
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = errorMessage(e);
       const code = isGrpcError(e) ? e.code : grpc.status.UNKNOWN;
       throw grpcError(code, `function ${spec.revision} (image ${spec.image}) did not start: ${why}`);
     }

@@ -7,6 +7,7 @@ import { RuntimeError } from "../../orchestrator/errors.js";
 import type { FunctionEndpoint, SandboxKind } from "../../sandbox/driver.js";
 import { toGrpcError } from "../grpc-status.js";
 import type { FunctionBackend, FunctionHealth, StartedFunction, StartFunctionRequest } from "./functionBackend.js";
+import { errorMessage } from "../../system/error-message.js";
 
 export interface OrchestratorBackendOptions {
   /** Sandbox and snapshot mode for CRI-started functions; the orchestrator's defaults when absent. */
@@ -83,7 +84,7 @@ export class OrchestratorFunctionBackend implements FunctionBackend {
     try {
       info = this.orchestrator.status(instanceId);
     } catch (e) {
-      return { state: "unknown", message: e instanceof Error ? e.message : String(e) };
+      return { state: "unknown", message: errorMessage(e) };
     }
     if (info.state !== "exited") return { state: "running" };
     const finishedAt = this.deathSeen.get(instanceId) ?? (info.exitedAt ? new Date(info.exitedAt) : new Date());

@@ -13,6 +13,7 @@ import type {
   DriverCapabilities,
   RestoreRequest,
   SandboxDriver,
+  SandboxExit,
   SandboxHandle,
   SandboxKind,
   SandboxStats,
@@ -90,7 +91,7 @@ export class ProcessDriver implements SandboxDriver {
     const child = spawn(process.execPath, [CHILD], { env, stdio: ["ignore", "ignore", "inherit"] });
     const pid = child.pid!;
     this.live.add(pid);
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    const exited = new Promise<SandboxExit>((resolve) =>
       child.once("exit", (code, signal) => {
         this.live.delete(pid);
         resolve({ code, signal });
