@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HELPERS, stepScript } from "./helpers.js";
+import { skipReason } from "../../tests/requirements.js";
 
 let dir: string;
 beforeEach(() => {
@@ -105,8 +106,7 @@ describe("helper library", () => {
     expect(second.stdout).toBe("vhive-step demo: unchanged\n");
   });
 
-  const asNobody = process.getuid?.() === 0 && spawnSync("setpriv", ["--version"]).status === 0;
-  if (!asNobody) console.log("skipping the non-root sudo test: needs root and setpriv to become an unprivileged user");
+  const asNobody = skipReason("helpers.test non-root sudo case", { root: "to become an unprivileged user", commands: ["setpriv"] }) === undefined;
   it.skipIf(!asNobody)("a user without passwordless sudo gets one clear error naming user, host and step", () => {
     const script = stepScript("demo", "echo should-not-run");
     const r = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "bash", "-c", script], { encoding: "utf8", cwd: "/" });

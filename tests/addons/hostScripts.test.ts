@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { yurthubJoinScript, yurthubLeaveScript } from "../../components/openyurt/hostScripts.js";
+import { skipReason } from "../requirements.js";
 
 // A syntactically valid but made-up bootstrap token (never used against a cluster).
 const joinOpts = {
@@ -17,11 +18,8 @@ const scripts = {
   "yurthub-leave": yurthubLeaveScript(),
 };
 
-function hasShellcheck(): boolean {
-  return spawnSync("shellcheck", ["--version"]).status === 0;
-}
-const noShellcheck = !hasShellcheck();
-if (noShellcheck) console.log("skipping shellcheck tests: shellcheck is not installed (scripts/ci-deps/addons.txt lists it)");
+// scripts/ci-deps/addons.txt lists shellcheck for CI.
+const noShellcheck = skipReason("hostScripts.test shellcheck cases", { commands: ["shellcheck"] }) !== undefined;
 
 describe("OpenYurt host scripts", () => {
   for (const [name, text] of Object.entries(scripts)) {

@@ -6,9 +6,9 @@ import { connect } from "node:net";
 import { NamespaceNetworkPool } from "../../node-runtime/network/namespace-pool.js";
 import type { NetworkSlot } from "../../node-runtime/network/types.js";
 import { createGuestNamespace, type GuestNamespace } from "./guest-namespace.js";
+import { skipReason } from "../requirements.js";
 
-const isRoot = process.getuid?.() === 0;
-if (!isRoot) console.warn("namespace-pool.test: skipped, needs root for network namespaces and iptables");
+const runnable = skipReason("namespace-pool.test", { root: "network namespaces and iptables" }) === undefined;
 
 const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
 const prefix = `vhnt${tag}`;
@@ -68,7 +68,7 @@ function leftovers(): { netns: string[]; links: string[]; rules: string[]; route
   return { netns, links, rules, routes };
 }
 
-describe.skipIf(!isRoot)("NamespaceNetworkPool (real namespaces and NAT)", () => {
+describe.skipIf(!runnable)("NamespaceNetworkPool (real namespaces and NAT)", () => {
   let pool: NamespaceNetworkPool | undefined;
 
   afterAll(async () => {

@@ -23,9 +23,9 @@ import { buildGuestConfig } from "../../node-runtime/sandbox/firecracker/guest-c
 import { buildBootArgs, DEFAULT_BASE_BOOT_ARGS } from "../../node-runtime/sandbox/firecracker/boot-args.js";
 import { ensureHelloworldImage, HELLOWORLD_PORT } from "../fixtures/helloworld.js";
 import { createGuestNamespace, type GuestNamespace } from "../network/guest-namespace.js";
+import { skipReason } from "../requirements.js";
 
-const isRoot = process.getuid?.() === 0;
-if (!isRoot) console.warn("firecracker-guest-e2e.test: skipped, needs root (namespaces, chroot, overlay mounts)");
+const runnable = skipReason("firecracker-guest-e2e.test", { root: "namespaces, chroot, overlay mounts" }) === undefined;
 
 // This suite's address block: 10.153.<random>.0/24.
 const octet = Math.floor(Math.random() * 256);
@@ -109,7 +109,7 @@ async function stopGuest(proc: ChildProcess): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!isRoot) return;
+  if (!runnable) return;
   const hello = await ensureHelloworldImage();
   const store = new LocalImageStore({ root: join(work, "images") });
   image = await store.loadOciLayout(hello.layoutDir, hello.ref);
@@ -127,7 +127,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe.skipIf(!isRoot)("helloworld image booted by our guest init (no VMM)", () => {
+describe.skipIf(!runnable)("helloworld image booted by our guest init (no VMM)", () => {
   it("configures the guest network from ip= and serves SayHello at the clone IP as the image's user", async () => {
     expect(execFileSync("ip", ["-n", guest!.netns, "-o", "-4", "addr"], { encoding: "utf8" })).not.toContain(slot!.guestIp);
     const g = startGuest("nobody", `hello-${tag}`);
