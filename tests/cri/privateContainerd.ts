@@ -16,6 +16,14 @@ const run = promisify(execFile);
 
 export const PAUSE_REF = "localhost/vhcri/pause:1";
 
+/** What a test adds to the CRI plugin's setup: CNI plugins (pods on the network in `root`/cni) and registry hosts. */
+export interface PrivateContainerdOptions {
+  /** Directory of CNI plugin binaries; conf_dir stays `root`/cni, for the test to fill. */
+  cniBinDir?: string;
+  /** containerd's registry config_path: one directory per registry host holding a hosts.toml. */
+  registryConfigPath?: string;
+}
+
 export class PrivateContainerd {
   readonly root: string;
   readonly state: string;
@@ -23,7 +31,10 @@ export class PrivateContainerd {
   private proc: ChildProcess | undefined;
   private readonly config: string;
 
-  constructor(readonly id: string) {
+  constructor(
+    readonly id: string,
+    private readonly options: PrivateContainerdOptions = {},
+  ) {
     this.root = `/var/lib/vhcri-${id}`;
     this.state = `/run/vhcri-${id}`;
     this.socket = `${this.state}/containerd.sock`;
@@ -47,6 +58,10 @@ export class PrivateContainerd {
         `  sandbox_image = "${PAUSE_REF}"`,
         '  [plugins."io.containerd.grpc.v1.cri".cni]',
         `    conf_dir = "${this.root}/cni"`,
+        ...(this.options.cniBinDir ? [`    bin_dir = ${JSON.stringify(this.options.cniBinDir)}`] : []),
+        ...(this.options.registryConfigPath
+          ? ['  [plugins."io.containerd.grpc.v1.cri".registry]', `    config_path = ${JSON.stringify(this.options.registryConfigPath)}`]
+          : []),
         "",
       ].join("\n"),
     );
