@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { unmetNeeds } from "../requirements.js";
 import { CRI_SPEC, upstreamSpecPath } from "../upstream-specs.js";
 
 // A CRI client for tests, generated at run time from the upstream CRI spec (tests/upstream-specs.ts).
@@ -15,6 +16,8 @@ let loaded: CriPackage | undefined;
 
 function criPackage(): CriPackage {
   if (loaded === undefined) {
+    const missing = unmetNeeds({ specs: [CRI_SPEC] });
+    if (missing.length > 0) throw new Error(`CRI test client: ${missing.join("; ")}`);
     const definition = protoLoader.loadSync(upstreamSpecPath(CRI_SPEC), { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
     const pkg = grpc.loadPackageDefinition(definition) as unknown as Pick<CriPackage, "runtime">;
     loaded = { definition, runtime: pkg.runtime };

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { Ajv, type ValidateFunction } from "ajv";
 import { parse } from "yaml";
 import type { FirecrackerApiVersion } from "../../../node-runtime/sandbox/firecracker/api-types.js";
+import { unmetNeeds } from "../../requirements.js";
 import { firecrackerSpec, upstreamSpecPath } from "../../upstream-specs.js";
 
 export function specPath(version: FirecrackerApiVersion): string {
@@ -55,6 +56,8 @@ export class FirecrackerSpec {
 
   constructor(version: FirecrackerApiVersion) {
     this.version = version;
+    const missing = unmetNeeds({ specs: [firecrackerSpec(version)] });
+    if (missing.length > 0) throw new Error(`Firecracker API double: ${missing.join("; ")}`);
     const doc = parse(readFileSync(specPath(version), "utf8")) as {
       info: { version: string };
       paths: Record<string, Record<string, { parameters?: { in: string; required?: boolean; schema?: unknown }[] }>>;
