@@ -37,6 +37,9 @@ function cachedTool(tool: string, binary: string): string | undefined {
   return entry && path.join(cache, entry, "bin");
 }
 
+/** critest from the tool cache, also when VHIVE_RUNTIMES=debian leaves the PATH as it is. */
+const critestBinary = () => path.join(cachedTool("cri-tools", "critest") ?? "", "critest");
+
 function unavailable(): string | undefined {
   if (!cachedTool("cri-tools", "critest")) return "critest is not in the tool cache (bash scripts/tools/build.sh cri-tools)";
   if (!cachedTool("containerd", "containerd")) return "containerd is not in the tool cache (bash scripts/tools/build.sh containerd)";
@@ -106,7 +109,7 @@ async function critest(socket: string, label: string): Promise<Map<string, strin
   ];
   const log = `${containerd.root}/critest-${label}.log`;
   const code = await new Promise<number | null>((resolve, reject) => {
-    const proc = spawn("critest", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(critestBinary(), args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     const keep = (d: Buffer) => (out += d.toString());
     proc.stdout?.on("data", keep);
@@ -185,7 +188,7 @@ describe.skipIf(skip !== undefined)("critest through the CRI proxy", () => {
       const proxied = await critest(criSocket(), "proxy");
       const comparison = compareRuns(direct, proxied);
       const [critestVersion, containerdVersion] = await Promise.all([
-        run("critest", ["--version"]).then((r) => /v?(\d+\.\d+\.\d+\S*)/.exec(r.stdout)?.[1] ?? r.stdout.trim()),
+        run(critestBinary(), ["--version"]).then((r) => /v?(\d+\.\d+\.\d+\S*)/.exec(r.stdout)?.[1] ?? r.stdout.trim()),
         run("containerd", ["--version"]).then((r) => /\sv?(\d+\.\d+\.\d+\S*)/.exec(r.stdout)?.[1] ?? r.stdout.trim()),
       ]);
       const result: RunComparison & { critest: string; containerd: string; skippedHere: typeof SKIPPED_HERE; minutes: number } = {
