@@ -60,6 +60,8 @@ describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM ma
       FIRECRACKER_BIN: firecracker!,
       FIRECRACKER_KERNEL: kernel,
       VHIMG_CACHE_DIR: imageCache,
+      // One image store for the suite's files, on the machine's own (copy-on-write) disk.
+      KVM_TEST_IMAGE_DIR: "/var/tmp/vhive-kvm-images",
       ...(jailer ? { JAILER_BIN: jailer } : {}),
       ...(process.env.KVM_TEST_FILTER ? { KVM_TEST_FILTER: process.env.KVM_TEST_FILTER } : {}),
     };
@@ -72,7 +74,7 @@ describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM ma
       'node node_modules/vitest/vitest.mjs run --config vitest.kvm.config.ts --reporter=default --reporter=json --outputFile.json=/job/report.json ${KVM_TEST_FILTER:+-t "$KVM_TEST_FILTER"}',
     ].join("\n");
     const shares = [...new Set([REPO, dirname(firecracker!), ...(jailer ? [dirname(jailer)] : []), dirname(kernel), imageCache])];
-    result = await runInNestedMachine({ script, shares, memoryMiB: 6144, cpus: 2, timeoutMs: 20 * 60_000 });
+    result = await runInNestedMachine({ script, shares, memoryMiB: 6144, cpus: 2, timeoutMs: 40 * 60_000 });
     console.log(result.output);
     const reportFile = join(result.jobDir, "report.json");
     if (!existsSync(reportFile)) {
@@ -89,5 +91,5 @@ describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM ma
     expect(report.numPendingTests).toBe(0);
     expect(report.numPassedTests).toBeGreaterThan(0);
     expect(result.exitCode).toBe(0);
-  }, 25 * 60_000);
+  }, 45 * 60_000);
 });

@@ -140,7 +140,8 @@ beforeAll(async () => {
   if (missing.length > 0) return;
   work = mkdtempSync(join(tmpdir(), "vhfc-real-"));
   const hello = await ensureHelloworldImage();
-  images = new LocalImageStore({ root: join(work, "images") });
+  // The suite's files may share one image store (its ext4 conversion takes minutes under nested KVM).
+  images = new LocalImageStore({ root: process.env.KVM_TEST_IMAGE_DIR ?? join(work, "images") });
   image = await images.loadOciLayout(hello.layoutDir, hello.ref);
 }, 900_000);
 

@@ -28,6 +28,7 @@ import { describeHostCpu, readSnapshotMeta, snapshotLoadProblems, writeSnapshotM
 import type { UffdHandlerLauncher, UffdHandlerSession } from "./uffd-seam.js";
 import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, checkSocketPathRoom, jailRoot, vmName, vmsDir, type JailMode } from "./vm-layout.js";
 import { readProcFile } from "../../system/proc-file.js";
+import { errorMessage } from "../../system/error-message.js";
 
 /** vHive's defaults for a function VM. */
 export const FIRECRACKER_DEFAULT_MACHINE = { vcpus: 1, memoryMiB: 512 } as const;
@@ -177,7 +178,7 @@ export class FirecrackerDriver implements SandboxDriver {
     this.checkNotRunning(req.instanceId);
     const snapDir = resolve(req.snapshotDir);
     const meta = await readSnapshotMeta(snapDir).catch((e: unknown) => {
-      throw new SandboxStateError(e instanceof Error ? e.message : String(e), { cause: e });
+      throw new SandboxStateError(errorMessage(e), { cause: e });
     });
     for (const f of [SNAPSHOT_FILES.vmstate, SNAPSHOT_FILES.memory, SNAPSHOT_FILES.rootfs, SNAPSHOT_FILES.writableLayer]) {
       await stat(join(snapDir, f)).catch(() => {
