@@ -1,13 +1,15 @@
 // The Firecracker driver with a REAL Firecracker, as the served runtime builds it
 // (createFirecrackerSandbox): boots helloworld and invokes it; pauses it and takes a Full snapshot;
 // restores two clones at once (File backend); records a REAP working set and prefetches it (the
-// handler's counts); takes a Diff snapshot of a restored VM and restores from it; runs a VM under
-// the jailer. Needs KVM, FIRECRACKER_BIN (upstream firecracker v1.13.1 or v1.16.1) and
-// FIRECRACKER_KERNEL (an uncompressed guest vmlinux, scripts/guest-kernel/build.sh); JAILER_BIN
-// (a statically linked jailer and firecracker) for the jailer case. Here KVM exists only inside
-// the nested-KVM machine: tests/sandbox/firecracker-nested.test.ts runs this suite there.
+// handler's counts); kills the VMM when a working set fails its checksum mid-load; takes a Diff
+// snapshot of a restored VM and restores from it; restores into a slot whose tap has another name
+// (network_overrides); runs a VM under the jailer. Needs KVM, FIRECRACKER_BIN (upstream firecracker
+// v1.13.1 or v1.16.1) and FIRECRACKER_KERNEL (an uncompressed guest vmlinux,
+// scripts/guest-kernel/build.sh); JAILER_BIN (a statically linked jailer and firecracker) for the
+// jailer case. Here KVM exists only inside the nested-KVM machine:
+// tests/sandbox/firecracker-nested.test.ts runs this suite there.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -218,6 +220,34 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     expect(vmmProcessesOfThisSuite()).toEqual([]);
   });
 
+  it("a working set that fails its checksum once its pages reached the guest: the handler fails, the VMM is killed, nothing is left", async () => {
+    const s = sandboxes[0]!;
+    const good = join(work, "helloworld.reap");
+    expect(existsSync(good), "the REAP case recorded no working set").toBe(true);
+    // The last byte is page data: the set streams in and installs, then its checksum fails.
+    const bad = join(work, "corrupt.reap");
+    const bytes = readFileSync(good);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    writeFileSync(bad, bytes);
+    const slot = await s.pool.acquire();
+    let outcome: string;
+    try {
+      const h = await start(s, s.driver.restore({ ...request(`bad-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath: bad } }, new StageTimer()));
+      const exit = await Promise.race([h.exited, new Promise<never>((_, fail) => setTimeout(() => fail(new Error("the VMM still runs 5 minutes after its working set failed its checksum")), 300_000))]);
+      outcome = `VMM exited (signal ${exit.signal}, code ${exit.code})`;
+      await stop(s, h);
+    } catch (e) {
+      // The failure may also land during the load itself, failing the restore.
+      outcome = `restore failed: ${(e as Error).message}`;
+    }
+    console.log("corrupt working set:", outcome);
+    expect(outcome).not.toMatch(/signal null, code 0\)/);
+    expect(outcome).toMatch(/checksum|working set|exited|handler/i);
+    await s.pool.release(slot);
+    expect(vmmProcessesOfThisSuite()).toEqual([]);
+    expect(readdirSync(join(work, "fc", "firecracker", "vms"))).toEqual([]);
+  });
+
   it("Diff snapshot: a restored VM with dirty-page tracking is snapshotted on top of its base memory and restores again", async () => {
     const s = await sandbox("df", { snapshotType: "Diff" }, (octet + 1) % 255);
     const slot = await s.pool.acquire();
@@ -231,6 +261,18 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     const again = await start(s, s.driver.restore({ ...request(`diff-${tag}`, slot), snapshotDir: diff, memory: { kind: "file" } }, new StageTimer()));
     expect(await answers("df", again, slot.cloneIp, "after-diff")).toBe("Hello, after-diff!");
     await stop(s, again);
+    await s.pool.release(slot);
+    expect(vmmProcessesOfThisSuite()).toEqual([]);
+  });
+
+  it("restores into a slot whose tap has another name, through network_overrides", async () => {
+    // Same guest address and MAC as the snapshot's slot, another tap name: the load must rename it.
+    const s = await sandbox("ov", { network: { namePrefix: `vhov${tag}`, size: 2, tapName: "vhtap1", cloneCidr: `10.154.${(octet + 3) % 255}.0/25`, transitCidr: `10.154.${(octet + 3) % 255}.128/25` } }, (octet + 3) % 255);
+    const slot = await s.pool.acquire();
+    expect(slot.tapName).toBe("vhtap1");
+    const h = await start(s, s.driver.restore({ ...request(`ovr-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "file" } }, new StageTimer()));
+    expect(await answers("ov", h, slot.cloneIp, "override")).toBe("Hello, override!");
+    await stop(s, h);
     await s.pool.release(slot);
     expect(vmmProcessesOfThisSuite()).toEqual([]);
   });

@@ -527,11 +527,17 @@ async function handlerFailureWithin(session: UffdHandlerSession | undefined, ms:
   if (session === undefined) return undefined;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((ok) => (timer = setTimeout(() => ok(undefined), ms)));
-  const failure = session.ready.then(
-    () => undefined,
+  // Before the handshake the failure rejects `ready`; after it (a working set that fails its checksum
+  // while it streams in) the handler ends with a reason instead: either one explains the hang-up.
+  const beforeServing = session.ready.then(
+    () => new Promise<undefined>(() => undefined),
     (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
   );
-  const result = await Promise.race([failure, timeout]);
+  const whileServing = session.exited.then(
+    (x) => (x.ok ? new Promise<undefined>(() => undefined) : new Error(`the page-fault handler failed: ${x.reason ?? "no reason given"}`)),
+    (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+  );
+  const result = await Promise.race([beforeServing, whileServing, timeout]);
   clearTimeout(timer);
   return result;
 }
