@@ -490,6 +490,19 @@ describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDrive
     }
   });
 
+  it("makes the writable-layer template once when the first boots come at the same time", async () => {
+    const { driver, dir } = makeDriver(version, "template");
+    const slots = [await take(), await take()];
+    try {
+      const handles = await Promise.all(slots.map((slot, i) => driver.boot(request(`tmpl${i}-${tag}`, slot), new StageTimer())));
+      for (const h of handles) await driver.stop(h);
+      const cache = readdirSync(join(dir, "prepared-images"));
+      expect(cache.filter((f) => f.startsWith("writable-layer-"))).toEqual(["writable-layer-1024MiB.ext4"]);
+    } finally {
+      for (const slot of slots) await give(slot);
+    }
+  });
+
   it("cleans up a VMM that never opens its socket, one that dies at once, and refuses a duplicate id", async () => {
     const silent = join(work, "silent-firecracker");
     writeFileSync(silent, "#!/bin/sh\n# Stands in for a VMM that hangs before opening its API socket.\nexec sleep 600\n", { mode: 0o755 });

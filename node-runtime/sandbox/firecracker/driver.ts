@@ -114,6 +114,8 @@ export class FirecrackerDriver implements SandboxDriver {
   private readonly snapshotType: SnapshotType;
   private readonly preparedDir: string;
   private readonly writableLayerMiB: number;
+  /** Made once per driver: concurrent first boots wait for the same template. */
+  private writableTemplate: Promise<string> | undefined;
 
   constructor(private readonly opts: FirecrackerDriverOptions) {
     for (const field of ["firecrackerBin", "kernelPath", "guestInitBinary", "runDir"] as const) {
@@ -126,6 +128,14 @@ export class FirecrackerDriver implements SandboxDriver {
     this.writableLayerMiB = opts.writableLayerMiB ?? 1024;
     if (!Number.isInteger(this.writableLayerMiB) || this.writableLayerMiB < 16) throw new Error(`FirecrackerDriver: option writableLayerMiB must be an integer ≥ 16, got ${opts.writableLayerMiB}`);
     checkSocketPathRoom(this.mode, resolve(opts.runDir), opts.firecrackerBin);
+  }
+
+  private writableLayerTemplate(): Promise<string> {
+    this.writableTemplate ??= writableLayerTemplate(this.preparedDir, this.writableLayerMiB).catch((e: unknown) => {
+      this.writableTemplate = undefined;
+      throw e;
+    });
+    return this.writableTemplate;
   }
 
   /** Instances this driver has started and not yet stopped. */
@@ -144,7 +154,7 @@ export class FirecrackerDriver implements SandboxDriver {
         const prepared = await preparedImage(this.preparedDir, image, resolve(this.opts.guestInitBinary), buildGuestConfig(req.image, req.env));
         // The image is shared read-only (a link, not a copy); the VM writes into a layer of its own.
         await this.shareReadOnly(prepared, join(root, IN_JAIL.rootfs));
-        await cloneDiskImage(await writableLayerTemplate(this.preparedDir, this.writableLayerMiB), join(root, IN_JAIL.writableLayer));
+        await cloneDiskImage(await this.writableLayerTemplate(), join(root, IN_JAIL.writableLayer));
         await this.shareReadOnly(resolve(this.opts.kernelPath), join(root, IN_JAIL.kernel));
         await this.handOver(root, [IN_JAIL.writableLayer]);
         record = await this.startVmm(req, root, removeOnStop, req.vcpus, req.memoryMiB);
@@ -295,6 +305,7 @@ export class FirecrackerDriver implements SandboxDriver {
     await this.takeBack([join(target, SNAPSHOT_FILES.vmstate), join(target, SNAPSHOT_FILES.memory)]);
     // The disk as it is at the pause, so clones see the files the snapshotted memory refers to.
     // The read-only image is linked (it never changes); only the small writable layer is copied.
+    await rm(join(target, SNAPSHOT_FILES.rootfs), { force: true });
     await linkOrCopy(join(r.root, IN_JAIL.rootfs), join(target, SNAPSHOT_FILES.rootfs));
     await cloneDiskImage(join(r.root, IN_JAIL.writableLayer), join(target, SNAPSHOT_FILES.writableLayer));
     const meta: FirecrackerSnapshotMeta = {

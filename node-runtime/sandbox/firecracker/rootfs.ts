@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execCommand } from "./exec-command.js";
@@ -26,7 +27,8 @@ export async function writableLayerTemplate(dir: string, sizeMiB: number): Promi
     // not made yet
   }
   await mkdir(dir, { recursive: true });
-  const tmp = `${target}.${process.pid}.tmp`;
+  // Unique per maker: runtimes sharing the directory may make it at the same time (the rename is atomic).
+  const tmp = `${target}.${process.pid}.${randomUUID()}.tmp`;
   await execCommand("mkfs.ext4", ["-q", "-F", "-L", "vhfc-rw", "-E", "lazy_itable_init=1,lazy_journal_init=1", tmp, `${sizeMiB}M`]);
   await rename(tmp, target);
   return target;
