@@ -7,7 +7,7 @@
 //   on a free host port handed to it in $PORT (the Knative contract); endpoint 127.0.0.1:<port>.
 //   BootRequest.port is not used, since two instances cannot share it in one namespace.
 // - "netns": each instance gets its own network namespace joined to the host by a veth pair
-//   (veth-networks.ts); the function listens on BootRequest.port (vHive's GUEST_PORT, also
+//   (network/veth-networks.ts); the function listens on BootRequest.port (vHive's GUEST_PORT, also
 //   passed as $PORT), endpoint <namespace address>:<port>. Works for images that ignore $PORT.
 import { mkdir, readdir, readFile, rm, rmdir, stat } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -26,7 +26,7 @@ import type {
 import { SandboxError, SandboxNotFoundError, SandboxRequestError, SandboxStateError } from "../errors.js";
 import { ContainerdClient, isNotFound, type ContainerRecord, type Mount } from "./client.js";
 import { buildContainerSpec, mergeEnv } from "./runtime-spec.js";
-import { VethNetworks, type VethNetwork, type VethNetworkOptions } from "./veth-networks.js";
+import { VethNetworks, type VethNetwork, type VethNetworkOptions } from "../../network/veth-networks.js";
 import { readProcFile } from "../../system/proc-file.js";
 
 export interface ContainerdDriverOptions {
@@ -43,7 +43,7 @@ export interface ContainerdDriverOptions {
   /** Grace period between SIGTERM and SIGKILL on stop; default 5 s. */
   stopTimeoutMs?: number;
   /** How functions are reached; default host network with a port per instance. */
-  network?: { mode: "host" } | ({ mode: "netns" } & VethNetworkOptions);
+  network?: { mode: "host" } | ({ mode: "netns" } & Omit<VethNetworkOptions, "label">);
 }
 
 const SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
@@ -113,7 +113,7 @@ export class ContainerdDriver implements SandboxDriver {
 
   constructor(private readonly options: ContainerdDriverOptions) {
     const network = options.network ?? { mode: "host" };
-    this.networks = network.mode === "netns" ? new VethNetworks(network) : undefined;
+    this.networks = network.mode === "netns" ? new VethNetworks({ ...network, label: "containerd network" }) : undefined;
     this.client = new ContainerdClient(options.address, options.namespace ?? "vhive-node");
     this.snapshotter = options.snapshotter ?? "overlayfs";
     this.runtime = options.runtime ?? "io.containerd.runc.v2";
