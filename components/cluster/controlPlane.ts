@@ -3,7 +3,7 @@
 // CA public key hash workers pin, and the API server URL.
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs, HostCommand } from "../provider/index.js";
-import { kubeadmInitStep, stepOutput, CA_HASH_PREFIX, KUBECONFIG_PREFIX, API_SERVER_PORT, type ControlPlaneInput } from "../scripts/kubeadm.js";
+import { kubeadmInitStep, stepOutput, CA_HASH_PREFIX, KUBECONFIG_PREFIX, API_SERVER_PORT, type ControlPlaneInput } from "../hostSteps/index.js";
 import { remoteStep } from "../nodes/stepCommands.js";
 import { bootstrapToken } from "./bootstrapToken.js";
 

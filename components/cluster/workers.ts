@@ -2,7 +2,7 @@
 // outputs (token, CA hash). No human step: the join command is generated, not copied.
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs, HostCommand } from "../provider/index.js";
-import { kubeadmJoinStep } from "../scripts/kubeadm.js";
+import { kubeadmJoinStep } from "../hostSteps/index.js";
 import { remoteStep } from "../nodes/stepCommands.js";
 import type { ControlPlane } from "./controlPlane.js";
 

@@ -1,7 +1,7 @@
 // MinIO's data directory on its node: created by a host step before the PersistentVolume that
 // points at it, and removed on destroy unless `minio.retainData` keeps the objects.
 import { installPathProblem } from "../config/paths.js";
-import { step } from "../scripts/hostSteps.js";
+import { hostScriptStep } from "../hostSteps/index.js";
 import { lines, q } from "../scripts/shell.js";
 import type { Step } from "../scripts/step.js";
 
@@ -12,7 +12,7 @@ export function minioDataDirStep(hostPath: string, retainData: boolean): Step {
   // Checked here as well as in the config schema: this path is removed as root on destroy.
   const problem = installPathProblem(hostPath);
   if (problem !== undefined) throw new Error(`minio.path: ${problem}`);
-  return step(
+  return hostScriptStep(
     "minio-data",
     lines(
       `if ! as_root test -d ${q(hostPath)}; then`,

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs, HostCommand } from "../provider/index.js";
 import type { StackConfig } from "../config/schema.js";
-import { hostBootstrapSteps, type HostPlan } from "../scripts/hostSteps.js";
+import { hostBootstrapSteps, type HostPlan } from "../hostSteps/index.js";
 import type { Step } from "../scripts/step.js";
 import { remoteStep } from "./stepCommands.js";
 import { warnMissingChecksums } from "./missingChecksums.js";

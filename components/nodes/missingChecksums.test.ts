@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../config/validate.js";
-import { hostBootstrapSteps } from "../scripts/hostSteps.js";
+import { hostBootstrapSteps } from "../hostSteps/index.js";
 import { missingChecksumMessages } from "./missingChecksums.js";
 
 describe("missing checksum warnings", () => {

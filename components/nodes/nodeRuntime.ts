@@ -9,7 +9,7 @@ import { join, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CopyToHost, HostCommand, LocalCommand, type ConnectionArgs } from "../provider/index.js";
 import type { StackConfig } from "../config/schema.js";
-import { nodeRuntimeStep } from "../scripts/nodeRuntimeStep.js";
+import { nodeRuntimeStep } from "../hostSteps/index.js";
 import { q } from "../scripts/shell.js";
 import { remoteStep } from "./stepCommands.js";
 import { warnMissingChecksums } from "./missingChecksums.js";

@@ -8,7 +8,7 @@ import { FUNCTION_CATALOG } from "../functions/catalog.js";
 import { NODEPOOL_LABEL, nodePool, nodePoolMembership } from "../manifests/openyurt.js";
 import type { PoolKind } from "../manifests/types.js";
 import type { OpenYurtArgs } from "./args.js";
-import { yurthubJoinScript, yurthubLeaveScript } from "./hostScripts.js";
+import { yurthubJoinScript, yurthubLeaveScript } from "../hostSteps/index.js";
 import { withOuterDependsOn } from "../addons/dependsOn.js";
 
 /** Current OpenYurt release (charts yurt-manager and yurthub at the same version). */

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostCommand, type ConnectionArgs } from "../provider/index.js";
 import { ADDON_ARTIFACTS, type HostConfig, type StackConfig } from "../config/schema.js";
 import type { ChecksumLock } from "../config/checksumLock.js";
-import { criSocketFor, planForHost } from "../scripts/hostSteps.js";
+import { criSocketFor, planForHost, inContainer, bootstrapTokenStep } from "../hostSteps/index.js";
 import { sshConnection, type SecretLookup } from "../nodes/connection.js";
 import { HostBootstrap } from "../nodes/hostBootstrap.js";
 import { NodeRuntime } from "../nodes/nodeRuntime.js";
@@ -19,8 +19,6 @@ import { Functions } from "../functions/index.js";
 import { Minio } from "../minio/index.js";
 import { minioDataDirStep } from "../minio/hostScripts.js";
 import { localStep, remoteStep } from "../nodes/stepCommands.js";
-import { inContainer } from "../scripts/kindSteps.js";
-import { bootstrapTokenStep } from "../scripts/bootstrapTokenStep.js";
 import { OpenYurt } from "../openyurt/index.js";
 import { PLAYGROUND_APT_PROXY, PlaygroundHosts, type HostLine } from "../playground/playgroundHosts.js";
 

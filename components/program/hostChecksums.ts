@@ -9,9 +9,7 @@ import type { ChecksumLock } from "../config/checksumLock.js";
 import { publishedHostChecksum } from "../config/publishedChecksums.js";
 import { lockedChecksum, resolveRunTimeChecksum, type FileFetcher } from "../config/runTimeChecksum.js";
 import type { StackConfig } from "../config/schema.js";
-import { hostBootstrapSteps } from "../scripts/hostSteps.js";
-import { kindInstallStep } from "../scripts/kindSteps.js";
-import { nodeRuntimeStep } from "../scripts/nodeRuntimeStep.js";
+import { hostBootstrapSteps, kindInstallStep, nodeRuntimeStep } from "../hostSteps/index.js";
 
 const MISSING = /^missing_checksum 'checksums\.([A-Za-z]+):/gm;
 

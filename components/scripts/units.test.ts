@@ -1,7 +1,7 @@
 // Values written into systemd units: a path can never add a line or a word to the unit.
 import { describe, expect, it } from "vitest";
 import { nodeRuntimeUnit, unitArg, unitPath } from "./units.js";
-import { aptProxyStep } from "./hostSteps.js";
+import { aptProxyStep } from "../hostSteps/bootstrap.js";
 
 const base = { installDir: "/opt/vhive-node-runtime", nodeBinary: "/opt/vhive-node/bin/node", sandbox: "gvisor", snapshots: "off", healthPort: 10990 };
 

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { yurthubJoinScript, yurthubLeaveScript } from "../../components/openyurt/hostScripts.js";
+import { yurthubJoinScript, yurthubLeaveScript } from "../../components/hostSteps/index.js";
 import { skipReason } from "../requirements.js";
 
 // A syntactically valid but made-up bootstrap token (never used against a cluster).

@@ -11,7 +11,7 @@ import { HttpFileFetcher } from "../../components/config/runTimeChecksum.js";
 import { parseStackConfig } from "../../components/config/validate.js";
 import type { StackConfig } from "../../components/config/schema.js";
 import { unpinnedHostArtifacts, withHostChecksums } from "../../components/program/hostChecksums.js";
-import { hostBootstrapSteps } from "../../components/scripts/hostSteps.js";
+import { hostBootstrapSteps } from "../../components/hostSteps/index.js";
 import { LocalMirror } from "./localMirror.js";
 import { REPO } from "./harness.js";
 

@@ -1,7 +1,7 @@
 // A host's state as far as the provisioner can touch it: its file tree (paths, types, modes and
 // content hashes of regular files), installed packages, and systemd units with their states.
 // Taken from outside the host (nsenter), so it sees what is really there, not what SSH reports.
-import { SYSCTLS } from "../../components/scripts/hostSteps.js";
+import { SYSCTLS } from "../../components/hostSteps/index.js";
 import { hostExec, hostNetExec } from "../hosts/testHosts.js";
 
 /** The provisioner's sysctls that belong to a host's network namespace (the rest are this machine's). */

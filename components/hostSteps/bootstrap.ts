@@ -3,11 +3,11 @@
 // delete script). Pure: stack config in, scripts out.
 import { artifactOrMissing, MissingChecksumError, type ArtifactName, type ResolvedArtifact } from "../config/artifacts.js";
 import type { HostConfig, StackConfig } from "../config/schema.js";
-import { containerdConfig } from "./containerdConfig.js";
-import { stepScript } from "./helpers.js";
-import { lines, q, writeFile } from "./shell.js";
-import type { Step } from "./step.js";
-import { CONTAINERD_UNIT, KUBELET_KUBEADM_DROPIN, KUBELET_UNIT, STARGZ_UNIT } from "./units.js";
+import { containerdConfig } from "../scripts/containerdConfig.js";
+import { hostScriptStep as step } from "./scriptStep.js";
+import { lines, q, writeFile } from "../scripts/shell.js";
+import type { Step } from "../scripts/step.js";
+import { CONTAINERD_UNIT, KUBELET_KUBEADM_DROPIN, KUBELET_UNIT, STARGZ_UNIT } from "../scripts/units.js";
 
 /** What a host is used for, which decides the steps it gets. */
 export interface HostPlan {
@@ -29,10 +29,6 @@ export const SYSCTLS: readonly (readonly [string, string])[] = [
 ];
 
 const BASE_PACKAGES = ["curl", "ca-certificates", "tar", "gzip", "iptables", "iproute2", "conntrack", "socat", "ethtool", "kmod", "procps", "openssl"];
-
-export function step(name: string, create: string, del: string): Step {
-  return { name, create: stepScript(name, create), delete: stepScript(name, del, "host", "delete") };
-}
 
 function artifact(config: StackConfig, name: ArtifactName): ResolvedArtifact | MissingChecksumError {
   return artifactOrMissing(name, config.versions, config.checksums, config.artifactMirror);

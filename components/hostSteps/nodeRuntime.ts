@@ -2,10 +2,11 @@
 // chosen sandbox and snapshot mode, then waits for its health endpoint (and, for firecracker,
 // its CRI socket, which kubelet is pointed at).
 import type { StackConfig } from "../config/schema.js";
-import { cached, fetch, step } from "./hostSteps.js";
-import { lines, q, writeFile } from "./shell.js";
-import type { Step } from "./step.js";
-import { nodeRuntimeUnit, NODE_RUNTIME_STATE_DIRS } from "./units.js";
+import { cached, fetch } from "./bootstrap.js";
+import { hostScriptStep as step } from "./scriptStep.js";
+import { lines, q, writeFile } from "../scripts/shell.js";
+import type { Step } from "../scripts/step.js";
+import { nodeRuntimeUnit, NODE_RUNTIME_STATE_DIRS } from "../scripts/units.js";
 
 export interface NodeRuntimeStepInput {
   /** Where the bundle tarball was copied on the host. */

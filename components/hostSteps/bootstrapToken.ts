@@ -3,9 +3,9 @@
 // not join with the token kept in the stack's state. The step (one per worker, run when that
 // worker is new) writes the token's Secret with an expiry an hour ahead; the token reaches the
 // host inside the script (on stdin, never in a command line) and goes to kubectl on its stdin.
-import { step } from "./hostSteps.js";
-import { lines } from "./shell.js";
-import type { Step } from "./step.js";
+import { hostScriptStep as step } from "./scriptStep.js";
+import { lines } from "../scripts/shell.js";
+import type { Step } from "../scripts/step.js";
 
 const TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

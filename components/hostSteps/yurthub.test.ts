@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { yurthubJoinScript, yurthubLeaveScript } from "./hostScripts.js";
-import { mergeEndpointsJson } from "./openyurt.js";
+import { yurthubJoinScript, yurthubLeaveScript } from "./yurthub.js";
+import { mergeEndpointsJson } from "../openyurt/openyurt.js";
 
 const TOKEN = "abcdef.0123456789abcdef";
 const join_ = yurthubJoinScript({ image: "openyurt/yurthub:v1.7.0", serverAddr: "https://192.0.2.10:6443", poolName: "edge", kind: "edge", bootstrapToken: TOKEN });

@@ -2,9 +2,9 @@
 // is an argument: callers pass the secret's plain value inside a Pulumi apply, so the resulting
 // script stays a secret.
 import { stringify } from "yaml";
-import { lines, q, writeFile } from "./shell.js";
-import { step } from "./hostSteps.js";
-import type { Step } from "./step.js";
+import { lines, q, writeFile } from "../scripts/shell.js";
+import { hostScriptStep as step } from "./scriptStep.js";
+import type { Step } from "../scripts/step.js";
 
 export interface ControlPlaneInput {
   readonly nodeName: string;

@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parseStackConfig } from "../config/validate.js";
-import { checkShellBatch, type ShellCheckResult } from "./checkShell.js";
-import { hostBootstrapSteps, NODE_RUNTIME_SOCKET, CONTAINERD_SOCKET } from "./hostSteps.js";
+import { checkShellBatch, type ShellCheckResult } from "../scripts/checkShell.js";
+import { hostBootstrapSteps, NODE_RUNTIME_SOCKET, CONTAINERD_SOCKET } from "./index.js";
 import { kubeadmInitConfig, kubeadmInitStep, kubeadmJoinConfig, kubeadmJoinStep, stepOutput, CA_HASH_PREFIX } from "./kubeadm.js";
-import { devContainerStep, dockerCheckStep, inContainer, kindInstallStep } from "./kindSteps.js";
-import { nodeRuntimeStep } from "./nodeRuntimeStep.js";
-import type { Step } from "./step.js";
+import { devContainerStep, dockerCheckStep, inContainer, kindInstallStep } from "./kind.js";
+import { nodeRuntimeStep } from "./nodeRuntime.js";
+import type { Step } from "../scripts/step.js";
 
 // A fixed example token (the bootstrap-token format); real tokens come from @pulumi/random.
 const TOKEN = "abcdef.0123456789abcdef";

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../config/validate.js";
-import { hostBootstrapSteps } from "./hostSteps.js";
-import { checkShellBatch, type ShellCheckResult } from "./checkShell.js";
+import { hostBootstrapSteps } from "./index.js";
+import { checkShellBatch, type ShellCheckResult } from "../scripts/checkShell.js";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1vZ2d1c3Rlc3RrZXlmb3J2aGl2ZXRlc3Rz";
 const hosts = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bootstrapTokenStep } from "./bootstrapTokenStep.js";
-import { checkShellBatch } from "./checkShell.js";
+import { bootstrapTokenStep } from "./bootstrapToken.js";
+import { checkShellBatch } from "../scripts/checkShell.js";
 
 const TOKEN = "abcdef.0123456789abcdef";
 

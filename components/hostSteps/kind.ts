@@ -2,10 +2,10 @@
 // started the way vHive's kind fork starts its node (kind itself does not run kubeadm there),
 // and a wrapper that runs any host step inside that container.
 import type { StackConfig } from "../config/schema.js";
-import { stepScript } from "./helpers.js";
-import { fetch } from "./hostSteps.js";
-import { lines, q } from "./shell.js";
-import type { Step } from "./step.js";
+import { stepScript } from "../scripts/helpers.js";
+import { fetch } from "./bootstrap.js";
+import { lines, q } from "../scripts/shell.js";
+import type { Step } from "../scripts/step.js";
 
 /** kubeadm needs the container's IP, which only exists once the container runs. */
 export const NODE_IP_PLACEHOLDER = "__VHIVE_NODE_IP__";
