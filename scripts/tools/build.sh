@@ -5,10 +5,12 @@
 # recipe each in recipes/<tool>.sh, cached by version outside the repository.
 #
 # For each tool: where upstream's release archive and its published checksum file are reachable,
-# download both over HTTPS and verify; otherwise build the pinned version from the Go module proxy.
+# download both over HTTPS and verify; otherwise build the pinned version from the Go module proxy;
+# for a module the proxy does not serve (Pulumi's language hosts), build the pinned tag of a local
+# clone of upstream's repository, named by the recipe's setting.
 # Modules whose go.mod replaces siblings by relative path (`replace … => ../sdk`) cannot be built
 # with `go install mod@version`, so the recipe lists every module with the directory it takes in a
-# writable work tree, and the build runs there.
+# writable work tree (or the clone's tree is exported there whole), and the build runs there.
 #
 # Usage:
 #   build.sh <tool>...          make sure each tool is in the cache (a second run takes a second)
@@ -16,7 +18,9 @@
 #   build.sh --list             the tools and their pinned versions
 # Environment:
 #   VHIVE_TOOLS_DIR   the cache (default: $XDG_CACHE_HOME/vhive-tools, else ~/.cache/vhive-tools)
-#   VHIVE_TOOLS_FROM  "auto" (default: release if reachable, else build), "build" or "release"
+#   VHIVE_TOOLS_FROM  "auto" (default: release if reachable, else build), "build" (the module
+#                     proxy, else a local clone), "release" or "clone" (a local clone only)
+#   (a recipe's tool_git_repo_env, e.g. VHIVE_UPSTREAM_GIT_PULUMI: the local clone it may build from)
 set -euo pipefail
 
 RECIPES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/recipes"
@@ -41,13 +45,21 @@ known_tools() {
 
 # A recipe sets tool_version, tool_modules, tool_build_dir, tool_packages and optionally
 # tool_ldflags, tool_cgo, tool_tags, tool_expected_minutes, tool_release_files (or
-# tool_release_url with tool_release_sums_url), tool_release_strip, and the hooks
+# tool_release_url with tool_release_sums_url), tool_release_strip, tool_release_members (the
+# archive's members to unpack, default all), the local-clone route (tool_git_repo_env: the setting
+# naming the clone, tool_git_repo_default: used when that is unset and the directory exists,
+# tool_git_tag and tool_git_commit: the tag and the commit it must point at, tool_git_paths: the
+# directories to export, tool_git_skip: an ERE of paths the build does not read), and the hooks
 # tool_before_build / tool_after_build (run in the build directory with Go's environment set;
 # $work is the work tree, $out the cache entry being made).
 load_recipe() {
   unset tool_version tool_modules tool_build_dir tool_packages tool_ldflags tool_cgo tool_tags \
-    tool_expected_minutes tool_release_url tool_release_sums_url tool_release_strip tool_release_files
+    tool_expected_minutes tool_release_url tool_release_sums_url tool_release_strip tool_release_files \
+    tool_release_members tool_git_repo_env tool_git_repo_default tool_git_tag tool_git_commit \
+    tool_git_paths tool_git_skip
   tool_release_files=()
+  tool_release_members=()
+  tool_git_paths=()
   tool_packages=()
   tool_before_build() { :; }
   tool_after_build() { :; }
@@ -68,8 +80,9 @@ cache_dir() {
 # (tool_release_url with tool_release_sums_url is the one-archive shorthand). A checksum file
 # either lists "<hash>  <file name>" lines or holds just the hash; sha256 or sha512, told by the
 # hash's length. An archive (.tar.gz, .tgz) is unpacked into $out/bin less tool_release_strip
-# leading directories; any other file is installed as bin/<installed name, default its own name>.
+# leading directories (only tool_release_members when set); any other file is installed as bin/<installed name, default its own name>.
 # Returns 1 (quietly) when anything is unreachable; a checksum that does not match is fatal.
+# (These functions run on the left of ||, where bash ignores set -e: every failure is checked.)
 from_release() {
   local tool=$1 tmp entry url sums installed name want got
   local -a files=("${tool_release_files[@]}")
@@ -94,45 +107,111 @@ from_release() {
     [ "$got" = "$want" ] || { rm -rf "$tmp"; die "$tool $tool_version: $name has checksum $got, upstream publishes $want"; }
     mkdir -p "$out/bin"
     case $name in
-      *.tar.gz | *.tgz) tar -xzf "$tmp/$name" -C "$out/bin" --strip-components="${tool_release_strip:-0}" ;;
+      *.tar.gz | *.tgz) tar -xzf "$tmp/$name" -C "$out/bin" --strip-components="${tool_release_strip:-0}" "${tool_release_members[@]}" ;;
       *) install -m 0755 "$tmp/$name" "$out/bin/${installed:-$name}" ;;
-    esac
+    esac || { rm -rf "$tmp"; die "$tool $tool_version: could not install $name"; }
     rm -f "$tmp/$name" "$tmp/sums"
   done
   rm -rf "$tmp"
 }
 
 # Lays out every module of the recipe in a writable work tree and builds the packages there.
+# Returns 1 (saying which) when the module proxy does not serve one of them.
 from_modules() {
-  local tool=$1 spec module dir src pkg name started
-  local -a ldflags=(-s -w)
-  command -v go >/dev/null 2>&1 || die "$tool $tool_version: building it needs Go (1.25 or later) on the PATH, and there is none"
+  local tool=$1 spec module dir src
+  needs_go "$tool"
   work=$(mktemp -d "${TMPDIR:-/tmp}/vhive-tool-$tool.XXXXXX")
-  started=$SECONDS
-  log "building $tool $tool_version from Go modules (the first time takes about ${tool_expected_minutes:-5} minutes on 2 cores)"
   for spec in "${tool_modules[@]}"; do
     module=${spec%%=*}
     dir=${spec#*=}
-    src=$(GOFLAGS=-mod=mod go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    [ -d "$src" ] || die "$tool $tool_version: the Go module proxy did not serve $module"
-    mkdir -p "$work/$dir"
-    cp -R "$src/." "$work/$dir/"
-    chmod -R u+w "$work/$dir"
+    src=$(GOFLAGS=-mod=mod go mod download -json "$module" 2>/dev/null | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    if [ ! -d "$src" ]; then
+      log "$tool $tool_version: the Go module proxy does not serve $module"
+      rm -rf "$work"
+      return 1
+    fi
+    if ! { mkdir -p "$work/$dir" && cp -R "$src/." "$work/$dir/" && chmod -R u+w "$work/$dir"; }; then
+      rm -rf "$work"
+      die "$tool $tool_version: could not lay out $module in $work/$dir"
+    fi
   done
+  build_in_work "$tool" "Go modules"
+}
+
+# Exports tool_git_paths at the pinned tag of a local clone of upstream (bare or not) into a
+# writable work tree, so the relative replaces between its modules resolve, and builds there; the
+# other modules come from the proxy, verified by the tree's go.sum. The tag must point at the
+# pinned commit (a moved tag is fatal). Test data and tool_git_skip are left out: the build never
+# reads them, and a partial clone may lack their (large) blobs. Returns 1 (saying which setting
+# names a clone) when the recipe has this route and no clone is named.
+from_clone() {
+  local tool=$1 repo commit skip
+  [ -n "${tool_git_tag:-}" ] && [ -n "${tool_git_commit:-}" ] && [ -n "${tool_git_repo_env:-}" ] || return 1
+  repo=${!tool_git_repo_env:-}
+  if [ -z "$repo" ] && [ -n "${tool_git_repo_default:-}" ] && [ -d "$tool_git_repo_default" ]; then
+    repo=$tool_git_repo_default
+  fi
+  if [ -z "$repo" ]; then
+    log "$tool $tool_version: no local clone of upstream is named (set $tool_git_repo_env)"
+    return 1
+  fi
+  [ -d "$repo" ] || die "$tool $tool_version: $tool_git_repo_env=$repo is not a directory"
+  commit=$(git -C "$repo" rev-parse --verify --quiet "refs/tags/$tool_git_tag^{commit}") ||
+    die "$tool $tool_version: the clone at $repo has no tag $tool_git_tag"
+  [ "$commit" = "$tool_git_commit" ] ||
+    die "$tool $tool_version: tag $tool_git_tag in $repo points at $commit, the recipe pins $tool_git_commit"
+  needs_go "$tool"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/vhive-tool-$tool.XXXXXX")
+  log "$tool $tool_version: exporting ${tool_git_paths[*]} at $tool_git_tag ($commit) from $repo"
+  skip=$'\t''(.*/)?testdata/'
+  [ -n "${tool_git_skip:-}" ] && skip+="|"$'\t'"(${tool_git_skip#^})"
+  # A throwaway index: the clone itself is only read.
+  if ! git -C "$repo" ls-tree -r -z "$commit" -- "${tool_git_paths[@]}" | grep -zEv "$skip" |
+    GIT_INDEX_FILE="$work/.index" git -C "$repo" --work-tree="$work" update-index -z --index-info ||
+    ! GIT_INDEX_FILE="$work/.index" git -C "$repo" --work-tree="$work" checkout-index -a -f --prefix="$work/"; then
+    rm -rf "$work"
+    die "$tool $tool_version: could not export $tool_git_tag from $repo"
+  fi
+  rm -f "$work/.index"
+  build_in_work "$tool" "$tool_git_tag of a local clone"
+}
+
+needs_go() {
+  command -v go >/dev/null 2>&1 || die "$1 $tool_version: building it needs Go (1.25 or later) on the PATH, and there is none"
+}
+
+# Builds the recipe's packages in $work/$tool_build_dir into $out/bin, then removes $work.
+build_in_work() {
+  local tool=$1 source=$2 started
+  local -a ldflags=(-s -w)
+  started=$SECONDS
+  log "building $tool $tool_version from $source (the first time takes about ${tool_expected_minutes:-5} minutes on 2 cores)"
   [ -n "${tool_ldflags:-}" ] && ldflags+=("$tool_ldflags")
-  (
-    cd "$work/$tool_build_dir"
+  if ! (
+    local pkg name
+    cd "$work/$tool_build_dir" || exit 1
     export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED="${tool_cgo:-0}"
-    tool_before_build
+    tool_before_build || exit 1
     for pkg in "${tool_packages[@]}"; do
       name=${pkg%%=*}
       log "$tool $tool_version: go build ${pkg#*=}"
-      go build -trimpath -tags "${tool_tags:-}" -ldflags "${ldflags[*]}" -o "$out/bin/$name" "${pkg#*=}"
+      go build -trimpath -tags "${tool_tags:-}" -ldflags "${ldflags[*]}" -o "$out/bin/$name" "${pkg#*=}" || exit 1
     done
-    tool_after_build
-  )
+    tool_after_build || exit 1
+  ); then
+    rm -rf "$work"
+    die "$tool $tool_version: the build failed (see above)"
+  fi
   rm -rf "$work"
   log "built $tool $tool_version in $((SECONDS - started)) s"
+}
+
+# Every route failed: say which were tried.
+none_available() {
+  local routes="the Go module proxy does not serve it"
+  [ "$FROM" = auto ] && routes="upstream's release is not reachable, $routes"
+  [ -n "${tool_git_repo_env:-}" ] && routes+=", and no local clone of upstream is named (set $tool_git_repo_env)"
+  die "$1 $tool_version: none of the ways to obtain it is available here: $routes"
 }
 
 ensure_tool() {
@@ -154,9 +233,10 @@ ensure_tool() {
     mkdir -p "$out/bin"
     case $FROM in
       release) from_release "$tool" || die "$tool $tool_version: no reachable release and VHIVE_TOOLS_FROM=release" ;;
-      build) from_modules "$tool" ;;
-      auto) from_release "$tool" || from_modules "$tool" ;;
-      *) die "VHIVE_TOOLS_FROM must be auto, build or release (got '$FROM')" ;;
+      build) from_modules "$tool" || from_clone "$tool" || none_available "$tool" ;;
+      clone) from_clone "$tool" || die "$tool $tool_version: VHIVE_TOOLS_FROM=clone and the recipe has no local-clone route or none is named" ;;
+      auto) from_release "$tool" || from_modules "$tool" || from_clone "$tool" || none_available "$tool" ;;
+      *) die "VHIVE_TOOLS_FROM must be auto, build, release or clone (got '$FROM')" ;;
     esac
     date -u +%Y-%m-%dT%H:%M:%SZ >"$out/.complete"
     rm -rf "$final"
