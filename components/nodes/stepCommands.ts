@@ -15,6 +15,8 @@ export interface RemoteStepOptions {
   readonly connection: pulumi.Input<ConnectionArgs>;
   /** The component the step belongs to; none for a step of the stack itself. */
   readonly parent?: pulumi.Resource;
+  /** Where the step was before (a step that moved under a component keeps its state). */
+  readonly aliases?: pulumi.Input<pulumi.Alias>[];
   readonly dependsOn: pulumi.Input<pulumi.Resource>[];
   /** Keep stdout secret (it carries credentials). */
   readonly secretStdout?: boolean;
@@ -33,7 +35,7 @@ export function remoteStep(host: string, step: pulumi.Output<Step> | Step, optio
       check: s.apply((x) => checkScript(x.name)),
       ...(options.secretStdout ? { secretStdout: true } : {}),
     },
-    { ...(options.parent ? { parent: options.parent } : {}), dependsOn: options.dependsOn },
+    { ...(options.parent ? { parent: options.parent } : {}), ...(options.aliases ? { aliases: options.aliases } : {}), dependsOn: options.dependsOn },
   );
 }
 
@@ -52,6 +54,6 @@ export function localStep(
       delete: s.apply((x) => x.delete),
       ...(options.secretStdout ? { secretStdout: true } : {}),
     },
-    { ...(options.parent ? { parent: options.parent } : {}), dependsOn: options.dependsOn },
+    { ...(options.parent ? { parent: options.parent } : {}), ...(options.aliases ? { aliases: options.aliases } : {}), dependsOn: options.dependsOn },
   );
 }

@@ -39,6 +39,22 @@ export interface BuildClusterInput {
   readonly manifestFetcher?: ManifestFetcher;
   /** Where checksums resolved at `pulumi up` are recorded; without it only pinned release files can be used. */
   readonly checksumLock?: ChecksumLock;
+  /** The component every resource belongs to (VhiveCluster, NodeRuntimeHosts); none: the stack's own. */
+  readonly parent?: pulumi.Resource;
+  /**
+   * The Kubernetes provider the in-cluster components use, made by the caller (VhiveCluster hands
+   * its users the same one) from `kubeconfig` and waiting for `joined`; by default one is made here.
+   */
+  readonly provider?: k8s.Provider;
+}
+
+/**
+ * Options of a resource this program declares directly: under the component when there is one,
+ * aliased to where it was when the program declared it at the stack's top level, so stacks made
+ * before the components existed keep their hosts (the engine carries the alias to its children).
+ */
+function childOf(input: BuildClusterInput): { parent?: pulumi.Resource; aliases?: pulumi.Alias[] } {
+  return input.parent ? { parent: input.parent, aliases: [{ parent: pulumi.rootStackResource }] } : {};
 }
 
 export interface ClusterOutputs {
@@ -55,6 +71,8 @@ export interface ClusterOutputs {
   readonly minioAccessKey?: pulumi.Output<string>;
   readonly minioSecretKey?: pulumi.Output<string>;
   readonly endpointsJson?: pulumi.Output<string>;
+  /** Every node joined: what a Kubernetes provider for this cluster waits for. */
+  readonly joined?: pulumi.Resource[];
 }
 
 interface ClusterCore {
@@ -69,7 +87,7 @@ interface ClusterCore {
 }
 
 function buildKind(input: BuildClusterInput): ClusterCore {
-  const env = new KindDevEnv("dev", { config: input.config, repoRoot: input.repoRoot });
+  const env = new KindDevEnv("dev", { config: input.config, repoRoot: input.repoRoot }, childOf(input));
   return {
     kubeconfig: env.kubeconfig,
     apiServerUrl: pulumi.output(`https://127.0.0.1:${input.config.kind.apiServerPort}`),
@@ -87,7 +105,7 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
   const bootstrap = new HostBootstrap("hosts", {
     config,
     hosts: hosts.map((h) => ({ plan: plan(h.host), connection: h.connection })),
-  });
+  }, childOf(input));
   const cp = hosts.find((h) => h.host.role === "control-plane")!;
   const cpIp = cp.host.nodeIp ?? cp.host.address;
   const workers = hosts.filter((h) => h.host.role === "worker");
@@ -105,7 +123,7 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
         // it installs while the Kubernetes binaries download; kubelet (join) waits for both.
         after: bootstrap.sandboxReady[w.host.name]!,
       })),
-  });
+  }, childOf(input));
   const controlPlane = new ControlPlane("control-plane", {
     init: {
       nodeName: cp.host.name,
@@ -121,14 +139,14 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
     address: cp.host.address,
     connection: cp.connection,
     after: [bootstrap.ready[cp.host.name]!, ...(runtime.ready[cp.host.name] ? [runtime.ready[cp.host.name]!] : [])],
-  });
+  }, childOf(input));
   // The bootstrap token expires (kubeadm init gives it a TTL): a step per worker makes it valid
   // again on the control plane right before that worker joins, so a worker added later joins too.
   const tokenValid = (worker: string) =>
     remoteStep(
       cp.host.name,
       controlPlane.token.apply((token) => bootstrapTokenStep(token, worker)),
-      { connection: cp.connection, dependsOn: [controlPlane.init] },
+      { connection: cp.connection, dependsOn: [controlPlane.init], ...childOf(input) },
       `bootstrap-token-for-${worker}`,
     );
   const joins = new Workers("workers", {
@@ -141,7 +159,7 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
       connection: w.connection,
       after: [bootstrap.ready[w.host.name]!, runtime.ready[w.host.name]!, tokenValid(w.host.name)],
     })),
-  });
+  }, childOf(input));
   return {
     kubeconfig: controlPlane.kubeconfig,
     apiServerUrl: controlPlane.apiServerUrl,
@@ -163,12 +181,13 @@ interface RuntimeHost {
  * Node-runtime-only hosts (`kubernetes: false`): every host gets the sandbox runtimes and the node
  * runtime service with its API on the network; no Kubernetes.
  */
-function buildRuntimeHosts(config: StackConfig, repoRoot: string, hosts: readonly RuntimeHost[]): ClusterOutputs {
+function buildRuntimeHosts(input: BuildClusterInput, config: StackConfig, hosts: readonly RuntimeHost[]): ClusterOutputs {
+  const repoRoot = input.repoRoot;
   const plan = (name: string) => ({ name, runsSandbox: true });
   const bootstrap = new HostBootstrap("hosts", {
     config,
     hosts: hosts.map((h) => ({ plan: plan(h.name), connection: h.connection })),
-  });
+  }, childOf(input));
   const runtime = new NodeRuntime("node-runtime", {
     config,
     repoRoot,
@@ -179,7 +198,7 @@ function buildRuntimeHosts(config: StackConfig, repoRoot: string, hosts: readonl
       criSocket: criSocketFor(config, plan(h.name)),
       after: bootstrap.sandboxReady[h.name]!,
     })),
-  });
+  }, childOf(input));
   const endpoints = pulumi
     .all(hosts.map((h) => pulumi.output(h.address).apply((address) => [h.name, `${address}:${config.nodeRuntime.apiPort}`] as const)))
     .apply((pairs) => Object.fromEntries(pairs));
@@ -191,8 +210,8 @@ function buildRuntimeHosts(config: StackConfig, repoRoot: string, hosts: readonl
 function buildNodeRuntimeHosts(input: BuildClusterInput): ClusterOutputs {
   const { config } = input;
   return buildRuntimeHosts(
+    input,
     config,
-    input.repoRoot,
     config.hosts.map((host, index) => ({ name: host.name, address: host.nodeIp ?? host.address, connection: sshConnection(host, index, input.secret) })),
   );
 }
@@ -200,9 +219,9 @@ function buildNodeRuntimeHosts(input: BuildClusterInput): ClusterOutputs {
 /** The playground: local hosts made by the stack itself, then node-runtime-only provisioning. */
 function buildPlayground(input: BuildClusterInput): ClusterOutputs {
   const { config } = input;
-  const machines = new PlaygroundHosts("playground", { count: config.playground.hosts, firstIndex: config.playground.firstIndex });
+  const machines = new PlaygroundHosts("playground", { count: config.playground.hosts, firstIndex: config.playground.firstIndex }, childOf(input));
   // Every host step waits for the machines (their connection comes from them).
-  const outputs = buildRuntimeHosts({ ...config, aptProxy: config.aptProxy ?? PLAYGROUND_APT_PROXY }, input.repoRoot, machines.hosts);
+  const outputs = buildRuntimeHosts(input, { ...config, aptProxy: config.aptProxy ?? PLAYGROUND_APT_PROXY }, machines.hosts);
   return { ...outputs, playgroundHosts: pulumi.all(machines.hosts.map((h) => h.info)) };
 }
 
@@ -211,7 +230,8 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
   if (config.target === "playground") return buildPlayground(input);
   if (!config.kubernetes) return buildNodeRuntimeHosts(input);
   const core = config.target === "kind" ? buildKind(input) : buildHosts(input);
-  const provider = new k8s.Provider("cluster", { kubeconfig: core.kubeconfig, enableServerSideApply: true }, { dependsOn: core.joined });
+  const provider =
+    input.provider ?? new k8s.Provider("cluster", { kubeconfig: core.kubeconfig, enableServerSideApply: true }, { dependsOn: core.joined, ...childOf(input) });
 
   const pool = config.network.metallbPool ?? "172.17.255.200-172.17.255.250";
   const addons = new ClusterAddons(
@@ -232,7 +252,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
       ...(input.manifestFetcher ? { fetcher: input.manifestFetcher } : {}),
       ...(input.checksumLock ? { checksumLock: input.checksumLock } : {}),
     },
-    { dependsOn: core.joined },
+    { dependsOn: core.joined, ...childOf(input) },
   );
 
   let outputs: ClusterOutputs = {
@@ -241,6 +261,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
     nodeNames: core.nodeNames,
     bootstrapToken: core.token,
     ingressDomain: addons.domain,
+    joined: core.joined,
   };
 
   let functionsEndpoints: pulumi.Output<string> | undefined;
@@ -248,7 +269,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
     const functions = new Functions(
       "functions",
       { provider, sandbox: config.sandbox, functions: config.functions, domain: addons.domain },
-      { dependsOn: [addons, ...addons.knativeReady] },
+      { dependsOn: [addons, ...addons.knativeReady], ...childOf(input) },
     );
     functionsEndpoints = functions.endpointsJson;
     outputs = { ...outputs, endpointsJson: functions.endpointsJson };
@@ -261,8 +282,8 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
     const dataDirStep = minioDataDirStep(config.minio.path, config.minio.retainData);
     // On its host over SSH; with kind, inside the dev container that is the node.
     const dataDir = minioHost
-      ? [remoteStep(minioNode, dataDirStep, { connection: minioHost.connection, dependsOn: core.joined }, "minio-data")]
-      : [localStep(config.kind.clusterName, inContainer(config, dataDirStep), { dependsOn: core.joined }, "minio-data")];
+      ? [remoteStep(minioNode, dataDirStep, { connection: minioHost.connection, dependsOn: core.joined, ...childOf(input) }, "minio-data")]
+      : [localStep(config.kind.clusterName, inContainer(config, dataDirStep), { dependsOn: core.joined, ...childOf(input) }, "minio-data")];
     const minio = new Minio(
       "minio",
       {
@@ -274,7 +295,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
         storageSize: config.minio.storageSize,
         ...(config.minio.image ? { image: config.minio.image } : {}),
       },
-      { dependsOn: [...core.joined, ...dataDir] },
+      { dependsOn: [...core.joined, ...dataDir], ...childOf(input) },
     );
     outputs = { ...outputs, minioEndpoint: minio.endpoint, minioAccessKey: minio.accessKey, minioSecretKey: minio.secretKey };
   }
@@ -297,7 +318,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
         ...(input.manifestFetcher ? { fetcher: input.manifestFetcher } : {}),
         ...(input.checksumLock ? { checksumLock: input.checksumLock } : {}),
       },
-      { dependsOn: [...core.joined, addons, ...addons.knativeReady] },
+      { dependsOn: [...core.joined, addons, ...addons.knativeReady], ...childOf(input) },
     );
     // yurthub is a static pod on every node: a host-side step, run once OpenYurt is up.
     for (const h of core.hosts) {
@@ -312,7 +333,7 @@ export function buildCluster(input: BuildClusterInput): ClusterOutputs {
         },
         // Not a child of `yurt` as well: a resource that depends on a component waits for all of its
         // children, so as one of them it would wait for itself (the real engine's preview hung).
-        { dependsOn: [yurt] },
+        { dependsOn: [yurt], ...childOf(input) },
       );
     }
     outputs = { ...outputs, endpointsJson: yurt.endpointsJson };
