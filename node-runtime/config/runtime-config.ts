@@ -49,6 +49,14 @@ export const runtimeConfigSchema = z
     metricsPort: z.number().int().min(1).max(65535).optional(),
     /** gVisor driver: runsc root and per-instance bundles/sockets (keep short: socket paths ≤ 107 bytes). */
     gvisorBaseDir: z.string().min(1).default("/run/vhive-node/gvisor"),
+    /**
+     * gVisor driver: "none" (function reached through a host Unix socket) or "netns" (each sandbox in
+     * a network namespace of its own on a /30 of `gvisorNetworkSubnet`, reached at its address).
+     */
+    gvisorNetwork: z.enum(["none", "netns"]).default("none"),
+    gvisorNetworkSubnet: z.string().min(1).default("10.212.0.0/16"),
+    /** Prefix of the gVisor namespaces (`<prefix>-ns-<n>`) and host links; unused ones are swept at start. */
+    gvisorNetworkPrefix: z.string().regex(/^[a-z][a-z0-9]{0,6}$/, "1-7 characters of [a-z0-9], starting with a letter").default("vhgv"),
     /** containerd driver: the daemon's socket and the namespace holding this node's containers. */
     containerdAddress: z.string().min(1).default("/run/containerd/containerd.sock"),
     containerdNamespace: z.string().min(1).default("vhive-node"),

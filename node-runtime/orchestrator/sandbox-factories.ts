@@ -29,6 +29,9 @@ export async function createSandboxDriver(kind: SandboxKind, res: SandboxResourc
       const { createGvisorSandbox } = await import("../sandbox/gvisor/create-gvisor-sandbox.js");
       return createGvisorSandbox(res.images, {
         baseDir: config.gvisorBaseDir,
+        network: config.gvisorNetwork,
+        networkSubnet: config.gvisorNetworkSubnet,
+        networkPrefix: config.gvisorNetworkPrefix,
         // Under the runtime's data, which the provisioner removes with the node runtime.
         relayCacheDir: path.join(config.dataDir, "gvisor-relay"),
         // The driver waits for the function's socket itself; give it the runtime's budget.

@@ -258,9 +258,8 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     console.info(`runsc netstack networking here: ${support.supported ? "supported" : `unsupported (${support.reason})`}`);
     if (!support.supported) {
       expect(support.reason).toMatch(/runsc start/);
-      const netDriver = new GvisorDriver(hw.store, { baseDir: BASE, network: "netns" });
-      const slot = { index: 0, netns: "vhgv-unused", tapName: "tap0", guestIp: "172.16.0.2", guestMac: "02:00:00:00:00:01", gatewayIp: "172.16.0.1", prefixLength: 30, cloneIp: "10.0.0.1" };
-      await expect(netDriver.boot(request("net1", { network: slot }), new StageTimer())).rejects.toThrow(/cannot use netstack networking/);
+      const netDriver = new GvisorDriver(hw.store, { baseDir: BASE, network: "netns", networkPrefix: "vhgvu", networkSubnet: "10.156.250.0/30" });
+      await expect(netDriver.boot(request("net1"), new StageTimer())).rejects.toThrow(/cannot use netstack networking/);
     }
     await expectNothingLeft();
   });

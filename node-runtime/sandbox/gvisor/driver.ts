@@ -7,6 +7,7 @@ import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ImageStore } from "../../images/types.js";
+import { VethNetworks, type VethNetwork } from "../../network/veth-networks.js";
 import type { StageTimer } from "../../metrics/stages.js";
 import type {
   BootRequest, DriverCapabilities, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxExit, SandboxHandle, SandboxStats, SnapshotFiles,
@@ -21,7 +22,7 @@ import { buildSandboxSpec, SOCKET_NAME } from "./oci-spec.js";
 import { DEFAULT_RELAY_CACHE_DIR, ensureReaperBinary, ensureRelayBinary } from "./relay-binary.js";
 import { RunscCli, RunscError, type RunscNetwork, type RunscPlatformChoice, type RunscSnapshotChoice } from "./runsc-cli.js";
 import { findGoferPids, isAlive, treeUsage } from "./sandbox-processes.js";
-import { waitForUnixSocket } from "./unix-socket-wait.js";
+import { waitForSocket } from "./unix-socket-wait.js";
 
 export const DEFAULT_GVISOR_BASE_DIR = "/run/vhgv-gvisor";
 /** runsc writes its checkpoint into this one file of the snapshot directory. */
@@ -44,10 +45,22 @@ export interface GvisorDriverOptions {
   platform?: RunscPlatformChoice;
   /**
    * "none" (default): no network device; the function is reached through a host Unix socket.
-   * "netns": runsc netstack in the request's network namespace (BootRequest.network), reached at
-   * the slot's clone IP; probed once, and refused with the probe's reason where runsc cannot do it.
+   * "netns": every sandbox gets a network namespace of its own (a veth pair on its own /30 of
+   * `networkSubnet`, made and removed by this driver), whose address runsc's netstack takes over;
+   * the function is reached at that address and its port, from the node and, through the node's
+   * routing, from pod networks. Probed once, and refused with the probe's reason where runsc
+   * cannot do it. The relay's Unix socket stays too.
    */
   network?: "none" | "netns";
+  /** "netns": IPv4 block carved into one /30 per sandbox; default 10.212.0.0/16. */
+  networkSubnet?: string;
+  /**
+   * "netns": prefix (1-7 characters of [a-z0-9]) of the namespaces (`<prefix>-ns-<n>`) and host links
+   * (`<prefix>h<n>`); default "vhgv". Namespaces with this prefix that no instance of this driver's
+   * base dir uses are deleted before its first netns sandbox (what a crashed runtime left), so two
+   * drivers on one host need different prefixes.
+   */
+  networkPrefix?: string;
   /** A prebuilt relay; default: compiled from relay/vhgv-relay.c into relayCacheDir. */
   relayBinary?: string;
   relayCacheDir?: string;
@@ -80,6 +93,8 @@ class GvisorHandle implements SandboxHandle {
   checkpointed = false;
   /** Set while the driver itself ends the sandbox, so that is not reported as an exit. */
   ending = false;
+  /** The sandbox's own network namespace ("netns" mode); removed with the sandbox. */
+  network: VethNetwork | undefined;
   exitedInfo: SandboxExit | undefined;
   watchTimer: NodeJS.Timeout | undefined;
   private resolveExited!: (v: SandboxExit) => void;
@@ -133,6 +148,9 @@ export class GvisorDriver implements SandboxDriver {
   private readonly baseDir: string;
   private readonly runscRoot: string;
   private readonly opts: Required<Omit<GvisorDriverOptions, "relayBinary" | "debugLogDir">> & { relayBinary?: string; debugLogDir?: string };
+  /** "netns" mode: the per-sandbox namespaces, and the one-time removal of a crashed runtime's. */
+  private readonly networks: VethNetworks | undefined;
+  private staleNetworksSwept: Promise<void> | undefined;
   private relay: Promise<string> | undefined;
   private reaper: Promise<string> | undefined;
   private netstack: Promise<NetstackSupport> | undefined;
@@ -154,11 +172,18 @@ export class GvisorDriver implements SandboxDriver {
       env: options.env ?? { GRPC_POLL_STRATEGY: "poll" },
       debugLogDir: options.debugLogDir,
       snapshot: options.snapshot ?? "auto",
+      networkSubnet: options.networkSubnet ?? "10.212.0.0/16",
+      networkPrefix: options.networkPrefix ?? "vhgv",
     };
     if (this.opts.network !== "none" && this.opts.network !== "netns") {
       throw new Error(`gVisor driver option network must be "none" or "netns", not ${JSON.stringify(this.opts.network)}`);
     }
-    this.capabilities = { snapshots: true, stopsOnSnapshot: true, needsNetwork: this.opts.network === "netns" };
+    // Validates networkSubnet and networkPrefix up front, naming the field.
+    this.networks = this.opts.network === "netns"
+      ? new VethNetworks({ subnet: this.opts.networkSubnet, prefix: this.opts.networkPrefix, label: "gVisor driver network" })
+      : undefined;
+    // The driver makes its sandboxes' namespaces itself: none from the node's (Firecracker-shaped) pool.
+    this.capabilities = { snapshots: true, stopsOnSnapshot: true, needsNetwork: false };
   }
 
   /** The runsc invocation for containers of one network mode (flags must repeat on every call). */
@@ -318,9 +343,15 @@ export class GvisorDriver implements SandboxDriver {
   async reclaim(instanceId: string): Promise<void> {
     if (!INSTANCE_ID.test(instanceId)) throw new SandboxRequestError(`instanceId ${JSON.stringify(instanceId)} is not one this driver makes`);
     const dir = path.join(this.baseDir, "instances", instanceId);
-    const h = new GvisorHandle(instanceId, `vhgv-${instanceId}`, dir, { kind: "unix", path: path.join(dir, "sock", SOCKET_NAME) }, this.cli());
+    const netnsPath = await bundleNetnsPath(path.join(dir, "bundle"));
+    const h = new GvisorHandle(instanceId, `vhgv-${instanceId}`, dir, { kind: "unix", path: path.join(dir, "sock", SOCKET_NAME) }, this.cli(netnsPath ? "sandbox" : "none"));
     h.pid = await readPid(h.pidFile).catch(() => undefined);
-    await this.destroy(h);
+    try {
+      await this.destroy(h);
+    } finally {
+      // After the sandbox is gone: the namespace this driver's layout made for it, if any.
+      if (netnsPath) await this.networks?.releaseLeftover(netnsPath);
+    }
   }
 
   // --- internals ---
@@ -351,32 +382,32 @@ export class GvisorDriver implements SandboxDriver {
     if (!INSTANCE_ID.test(req.instanceId)) {
       throw new SandboxRequestError(`instanceId ${JSON.stringify(req.instanceId)} must be 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit`);
     }
-    let network: RunscNetwork = "none";
-    let netnsPath: string | undefined;
-    if (this.opts.network === "netns") {
-      if (!req.network) throw new SandboxRequestError(`gVisor driver runs with network "netns" but the request for ${req.instanceId} has no network slot`);
+    if (!Number.isInteger(req.port) || req.port < 1 || req.port > 65535) throw new SandboxRequestError(`port ${req.port} is not a TCP port`);
+    const netns = this.networks !== undefined;
+    if (netns) {
       const support = await this.netstackSupport();
       if (!support.supported) throw new SandboxStateError(`this host's runsc cannot use netstack networking (${support.reason}); run the gVisor driver with network "none"`);
-      network = "sandbox";
-      netnsPath = `/var/run/netns/${req.network.netns}`;
     }
     const dir = path.join(this.baseDir, "instances", req.instanceId);
     const socketPath = path.join(dir, "sock", SOCKET_NAME);
     if (Buffer.byteLength(socketPath) > MAX_SUN_PATH) {
       throw new SandboxRequestError(`socket path ${socketPath} is longer than ${MAX_SUN_PATH} bytes; use a shorter baseDir or instanceId`);
     }
-    const endpoint: FunctionEndpoint = req.network && network === "sandbox"
-      ? { kind: "tcp", host: req.network.cloneIp, port: req.port }
-      : { kind: "unix", path: socketPath };
-    const h = new GvisorHandle(req.instanceId, `vhgv-${req.instanceId}`, dir, endpoint, this.cli(network));
     await mkdir(this.runscRoot, { recursive: true, mode: 0o711 });
     await mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
+    if (netns) await this.sweepStaleNetworks();
     // Exclusive: a directory that exists belongs to a live (or unreclaimed) instance; leave it be.
     await mkdir(dir, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "EEXIST") throw new SandboxStateError(`instance directory ${dir} is in use (is instance ${req.instanceId} running?)`);
       throw error;
     });
+    let network: VethNetwork | undefined;
     try {
+      network = netns ? await this.acquireNetwork(req.instanceId) : undefined;
+      const endpoint: FunctionEndpoint = network ? { kind: "tcp", host: network.containerIp, port: req.port } : { kind: "unix", path: socketPath };
+      const h = new GvisorHandle(req.instanceId, `vhgv-${req.instanceId}`, dir, endpoint, this.cli(network ? "sandbox" : "none"));
+      h.network = network;
+      const netnsPath = network?.netnsPath;
       const [lower, relayBinary] = await Promise.all([this.images.rootfs(req.imageDigest), this.relayPath()]);
       const user = await resolveImageUser(req.image.user, lower);
       const rootfs = await mountInstanceRootfs(lower, dir);
@@ -394,26 +425,72 @@ export class GvisorDriver implements SandboxDriver {
     } catch (error) {
       await unmountInstanceRootfs(dir).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
+      if (network) await this.networks?.release(network);
       throw error;
     }
   }
 
+  private async acquireNetwork(instanceId: string): Promise<VethNetwork> {
+    try {
+      return await this.networks!.acquire();
+    } catch (error) {
+      throw new SandboxHostError(`gVisor instance ${instanceId}: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Deletes, once per driver, the namespaces of this driver's prefix that no instance under its
+   * base dir uses: what a runtime that crashed (or was killed) left. Adopted instances keep theirs:
+   * their bundles name them.
+   */
+  private sweepStaleNetworks(): Promise<void> {
+    this.staleNetworksSwept ??= (async () => {
+      const inUse = new Set<string>();
+      const instances = path.join(this.baseDir, "instances");
+      for (const id of await readdir(instances).catch(() => [] as string[])) {
+        const netnsPath = await bundleNetnsPath(path.join(instances, id, "bundle"));
+        if (netnsPath) inUse.add(netnsPath);
+      }
+      for (const name of await readdir("/var/run/netns").catch(() => [] as string[])) {
+        const netnsPath = `/var/run/netns/${name}`;
+        if (!inUse.has(netnsPath)) await this.networks!.releaseLeftover(netnsPath);
+      }
+    })();
+    this.staleNetworksSwept.catch(() => (this.staleNetworksSwept = undefined));
+    return this.staleNetworksSwept;
+  }
+
   /** Waits for the relay's socket; fails early, with the function's log, if the sandbox exits. */
   private async waitReady(h: GvisorHandle, port: number, timeoutMs: number, restored: boolean): Promise<void> {
+    const abortReason = () => (h.exitedInfo ? `the function exited with code ${h.exitedInfo.code} before listening on port ${port}` : undefined);
+    const start = performance.now();
+    let listening = false;
     try {
-      await waitForUnixSocket(h.socketPath, {
+      await waitForSocket(h.socketPath, {
         timeoutMs,
-        abortReason: () => (h.exitedInfo ? `the function exited with code ${h.exitedInfo.code} before listening on port ${port}` : undefined),
+        abortReason,
         // Should the restored relay not be listening after a second, remove whatever is at the path
         // (a bind there fails while a file exists) and ask it again.
         nudge: restored
           ? { afterMs: 1_000, run: () => rm(h.socketPath, { force: true }).then(() => h.cli.run(["kill", h.containerId, "USR1"])).then(() => undefined, () => undefined) }
           : undefined,
       });
+      listening = true;
+      // The function listens; in its own namespace it must also answer at its address (a function
+      // that binds only 127.0.0.1 would not, and the caller would time out without knowing why).
+      if (h.endpoint.kind === "tcp") {
+        const target = { host: h.endpoint.host, port: h.endpoint.port };
+        await waitForSocket(target, { timeoutMs: Math.max(1, timeoutMs - (performance.now() - start)), abortReason });
+      }
     } catch (error) {
       const tail = await logTail(h.logPath);
       if (h.exitedInfo) throw new SandboxExitedError(`the function exited with code ${h.exitedInfo.code} before listening on port ${port}${tail}`);
-      if (error instanceof SandboxTimeoutError) throw new SandboxTimeoutError(`the function did not listen on port ${port} within ${timeoutMs} ms${tail}`);
+      if (error instanceof SandboxTimeoutError) {
+        const endpoint = h.endpoint.kind === "tcp" ? `${h.endpoint.host}:${port}` : "";
+        throw new SandboxTimeoutError(listening
+          ? `the function listens on port ${port} inside its sandbox but did not answer at ${endpoint} within ${timeoutMs} ms (does it bind only 127.0.0.1?)${tail}`
+          : `the function did not listen on port ${port} within ${timeoutMs} ms${tail}`);
+      }
       throw SandboxError.withContext(error, `waiting for the function on port ${port}${tail}`);
     }
   }
@@ -487,6 +564,11 @@ export class GvisorDriver implements SandboxDriver {
         if (name.startsWith(`${h.containerId}_sandbox:`)) await rm(path.join(this.runscRoot, name), { force: true });
       }
     });
+    // The namespace goes once nothing runs in it (deleting it takes both veth ends along).
+    if (h.network) {
+      await this.networks?.release(h.network);
+      h.network = undefined;
+    }
     // Never remove the directory through a still-mounted root (that would write whiteouts, harmless,
     // but it means something holds the mount): unmount first, and keep the files if that fails.
     try {
@@ -501,6 +583,16 @@ export class GvisorDriver implements SandboxDriver {
     if (stillListed || unremoved) {
       throw new SandboxHostError(`gVisor stop of instance ${h.instanceId} left ${stillListed ? "runsc state" : h.dir} behind: ${problems.join("; ")}`);
     }
+  }
+}
+
+/** The network namespace a bundle's config.json joins, if it names one. */
+async function bundleNetnsPath(bundleDir: string): Promise<string | undefined> {
+  try {
+    const spec = JSON.parse(await readFile(path.join(bundleDir, "config.json"), "utf8")) as { linux?: { namespaces?: { type: string; path?: string }[] } };
+    return spec.linux?.namespaces?.find((n) => n.type === "network")?.path;
+  } catch {
+    return undefined;
   }
 }
 

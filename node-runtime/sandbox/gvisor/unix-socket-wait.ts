@@ -1,16 +1,29 @@
-import { connect } from "node:net";
+import { connect, type NetConnectOpts } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SandboxExitedError, SandboxTimeoutError } from "../errors.js";
 
+/** Where to connect: a Unix socket path, or a TCP address (the function inside its own netns). */
+export type SocketTarget = string | { host: string; port: number };
+
 /** One connection attempt: true if something accepts on the socket now. */
-export function socketAccepts(path: string): Promise<boolean> {
+export function socketAccepts(target: SocketTarget): Promise<boolean> {
+  const opts: NetConnectOpts = typeof target === "string" ? { path: target } : { host: target.host, port: target.port };
   return new Promise((resolve) => {
-    const s = connect(path);
+    const s = connect(opts);
+    // A TCP SYN nobody answers is retried for minutes; one attempt gets a second at most.
+    const giveUp = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, 1_000);
     s.once("connect", () => {
+      clearTimeout(giveUp);
       s.destroy();
       resolve(true);
     });
-    s.once("error", () => resolve(false));
+    s.once("error", () => {
+      clearTimeout(giveUp);
+      resolve(false);
+    });
   });
 }
 
@@ -24,15 +37,16 @@ export interface SocketWaitOptions {
 }
 
 /**
- * Waits until a Unix socket accepts connections. The relay creates its socket only once the
- * function's port accepts, so success here means the function is ready.
+ * Waits until a socket accepts connections. The relay creates its Unix socket only once the
+ * function's port accepts, so success there means the function is ready; a TCP target says the
+ * function is reachable over its network namespace as well.
  */
-export async function waitForUnixSocket(path: string, opts: SocketWaitOptions): Promise<void> {
+export async function waitForSocket(target: SocketTarget, opts: SocketWaitOptions): Promise<void> {
   const start = performance.now();
   const interval = opts.intervalMs ?? 3;
   let nudged = false;
   for (;;) {
-    if (await socketAccepts(path)) return;
+    if (await socketAccepts(target)) return;
     const reason = opts.abortReason?.();
     if (reason) throw new SandboxExitedError(reason);
     const elapsed = performance.now() - start;
