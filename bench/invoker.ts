@@ -1,13 +1,13 @@
-// Invoker benchmark: our invoker against vSwarm's (github.com/ease-lab/vSwarm/tools/invoker, built
-// from its Go module into ~/.cache/vhive-tools/) on one loopback gRPC Greeter, same machine, one run.
-// For each: the highest rate sustained (achieved within 1% of the target, no failures) and client
-// latency p50/p99 at 500 and 2,000 requests per second; for ours also the send-schedule error p99.
-// When vSwarm's module cannot be obtained, the peer is our own per-request-connection mode (vSwarm's
-// method: a new gRPC connection per request), and the JSON says why.
+// Invoker benchmark: our invoker against vSwarm's (tools/invoker built from a local checkout of its
+// repository at a pinned commit, see vswarm-invoker.ts) and against our own per-request-connection
+// mode (vSwarm's method), on one loopback gRPC Greeter, same machine, one run. For each: the highest
+// rate sustained (achieved within 1% of the target, no failures) and client latency p50/p99 at 500
+// and 2,000 requests per second; for ours also the send-schedule error p99. When vSwarm's invoker
+// cannot be built, the JSON says why and the per-request-connection mode is the only peer.
 // Writes bench/results/invoker.json, invoker.svg, invoker.png. Never run by the tests.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -16,17 +16,16 @@ import { loadSample, type LoadSample } from "../experiments/common/loadavg.js";
 import { percentiles } from "../experiments/common/stats.js";
 import { writePlot } from "../experiments/plots/render.js";
 import type { InvokerSummary } from "../experiments/invoker/run.js";
+import { obtainVswarmInvoker, type VswarmInvoker } from "./vswarm-invoker.js";
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = path.join(ROOT, "bench", "results");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
-const CACHE = path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache"), "vhive-tools");
 const TRIAL_S = Number(process.env.INVOKER_BENCH_SECONDS ?? 5);
 // JIT compilation of both client and server takes the first seconds; those are warm-up, not measured.
 const WARMUP_S = 3;
 const LATENCY_RATES = [500, 2000];
-const MODULES = ["github.com/ease-lab/vSwarm/tools/invoker", "github.com/vhive-serverless/vSwarm/tools/invoker"];
 
 interface Trial {
   rps: number;
@@ -87,8 +86,9 @@ function vswarm(bin: string): Tool {
         if (!file) throw new Error(`vSwarm's invoker wrote no latency file; it printed: ${stdout.slice(-500)}`);
         const achieved = Number(file.slice(3, -"_lat.csv".length));
         const lat = (await readFile(path.join(dir, file), "utf8")).split("\n").filter(Boolean).map((l) => Number(l) / 1000);
-        const issued = /Issued \/ completed requests: (\d+), (\d+)/.exec(stdout);
-        const failed = issued ? Number(issued[1]) - Number(issued[2]) : 0;
+        // Each failed call is a warning line (its latency is in the file all the same); calls still
+        // in flight at the end are neither failed nor completed, and lower its real RPS.
+        const failed = stdout.match(/Failed to invoke/g)?.length ?? 0;
         const p = percentiles(lat);
         return { rps, achievedRps: achieved, ratio: achieved / rps, failed, p50Ms: p.p50, p99Ms: p.p99, scheduleErrorP99Ms: null };
       } finally {
@@ -96,42 +96,6 @@ function vswarm(bin: string): Tool {
       }
     },
   };
-}
-
-/** Tries to build vSwarm's invoker from its Go module; returns the binary or why not. */
-async function obtainVswarm(): Promise<{ bin: string } | { reason: string }> {
-  const bin = path.join(CACHE, "bin", "vswarm-invoker");
-  if (await access(bin).then(() => true, () => false)) return { bin };
-  const work = path.join(CACHE, "vswarm-invoker-build");
-  await mkdir(work, { recursive: true });
-  const reasons: string[] = [];
-  for (const mod of MODULES) {
-    try {
-      const { stdout } = await exec("go", ["mod", "download", "-json", `${mod}@latest`], { cwd: work, env: { ...process.env, GOFLAGS: "-mod=mod" }, timeout: 300_000 }).catch((e: { stdout?: string; message: string }) => ({ stdout: e.stdout ?? "", failed: e.message }));
-      const info = JSON.parse(stdout || "{}") as { Dir?: string; Error?: string; Version?: string };
-      if (!info.Dir) {
-        reasons.push(`${mod}: ${(info.Error ?? "go mod download failed").split("\n")[0]}`);
-        continue;
-      }
-      // The module's go.mod points at sibling modules by relative path, which a module download
-      // does not contain: build a copy with those replacements dropped (the siblings then come
-      // from their own module versions).
-      const src = path.join(work, "src");
-      await rm(src, { recursive: true, force: true });
-      await exec("cp", ["-r", info.Dir, src]);
-      await exec("chmod", ["-R", "u+w", src]);
-      const gomod = (await readFile(path.join(src, "go.mod"), "utf8")).replace(/replace\s*\([^)]*\)/s, "").replace(/^replace .*=> \.\.?\/.*$/gm, "");
-      await writeFile(path.join(src, "go.mod"), gomod);
-      await exec("go", ["mod", "tidy"], { cwd: src, timeout: 600_000 });
-      await mkdir(path.dirname(bin), { recursive: true });
-      await exec("go", ["build", "-o", bin, "."], { cwd: src, timeout: 600_000 });
-      return { bin };
-    } catch (err) {
-      reasons.push(`${mod}: ${(err as Error).message.split("\n")[0]}`);
-    }
-  }
-  // The registry's own wording, without its address.
-  return { reason: reasons.join("; ").replace(/reading https?:\/\/\S+: /g, "the Go module proxy answered ") };
 }
 
 async function startServer(): Promise<{ port: number; child: ChildProcess }> {
@@ -220,61 +184,77 @@ async function measure(tool: Tool, port: number, load: LoadSample[]): Promise<To
 
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? Number((a / b).toPrecision(3)) : null);
 
+type PeerResult = ToolResult & Record<string, unknown>;
+
+function resultJson(r: ToolResult, extra: Record<string, unknown> = {}): PeerResult {
+  return { ...extra, tool: r.tool, maxSustainedRps: r.maxSustainedRps, scheduleErrorP99Ms: r.scheduleErrorP99Ms, p50Ms: r.p50Ms, p99Ms: r.p99Ms, achievedRps: r.achievedRps, trials: r.trials };
+}
+
+function ratiosTo(a: ToolResult, b: ToolResult) {
+  return {
+    maxSustained: ratio(a.maxSustainedRps, b.maxSustainedRps),
+    p50: Object.fromEntries(LATENCY_RATES.map((r) => [String(r), ratio(a.p50Ms[r], b.p50Ms[r])])),
+    p99: Object.fromEntries(LATENCY_RATES.map((r) => [String(r), ratio(a.p99Ms[r], b.p99Ms[r])])),
+  };
+}
+
 async function main() {
   const load: LoadSample[] = [await loadSample("start")];
+  const vs: VswarmInvoker = await obtainVswarmInvoker();
+  if ("reason" in vs) console.error(`vSwarm's invoker could not be built: ${vs.reason}`);
+  else console.error(`vSwarm's invoker at ${vs.commit} (${vs.built ? "built now" : "cached"}, ${vs.goVersion}): ${vs.bin}`);
   const server = await startServer();
   try {
-    const peer = await obtainVswarm();
-    const peerTool = "bin" in peer ? vswarm(peer.bin) : ours(true);
-    console.error(`invoker bench: loopback Greeter (grpc-js) on port ${server.port}; ${TRIAL_S} s per trial after ${WARMUP_S} s warm-up`);
-    if ("reason" in peer) console.error(`vSwarm's invoker could not be obtained (${peer.reason}); the peer is our per-request-connection mode`);
+    console.error(`invoker bench: loopback Greeter (grpc-js) on port ${server.port}; ${TRIAL_S} s per trial (ours after ${WARMUP_S} s warm-up; vSwarm's has none)`);
     const oursResult = await measure(ours(false), server.port, load);
-    const peerResult = await measure(peerTool, server.port, load);
+    const vswarmResult = "bin" in vs ? await measure(vswarm(vs.bin), server.port, load) : undefined;
+    const perRequestResult = await measure(ours(true), server.port, load);
     load.push(await loadSample("end"));
     const json = {
-      ours: { maxSustainedRps: oursResult.maxSustainedRps, scheduleErrorP99Ms: oursResult.scheduleErrorP99Ms, p50Ms: oursResult.p50Ms, p99Ms: oursResult.p99Ms, achievedRps: oursResult.achievedRps, trials: oursResult.trials },
-      vswarm: {
-        obtained: "bin" in peer,
-        ...("reason" in peer ? { unavailableReason: peer.reason, peer: "ours with --per-request-connection (vSwarm's method: a new gRPC connection per request, connecting counted in the latency)" } : { peer: "vSwarm invoker built from its Go module" }),
-        maxSustainedRps: peerResult.maxSustainedRps,
-        scheduleErrorP99Ms: peerResult.scheduleErrorP99Ms,
-        p50Ms: peerResult.p50Ms,
-        p99Ms: peerResult.p99Ms,
-        achievedRps: peerResult.achievedRps,
-        trials: peerResult.trials,
-      },
+      ours: resultJson(oursResult),
+      vswarm: vswarmResult
+        ? resultJson(vswarmResult, { obtained: true, peer: `vSwarm's tools/invoker at commit ${"bin" in vs ? vs.commit : ""}, built from a local checkout of its repository with ${"bin" in vs ? vs.goVersion : ""}` })
+        : { obtained: false, unavailableReason: "reason" in vs ? vs.reason : "" },
+      oursPerRequestConnection: resultJson(perRequestResult, { peer: "ours with --per-request-connection (vSwarm's method: a new gRPC connection per request, connecting counted in the latency)" }),
       ratios: {
-        maxSustainedOursToPeer: ratio(oursResult.maxSustainedRps, peerResult.maxSustainedRps),
-        p50OursToPeer: Object.fromEntries(LATENCY_RATES.map((r) => [String(r), ratio(oursResult.p50Ms[r], peerResult.p50Ms[r])])),
-        p99OursToPeer: Object.fromEntries(LATENCY_RATES.map((r) => [String(r), ratio(oursResult.p99Ms[r], peerResult.p99Ms[r])])),
+        oursToVswarm: vswarmResult ? ratiosTo(oursResult, vswarmResult) : null,
+        oursToPerRequestConnection: ratiosTo(oursResult, perRequestResult),
       },
       goals: {
-        sustainedAtLeastPeer: oursResult.maxSustainedRps >= peerResult.maxSustainedRps,
+        sustainedAtLeastVswarm: vswarmResult ? oursResult.maxSustainedRps >= vswarmResult.maxSustainedRps : null,
         scheduleErrorP99Within1Ms: oursResult.scheduleErrorP99Ms !== null && oursResult.scheduleErrorP99Ms <= 1,
       },
-      setup: { server: "experiments/invoker/greeter-server.ts (grpc-js) in its own process", trialSeconds: TRIAL_S, warmupSeconds: WARMUP_S, sustained: "achieved within 1% of target and no failed request, in one of at most two trials", cores: (await readFile("/proc/cpuinfo", "utf8")).match(/^processor/gm)?.length ?? null },
+      setup: {
+        server: "experiments/invoker/greeter-server.ts (grpc-js) in its own process",
+        trialSeconds: TRIAL_S,
+        warmupSeconds: WARMUP_S,
+        sustained: "achieved within 1% of target and no failed request, in one of at most two trials",
+        vswarmAchieved: "vSwarm's real RPS: completed by the end of the window ÷ the window (its own figure)",
+        cores: (await readFile("/proc/cpuinfo", "utf8")).match(/^processor/gm)?.length ?? null,
+      },
       load,
     };
     await mkdir(RESULTS, { recursive: true });
     await writeFile(path.join(RESULTS, "invoker.json"), JSON.stringify(json, null, 2) + "\n");
-    printTable(oursResult, peerResult);
-    console.log(`ratios ours/peer: max sustained ${json.ratios.maxSustainedOursToPeer}, p50 ${JSON.stringify(json.ratios.p50OursToPeer)}, p99 ${JSON.stringify(json.ratios.p99OursToPeer)}`);
-    console.log(`goals: sustained ≥ peer: ${json.goals.sustainedAtLeastPeer ? "met" : "NOT met"}; schedule error p99 ≤ 1 ms at 2000 req/s: ${json.goals.scheduleErrorP99Within1Ms ? "met" : "NOT met"} (${oursResult.scheduleErrorP99Ms} ms)`);
-    await plot(oursResult, peerResult);
+    const all = [oursResult, ...(vswarmResult ? [vswarmResult] : []), perRequestResult];
+    printTable(all);
+    console.log(`ratios ours/vSwarm: ${JSON.stringify(json.ratios.oursToVswarm)}; ours/per-request: ${JSON.stringify(json.ratios.oursToPerRequestConnection)}`);
+    console.log(`goals: sustained ≥ vSwarm: ${json.goals.sustainedAtLeastVswarm === null ? "not measured" : json.goals.sustainedAtLeastVswarm ? "met" : "NOT met"}; schedule error p99 ≤ 1 ms at 2000 req/s: ${json.goals.scheduleErrorP99Within1Ms ? "met" : "NOT met"} (${oursResult.scheduleErrorP99Ms} ms)`);
+    await plot(all);
   } finally {
     server.child.kill("SIGTERM");
   }
 }
 
-function printTable(a: ToolResult, b: ToolResult) {
+function printTable(results: ToolResult[]) {
   const rows = [["tool", "max sustained req/s", "p50 @500 ms", "p99 @500 ms", "p50 @2000 ms", "p99 @2000 ms", "sched. err p99 @2000 ms"]];
-  for (const r of [a, b]) rows.push([r.tool, String(r.maxSustainedRps), ...["500", "2000"].flatMap((k) => [String(r.p50Ms[k]), String(r.p99Ms[k])]), String(r.scheduleErrorP99Ms ?? "-")]);
+  for (const r of results) rows.push([r.tool, String(r.maxSustainedRps), ...["500", "2000"].flatMap((k) => [String(r.p50Ms[k]), String(r.p99Ms[k])]), String(r.scheduleErrorP99Ms ?? "-")]);
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join("  "));
 }
 
-async function plot(a: ToolResult, b: ToolResult) {
-  const values = [a, b].flatMap((r) => r.trials.map((t) => ({ tool: r.tool, target: t.rps, achieved: t.achievedRps, p99: t.p99Ms })));
+async function plot(results: ToolResult[]) {
+  const values = results.flatMap((r) => r.trials.map((t) => ({ tool: r.tool, target: t.rps, achieved: t.achievedRps, p99: t.p99Ms })));
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: "Invoker on a loopback Greeter: achieved vs target rate, and p99 latency",
