@@ -3,7 +3,7 @@
 // not join with the token kept in the stack's state. The step (one per worker, run when that
 // worker is new) writes the token's Secret with an expiry an hour ahead; the token reaches the
 // host inside the script (on stdin, never in a command line) and goes to kubectl on its stdin.
-import { hostScriptStep as step } from "./scriptStep.js";
+import { hostScriptStep } from "./scriptStep.js";
 import { lines } from "../scripts/shell.js";
 import type { Step } from "../scripts/step.js";
 
@@ -17,7 +17,7 @@ export function bootstrapTokenStep(token: string, workerName: string): Step {
   if (!parts) throw new Error("bootstrap token: not of kubeadm's form [a-z0-9]{6}.[a-z0-9]{16} (value not shown)");
   if (!NODE_NAME.test(workerName)) throw new Error(`bootstrap token: worker name ${JSON.stringify(workerName)} is not a DNS label`);
   const [, id, secret] = parts;
-  return step(
+  return hostScriptStep(
     "bootstrap-token",
     lines(
       `expires="$(date -u -d ${JSON.stringify(REFRESHED_TOKEN_TTL)} '+%Y-%m-%dT%H:%M:%SZ')"`,

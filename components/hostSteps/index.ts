@@ -1,17 +1,59 @@
 // Every step the provisioner runs on a host or on the Pulumi machine, as scripts: the host
-// bootstrap, kubeadm init and join, the bootstrap token refresh, the node runtime, yurthub, and
-// the kind dev environment's local steps.
-export {
-  CONTAINERD_SOCKET,
-  NODE_RUNTIME_SOCKET,
-  PAUSE_IMAGE,
-  SYSCTLS,
-  criSocketFor,
-  debianPackages,
-  hostBootstrapSteps,
-  planForHost,
-  type HostPlan,
-} from "./bootstrap.js";
+// bootstrap (listed here, one step per file), kubeadm init and join, the bootstrap token refresh,
+// the node runtime, yurthub, and the kind dev environment's local steps.
+import type { StackConfig } from "../config/schema.js";
+import type { Step } from "../scripts/step.js";
+import { aptAutoUpgradesOffStep } from "./aptAutoUpgradesOff.js";
+import { aptProxyStep } from "./aptProxy.js";
+import { containerdStep } from "./containerd.js";
+import { firecrackerStep } from "./firecracker.js";
+import type { HostPlan } from "./hostPlan.js";
+import type { HostStep, HostStepName } from "./hostStep.js";
+import { kernelModulesStep } from "./kernelModules.js";
+import { kubernetesStep } from "./kubernetes.js";
+import { limitsStep } from "./limits.js";
+import { packagesStep } from "./packages.js";
+import { planHostSteps } from "./planHostSteps.js";
+import { runscStep } from "./runsc.js";
+import { stargzStep } from "./stargz.js";
+import { swapOffStep } from "./swapOff.js";
+import { sysctlStep } from "./sysctl.js";
+
+/**
+ * The host bootstrap: what vHive's node setup does for the chosen sandbox, made idempotent
+ * (guards, drop-in files, persisted sysctls and modules) and undoable (each step's delete script),
+ * in an order that satisfies every step's `after`. Each file says what its step needs and why.
+ */
+export const HOST_BOOTSTRAP_STEPS = [
+  limitsStep,
+  aptProxyStep,
+  aptAutoUpgradesOffStep,
+  packagesStep,
+  swapOffStep,
+  kernelModulesStep,
+  sysctlStep,
+  stargzStep,
+  runscStep,
+  firecrackerStep,
+  containerdStep,
+  kubernetesStep,
+] as const satisfies readonly HostStep[];
+
+/** Compiles only while every step name has its step in the list above. */
+export const EVERY_HOST_STEP_LISTED: Exclude<HostStepName, (typeof HOST_BOOTSTRAP_STEPS)[number]["name"]> extends never ? true : never = true;
+
+/** Every bootstrap step of one host, each with the steps of that host it needs. Pure: config in, scripts out. */
+export function hostBootstrapSteps(config: StackConfig, plan: HostPlan): Step[] {
+  return planHostSteps(HOST_BOOTSTRAP_STEPS, { config, plan });
+}
+
+export { CONTAINERD_SOCKET, NODE_RUNTIME_SOCKET, criSocketFor } from "./criSocket.js";
+export { planForHost, type HostPlan } from "./hostPlan.js";
+export type { HostStep, HostStepName, HostStepContext, StepBodies } from "./hostStep.js";
+export { checkHostStepGraph, planHostSteps } from "./planHostSteps.js";
+export { SYSCTLS } from "./sysctl.js";
+export { debianPackages } from "./packages.js";
+export { PAUSE_IMAGE } from "./containerd.js";
 export { hostScriptStep } from "./scriptStep.js";
 export {
   API_SERVER_PORT,

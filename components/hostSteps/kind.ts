@@ -3,7 +3,7 @@
 // and a wrapper that runs any host step inside that container.
 import type { StackConfig } from "../config/schema.js";
 import { stepScript } from "../scripts/helpers.js";
-import { fetch } from "./bootstrap.js";
+import { cachedArtifactPath, downloadArtifact } from "./download.js";
 import { lines, q } from "../scripts/shell.js";
 import type { Step } from "../scripts/step.js";
 
@@ -19,7 +19,7 @@ export function containerName(config: StackConfig): string {
 }
 
 export function kindBinary(config: StackConfig): string {
-  return `$cache_dir/kind-${config.versions.kind}`;
+  return cachedArtifactPath(config, "kind");
 }
 
 export function dockerCheckStep(): Step {
@@ -37,7 +37,7 @@ export function kindInstallStep(config: StackConfig): Step {
   return localStep(
     "kind",
     lines(
-      fetch(config, "kind", kindBinary(config)),
+      downloadArtifact(config, "kind", kindBinary(config)),
       `if [ ! -x "${kindBinary(config)}" ]; then chmod 0755 "${kindBinary(config)}"; changed=1; fi`,
       `"${kindBinary(config)}" version >/dev/null || fail "the kind binary does not run"`,
     ),

@@ -3,7 +3,7 @@
 // script stays a secret.
 import { stringify } from "yaml";
 import { lines, q, writeFile } from "../scripts/shell.js";
-import { hostScriptStep as step } from "./scriptStep.js";
+import { hostScriptStep } from "./scriptStep.js";
 import type { Step } from "../scripts/step.js";
 
 export interface ControlPlaneInput {
@@ -129,7 +129,7 @@ export const KUBECONFIG_PREFIX = "vhive-output kubeconfig=";
 export function kubeadmInitStep(input: ControlPlaneInput): Step {
   const configFile = "/etc/vhive/kubeadm-init.yaml";
   const taint = "node-role.kubernetes.io/control-plane";
-  return step(
+  return hostScriptStep(
     "kubeadm-init",
     lines(
       writeFile(configFile, "0600", kubeadmInitConfig(input)),
@@ -156,7 +156,7 @@ export function kubeadmInitStep(input: ControlPlaneInput): Step {
 
 export function kubeadmJoinStep(input: JoinInput): Step {
   const configFile = "/etc/vhive/kubeadm-join.yaml";
-  return step(
+  return hostScriptStep(
     "kubeadm-join",
     lines(
       writeFile(configFile, "0600", kubeadmJoinConfig(input)),

@@ -2,8 +2,8 @@
 // chosen sandbox and snapshot mode, then waits for its health endpoint (and, for firecracker,
 // its CRI socket, which kubelet is pointed at).
 import type { StackConfig } from "../config/schema.js";
-import { cached, fetch } from "./bootstrap.js";
-import { hostScriptStep as step } from "./scriptStep.js";
+import { cachedArtifactPath, downloadArtifact } from "./download.js";
+import { hostScriptStep } from "./scriptStep.js";
 import { lines, q, writeFile } from "../scripts/shell.js";
 import type { Step } from "../scripts/step.js";
 import { nodeRuntimeUnit, NODE_RUNTIME_STATE_DIRS } from "../scripts/units.js";
@@ -25,12 +25,12 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
   const dir = config.nodeRuntime.installDir;
   const debian = config.packages.source === "debian";
   const nodeBinary = debian ? "/usr/bin/node" : `${NODE_DIR}/bin/node`;
-  const nodeArchive = `${cached(config, "node")}.tar.gz`;
+  const nodeArchive = `${cachedArtifactPath(config, "node")}.tar.gz`;
   const socketPath = input.criSocket.replace(/^unix:\/\//, "");
   const installNode = debian
     ? `apt_install node-runtime nodejs`
     : lines(
-        fetch(config, "node", nodeArchive),
+        downloadArtifact(config, "node", nodeArchive),
         `if [ "$(${NODE_DIR}/bin/node --version 2>/dev/null || true)" != ${q(`v${config.versions.node}`)} ]; then`,
         `  remove_path ${NODE_DIR}`,
         `  as_root install -d ${NODE_DIR}`,
@@ -38,7 +38,7 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
         `  changed=1`,
         `fi`,
       );
-  return step(
+  return hostScriptStep(
     "node-runtime",
     lines(
       installNode,

@@ -1,7 +1,6 @@
 // Values written into systemd units: a path can never add a line or a word to the unit.
 import { describe, expect, it } from "vitest";
 import { nodeRuntimeUnit, unitArg, unitPath } from "./units.js";
-import { aptProxyStep } from "../hostSteps/bootstrap.js";
 
 const base = { installDir: "/opt/vhive-node-runtime", nodeBinary: "/opt/vhive-node/bin/node", sandbox: "gvisor", snapshots: "off", healthPort: 10990 };
 
@@ -28,16 +27,5 @@ describe("node runtime unit", () => {
     expect(unitArg('say "hi" \\ $HOME 100%')).toBe('"say \\"hi\\" \\\\ $$HOME 100%%"');
     expect(() => unitArg("a\nb")).toThrow(/line breaks/);
     expect(() => unitPath("x", "relative")).toThrow(/x: not usable/);
-  });
-});
-
-describe("apt proxy step", () => {
-  it("writes the checked URL only", () => {
-    expect(aptProxyStep("http://192.0.2.1:3142").create).toContain('Acquire::http::Proxy "http://192.0.2.1:3142";');
-  });
-
-  it("refuses a value that would add apt settings", () => {
-    expect(() => aptProxyStep('http://127.0.0.1:3142/";\nAcquire::https::Verify-Peer "false')).toThrow(/^aptProxy: /);
-    expect(() => aptProxyStep("http://127.0.0.1:3142\n")).toThrow(/^aptProxy: /);
   });
 });
