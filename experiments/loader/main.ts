@@ -6,12 +6,17 @@ import { parseArgs } from "node:util";
 import { readEndpointsFile } from "../invoker/endpoints.js";
 import { readTrace } from "../trace/azure-trace.js";
 import { TRACE_FILE_NAMES, writeGeneratedTrace } from "../trace/generate.js";
+import { readFile } from "node:fs/promises";
 import { KnativeBackend, NodeRuntimeBackend, type LoaderBackend } from "./backends.js";
+import { KnativeDeployBackend } from "./knative-deploy-backend.js";
+import { SANDBOXES, TraceServicesStack } from "./knative-functions.js";
+import type { SandboxKind } from "../../components/manifests/types.js";
 import { runLoader, type LoaderSummary } from "./run.js";
 import type { InterArrival } from "./schedule.js";
 import { errorMessage } from "../../node-runtime/system/error-message.js";
 
 export const USAGE = `usage: loader [options]                     replay a trace
+       loader remove-functions --state DIR --run ID   remove Services kept by --keep-functions
        loader generate --out DIR [--functions 20] [--minutes 10] [--seed 1]
                        [--max-per-minute 60] [--max-duration-ms 1000] [--max-memory-mb 256]
 replay options:
@@ -29,6 +34,10 @@ replay options:
 target (one of):
   --endpointsFile FILE [--port 80] [--connect HOST:PORT] [--per-request-connection]
                          Knative functions (deploy the trace function image; function i → entry i mod n)
+  --kubeconfig FILE --domain D --image REF [--sandbox gvisor] [--namespace default]
+                 [--min-scale N] [--max-scale N] [--keep-functions] [--port 80] [--connect HOST:PORT]
+                         the loader deploys one Knative Service of the trace function per sampled function
+                         (the Functions component, through Pulumi), waits until Ready, replays, removes them
   --node-runtime API --image REF [--sandbox gvisor] [--snapshot-mode vanilla] [--memory-mib N]
                  [--keepalive-seconds S]   node-runtime revisions started on demand, stopped when idle`;
 
@@ -40,6 +49,13 @@ function intOpt(v: string | undefined, name: string, dflt: number, min = 0): num
 }
 
 export async function loaderCommand(argv: string[]): Promise<LoaderSummary | undefined> {
+  if (argv[0] === "remove-functions") {
+    const { values } = parseArgs({ args: argv.slice(1), options: { state: { type: "string" }, run: { type: "string" } } });
+    if (!values.state || !values.run) throw new Error("remove-functions: --state DIR and --run ID are required (the loader printed both when it kept the Services)");
+    const stack = await TraceServicesStack.open(values.run, async () => ({}), { stateDir: values.state, onOutput: (t) => process.stderr.write(t) });
+    await stack.remove();
+    return undefined;
+  }
   if (argv[0] === "generate") {
     const { values } = parseArgs({ args: argv.slice(1), options: { out: { type: "string" }, functions: { type: "string" }, minutes: { type: "string" }, seed: { type: "string" }, "max-per-minute": { type: "string" }, "max-duration-ms": { type: "string" }, "max-memory-mb": { type: "string" } } });
     if (!values.out) throw new Error("generate: --out DIR is required");
@@ -66,6 +82,7 @@ export async function loaderCommand(argv: string[]): Promise<LoaderSummary | und
       endpointsFile: { type: "string" }, port: { type: "string" }, connect: { type: "string" }, "per-request-connection": { type: "boolean" },
       "node-runtime": { type: "string" }, image: { type: "string" }, sandbox: { type: "string" }, "snapshot-mode": { type: "string" },
       "memory-mib": { type: "string" }, "keepalive-seconds": { type: "string" },
+      kubeconfig: { type: "string" }, domain: { type: "string" }, namespace: { type: "string" }, "min-scale": { type: "string" }, "max-scale": { type: "string" }, "keep-functions": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -96,10 +113,38 @@ export async function loaderCommand(argv: string[]): Promise<LoaderSummary | und
       keepAliveMs: intOpt(values["keepalive-seconds"], "keepalive-seconds", 600) * 1000,
       runId: Date.now().toString(36).slice(-6),
     });
+  } else if (values.kubeconfig) {
+    if (!values.image) throw new Error("--kubeconfig needs --image REF (the trace function's image in a registry the cluster pulls from)");
+    if (!values.domain) throw new Error("--kubeconfig needs --domain D (Knative's domain; the provisioner's stack output)");
+    const sandbox = (values.sandbox ?? "gvisor") as SandboxKind;
+    if (!SANDBOXES.includes(sandbox)) throw new Error(`--sandbox: expected one of ${SANDBOXES.join(", ")}, got ${sandbox}`);
+    let kubeconfig: string;
+    try {
+      kubeconfig = await readFile(values.kubeconfig, "utf8");
+    } catch (err) {
+      throw new Error(`--kubeconfig: cannot read ${values.kubeconfig}: ${(err as Error).message}`);
+    }
+    const runId = Date.now().toString(36).slice(-6);
+    backend = new KnativeDeployBackend({
+      target: { kubeconfig, domain: values.domain, sandbox, namespace: values.namespace },
+      services: {
+        image: values.image,
+        runId,
+        minScale: values["min-scale"] ? intOpt(values["min-scale"], "min-scale", 0) : undefined,
+        maxScale: values["max-scale"] ? intOpt(values["max-scale"], "max-scale", 1, 1) : undefined,
+        maxMemoryMiB: intOpt(values["max-memory-mib"], "max-memory-mib", 256),
+      },
+      stateDir: path.join(values.out ?? ".", `knative-${runId}`),
+      keep: values["keep-functions"],
+      port: intOpt(values.port, "port", 80, 1),
+      connect: values.connect,
+      perRequestConnection: values["per-request-connection"],
+      log: (line) => console.error(`loader: ${line}`),
+    });
   } else if (values.endpointsFile) {
     const endpoints = await readEndpointsFile(values.endpointsFile);
     backend = new KnativeBackend(endpoints, { port: intOpt(values.port, "port", 80, 1), connect: values.connect, perRequestConnection: values["per-request-connection"] });
-  } else throw new Error("give a target: --endpointsFile FILE or --node-runtime API --image REF");
+  } else throw new Error("give a target: --endpointsFile FILE, --kubeconfig FILE --domain D --image REF, or --node-runtime API --image REF");
 
   try {
     const { summary } = await runLoader({
