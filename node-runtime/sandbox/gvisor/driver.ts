@@ -16,7 +16,7 @@ import {
   SandboxError, SandboxExitedError, SandboxHostError, SandboxNotFoundError, SandboxRequestError, SandboxStateError, SandboxTimeoutError,
 } from "../errors.js";
 import { resolveImageUser } from "./image-user.js";
-import { mountInstanceRootfs, unmountInstanceRootfs } from "./instance-rootfs.js";
+import { prepareInstanceRootfs, unmountInstanceRootfs } from "./instance-rootfs.js";
 import { probeNetstack, type NetstackSupport } from "./netstack-probe.js";
 import { buildSandboxSpec, SOCKET_NAME } from "./oci-spec.js";
 import { DEFAULT_RELAY_CACHE_DIR, ensureReaperBinary, ensureRelayBinary } from "./relay-binary.js";
@@ -95,6 +95,10 @@ class GvisorHandle implements SandboxHandle {
   ending = false;
   /** The sandbox's own network namespace ("netns" mode); removed with the sandbox. */
   network: VethNetwork | undefined;
+  /** When `runsc restore` returned (performance.now()), for a restored sandbox. */
+  restoredAt: number | undefined;
+  /** The reaper's arguments that mount the instance root before runsc runs (set by prepare). */
+  mountArgs: string[] = [];
   exitedInfo: SandboxExit | undefined;
   watchTimer: NodeJS.Timeout | undefined;
   private resolveExited!: (v: SandboxExit) => void;
@@ -232,7 +236,7 @@ export class GvisorDriver implements SandboxDriver {
     const log = await open(h.logPath, "a");
     try {
       await timer.time("NewContainer", () =>
-        h.cli.run(["create", `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId], { fd: log.fd, path: h.logPath }, reaper),
+        h.cli.run(["create", `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId], { fd: log.fd, path: h.logPath }, [reaper, ...h.mountArgs]),
       );
       h.pid = await readPid(h.pidFile);
       await timer.time("TaskStart", () => h.cli.run(["start", h.containerId]));
@@ -257,17 +261,27 @@ export class GvisorDriver implements SandboxDriver {
     const reaper = await this.reaperPath();
     const h = await this.prepare(req);
     const log = await open(h.logPath, "a");
+    // The wait for the function starts with runsc restore, not after it: the restored relay binds its
+    // socket while `runsc restore` is still finishing, so the two overlap instead of adding up.
+    let restoreFailed = false;
+    const ready = this.waitReady(h, req.port, this.opts.restoreTimeoutMs, true, () => (restoreFailed ? "runsc restore failed" : undefined));
+    ready.catch(() => undefined); // awaited below; a failed restore ends it early
     try {
       await timer.time("LoadVMM", () =>
         h.cli.run(
           ["restore", "--detach", ...restoreFlags, `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId],
           { fd: log.fd, path: h.logPath },
-          reaper,
-        ),
+          [reaper, ...h.mountArgs],
+        ).catch((error: unknown) => {
+          restoreFailed = true;
+          throw error;
+        }),
       );
       h.pid = await readPid(h.pidFile);
+      h.restoredAt = performance.now();
       this.watchExit(h);
-      await timer.time("ConnectFuncClient", () => this.waitReady(h, req.port, this.opts.restoreTimeoutMs, true));
+      // Only what is left of the wait once runsc returned.
+      await timer.time("ConnectFuncClient", () => ready);
       return h;
     } catch (error) {
       await this.destroy(h);
@@ -410,7 +424,8 @@ export class GvisorDriver implements SandboxDriver {
       const netnsPath = network?.netnsPath;
       const [lower, relayBinary] = await Promise.all([this.images.rootfs(req.imageDigest), this.relayPath()]);
       const user = await resolveImageUser(req.image.user, lower);
-      const rootfs = await mountInstanceRootfs(lower, dir);
+      const rootfs = await prepareInstanceRootfs(lower, dir);
+      h.mountArgs = ["--mount-overlay", rootfs.options, rootfs.mountPoint];
       const spec = buildSandboxSpec({
         image: req.image, user, rootfs: rootfs.mountPoint, relayBinary, socketDir: h.socketDir, port: req.port,
         driverEnv: this.opts.env, requestEnv: req.env, vcpus: req.vcpus, memoryMiB: req.memoryMiB, netnsPath,
@@ -461,18 +476,22 @@ export class GvisorDriver implements SandboxDriver {
   }
 
   /** Waits for the relay's socket; fails early, with the function's log, if the sandbox exits. */
-  private async waitReady(h: GvisorHandle, port: number, timeoutMs: number, restored: boolean): Promise<void> {
-    const abortReason = () => (h.exitedInfo ? `the function exited with code ${h.exitedInfo.code} before listening on port ${port}` : undefined);
+  private async waitReady(h: GvisorHandle, port: number, timeoutMs: number, restored: boolean, startFailed?: () => string | undefined): Promise<void> {
+    const abortReason = () => startFailed?.() ?? (h.exitedInfo ? `the function exited with code ${h.exitedInfo.code} before listening on port ${port}` : undefined);
     const start = performance.now();
     let listening = false;
     try {
       await waitForSocket(h.socketPath, {
         timeoutMs,
         abortReason,
-        // Should the restored relay not be listening after a second, remove whatever is at the path
-        // (a bind there fails while a file exists) and ask it again.
+        // Should the restored relay not be listening a second after runsc restore returned, remove whatever is at the path (a bind there fails while a file exists) and ask
+        // it again; never while runsc restore still runs, when `runsc kill` could not reach it.
         nudge: restored
-          ? { afterMs: 1_000, run: () => rm(h.socketPath, { force: true }).then(() => h.cli.run(["kill", h.containerId, "USR1"])).then(() => undefined, () => undefined) }
+          ? {
+              afterMs: 1_000,
+              when: () => h.restoredAt !== undefined && performance.now() - h.restoredAt >= 1_000,
+              run: () => rm(h.socketPath, { force: true }).then(() => h.cli.run(["kill", h.containerId, "USR1"])).then(() => undefined, () => undefined),
+            }
           : undefined,
       });
       listening = true;

@@ -33,11 +33,20 @@ export function overlayOptions(lower: string, layout: InstanceRootfs): string {
   return `lowerdir=${lower},upperdir=${layout.upper},workdir=${layout.work}`;
 }
 
-export async function mountInstanceRootfs(lower: string, instanceDir: string): Promise<InstanceRootfs> {
+/**
+ * The instance root's directories and its overlay options, not yet mounted: the driver has the
+ * reaper mount it right before runsc runs (one mount(2), no `mount` process on the start path).
+ */
+export async function prepareInstanceRootfs(lower: string, instanceDir: string): Promise<InstanceRootfs & { options: string }> {
   const layout = instanceRootfsLayout(instanceDir);
   const options = overlayOptions(lower, layout);
   for (const d of [layout.mountPoint, layout.upper, layout.work]) await mkdir(d, { recursive: true, mode: 0o755 });
-  await runCommand("mount", ["-t", "overlay", "vhgv-rootfs", "-o", options, layout.mountPoint]);
+  return { ...layout, options };
+}
+
+export async function mountInstanceRootfs(lower: string, instanceDir: string): Promise<InstanceRootfs> {
+  const layout = await prepareInstanceRootfs(lower, instanceDir);
+  await runCommand("mount", ["-t", "overlay", "vhgv-rootfs", "-o", layout.options, layout.mountPoint]);
   return layout;
 }
 

@@ -190,13 +190,15 @@ export class RunscCli {
   /**
    * Runs one subcommand. With `log`, runsc's stdout and stderr (and so the container's, for create
    * and restore, whose stdio the sandbox inherits) go to that file, and a failure quotes its tail.
-   * With `via`, runsc runs under that program (the driver's reaper: `via runsc args…`).
+   * With `via`, runsc runs under that program (the driver's reaper: `via runsc args…`); an array is
+   * the program and its own arguments, which come before runsc's path.
    */
-  async run(args: string[], log?: { fd: number; path: string }, via?: string): Promise<string> {
+  async run(args: string[], log?: { fd: number; path: string }, via?: string | readonly string[]): Promise<string> {
+    const [viaProgram, ...viaArgs] = typeof via === "string" ? [via] : via ?? [];
     const full = [...this.globalFlags(await this.platform()), ...args];
     const logStart = log ? sizeOf(log.path) : 0;
     return new Promise((resolve, reject) => {
-      const child = spawn(via ?? this.opts.binary, via ? [this.opts.binary, ...full] : full, {
+      const child = spawn(viaProgram ?? this.opts.binary, viaProgram ? [...viaArgs, this.opts.binary, ...full] : full, {
         stdio: log ? ["ignore", log.fd, log.fd] : ["ignore", "pipe", "pipe"],
       });
       const out: Buffer[] = [];

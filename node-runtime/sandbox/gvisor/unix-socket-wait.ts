@@ -31,8 +31,8 @@ export interface SocketWaitOptions {
   timeoutMs: number;
   /** Checked between attempts; a returned string (why the sandbox ended) aborts the wait with that reason. */
   abortReason?: () => string | undefined;
-  /** Called once when `afterMs` passed without success (to nudge the relay, say). */
-  nudge?: { afterMs: number; run: () => Promise<void> };
+  /** Called once when `afterMs` passed without success and `when` (if given) holds (to nudge the relay, say). */
+  nudge?: { afterMs: number; when?: () => boolean; run: () => Promise<void> };
   intervalMs?: number;
 }
 
@@ -51,7 +51,7 @@ export async function waitForSocket(target: SocketTarget, opts: SocketWaitOption
     if (reason) throw new SandboxExitedError(reason);
     const elapsed = performance.now() - start;
     if (elapsed >= opts.timeoutMs) throw new SandboxTimeoutError(`timed out after ${opts.timeoutMs} ms`);
-    if (opts.nudge && !nudged && elapsed >= opts.nudge.afterMs) {
+    if (opts.nudge && !nudged && elapsed >= opts.nudge.afterMs && (opts.nudge.when?.() ?? true)) {
       nudged = true;
       await opts.nudge.run();
     }

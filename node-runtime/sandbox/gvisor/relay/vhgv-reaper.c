@@ -16,7 +16,12 @@
  * The line is written before the process is reaped, so whoever sees the PID gone finds the line.
  * The subreaper exits when it has no children left.
  *
- * usage: vhgv-reaper RUNSC [ARG...]
+ * With --mount-overlay, it first mounts the instance's root (an overlay; the options are
+ * lowerdir=…,upperdir=…,workdir=…, checked by the driver) on TARGET: one mount(2) here instead of
+ * a `mount` process per start, which cost 4 ms from the page cache and 15-45 ms after it was
+ * dropped. A failed mount exits 125 before runsc runs.
+ *
+ * usage: vhgv-reaper [--mount-overlay OPTIONS TARGET] RUNSC [ARG...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -71,8 +77,16 @@ static void reap_until_alone(void) {
 }
 
 int main(int argc, char **argv) {
+  if (argc >= 4 && strcmp(argv[1], "--mount-overlay") == 0) {
+    if (mount("vhgv-rootfs", argv[3], "overlay", 0, argv[2]) < 0) {
+      fprintf(stderr, "vhgv-reaper: mounting the instance root (overlay %s) on %s: %s\n", argv[2], argv[3], strerror(errno));
+      return 125;
+    }
+    argv += 3;
+    argc -= 3;
+  }
   if (argc < 2) {
-    fprintf(stderr, "usage: vhgv-reaper RUNSC [ARG...]\n");
+    fprintf(stderr, "usage: vhgv-reaper [--mount-overlay OPTIONS TARGET] RUNSC [ARG...]\n");
     return 2;
   }
   int status_pipe[2];
