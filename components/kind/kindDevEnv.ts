@@ -10,7 +10,7 @@ import { hostBootstrapSteps, criSocketFor, containerName, devContainerStep, dock
 import { q } from "../scripts/shell.js";
 import { bootstrapToken } from "../cluster/bootstrapToken.js";
 import { kubeconfigFrom } from "../cluster/controlPlane.js";
-import { bundleDeleteScript, bundleOwner, bundleScript, sourceDigest } from "../nodes/nodeRuntime.js";
+import { bundleDeleteScript, bundleOwner, bundleScript, sourceDigest } from "../nodes/runtimeBundle.js";
 import { localStep } from "../nodes/stepCommands.js";
 import { warnMissingChecksums } from "../nodes/missingChecksums.js";
 
