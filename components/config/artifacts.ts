@@ -1,40 +1,9 @@
-// Every file the provisioner downloads: where upstream publishes it, which version is pinned by
-// default, and the checksum we found published for that exact default. A checksum is tied to a
-// version: overriding a version drops the known checksum, and the user must then supply one.
-
-export type ArtifactName =
-  | "containerd"
-  | "runc"
-  | "cniPlugins"
-  | "runsc"
-  | "runscShim"
-  | "crictl"
-  | "kubeadm"
-  | "kubelet"
-  | "kubectl"
-  | "firecracker"
-  | "guestKernel"
-  | "stargz"
-  | "kind"
-  | "node";
-
-/** Which entry of `versions` pins an artifact (several files share one version). */
-export const ARTIFACT_VERSION_KEY: Record<ArtifactName, VersionKey> = {
-  containerd: "containerd",
-  runc: "runc",
-  cniPlugins: "cni",
-  runsc: "runsc",
-  runscShim: "runsc",
-  crictl: "crictl",
-  kubeadm: "kubernetes",
-  kubelet: "kubernetes",
-  kubectl: "kubernetes",
-  firecracker: "firecracker",
-  guestKernel: "guestKernel",
-  stargz: "stargz",
-  kind: "kind",
-  node: "node",
-};
+// Every file the provisioner downloads, in one table: who downloads it (the host steps or the
+// in-cluster add-ons), which version setting pins it, where upstream publishes it, and the
+// checksums we found published for exact versions. The checksum settings the stack accepts, the
+// URLs (mirror applied) and the cache file names on the hosts all derive from it. A checksum is
+// tied to a version: overriding a version drops the known checksum, and one must come from the
+// stack, the checksum lock or upstream's checksum file instead.
 
 export type VersionKey =
   | "kubernetes"
@@ -74,57 +43,194 @@ export const DEFAULT_VERSIONS: Record<VersionKey, string> = {
   node: "20.20.2",
 };
 
-/**
- * Checksums published for the default versions, `<algorithm>:<hex>`. Only values found in
- * published release checksum lists are recorded; every other artifact must be given a checksum
- * in the stack config (`checksums.<artifact>`) before it is downloaded.
- */
-export const KNOWN_CHECKSUMS: Partial<Record<ArtifactName, { version: string; checksum: string }>> = {
-  containerd: { version: "2.2.3", checksum: "sha256:ca26ef5138f17b847bbeeec36d4bf5e002b54d25858197a870c125d57f44d32f" },
-  runc: { version: "1.3.5", checksum: "sha256:66fa8390be8fb3b23dfbb60c767368bb5b51f1acfa88692bbff1a82953d4d9e9" },
-  cniPlugins: { version: "1.7.1", checksum: "sha256:1a28a0506bfe5bcdc981caf1a49eeab7e72da8321f1119b7be85f22621013098" },
-  // gVisor publishes SHA-512 sums beside each binary.
-  runsc: {
-    version: "20260420.0",
-    checksum:
-      "sha512:9efeefada7b9a7bcc21dc3a1ad3531d11dfac267808cced45d047aab742f15ecb91b2bb635dea78a4ae36817f76e5ed223b7ad80f3165f15dd24de9b0c95726f",
-  },
-  kind: { version: "0.30.0", checksum: "sha256:517ab7fc89ddeed5fa65abf71530d90648d9638ef0c4cde22c2c11f8097b8889" },
-  // From Node.js's SHASUMS256.txt for v20.20.2 (quoted identically by independent projects).
-  node: { version: "20.20.2", checksum: "sha256:19e56f0825510207dd904f087fe52faa0a4eb6b2aab5f0ea7a33830d04888b8b" },
-};
+/** A checksum found published for one exact version, `<algorithm>:<hex>`. */
+export interface KnownChecksum {
+  readonly version: string;
+  readonly checksum: string;
+}
 
-/** The upstream URL of an artifact for linux/amd64 (x86_64). */
-export function upstreamUrl(artifact: ArtifactName, version: string): string {
-  switch (artifact) {
-    case "containerd":
-      return `https://github.com/containerd/containerd/releases/download/v${version}/containerd-${version}-linux-amd64.tar.gz`;
-    case "runc":
-      return `https://github.com/opencontainers/runc/releases/download/v${version}/runc.amd64`;
-    case "cniPlugins":
-      return `https://github.com/containernetworking/plugins/releases/download/v${version}/cni-plugins-linux-amd64-v${version}.tgz`;
-    case "runsc":
-      return `https://storage.googleapis.com/gvisor/releases/release/${version}/x86_64/runsc`;
-    case "runscShim":
-      return `https://storage.googleapis.com/gvisor/releases/release/${version}/x86_64/containerd-shim-runsc-v1`;
-    case "crictl":
-      return `https://github.com/kubernetes-sigs/cri-tools/releases/download/v${version}/crictl-v${version}-linux-amd64.tar.gz`;
-    case "kubeadm":
-    case "kubelet":
-    case "kubectl":
-      return `https://dl.k8s.io/release/v${version}/bin/linux/amd64/${artifact}`;
-    case "firecracker":
-      return `https://github.com/firecracker-microvm/firecracker/releases/download/v${version}/firecracker-v${version}-x86_64.tgz`;
-    case "guestKernel": {
-      return `https://s3.amazonaws.com/spec.ccfc.min/firecracker-ci/v1.13/x86_64/vmlinux-${version}`;
+/** The placeholder of a URL template, replaced by the pinned version. */
+export const VERSION_PLACEHOLDER = "{version}";
+
+type ArtifactEntry =
+  | {
+      /** Downloaded by a host step, verified with sha256 or sha512. */
+      readonly scope: "host";
+      readonly versionKey: VersionKey;
+      /** The upstream URL for linux/amd64 (x86_64). */
+      readonly urlTemplate: string;
+      readonly knownChecksums: readonly KnownChecksum[];
     }
-    case "stargz":
-      return `https://github.com/containerd/stargz-snapshotter/releases/download/v${version}/stargz-snapshotter-v${version}-linux-amd64.tar.gz`;
-    case "kind":
-      return `https://github.com/kubernetes-sigs/kind/releases/download/v${version}/kind-linux-amd64`;
-    case "node":
-      return `https://nodejs.org/dist/v${version}/node-v${version}-linux-x64.tar.gz`;
-  }
+  | {
+      /** Applied in the cluster by the add-ons or OpenYurt, verified with sha256. */
+      readonly scope: "addon";
+      /** "openyurt": the OpenYurt version (`openyurt.version`, else the component's pin). */
+      readonly versionKey: VersionKey | "openyurt";
+      readonly urlTemplate: string;
+      readonly knownChecksums: readonly KnownChecksum[];
+    };
+
+const GITHUB = "https://github.com";
+const KNATIVE_SERVING = `${GITHUB}/knative/serving/releases/download/knative-v{version}`;
+const KNATIVE_EVENTING = `${GITHUB}/knative/eventing/releases/download/knative-v{version}`;
+const ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts";
+const GVISOR = "https://storage.googleapis.com/gvisor/releases/release/{version}/x86_64";
+
+/**
+ * The table. Known checksums are only values found in published release checksum lists (or, where
+ * upstream publishes none, a public record of that exact URL's hash, as noted); the order of the
+ * add-on entries is the order error messages list them in.
+ */
+export const ARTIFACTS = {
+  containerd: {
+    scope: "host",
+    versionKey: "containerd",
+    urlTemplate: `${GITHUB}/containerd/containerd/releases/download/v{version}/containerd-{version}-linux-amd64.tar.gz`,
+    knownChecksums: [{ version: "2.2.3", checksum: "sha256:ca26ef5138f17b847bbeeec36d4bf5e002b54d25858197a870c125d57f44d32f" }],
+  },
+  runc: {
+    scope: "host",
+    versionKey: "runc",
+    urlTemplate: `${GITHUB}/opencontainers/runc/releases/download/v{version}/runc.amd64`,
+    knownChecksums: [{ version: "1.3.5", checksum: "sha256:66fa8390be8fb3b23dfbb60c767368bb5b51f1acfa88692bbff1a82953d4d9e9" }],
+  },
+  cniPlugins: {
+    scope: "host",
+    versionKey: "cni",
+    urlTemplate: `${GITHUB}/containernetworking/plugins/releases/download/v{version}/cni-plugins-linux-amd64-v{version}.tgz`,
+    knownChecksums: [{ version: "1.7.1", checksum: "sha256:1a28a0506bfe5bcdc981caf1a49eeab7e72da8321f1119b7be85f22621013098" }],
+  },
+  runsc: {
+    scope: "host",
+    versionKey: "runsc",
+    urlTemplate: `${GVISOR}/runsc`,
+    // gVisor publishes SHA-512 sums beside each binary.
+    knownChecksums: [
+      {
+        version: "20260420.0",
+        checksum:
+          "sha512:9efeefada7b9a7bcc21dc3a1ad3531d11dfac267808cced45d047aab742f15ecb91b2bb635dea78a4ae36817f76e5ed223b7ad80f3165f15dd24de9b0c95726f",
+      },
+    ],
+  },
+  runscShim: { scope: "host", versionKey: "runsc", urlTemplate: `${GVISOR}/containerd-shim-runsc-v1`, knownChecksums: [] },
+  crictl: {
+    scope: "host",
+    versionKey: "crictl",
+    urlTemplate: `${GITHUB}/kubernetes-sigs/cri-tools/releases/download/v{version}/crictl-v{version}-linux-amd64.tar.gz`,
+    knownChecksums: [],
+  },
+  kubeadm: { scope: "host", versionKey: "kubernetes", urlTemplate: "https://dl.k8s.io/release/v{version}/bin/linux/amd64/kubeadm", knownChecksums: [] },
+  kubelet: { scope: "host", versionKey: "kubernetes", urlTemplate: "https://dl.k8s.io/release/v{version}/bin/linux/amd64/kubelet", knownChecksums: [] },
+  kubectl: { scope: "host", versionKey: "kubernetes", urlTemplate: "https://dl.k8s.io/release/v{version}/bin/linux/amd64/kubectl", knownChecksums: [] },
+  firecracker: {
+    scope: "host",
+    versionKey: "firecracker",
+    urlTemplate: `${GITHUB}/firecracker-microvm/firecracker/releases/download/v{version}/firecracker-v{version}-x86_64.tgz`,
+    knownChecksums: [],
+  },
+  guestKernel: {
+    scope: "host",
+    versionKey: "guestKernel",
+    urlTemplate: "https://s3.amazonaws.com/spec.ccfc.min/firecracker-ci/v1.13/x86_64/vmlinux-{version}",
+    knownChecksums: [],
+  },
+  stargz: {
+    scope: "host",
+    versionKey: "stargz",
+    urlTemplate: `${GITHUB}/containerd/stargz-snapshotter/releases/download/v{version}/stargz-snapshotter-v{version}-linux-amd64.tar.gz`,
+    knownChecksums: [],
+  },
+  kind: {
+    scope: "host",
+    versionKey: "kind",
+    urlTemplate: `${GITHUB}/kubernetes-sigs/kind/releases/download/v{version}/kind-linux-amd64`,
+    knownChecksums: [{ version: "0.30.0", checksum: "sha256:517ab7fc89ddeed5fa65abf71530d90648d9638ef0c4cde22c2c11f8097b8889" }],
+  },
+  node: {
+    scope: "host",
+    versionKey: "node",
+    urlTemplate: "https://nodejs.org/dist/v{version}/node-v{version}-linux-x64.tar.gz",
+    // From Node.js's SHASUMS256.txt for v20.20.2 (quoted identically by independent projects).
+    knownChecksums: [{ version: "20.20.2", checksum: "sha256:19e56f0825510207dd904f087fe52faa0a4eb6b2aab5f0ea7a33830d04888b8b" }],
+  },
+  calico: {
+    scope: "addon",
+    versionKey: "calico",
+    urlTemplate: "https://raw.githubusercontent.com/projectcalico/calico/v{version}/manifests/calico.yaml",
+    knownChecksums: [],
+  },
+  metallb: {
+    scope: "addon",
+    versionKey: "metallb",
+    urlTemplate: "https://raw.githubusercontent.com/metallb/metallb/v{version}/config/manifests/metallb-native.yaml",
+    // MetalLB publishes no checksum: the SRI hash in a public Nix fetchurl of this exact URL (as hex).
+    knownChecksums: [{ version: "0.15.3", checksum: "sha256:84b4e102f2b65f5d69085f5816c29362b74641873d8ac3de996e5f86a8219176" }],
+  },
+  "istio-base": { scope: "addon", versionKey: "istio", urlTemplate: `${ISTIO_CHARTS}/base-{version}.tgz`, knownChecksums: [] },
+  istiod: { scope: "addon", versionKey: "istio", urlTemplate: `${ISTIO_CHARTS}/istiod-{version}.tgz`, knownChecksums: [] },
+  "istio-gateway": { scope: "addon", versionKey: "istio", urlTemplate: `${ISTIO_CHARTS}/gateway-{version}.tgz`, knownChecksums: [] },
+  "knative-serving-crds": { scope: "addon", versionKey: "knative", urlTemplate: `${KNATIVE_SERVING}/serving-crds.yaml`, knownChecksums: [] },
+  "knative-serving-core": { scope: "addon", versionKey: "knative", urlTemplate: `${KNATIVE_SERVING}/serving-core.yaml`, knownChecksums: [] },
+  "net-istio": {
+    scope: "addon",
+    versionKey: "knative",
+    urlTemplate: `${GITHUB}/knative-extensions/net-istio/releases/download/knative-v{version}/net-istio.yaml`,
+    knownChecksums: [],
+  },
+  "net-kourier": {
+    scope: "addon",
+    versionKey: "knative",
+    urlTemplate: `${GITHUB}/knative-extensions/net-kourier/releases/download/knative-v{version}/kourier.yaml`,
+    knownChecksums: [],
+  },
+  "knative-eventing-crds": { scope: "addon", versionKey: "knative", urlTemplate: `${KNATIVE_EVENTING}/eventing-crds.yaml`, knownChecksums: [] },
+  "knative-eventing-core": { scope: "addon", versionKey: "knative", urlTemplate: `${KNATIVE_EVENTING}/eventing-core.yaml`, knownChecksums: [] },
+  "knative-in-memory-channel": { scope: "addon", versionKey: "knative", urlTemplate: `${KNATIVE_EVENTING}/in-memory-channel.yaml`, knownChecksums: [] },
+  "knative-mt-channel-broker": { scope: "addon", versionKey: "knative", urlTemplate: `${KNATIVE_EVENTING}/mt-channel-broker.yaml`, knownChecksums: [] },
+  "yurt-manager": {
+    scope: "addon",
+    versionKey: "openyurt",
+    urlTemplate: `${GITHUB}/openyurtio/openyurt-helm/releases/download/yurt-manager-{version}/yurt-manager-{version}.tgz`,
+    knownChecksums: [],
+  },
+  yurthub: {
+    scope: "addon",
+    versionKey: "openyurt",
+    urlTemplate: `${GITHUB}/openyurtio/openyurt-helm/releases/download/yurthub-{version}/yurthub-{version}.tgz`,
+    knownChecksums: [],
+  },
+} as const satisfies Record<string, ArtifactEntry>;
+
+type Table = typeof ARTIFACTS;
+export type ArtifactName = keyof Table;
+/** Files the host steps download. */
+export type HostArtifactName = { [K in ArtifactName]: Table[K]["scope"] extends "host" ? K : never }[ArtifactName];
+/** Release files the add-ons and OpenYurt apply in the cluster. */
+export type AddonArtifactName = Exclude<ArtifactName, HostArtifactName>;
+
+const NAMES = Object.keys(ARTIFACTS) as ArtifactName[];
+export const HOST_ARTIFACTS: readonly HostArtifactName[] = NAMES.filter((n): n is HostArtifactName => ARTIFACTS[n].scope === "host");
+export const ADDON_ARTIFACTS: readonly AddonArtifactName[] = NAMES.filter((n): n is AddonArtifactName => ARTIFACTS[n].scope === "addon");
+
+/** The version a host artifact is pinned at, from the entry of `versions` that pins it. */
+export function artifactVersion(name: HostArtifactName, versions: Readonly<Record<VersionKey, string>>): string {
+  return versions[ARTIFACTS[name].versionKey];
+}
+
+/** The name a host keeps a download under in its cache: a new version is a new file. */
+export function artifactCacheName(name: HostArtifactName, versions: Readonly<Record<VersionKey, string>>): string {
+  return `${name}-${artifactVersion(name, versions)}`;
+}
+
+/** The upstream URL of an artifact at a version: its template with the version filled in. */
+export function upstreamUrl(name: ArtifactName, version: string): string {
+  return ARTIFACTS[name].urlTemplate.replaceAll(VERSION_PLACEHOLDER, version);
+}
+
+/** The checksum found published for exactly this version of the artifact, if any. */
+export function knownChecksum(name: ArtifactName, version: string): string | undefined {
+  return (ARTIFACTS[name].knownChecksums as readonly KnownChecksum[]).find((k) => k.version === version)?.checksum;
 }
 
 /**
@@ -137,16 +243,16 @@ export function mirroredUrl(url: string, artifactMirror: string | undefined): st
   return `${artifactMirror.replace(/\/+$/, "")}/${parsed.host}${parsed.pathname}`;
 }
 
-/** A download, resolved: URL (mirror applied) and the checksum it must match. */
+/** A host download, resolved: URL (mirror applied) and the checksum it must match. */
 export interface ResolvedArtifact {
-  readonly name: ArtifactName;
+  readonly name: HostArtifactName;
   readonly version: string;
   readonly url: string;
   readonly checksum: string;
 }
 
 export class MissingChecksumError extends Error {
-  constructor(readonly artifact: ArtifactName, readonly version: string) {
+  constructor(readonly artifact: HostArtifactName, readonly version: string) {
     super(
       `checksums.${artifact}: ${artifact} ${version} has no checksum in the stack, the built-in table or the checksum lock yet; ` +
         `pulumi up reads upstream's checksum file (or, where upstream publishes none, hashes the first download) and records it in the lock`,
@@ -156,34 +262,31 @@ export class MissingChecksumError extends Error {
 }
 
 /**
- * Resolves an artifact for download. The checksum comes from the stack config if given, else
- * from KNOWN_CHECKSUMS when the version is the one it was published for; otherwise this throws,
+ * Resolves a host artifact for download. The checksum comes from the stack config if given, else
+ * from the table when the version is the one it was published for; otherwise this throws,
  * because downloading an unverified binary is not an option.
  */
 export function resolveArtifact(
-  artifact: ArtifactName,
-  versions: Record<VersionKey, string>,
-  checksums: Partial<Record<ArtifactName, string>>,
+  artifact: HostArtifactName,
+  versions: Readonly<Record<VersionKey, string>>,
+  checksums: Partial<Record<HostArtifactName, string>>,
   artifactMirror: string | undefined,
 ): ResolvedArtifact {
-  const version = versions[ARTIFACT_VERSION_KEY[artifact]];
-  const known = KNOWN_CHECKSUMS[artifact];
-  const checksum = checksums[artifact] ?? (known && known.version === version ? known.checksum : undefined);
+  const version = artifactVersion(artifact, versions);
+  const checksum = checksums[artifact] ?? knownChecksum(artifact, version);
   if (!checksum) throw new MissingChecksumError(artifact, version);
   return { name: artifact, version, url: mirroredUrl(upstreamUrl(artifact, version), artifactMirror), checksum };
 }
 
-export const ARTIFACT_NAMES = Object.keys(ARTIFACT_VERSION_KEY) as ArtifactName[];
-
 /**
- * Resolves an artifact, or returns the reason it cannot be downloaded yet. Scripts turn the
+ * Resolves a host artifact, or returns the reason it cannot be downloaded yet. Scripts turn the
  * reason into a failing step (the error names the setting to add), so a preview still works
  * and the problem surfaces where the file is needed.
  */
 export function artifactOrMissing(
-  artifact: ArtifactName,
-  versions: Record<VersionKey, string>,
-  checksums: Partial<Record<ArtifactName, string>>,
+  artifact: HostArtifactName,
+  versions: Readonly<Record<VersionKey, string>>,
+  checksums: Partial<Record<HostArtifactName, string>>,
   artifactMirror: string | undefined,
 ): ResolvedArtifact | MissingChecksumError {
   try {

@@ -2,7 +2,7 @@
 // listing next to the file (`<hex>  <name>` lines, or the bare hex), or a Helm repository index
 // (each chart version's `digest`). The program fetches these over HTTPS at `pulumi up`.
 import { parse as parseYaml } from "yaml";
-import type { ArtifactName } from "./artifacts.js";
+import type { HostArtifactName } from "./artifacts.js";
 
 export type PublishedChecksum =
   | {
@@ -59,7 +59,7 @@ function beside(fileUrl: string, suffix: string, algorithm: "sha256" | "sha512" 
  * The checksum file upstream publishes for a host artifact at `fileUrl` (its upstream URL), or
  * undefined where it publishes none (then the first download is recorded in the lock).
  */
-export function publishedHostChecksum(artifact: ArtifactName, version: string, fileUrl: string): PublishedChecksum | undefined {
+export function publishedHostChecksum(artifact: HostArtifactName, version: string, fileUrl: string): PublishedChecksum | undefined {
   switch (artifact) {
     case "kubeadm":
     case "kubelet":

@@ -2,7 +2,7 @@
 // live here; rules that relate several fields (one control plane, CIDR overlaps, pools) are in
 // crossChecks.ts so they still run, and report, when some other field is malformed.
 import { z } from "zod";
-import { DEFAULT_VERSIONS, type ArtifactName, type VersionKey } from "./artifacts.js";
+import { ADDON_ARTIFACTS, DEFAULT_VERSIONS, HOST_ARTIFACTS, type AddonArtifactName, type HostArtifactName, type VersionKey } from "./artifacts.js";
 import { isIpv4, parseCidr, parsePool } from "./ipv4.js";
 import { installPathProblem } from "./paths.js";
 import { plainUrlProblem } from "./urls.js";
@@ -114,50 +114,14 @@ const sha256 = z
   .regex(/^(sha256:)?[0-9a-f]{64}$/, { error: 'must be "sha256:<64 hex digits>" (sha256 is what the in-cluster release files are checked with)' })
   .transform((v) => v.replace(/^sha256:/, ""));
 
-/** Files the host steps download (components/config/artifacts.ts). */
-export const HOST_ARTIFACTS = [
-  "containerd",
-  "runc",
-  "cniPlugins",
-  "runsc",
-  "runscShim",
-  "crictl",
-  "kubeadm",
-  "kubelet",
-  "kubectl",
-  "firecracker",
-  "guestKernel",
-  "stargz",
-  "kind",
-  "node",
-] as const satisfies readonly ArtifactName[];
-
-/** In-cluster release files the addons, OpenYurt apply (components/addons/releases.ts). */
-export const ADDON_ARTIFACTS = [
-  "calico",
-  "metallb",
-  "istio-base",
-  "istiod",
-  "istio-gateway",
-  "knative-serving-crds",
-  "knative-serving-core",
-  "net-istio",
-  "net-kourier",
-  "knative-eventing-crds",
-  "knative-eventing-core",
-  "knative-in-memory-channel",
-  "knative-mt-channel-broker",
-  "yurt-manager",
-  "yurthub",
-] as const;
+// The checksum settings, one per downloaded file, come from the artifact table. Re-exported for
+// the modules that read them with the rest of the schema.
+export { ADDON_ARTIFACTS, HOST_ARTIFACTS } from "./artifacts.js";
 
 /** One map for every downloaded file's checksum, so every message says `checksums.<file>`. */
 export const ChecksumsSchema = z.strictObject({
-  ...(Object.fromEntries(HOST_ARTIFACTS.map((key) => [key, checksum.optional()])) as Record<ArtifactName, z.ZodOptional<typeof checksum>>),
-  ...(Object.fromEntries(ADDON_ARTIFACTS.map((key) => [key, sha256.optional()])) as Record<
-    (typeof ADDON_ARTIFACTS)[number],
-    z.ZodOptional<typeof sha256>
-  >),
+  ...(Object.fromEntries(HOST_ARTIFACTS.map((key) => [key, checksum.optional()])) as Record<HostArtifactName, z.ZodOptional<typeof checksum>>),
+  ...(Object.fromEntries(ADDON_ARTIFACTS.map((key) => [key, sha256.optional()])) as Record<AddonArtifactName, z.ZodOptional<typeof sha256>>),
 });
 
 export const NetworkSchema = z.strictObject({

@@ -4,7 +4,7 @@
 // A preview downloads nothing: a file still without a checksum keeps its step's "missing checksum"
 // line, which that step would stop on, and a warning says `pulumi up` resolves it.
 import * as pulumi from "@pulumi/pulumi";
-import { ARTIFACT_NAMES, ARTIFACT_VERSION_KEY, upstreamUrl, type ArtifactName } from "../config/artifacts.js";
+import { artifactVersion, HOST_ARTIFACTS, upstreamUrl, type HostArtifactName } from "../config/artifacts.js";
 import type { ChecksumLock } from "../config/checksumLock.js";
 import { publishedHostChecksum } from "../config/publishedChecksums.js";
 import { lockedChecksum, resolveRunTimeChecksum, type FileFetcher } from "../config/runTimeChecksum.js";
@@ -17,17 +17,17 @@ const MISSING = /^missing_checksum 'checksums\.([A-Za-z]+):/gm;
  * The host artifacts this stack downloads that have no checksum yet, found in the scripts the
  * stack's steps really run (a host that runs sandboxes has every step a control plane has).
  */
-export function unpinnedHostArtifacts(config: StackConfig): ArtifactName[] {
+export function unpinnedHostArtifacts(config: StackConfig): HostArtifactName[] {
   const scripts = [
     ...hostBootstrapSteps(config, { name: "any", runsSandbox: true }),
     nodeRuntimeStep(config, { bundlePath: "", bundleSha256: "", criSocket: "" }),
     ...(config.target === "kind" ? [kindInstallStep(config)] : []),
   ].map((s) => s.create);
-  const names = new Set<ArtifactName>();
+  const names = new Set<HostArtifactName>();
   for (const script of scripts)
     for (const match of script.matchAll(MISSING)) {
-      const name = match[1] as ArtifactName;
-      if (!ARTIFACT_NAMES.includes(name)) throw new Error(`internal: a step names an unknown artifact ${name}`);
+      const name = match[1] as HostArtifactName;
+      if (!HOST_ARTIFACTS.includes(name)) throw new Error(`internal: a step names an unknown artifact ${name}`);
       names.add(name);
     }
   return [...names].sort();
@@ -42,9 +42,9 @@ export interface HostChecksumOptions {
 
 /** The stack config with every host download's checksum it can have now filled in `checksums`. */
 export async function withHostChecksums(config: StackConfig, options: HostChecksumOptions): Promise<StackConfig> {
-  const found: Partial<Record<ArtifactName, string>> = {};
+  const found: Partial<Record<HostArtifactName, string>> = {};
   for (const name of unpinnedHostArtifacts(config)) {
-    const version = config.versions[ARTIFACT_VERSION_KEY[name]];
+    const version = artifactVersion(name, config.versions);
     const url = upstreamUrl(name, version);
     const locked = lockedChecksum(options.lock, url);
     if (locked) found[name] = locked;
