@@ -177,6 +177,9 @@ export class KubeletNode {
   readonly criStateFile: string;
   readonly dataDir: string;
   private readonly bridge: string;
+  /** Where function sandboxes' own namespaces get their addresses, and their names' prefix ("netns"). */
+  readonly gvisorNetworkSubnet: string;
+  readonly gvisorNetworkPrefix: string;
   readonly subnet: string;
   private readonly containerd: Daemon;
   private readonly nodeRuntime: Daemon;
@@ -188,11 +191,15 @@ export class KubeletNode {
   direct!: CriTestClient;
   api: ApiClient | undefined;
 
-  /** `slot` (1-200) keeps bridges and subnets of nodes in one run apart. */
+  /**
+   * `slot` (1-200) keeps bridges and subnets of nodes in one run apart. `gvisorNetwork` "netns" runs
+   * every function sandbox in a network namespace of its own (on 10.248.<slot>.0/24, prefix vhkn<slot>).
+   */
   constructor(
     readonly id: string,
     readonly runtime: NodeRuntimeKind,
     slot: number,
+    readonly options: { gvisorNetwork?: "none" | "netns" } = {},
   ) {
     if (!/^[a-z0-9]{1,10}$/.test(id)) throw new Error(`kubelet node id ${JSON.stringify(id)}: 1-10 lowercase letters or digits`);
     if (!Number.isInteger(slot) || slot < 1 || slot > 200) throw new Error(`kubelet node slot ${slot}: an integer 1-200`);
@@ -207,6 +214,8 @@ export class KubeletNode {
     this.criStateFile = path.join(this.root, "cri-state.json");
     this.dataDir = path.join(this.root, "node-runtime", "data");
     this.bridge = `vhkl${slot}`;
+    this.gvisorNetworkSubnet = `10.248.${slot}.0/24`;
+    this.gvisorNetworkPrefix = `vhkn${slot}`;
     this.subnet = `10.247.${slot}.0/24`;
     this.containerd = new Daemon("containerd", path.join(this.root, "containerd.log"));
     this.nodeRuntime = new Daemon("node runtime", path.join(this.root, "node-runtime.log"));
@@ -288,6 +297,9 @@ export class KubeletNode {
         `criStateFile: ${JSON.stringify(this.criStateFile)}`,
         "snapshotMode: vanilla",
         "sandbox: gvisor",
+        ...(this.options.gvisorNetwork === "netns"
+          ? ["gvisorNetwork: netns", `gvisorNetworkSubnet: ${JSON.stringify(this.gvisorNetworkSubnet)}`, `gvisorNetworkPrefix: ${JSON.stringify(this.gvisorNetworkPrefix)}`]
+          : []),
         "",
       ].join("\n"),
     );
