@@ -93,7 +93,8 @@ class UffdLauncherDouble implements UffdHandlerLauncher {
   readonly received: string[] = [];
   finished = 0;
   private servers: Server[] = [];
-  constructor(private readonly failAfterLoadMs?: number) {}
+  /** After the load, the handler ends after `ms` with this outcome (a crash, or an end that is not one). */
+  constructor(private readonly endAfterLoad?: { ms: number; ok: boolean; reason: string }) {}
   async start(req: UffdHandlerStart) {
     this.starts.push(req);
     let failNow: (r: { ok: boolean; reason?: string }) => void = () => undefined;
@@ -106,7 +107,8 @@ class UffdLauncherDouble implements UffdHandlerLauncher {
       sock.on("end", () => {
         this.received.push(text);
         greeted();
-        if (this.failAfterLoadMs !== undefined) setTimeout(() => failNow({ ok: false, reason: "handler crashed (test)" }), this.failAfterLoadMs);
+        const end = this.endAfterLoad;
+        if (end !== undefined) setTimeout(() => failNow({ ok: end.ok, reason: end.reason }), end.ms);
       });
     });
     await new Promise<void>((ok) => server.listen(req.socketPath, ok));
@@ -409,10 +411,23 @@ describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDrive
   });
 
   it("kills the VMM when the page-fault handler fails", async () => {
-    const uffd = new UffdLauncherDouble(50);
+    const uffd = new UffdLauncherDouble({ ms: 50, ok: false, reason: "handler crashed (test)" });
     const { driver } = makeDriver(version, "uffd-fail", { uffd });
     const slot = await take();
     const h = await driver.restore({ ...request(`uffdfail-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer());
+    try {
+      expect(await h.exited).toEqual({ code: null, signal: "SIGKILL" });
+    } finally {
+      await driver.stop(h);
+      await give(slot);
+    }
+  });
+
+  it("kills the VMM when the page-fault handler ends without failing while the VM runs (its vCPUs would wait on faults forever)", async () => {
+    const uffd = new UffdLauncherDouble({ ms: 50, ok: true, reason: "closed" });
+    const { driver } = makeDriver(version, "uffd-end", { uffd });
+    const slot = await take();
+    const h = await driver.restore({ ...request(`uffdend-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer());
     try {
       expect(await h.exited).toEqual({ code: null, signal: "SIGKILL" });
     } finally {

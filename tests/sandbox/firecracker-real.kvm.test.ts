@@ -1,7 +1,9 @@
 // The Firecracker driver with a REAL Firecracker, as the served runtime builds it
 // (createFirecrackerSandbox): boots helloworld and invokes it; pauses it and takes a Full snapshot;
 // restores two clones at once (File backend); records a REAP working set and prefetches it (the
-// handler's counts); kills the VMM when a working set fails its checksum mid-load; takes a Diff
+// handler's counts); re-records a working set that no longer covers the function's work; kills
+// the VMM when a working set fails its checksum mid-load, and when the handler ends while vCPUs wait
+// on faults (mid-restore and while serving), after which a restore works again; takes a Diff
 // snapshot of a restored VM and restores from it; restores into a slot whose tap has another name
 // (network_overrides); runs a VM under the jailer. Needs KVM, FIRECRACKER_BIN (upstream firecracker
 // v1.13.1 or v1.16.1) and FIRECRACKER_KERNEL (an uncompressed guest vmlinux,
@@ -15,6 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { DEFAULT_RERECORD_THRESHOLD, isWorkingSetStale, planWorkingSet } from "../../node-runtime/memory/working-set-policy.js";
 import { LocalImageStore } from "../../node-runtime/images/image-store.js";
 import type { StoredImage } from "../../node-runtime/images/types.js";
 import { StageTimer } from "../../node-runtime/metrics/stages.js";
@@ -22,6 +25,7 @@ import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driv
 import { createFirecrackerSandbox, type FirecrackerSandbox } from "../../node-runtime/sandbox/firecracker/create-firecracker-sandbox.js";
 import { FIRECRACKER_DEFAULT_MACHINE } from "../../node-runtime/sandbox/firecracker/driver.js";
 import { vmName } from "../../node-runtime/sandbox/firecracker/vm-layout.js";
+import { EndableUffdLauncher } from "../fixtures/endable-uffd-launcher.js";
 import { ensureHelloworldImage, HELLOWORLD_PORT } from "../fixtures/helloworld.js";
 
 const bin = process.env.FIRECRACKER_BIN;
@@ -220,6 +224,44 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     expect(vmmProcessesOfThisSuite()).toEqual([]);
   });
 
+  it("REAP re-records when the working set changed: a set recorded before any invocation leaves too many faults outside it, is marked stale, and the next load records it anew", async () => {
+    const s = sandboxes[0]!;
+    const workingSetPath = join(work, "changed.reap");
+    const slot = await s.pool.acquire();
+    type Prefetched = { mode: string; reusedPages: number; uniquePages: number; outsideShare: number; rerecord: boolean };
+    type Recorded = { mode: string; recordedPages: Uint32Array };
+    const load = async (id: string, mode: "record" | "prefetch", invokeFirst: boolean): Promise<Recorded | Prefetched> => {
+      const h = await start(s, s.driver.restore({ ...request(`${id}-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode, workingSetPath } }, new StageTimer()));
+      if (invokeFirst) expect(await answers("fc", h, slot.cloneIp, id)).toBe(`Hello, ${id}!`);
+      const result = (await s.driver.firstInvocationDone(h)) as Recorded | Prefetched;
+      await stop(s, h);
+      return result;
+    };
+    // Recorded with no invocation: only what the resumed guest touched on its own.
+    const idle = (await load("idle", "record", false)) as Recorded;
+    expect((await planWorkingSet(workingSetPath)).mode).toBe("prefetch");
+    // The function's real work now falls mostly outside the set.
+    const changed = (await load("changed", "prefetch", true)) as Prefetched;
+    console.log("working set recorded idle:", idle.recordedPages.length, "pages; a real invocation on it:", changed);
+    expect(changed.outsideShare).toBeGreaterThan(DEFAULT_RERECORD_THRESHOLD);
+    expect(changed.rerecord).toBe(true);
+    expect(await isWorkingSetStale(workingSetPath)).toBe(true);
+    const plan = await planWorkingSet(workingSetPath);
+    expect(plan).toMatchObject({ mode: "record", reason: expect.stringMatching(/^stale/) });
+    // The runtime's next load follows the plan: it records again, which clears the mark.
+    const again = (await load("again", plan.mode, true)) as Recorded;
+    expect(again.mode).toBe("record");
+    expect(again.recordedPages.length).toBeGreaterThan(idle.recordedPages.length);
+    expect(await isWorkingSetStale(workingSetPath)).toBe(false);
+    expect((await planWorkingSet(workingSetPath)).mode).toBe("prefetch");
+    const after = (await load("after", "prefetch", true)) as Prefetched;
+    console.log("re-recorded:", again.recordedPages.length, "pages; the next prefetch:", after);
+    expect(after.outsideShare).toBeLessThan(DEFAULT_RERECORD_THRESHOLD);
+    expect(after.rerecord).toBe(false);
+    await s.pool.release(slot);
+    expect(vmmProcessesOfThisSuite()).toEqual([]);
+  });
+
   it("a working set that fails its checksum once its pages reached the guest: the handler fails, the VMM is killed, nothing is left", async () => {
     const s = sandboxes[0]!;
     const good = join(work, "helloworld.reap");
@@ -246,6 +288,58 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     await s.pool.release(slot);
     expect(vmmProcessesOfThisSuite()).toEqual([]);
     expect(readdirSync(join(work, "fc", "firecracker", "vms"))).toEqual([]);
+  });
+
+  it("the page-fault handler ending while vCPUs wait on faults: the VMM is killed, not left hanging; nothing is left; the next restore works", async () => {
+    const launcher = new EndableUffdLauncher();
+    const s = await sandbox("hd", { uffd: launcher }, (octet + 4) % 255);
+    const good = join(work, "helloworld.reap");
+    expect(existsSync(good), "the REAP case recorded no working set").toBe(true);
+    const slot = await s.pool.acquire();
+    const within = <T>(what: string, p: Promise<T>): Promise<T> =>
+      Promise.race([p, new Promise<never>((_, fail) => setTimeout(() => fail(new Error(`${what} within 5 minutes: the VMM hangs`)), 300_000))]);
+
+    // Mid-restore: the handler ends once it serves, while the working set streams in and before the
+    // vCPUs resume. The restore fails naming the handler, or (if the resume won the race) the VMM
+    // it returned is killed at once; either way no VMM waits on faults nobody answers.
+    const midId = `hdmid-${tag}`;
+    launcher.endWhenServing.add(midId);
+    let mid: string;
+    try {
+      const h = await start(s, s.driver.restore({ ...request(midId, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath: good } }, new StageTimer()));
+      const exit = await within("the VMM whose handler ended was not killed", h.exited);
+      mid = `VMM exited (signal ${exit.signal}, code ${exit.code})`;
+      expect(exit.signal).toBe("SIGKILL");
+      await stop(s, h);
+    } catch (e) {
+      mid = `restore failed: ${(e as Error).message}`;
+      expect(mid).toMatch(/page-fault handler ended/);
+    }
+    console.log("handler ended mid-restore:", mid);
+    expect(vmmProcessesOfThisSuite()).toEqual([]);
+    expect(readdirSync(join(work, "hd", "firecracker", "vms"))).toEqual([]);
+
+    // While serving a running guest (lazy: every page the invocation touches is a fault): the
+    // invocation is in flight when the handler ends; the VMM is killed and the call fails.
+    const lazy = await start(s, s.driver.restore({ ...request(`hdlazy-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "lazy" } }, new StageTimer()));
+    const call = sayHello(slot.cloneIp, "lost", 25_000).then(
+      (m) => `answered: ${m}`,
+      (e: Error) => `failed: ${e.message}`,
+    );
+    await launcher.end(lazy.instanceId);
+    const exit = await within("the VMM whose handler ended was not killed", lazy.exited);
+    expect(exit.signal).toBe("SIGKILL");
+    console.log("handler ended while serving: VMM", exit, "; the call", await call);
+    await stop(s, lazy);
+    expect(vmmProcessesOfThisSuite()).toEqual([]);
+    expect(readdirSync(join(work, "hd", "firecracker", "vms"))).toEqual([]);
+
+    // The next restore of the same snapshot, with the same working set, serves and answers.
+    const next = await start(s, s.driver.restore({ ...request(`hdnext-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath: good } }, new StageTimer()));
+    expect(await answers("hd", next, slot.cloneIp, "after")).toBe("Hello, after!");
+    await stop(s, next);
+    await s.pool.release(slot);
+    expect(vmmProcessesOfThisSuite()).toEqual([]);
   });
 
   it("Diff snapshot: a restored VM with dirty-page tracking is snapshotted on top of its base memory and restores again", async () => {

@@ -6,6 +6,7 @@ import type { SandboxSetup } from "../driver.js";
 import { FirecrackerDriver, type FirecrackerDriverOptions } from "./driver.js";
 import { buildGuestInit } from "./guest-init/build.js";
 import { ReapUffdLauncher } from "./reap-uffd-launcher.js";
+import type { UffdHandlerLauncher } from "./uffd-seam.js";
 
 export interface FirecrackerSandboxOptions {
   images: Pick<ImageStore, "ext4">;
@@ -21,6 +22,11 @@ export interface FirecrackerSandboxOptions {
   network: Partial<NamespaceNetworkPoolOptions> & Pick<NamespaceNetworkPoolOptions, "namePrefix" | "size">;
   /** REAP restores through node-runtime/memory's userfaultfd handler. Default on, with its default threshold. */
   reap?: false | { rerecordThreshold?: number };
+  /**
+   * The page-fault handler REAP restores use instead of `new ReapUffdLauncher(reap)` (an embedder's
+   * own, or one a test wraps to end it mid-restore). Ignored when `reap` is false.
+   */
+  uffd?: UffdHandlerLauncher;
   apiStartTimeoutMs?: number;
 }
 
@@ -64,7 +70,7 @@ export async function createFirecrackerSandbox(opts: FirecrackerSandboxOptions):
     ...(opts.bootArgs !== undefined ? { bootArgs: opts.bootArgs } : {}),
     ...(opts.snapshotType !== undefined ? { snapshotType: opts.snapshotType } : {}),
     ...(opts.apiStartTimeoutMs !== undefined ? { apiStartTimeoutMs: opts.apiStartTimeoutMs } : {}),
-    ...(opts.reap === false ? {} : { uffd: new ReapUffdLauncher(opts.reap ?? {}) }),
+    ...(opts.reap === false ? {} : { uffd: opts.uffd ?? new ReapUffdLauncher(opts.reap ?? {}) }),
   });
   // This runtime owns its directories and name prefix: whatever a predecessor left goes.
   await driver.reclaimStale();

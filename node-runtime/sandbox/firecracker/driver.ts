@@ -87,6 +87,8 @@ interface VmRecord {
   /** Memory image the next Diff snapshot is written on top of. */
   baseMemory?: { file: string; snapshotDir: string };
   uffd?: UffdHandlerSession;
+  /** Why the page-fault handler ended while the VM still ran (the VMM was killed for it). */
+  handlerLost?: string;
   stopping: boolean;
 }
 
@@ -250,7 +252,14 @@ export class FirecrackerDriver implements SandboxDriver {
         if (record.uffd !== undefined) await record.uffd.ready;
       });
       const live = record!;
-      await timer.time("FcResume", () => live.client.patchVm({ state: "Resumed" }));
+      await timer.time("FcResume", () =>
+        live.client.patchVm({ state: "Resumed" }).catch(async (e: Error) => {
+          const handlerFailure = await handlerFailureWithin(live.uffd, 500);
+          throw handlerFailure === undefined ? e : new SandboxExitedError(`${handlerFailure.message} (resume: ${e.message})`, { cause: e });
+        }),
+      );
+      // A handler gone before the vCPUs ran leaves a VM that hangs on its first fault: not a restore.
+      if (live.handlerLost !== undefined) throw new SandboxExitedError(`the page-fault handler ended as the VM resumed (${live.handlerLost}); the VMM was killed`);
       live.baseMemory = { file: join(snapDir, SNAPSHOT_FILES.memory), snapshotDir: snapDir };
       return live.handle;
     } catch (e) {
@@ -545,7 +554,12 @@ async function handlerFailureWithin(session: UffdHandlerSession | undefined, ms:
     (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
   );
   const whileServing = session.exited.then(
-    (x) => (x.ok ? new Promise<undefined>(() => undefined) : new Error(`the page-fault handler failed: ${x.reason ?? "no reason given"}`)),
+    (x) =>
+      !x.ok
+        ? new Error(`the page-fault handler failed: ${x.reason ?? "no reason given"}`)
+        : x.reason === HANDLER_SAW_VMM_EXIT
+          ? new Promise<undefined>(() => undefined)
+          : new Error(`the page-fault handler ended while its VMM was up (${x.reason ?? "no reason given"}); the VMM was killed`),
     (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
   );
   const result = await Promise.race([beforeServing, whileServing, timeout]);
@@ -553,14 +567,26 @@ async function handlerFailureWithin(session: UffdHandlerSession | undefined, ms:
   return result;
 }
 
+/** The reason a handler gives when it ended because the VMM exited (the only harmless end). */
+const HANDLER_SAW_VMM_EXIT = "vmm-exited";
+
+/**
+ * Whenever the handler ends while the VM runs — failed, closed, or its thread gone — nothing answers
+ * the guest's page faults any more: Firecracker keeps its own userfaultfd open, so its vCPUs would
+ * wait on them forever. The VMM is killed; its exit then ends the instance.
+ */
 function watchUffdHandler(r: VmRecord): void {
+  const lost = (reason: string): void => {
+    if (r.stopping || r.child.exitCode !== null || r.child.signalCode !== null) return;
+    r.handlerLost = reason;
+    r.child.kill("SIGKILL");
+  };
   r.uffd?.exited
     .then((result) => {
-      if (!result.ok && !r.stopping) r.child.kill("SIGKILL");
+      if (!result.ok) lost(`failed: ${result.reason ?? "no reason given"}`);
+      else if (result.reason !== HANDLER_SAW_VMM_EXIT) lost(result.reason ?? "ended");
     })
-    .catch(() => {
-      if (!r.stopping) r.child.kill("SIGKILL");
-    });
+    .catch((e: unknown) => lost(errorMessage(e)));
 }
 
 async function waitForApi(r: VmRecord, exited: Promise<unknown>, logPath: string, timeoutMs: number): Promise<void> {
