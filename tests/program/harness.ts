@@ -84,7 +84,8 @@ const FAKE_KUBECONFIG = [
   "",
 ].join("\n");
 
-function commandStdout(name: string): string {
+/** The stdout a command resource of this name reports under the mocks (also used by components/cluster tests). */
+export function commandStdout(name: string): string {
   if (name.endsWith("-kubeadm-init"))
     return [
       `vhive-output caCertHash=sha256:${"ab".repeat(32)}`,
