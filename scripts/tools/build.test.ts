@@ -114,6 +114,27 @@ describe("scripts/tools/build.sh", () => {
     });
   });
 
+  // A copy of the script and the Node.js host's recipe, its default clone moved away: with the
+  // proxy off and no clone named, the script must say what it tried and which setting would help.
+  it.skipIf(spawnSync("sh", ["-c", "command -v go"]).status !== 0)("names the routes it tried and the setting for a clone when none is available", () => {
+    const copy = mkdtempSync(join(tmpdir(), "vhive-tools-script-"));
+    try {
+      mkdirSync(join(copy, "recipes"));
+      copyFileSync(SCRIPT, join(copy, "build.sh"));
+      const recipe = readFileSync(`${DIR}recipes/pulumi-language-nodejs.sh`, "utf8").replace(/^tool_git_repo_default=.*$/m, `tool_git_repo_default=${join(copy, "no-clone")}`);
+      writeFileSync(join(copy, "recipes", "pulumi-language-nodejs.sh"), recipe);
+      const env: NodeJS.ProcessEnv = { ...process.env, VHIVE_TOOLS_DIR: join(copy, "cache"), VHIVE_TOOLS_FROM: "build", GOPROXY: "off" };
+      delete env.VHIVE_UPSTREAM_GIT_PULUMI;
+      const result = spawnSync("bash", [join(copy, "build.sh"), "pulumi-language-nodejs"], { encoding: "utf8", env });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split("\n").at(-1)).toBe(
+        `[tools] error: pulumi-language-nodejs ${lockVersion("@pulumi/pulumi")}: none of the ways to obtain it is available here: the Go module proxy does not serve it, and no local clone of upstream is named (set VHIVE_UPSTREAM_GIT_PULUMI)`,
+      );
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
   // A copy of the script with one recipe whose build fails: the failure must stop the script and
   // leave nothing in the cache that a later run would take for a built tool.
   it.skipIf(spawnSync("sh", ["-c", "command -v go"]).status !== 0)("stops at a failed build and caches nothing", () => {
