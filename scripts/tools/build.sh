@@ -10,7 +10,7 @@
 # clone of upstream's repository, named by the recipe's setting.
 # Modules whose go.mod replaces siblings by relative path (`replace … => ../sdk`) cannot be built
 # with `go install mod@version`, so the recipe lists every module with the directory it takes in a
-# writable work tree (or the clone's tree is exported there whole), and the build runs there.
+# writable work tree (or the clone's directories are exported there), and the build runs there.
 #
 # Usage:
 #   build.sh <tool>...          make sure each tool is in the cache (a second run takes a second)
@@ -80,7 +80,8 @@ cache_dir() {
 # (tool_release_url with tool_release_sums_url is the one-archive shorthand). A checksum file
 # either lists "<hash>  <file name>" lines or holds just the hash; sha256 or sha512, told by the
 # hash's length. An archive (.tar.gz, .tgz) is unpacked into $out/bin less tool_release_strip
-# leading directories (only tool_release_members when set); any other file is installed as bin/<installed name, default its own name>.
+# leading directories (only tool_release_members when set); any other file is installed as
+# bin/<installed name, default its own name>.
 # Returns 1 (quietly) when anything is unreachable; a checksum that does not match is fatal.
 # (These functions run on the left of ||, where bash ignores set -e: every failure is checked.)
 from_release() {
