@@ -2,7 +2,7 @@
 // read-only rootfs (runsc keeps the writes in memory), behind our relay, which makes the
 // function's port reachable as a host Unix socket even with --network=none. Snapshots are runsc
 // checkpoints; restores go into fresh bundles with the same layout, any number at once.
-import { chmod, chown, mkdir, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { appendFile, chmod, chown, mkdir, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -97,6 +97,8 @@ class GvisorHandle implements SandboxHandle {
   network: VethNetwork | undefined;
   /** When `runsc restore` returned (performance.now()), for a restored sandbox. */
   restoredAt: number | undefined;
+  /** Settles when a restore's `runsc restore` has exited (the instance may be handed out before). */
+  restoring: Promise<void> | undefined;
   /** The reaper's arguments that mount the instance root before runsc runs (set by prepare). */
   mountArgs: string[] = [];
   exitedInfo: SandboxExit | undefined;
@@ -261,27 +263,43 @@ export class GvisorDriver implements SandboxDriver {
     const reaper = await this.reaperPath();
     const h = await this.prepare(req);
     const log = await open(h.logPath, "a");
-    // The wait for the function starts with runsc restore, not after it: the restored relay binds its
-    // socket while `runsc restore` is still finishing, so the two overlap instead of adding up.
+    // The wait for the function starts with runsc restore, not after it. The restored sandbox runs
+    // (and the relay binds its socket) before `runsc restore` exits: runsc still records the
+    // container's state, then its processes exit (0-120 ms later on this loaded machine). So the
+    // instance is returned as soon as the function listens, and runsc finishes behind it: every later
+    // runsc call on the sandbox waits for that (h.restoring), and should runsc fail after all, the
+    // sandbox is ended and reported as exited.
+    const started = performance.now();
     let restoreFailed = false;
     const ready = this.waitReady(h, req.port, this.opts.restoreTimeoutMs, true, () => (restoreFailed ? "runsc restore failed" : undefined));
     ready.catch(() => undefined); // awaited below; a failed restore ends it early
-    try {
-      await timer.time("LoadVMM", () =>
-        h.cli.run(
-          ["restore", "--detach", ...restoreFlags, `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId],
-          { fd: log.fd, path: h.logPath },
-          [reaper, ...h.mountArgs],
-        ).catch((error: unknown) => {
+    const runscDone = h.cli
+      .run(
+        ["restore", "--detach", ...restoreFlags, `--image-path=${req.snapshotDir}`, `--bundle=${h.bundleDir}`, `--pid-file=${h.pidFile}`, h.containerId],
+        { fd: log.fd, path: h.logPath },
+        [reaper, ...h.mountArgs],
+      )
+      .then(
+        () => void (h.restoredAt = performance.now()),
+        (error: unknown) => {
           restoreFailed = true;
           throw error;
-        }),
+        },
       );
+    h.restoring = runscDone.catch(() => undefined);
+    try {
+      // LoadVMM: until the restored function listens or runsc returned, whichever came first.
+      const first = await Promise.race([runscDone.then(() => "runsc" as const), ready.then(() => "listening" as const)]);
+      timer.add("LoadVMM", (performance.now() - started) * 1000);
+      // runsc writes the PID file before it restores anything (container.New), so it is there now.
       h.pid = await readPid(h.pidFile);
-      h.restoredAt = performance.now();
       this.watchExit(h);
-      // Only what is left of the wait once runsc returned.
-      await timer.time("ConnectFuncClient", () => ready);
+      if (first === "runsc") {
+        // Only what is left of the wait once runsc returned.
+        await timer.time("ConnectFuncClient", () => ready);
+      } else {
+        runscDone.catch((error: unknown) => this.endAfterLateRestoreFailure(h, error));
+      }
       return h;
     } catch (error) {
       await this.destroy(h);
@@ -291,14 +309,32 @@ export class GvisorDriver implements SandboxDriver {
     }
   }
 
+  /**
+   * runsc restore failed after its function already listened (so the instance was handed out): the
+   * sandbox cannot be managed, so it is ended, and `exited` reports that.
+   */
+  private async endAfterLateRestoreFailure(h: GvisorHandle, error: unknown): Promise<void> {
+    if (h.ending) return;
+    await appendFile(h.logPath, `vhgv: runsc restore failed after the function listened: ${(error as Error).message}\n`).catch(() => undefined);
+    if (h.pid !== undefined) {
+      try {
+        process.kill(h.pid, "SIGKILL");
+      } catch {
+        // already gone: the exit watcher reports it
+      }
+    }
+  }
+
   async pause(handle: SandboxHandle): Promise<void> {
     const h = this.live(handle, "pause");
+    await h.restoring;
     await h.cli.run(["pause", h.containerId]);
     h.paused = true;
   }
 
   async resume(handle: SandboxHandle): Promise<void> {
     const h = this.live(handle, "resume");
+    await h.restoring;
     await h.cli.run(["resume", h.containerId]);
     h.paused = false;
   }
@@ -311,6 +347,7 @@ export class GvisorDriver implements SandboxDriver {
    */
   async snapshot(handle: SandboxHandle, dir: string): Promise<SnapshotFiles> {
     const h = this.live(handle, "snapshot");
+    await h.restoring;
     const checkpointFlags = (await this.snapshotFlags(h.instanceId, "snapshot")).checkpoint;
     // runsc cannot checkpoint a paused container cleanly (its state machine then has no way out of
     // "paused"), and the relay must run to rebind, so resume first.
@@ -553,6 +590,8 @@ export class GvisorDriver implements SandboxDriver {
    * its stubs, the gofer), bundle, socket and log. Safe to repeat; also used when boot fails.
    */
   private async destroy(h: GvisorHandle): Promise<void> {
+    // A restore's runsc may still be finishing (see restore()); its state must be final first.
+    await h.restoring;
     h.ending = true;
     this.unwatch(h);
     const problems: string[] = [];
