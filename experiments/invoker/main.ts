@@ -25,7 +25,9 @@ export const USAGE = `usage: invoke [options]
   --distribution D       uniform (fixed interval, default) or poisson
   --seed N               seed of the Poisson arrivals (default 1)
   --per-request-connection   a new connection for every request (vSwarm's method)
-  --wake poll|thread     how the sender wakes for due times (default poll; see docs/experiments.md)
+  --sender thread|loop   send from a thread of its own (default) or from the main event loop
+  --sender-nice=N        nice value of the sending thread (e.g. --sender-nice=-10; needs CAP_SYS_NICE)
+  --wake poll|thread     with --sender loop: how it wakes for due times (default poll)
   --deadline-ms N        per-request deadline (default 30000)
   --name S               the Greeter request's name (default "Invoke relay"); with http, a body to POST
   --latf NAME            latency file suffix: rps<real>_<NAME> (default lat.csv)
@@ -89,6 +91,8 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
       seed: { type: "string" },
       "per-request-connection": { type: "boolean" },
       wake: { type: "string" },
+      sender: { type: "string" },
+      "sender-nice": { type: "string" },
       "deadline-ms": { type: "string" },
       name: { type: "string" },
       latf: { type: "string" },
@@ -108,6 +112,10 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
   if (distribution !== "uniform" && distribution !== "poisson") throw new InvokerError(`--distribution: expected uniform or poisson, got ${distribution}`);
   const wake = values.wake ?? "poll";
   if (wake !== "poll" && wake !== "thread") throw new InvokerError(`--wake: expected poll or thread, got ${wake}`);
+  const sender = values.sender ?? "thread";
+  if (sender !== "thread" && sender !== "loop") throw new InvokerError(`--sender: expected thread or loop, got ${sender}`);
+  const senderNice = values["sender-nice"] === undefined ? undefined : num(values["sender-nice"], "sender-nice", 0);
+  if (senderNice !== undefined && (!Number.isInteger(senderNice) || senderNice < -20 || senderNice > 19)) throw new InvokerError(`--sender-nice: expected a whole number from -20 to 19, got ${values["sender-nice"]}`);
   const { targets, describe, cleanup } = await buildTargets(values);
   try {
     const { summary } = await runInvoker({
@@ -126,7 +134,9 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
       preflight: values.preflight,
       progress: values.progress,
       wake,
-      describe: { ...describe, wake },
+      sender,
+      ...(senderNice !== undefined ? { senderNice } : {}),
+      describe: { ...describe, sender, ...(sender === "loop" ? { wake } : {}) },
     });
     if (values.json) console.log(JSON.stringify(summary, null, 2));
     else printSummary(summary);
@@ -140,7 +150,7 @@ export function printSummary(s: InvokerSummary): void {
   const l = s.latencyMs;
   console.log(`target ${s.target.rps} req/s (${s.target.distribution}) for ${s.target.durationS} s: ${s.completed}/${s.issued} completed, achieved ${s.achievedRps} req/s (${(s.achievedRatio * 100).toFixed(2)}%)`);
   console.log(`latency ms: p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} p99.9 ${l.p999} max ${l.max}`);
-  console.log(`send-schedule error ms: p50 ${s.scheduleErrorMs.p50} p99 ${s.scheduleErrorMs.p99} max ${s.scheduleErrorMs.max}`);
+  console.log(`send-schedule error ms: p50 ${s.scheduleErrorMs.p50} p99 ${s.scheduleErrorMs.p99} max ${s.scheduleErrorMs.max}; ${s.sender.lateOver1Ms} sends over 1 ms late (${s.sender.lateOver1MsDuringGc} during a GC pause; ${s.sender.gcPauses.count} pauses, ${s.sender.gcPauses.totalMs} ms), ${s.sender.involuntaryContextSwitches} involuntary context switches`);
   for (const [code, count] of Object.entries(s.errorsByCode)) console.log(`failed ${count} × ${s.errorExamples[code] ?? code}`);
   for (const [k, f] of Object.entries(s.files)) console.log(`${k}: ${f}`);
 }

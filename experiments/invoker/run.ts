@@ -1,13 +1,17 @@
 // One invoker run: warm-up then the measured window at a target rate, open loop, round-robin over
 // the targets; afterwards the vSwarm-compatible latency file, failures apart, a JSON summary, plots.
 import { mkdir, writeFile } from "node:fs/promises";
+import { setPriority } from "node:os";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import { percentiles, rounded } from "../common/stats.js";
 import { describeFailure, PreflightError, type Target } from "../targets/target.js";
 import { arrivalOffsetsNs, type ArrivalDistribution } from "./arrivals.js";
 import { drawInvokerPlots } from "./plots.js";
+import { gcOverlaps, recordGcPauses, type GcPauses } from "./gc-pauses.js";
 import { runSendLoop } from "./send-loop.js";
+import { sendInWorker } from "./sender-worker.js";
+import { hasSpec } from "../targets/target-spec.js";
 import { vswarmLatencyCsv, vswarmLatencyFileName } from "./vswarm-format.js";
 
 export interface InvokerOptions {
@@ -28,7 +32,14 @@ export interface InvokerOptions {
   preflight?: boolean;
   /** Show a progress bar (default: runs of 10 s or more on a terminal). */
   progress?: boolean;
-  /** How the sender wakes up for due times (see send-loop.ts); default "poll". */
+  /**
+   * Where requests are sent from: "thread" (default when every target can be made again from its
+   * spec): a sender thread of its own (sender-worker.ts); "loop": this thread's event loop.
+   */
+  sender?: "thread" | "loop";
+  /** A nice value for the sending thread (negative raises it; needs CAP_SYS_NICE). */
+  senderNice?: number;
+  /** With sender "loop": how it wakes up for due times (see send-loop.ts); default "poll". */
   wake?: "thread" | "poll";
   /** Free-form description of the run, copied into the summary (protocol, connection mode, …). */
   describe?: Record<string, unknown>;
@@ -52,6 +63,18 @@ export interface InvokerSummary {
   errorExamples: Record<string, string>;
   /** How late the measured window's requests went out relative to their due times. */
   scheduleErrorMs: { p50: number | null; p99: number | null; p999: number | null; max: number | null };
+  /** Where the sends ran and what delayed them (measured window). */
+  sender: {
+    mode: "thread" | "loop";
+    priority: { nice: number } | { error: string } | null;
+    /** Sends more than 1 ms late, and how many of them a GC pause of the sending thread overlapped. */
+    lateOver1Ms: number;
+    lateOver1MsDuringGc: number;
+    /** GC pauses of the sending thread during the whole run (warm-up included). */
+    gcPauses: { count: number; minor: number; totalMs: number; maxMs: number };
+    /** Times the kernel took a core from this process during the run (other work wanted it). */
+    involuntaryContextSwitches: number;
+  };
   warmup: { issued: number; completed: number; failed: number };
   files: Record<string, string>;
 }
@@ -110,50 +133,90 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   bar?.start(n, 0, { inflight: 0, failed: 0 });
 
   const targets = opts.targets;
-  const fire = (i: number) => {
-    inFlight++;
-    targets[i % targets.length]!.invoke(opts.payload, opts.deadlineMs, (failure) => {
-      doneNs[i] = Number(process.hrtime.bigint() - startNs);
-      if (failure) {
-        let c = codeIndex.get(failure.code);
-        if (c === undefined) {
-          c = codes.push(failure.code) - 1;
-          codeIndex.set(failure.code, c);
-          examples.set(failure.code, describeFailure(targets[i % targets.length]!, failure));
-        }
-        code[i] = c;
-        failedSoFar++;
-      } else code[i] = 0;
-      if (--inFlight === 0) settled?.();
-    });
-  };
+  const useThread = (opts.sender ?? "thread") === "thread" && targets.every(hasSpec);
+  const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
   let sentNs: Float64Array;
+  let gc: GcPauses;
+  let priority: InvokerSummary["sender"]["priority"] = null;
   try {
-    ({ sentNs } = await runSendLoop({
-      startNs,
-      wake: opts.wake,
-      offsetsNs: dueNs,
-      fire,
-      onProgress: bar ? (sent) => bar.update(sent, { inflight: inFlight, failed: failedSoFar }) : undefined,
-    }));
-    if (inFlight > 0) await new Promise<void>((resolve) => (settled = resolve));
+    if (useThread) {
+      const r = await sendInWorker({
+        targets: targets.filter(hasSpec),
+        payload: opts.payload,
+        deadlineMs: opts.deadlineMs,
+        startNs,
+        dueNs,
+        ...(opts.senderNice !== undefined ? { nice: opts.senderNice } : {}),
+        onProgress: bar ? (sent, settledCount, failed) => bar.update(sent, { inflight: sent - settledCount, failed }) : undefined,
+      });
+      ({ sentNs, gc, priority } = r);
+      doneNs.set(r.doneNs);
+      code.set(r.code);
+      codes.splice(0, codes.length, ...r.codes);
+      for (const [c, m] of Object.entries(r.examples)) examples.set(c, m);
+    } else {
+      if (opts.senderNice !== undefined) {
+        try {
+          setPriority(opts.senderNice);
+          priority = { nice: opts.senderNice };
+        } catch (err) {
+          priority = { error: (err as Error).message };
+        }
+      }
+      const fire = (i: number) => {
+        inFlight++;
+        targets[i % targets.length]!.invoke(opts.payload, opts.deadlineMs, (failure) => {
+          doneNs[i] = Number(process.hrtime.bigint() - startNs);
+          if (failure) {
+            let c = codeIndex.get(failure.code);
+            if (c === undefined) {
+              c = codes.push(failure.code) - 1;
+              codeIndex.set(failure.code, c);
+              examples.set(failure.code, describeFailure(targets[i % targets.length]!, failure));
+            }
+            code[i] = c;
+            failedSoFar++;
+          } else code[i] = 0;
+          if (--inFlight === 0) settled?.();
+        });
+      };
+      const stopGc = recordGcPauses(startNs);
+      ({ sentNs } = await runSendLoop({
+        startNs,
+        wake: opts.wake,
+        offsetsNs: dueNs,
+        fire,
+        onProgress: bar ? (sent) => bar.update(sent, { inflight: inFlight, failed: failedSoFar }) : undefined,
+      }));
+      if (inFlight > 0) await new Promise<void>((resolve) => (settled = resolve));
+      gc = stopGc();
+    }
   } finally {
     bar?.stop();
   }
+  const senderInfo = { mode: useThread ? ("thread" as const) : ("loop" as const), priority, gc, involuntaryContextSwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore };
 
   const records: RunRecords = { dueNs, sentNs, doneNs, code, codes, warmupCount: warm.length };
-  const summary = summarize(opts, records, examples, warmNs);
+  const summary = summarize(opts, records, examples, warmNs, senderInfo);
   if (opts.outDir) await writeOutputs(opts, summary, records, warmNs);
   return { summary, records };
 }
 
-function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, string>, warmNs: number): InvokerSummary {
+interface SenderInfo {
+  mode: "thread" | "loop";
+  priority: InvokerSummary["sender"]["priority"];
+  gc: GcPauses;
+  involuntaryContextSwitches: number;
+}
+
+function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, string>, warmNs: number, sender: SenderInfo): InvokerSummary {
   const n = r.dueNs.length;
   const lat: number[] = [];
   const errorsByCode: Record<string, number> = {};
   let lastDone = warmNs + opts.durationS * 1e9;
   let wIssued = 0, wDone = 0, wFailed = 0;
   const sched: number[] = [];
+  let late = 0, lateInGc = 0;
   for (let i = 0; i < n; i++) {
     const ok = r.code[i] === 0;
     if (i < r.warmupCount) {
@@ -162,7 +225,12 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
       else wFailed++;
       continue;
     }
-    sched.push((r.sentNs[i]! - r.dueNs[i]!) / 1e6);
+    const lateMs = (r.sentNs[i]! - r.dueNs[i]!) / 1e6;
+    sched.push(lateMs);
+    if (lateMs > 1) {
+      late++;
+      if (gcOverlaps(sender.gc, r.dueNs[i]!, r.sentNs[i]!)) lateInGc++;
+    }
     if (ok) {
       lat.push((r.doneNs[i]! - r.sentNs[i]!) / 1e6);
       if (r.doneNs[i]! > lastDone) lastDone = r.doneNs[i]!;
@@ -197,6 +265,19 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
     errorsByCode,
     errorExamples: Object.fromEntries(examples),
     scheduleErrorMs: rounded({ p50: s.p50, p99: s.p99, p999: s.p999, max: s.max }, 4),
+    sender: {
+      mode: sender.mode,
+      priority: sender.priority,
+      lateOver1Ms: late,
+      lateOver1MsDuringGc: lateInGc,
+      gcPauses: {
+        count: sender.gc.startNs.length,
+        minor: sender.gc.minor,
+        totalMs: Number((sender.gc.endNs.reduce((a, e, k) => a + e - sender.gc.startNs[k]!, 0) / 1e6).toFixed(3)),
+        maxMs: Number((Math.max(0, ...sender.gc.endNs.map((e, k) => e - sender.gc.startNs[k]!)) / 1e6).toFixed(3)),
+      },
+      involuntaryContextSwitches: sender.involuntaryContextSwitches,
+    },
     warmup: { issued: wIssued, completed: wDone, failed: wFailed },
     files: {},
   };

@@ -1,7 +1,8 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { PreflightError, type Done, type Failure, type Target } from "./target.js";
+import { PreflightError, type Done, type Failure } from "./target.js";
+import type { SpecifiedTarget, TargetSpec } from "./target-spec.js";
 
 // The same service the node runtime calls (vHive's helloworld Greeter).
 export const HELLOWORLD_PROTO = fileURLToPath(new URL("../../node-runtime/api/protos/helloworld.proto", import.meta.url));
@@ -33,13 +34,15 @@ export interface GrpcTargetOptions {
 }
 
 /** helloworld.Greeter/SayHello on one endpoint. */
-export class GrpcTarget implements Target {
+export class GrpcTarget implements SpecifiedTarget {
   readonly label: string;
+  readonly spec: TargetSpec;
   private shared: GreeterClient | undefined;
   private readonly channelOptions: grpc.ChannelOptions;
 
   constructor(private readonly opts: GrpcTargetOptions) {
     this.label = `grpc ${opts.address}${opts.connect ? ` via ${opts.connect}` : ""}`;
+    this.spec = { kind: "grpc", options: { ...opts } };
     this.channelOptions = {
       ...(opts.connect ? { "grpc.default_authority": opts.address } : {}),
       "grpc.enable_retries": 0,

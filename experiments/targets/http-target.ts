@@ -1,5 +1,6 @@
 import http from "node:http";
-import { PreflightError, type Done, type Failure, type Target } from "./target.js";
+import { PreflightError, type Done, type Failure } from "./target.js";
+import type { SpecifiedTarget, TargetSpec } from "./target-spec.js";
 
 export interface HttpTargetOptions {
   /** http://host:port/path */
@@ -10,8 +11,9 @@ export interface HttpTargetOptions {
 }
 
 /** GET (or POST with the payload as body, when there is one) to a function's HTTP route. */
-export class HttpTarget implements Target {
+export class HttpTarget implements SpecifiedTarget {
   readonly label: string;
+  readonly spec: TargetSpec;
   private readonly url: URL;
   private readonly agent: http.Agent | undefined;
 
@@ -19,6 +21,7 @@ export class HttpTarget implements Target {
     this.url = new URL(opts.url);
     if (this.url.protocol !== "http:") throw new Error(`${opts.url}: only http:// is supported (TLS terminates at the ingress)`);
     this.label = `http ${opts.url}${opts.connect ? ` via ${opts.connect}` : ""}`;
+    this.spec = { kind: "http", options: { ...opts } };
     this.agent = opts.perRequestConnection ? undefined : new http.Agent({ keepAlive: true, maxSockets: Infinity });
   }
 

@@ -2,6 +2,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { ApiClient } from "../../node-runtime/api/api-client.js";
 import { grpcFailure } from "./grpc-target.js";
 import { PreflightError, type Done, type Target } from "./target.js";
+import type { TargetSpec } from "./target-spec.js";
 
 export interface InvokeReply {
   message: string;
@@ -17,11 +18,14 @@ export class NodeRuntimeTarget implements Target {
   readonly label: string;
   private readonly ownClient: boolean;
   private readonly api: ApiClient;
+  /** Only when made from the API's address (a shared client cannot move to another thread). */
+  readonly spec?: TargetSpec;
 
   constructor(api: ApiClient | string, readonly instanceId: string, private readonly onReply?: (r: InvokeReply) => void) {
     this.ownClient = typeof api === "string";
     this.api = typeof api === "string" ? new ApiClient(api) : api;
     this.label = `node-runtime instance ${instanceId}`;
+    if (typeof api === "string" && !onReply) this.spec = { kind: "node-runtime", api, instanceId };
   }
 
   invoke(payload: string, deadlineMs: number, done: Done): void {

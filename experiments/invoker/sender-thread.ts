@@ -1,0 +1,94 @@
+// The body of the invoker's sender thread (see sender-worker.ts): its own copies of the targets,
+// the open-loop send loop, and per-request records, with nothing else on its event loop: the main
+// thread's progress bar, statistics and file writing cannot delay a send. It raises its own
+// scheduling priority when asked and allowed, and says whether it could.
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
+import { parentPort, workerData } from "node:worker_threads";
+import { targetFromSpec, type TargetSpec } from "../targets/target-spec.js";
+import { describeFailure } from "../targets/target.js";
+import { recordGcPauses, type GcPauses } from "./gc-pauses.js";
+import { runSendLoop } from "./send-loop.js";
+
+export interface SenderThreadData {
+  specs: TargetSpec[];
+  payload: string;
+  deadlineMs: number;
+  /** hrtime ns (decimal) every offset is relative to. */
+  startNs: string;
+  dueNs: Float64Array;
+  /** [sent, settled, failed], for the main thread's progress bar. */
+  counters: Int32Array;
+  /** A nice value for this thread (e.g. -10); none: leave it. */
+  nice?: number;
+}
+
+export interface SenderThreadResult {
+  sentNs: Float64Array;
+  doneNs: Float64Array;
+  code: Int16Array;
+  codes: string[];
+  examples: Record<string, string>;
+  /** This thread's GC pauses during the run. */
+  gc: GcPauses;
+  /** What became of the priority request: the nice value set, or why not. */
+  priority: { nice: number } | { error: string } | null;
+}
+
+function raisePriority(nice: number): SenderThreadResult["priority"] {
+  try {
+    // This thread's id: setpriority on a thread id changes that thread only (Linux).
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    setPriority(tid, nice);
+    return { nice };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+async function main(d: SenderThreadData): Promise<void> {
+  const priority = d.nice === undefined ? null : raisePriority(d.nice);
+  const targets = await Promise.all(d.specs.map(targetFromSpec));
+  const n = d.dueNs.length;
+  const doneNs = new Float64Array(n);
+  const code = new Int16Array(n).fill(-1);
+  const codes = ["OK"];
+  const codeIndex = new Map<string, number>([["OK", 0]]);
+  const examples: Record<string, string> = {};
+  const startNs = BigInt(d.startNs);
+  let inFlight = 0;
+  let settled: (() => void) | undefined;
+  const fire = (i: number) => {
+    inFlight++;
+    const target = targets[i % targets.length]!;
+    target.invoke(d.payload, d.deadlineMs, (failure) => {
+      doneNs[i] = Number(process.hrtime.bigint() - startNs);
+      if (failure) {
+        let c = codeIndex.get(failure.code);
+        if (c === undefined) {
+          c = codes.push(failure.code) - 1;
+          codeIndex.set(failure.code, c);
+          examples[failure.code] = describeFailure(target, failure);
+        }
+        code[i] = c;
+        Atomics.add(d.counters, 2, 1);
+      } else code[i] = 0;
+      Atomics.add(d.counters, 1, 1);
+      if (--inFlight === 0) settled?.();
+    });
+  };
+  const stopGc = recordGcPauses(startNs);
+  const { sentNs } = await runSendLoop({ startNs, offsetsNs: d.dueNs, fire, onProgress: (sent) => Atomics.store(d.counters, 0, sent) });
+  if (inFlight > 0) await new Promise<void>((resolve) => (settled = resolve));
+  const gc = stopGc();
+  for (const t of targets) t.close();
+  const result: SenderThreadResult = { sentNs, doneNs, code, codes, examples, gc, priority };
+  parentPort!.postMessage(result, [sentNs.buffer as ArrayBuffer, doneNs.buffer as ArrayBuffer, code.buffer as ArrayBuffer]);
+}
+
+main(workerData as SenderThreadData).catch((err: unknown) => {
+  // An uncaught rejection would end the worker without a message the main thread can show.
+  setImmediate(() => {
+    throw err;
+  });
+});
