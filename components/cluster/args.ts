@@ -70,7 +70,8 @@ export interface HostArgs {
   allowUnknownHostKey?: boolean;
   /** The IP the node advertises, when it differs from `address`. */
   nodeIp?: string;
-  role: HostRole;
+  /** Required in a VhiveCluster (exactly one control plane); NodeRuntimeHosts' hosts are workers. */
+  role?: HostRole;
   pool?: NodePool;
 }
 

@@ -65,7 +65,7 @@ describe("stackConfigOf", () => {
   });
 
   it("without Kubernetes every host is a worker unless it says otherwise", () => {
-    const { config } = stackConfigOf("NodeRuntimeHosts", { network, hosts: [{ ...host("a", "192.0.2.20"), role: undefined as never }] });
+    const { config } = stackConfigOf("NodeRuntimeHosts", { network, hosts: [{ ...host("a", "192.0.2.20"), role: undefined }] });
     expect(config.kubernetes).toBe(false);
     expect(config.target).toBe("hosts");
     expect(config.hosts[0]!.role).toBe("worker");
