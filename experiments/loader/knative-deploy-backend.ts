@@ -20,6 +20,8 @@ export interface KnativeDeployBackendOptions {
   port: number;
   perRequestConnection?: boolean;
   log?: (line: string) => void;
+  /** The Pulumi engine's own output (the deployment can take minutes: its progress). */
+  engineOutput?: (text: string) => void;
 }
 
 export class KnativeDeployBackend implements LoaderBackend {
@@ -34,7 +36,7 @@ export class KnativeDeployBackend implements LoaderBackend {
   async prepare(fns: TraceFunction[]): Promise<string[]> {
     const log = this.opts.log ?? (() => undefined);
     const specs = traceFunctionSpecs(fns, this.opts.services);
-    this.stack = await TraceServicesStack.open(this.opts.services.runId, traceServicesProgram(this.opts.target, specs), { stateDir: this.opts.stateDir });
+    this.stack = await TraceServicesStack.open(this.opts.services.runId, traceServicesProgram(this.opts.target, specs), { stateDir: this.opts.stateDir, ...(this.opts.engineOutput ? { onOutput: this.opts.engineOutput } : {}) });
     log(`deploying ${specs.length} Knative Services of ${this.opts.services.image} (stack ${this.stack.stack.name}, state in ${this.stack.stateDir}); waiting until they are Ready`);
     try {
       this.endpoints = await this.stack.up();

@@ -140,6 +140,7 @@ export async function loaderCommand(argv: string[]): Promise<LoaderSummary | und
       connect: values.connect,
       perRequestConnection: values["per-request-connection"],
       log: (line) => console.error(`loader: ${line}`),
+      engineOutput: (text) => process.stderr.write(text),
     });
   } else if (values.endpointsFile) {
     const endpoints = await readEndpointsFile(values.endpointsFile);
