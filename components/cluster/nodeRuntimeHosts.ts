@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HostLine } from "../playground/playgroundHosts.js";
 import type { NodeRuntimeHostsArgs } from "./args.js";
+import { withDependsOnInside } from "./outerDependsOn.js";
 import { outputOf, prepareBuild } from "./prepareBuild.js";
 
 /** Hosts that run the node runtime and its API, no Kubernetes. */
@@ -18,7 +19,7 @@ export class NodeRuntimeHosts extends pulumi.ComponentResource {
   readonly playgroundHosts: pulumi.Output<HostLine[] | undefined>;
 
   constructor(name: string, args: NodeRuntimeHostsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("vhive:index:NodeRuntimeHosts", name, {}, opts);
+    super("vhive:index:NodeRuntimeHosts", name, {}, withDependsOnInside(opts));
     const build = prepareBuild("NodeRuntimeHosts", args);
     const built = build.declare(this);
     this.nodeNames = outputOf(built, (b) => b.nodeNames) as pulumi.Output<string[]>;

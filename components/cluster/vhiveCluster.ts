@@ -5,6 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { VhiveClusterArgs } from "./args.js";
+import { withDependsOnInside } from "./outerDependsOn.js";
 import { outputOf, prepareBuild } from "./prepareBuild.js";
 
 /** The Kubernetes provider of each cluster; kept off the class so it is no output of the cross-language component. */
@@ -29,7 +30,7 @@ export class VhiveCluster extends pulumi.ComponentResource {
   readonly minioSecretKey: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: VhiveClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("vhive:index:VhiveCluster", name, {}, opts);
+    super("vhive:index:VhiveCluster", name, {}, withDependsOnInside(opts));
     const build = prepareBuild("VhiveCluster", args);
     // The provider exists at once (so programs can use it right away) and takes the kubeconfig
     // once the cluster declared it; it waits for every node to join. Named and aliased as the

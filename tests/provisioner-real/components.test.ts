@@ -1,6 +1,7 @@
 // The components (components/cluster) through the real Pulumi engine:
 // - `transforms` given to NodeRuntimeHosts reach the resources inside it (the engine runs them, so
-//   Pulumi's mocks cannot show it): a preview, no host needed;
+//   Pulumi's mocks cannot show it), and so does its `dependsOn` (handed on by such a transform): a
+//   preview, no host needed;
 // - a stack made by the program as it was before the components (every resource at the stack's top
 //   level) previews with no change at all under the program that builds NodeRuntimeHosts: the
 //   aliases keep every URN's state, so a re-run does not reinstall the hosts. Needs one SSH test host.
@@ -11,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStack } from "../../cli/pulumi/workspace.js";
 import { NodeRuntimeHosts } from "../../components/cluster/index.js";
+import { LocalCommand } from "../../components/provider/index.js";
 import { ChecksumLock } from "../../components/config/checksumLock.js";
 import { HttpFileFetcher } from "../../components/config/runTimeChecksum.js";
 import { buildCluster } from "../../components/program/buildCluster.js";
@@ -27,11 +29,14 @@ describe("transforms given to a component, through the real engine", () => {
   const work = mkdtempSync(join(tmpdir(), "vhive-component-transforms-"));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it("reach a host step two components deep (NodeRuntimeHosts → HostBootstrap → HostCommand)", async () => {
+  it("reach a host step two components deep (NodeRuntimeHosts → HostBootstrap → HostCommand), and so does the component's dependsOn", async () => {
     const keyFile = join(work, "id_ed25519");
     writeFileSync(keyFile, "test-double: stands in for a private key file (never used: a preview does not connect)\n", { mode: 0o600 });
     const seen: string[] = [];
+    const dependenciesOf: Record<string, string[]> = {};
     const stack = await EngineStack.open("transforms", {}, {}, async () => {
+      // Stands in for what a user's program makes the hosts wait for (a VM); a preview runs nothing.
+      const gate = new LocalCommand("gate", { create: "true", delete: "true" });
       const hosts = new NodeRuntimeHosts(
         "lab",
         {
@@ -42,9 +47,13 @@ describe("transforms given to a component, through the real engine", () => {
           checksumLockFile: join(work, "checksums.lock.json"),
         },
         {
+          dependsOn: [gate],
           transforms: [
-            (args) => {
+            async (args) => {
               seen.push(`${args.type}::${args.name}`);
+              const deps = args.opts.dependsOn;
+              const list = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
+              dependenciesOf[args.name] = await Promise.all(list.map((d) => new Promise<string>((resolve) => d.urn.apply(resolve))));
               return undefined;
             },
           ],
@@ -63,6 +72,10 @@ describe("transforms given to a component, through the real engine", () => {
     expect(seen).toContain("vhive:index:HostCommand::a-node-runtime");
     // As Pulumi documents: the resource itself and every child.
     expect(seen).toContain("vhive:index:NodeRuntimeHosts::lab");
+    // The first step of the host waits for nothing of its own, but for what the component waits for.
+    const firstStep = seen.find((s) => s.startsWith("vhive:index:HostCommand::a-"))!.split("::")[1]!;
+    expect(dependenciesOf[firstStep]).toEqual([expect.stringMatching(/::gate$/)]);
+    expect(dependenciesOf["a-node-runtime"]).toEqual(expect.arrayContaining([expect.stringMatching(/::gate$/)]));
   }, 900_000);
 
   it("a failure while declaring (a key file that cannot be read) fails the run with the field named, no stack trace", async () => {
