@@ -5,7 +5,7 @@
 // writable directory with the same layout; the other dependencies come from the Go module proxy,
 // checked against vSwarm's go.sum. The binary is cached by commit outside the repository.
 import { execFile } from "node:child_process";
-import { access, mkdir, mkdtemp, readFile, rename, rm } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -57,13 +57,9 @@ async function archiveDir(gitDir: string, dir: string, dest: string): Promise<vo
 export async function obtainVswarmInvoker(): Promise<VswarmInvoker> {
   const dir = path.join(cacheRoot(), `vswarm-invoker-${VSWARM_COMMIT.slice(0, 12)}`);
   const bin = path.join(dir, "vswarm-invoker");
-  let goVersion: string;
-  try {
-    goVersion = (await exec("go", ["env", "GOVERSION"])).stdout.trim();
-  } catch (err) {
-    return { reason: `no Go toolchain to build vSwarm's invoker (go env: ${(err as Error).message.split("\n")[0]})` };
-  }
-  if (await exists(bin)) return { bin, commit: VSWARM_COMMIT, built: false, goVersion };
+  // The toolchain that built a cached binary is recorded beside it.
+  const goVersionFile = `${bin}.go-version`;
+  if (await exists(bin)) return { bin, commit: VSWARM_COMMIT, built: false, goVersion: (await readFile(goVersionFile, "utf8").catch(() => "unknown")).trim() };
 
   const setting = process.env[GIT_DIR_SETTING];
   const gitDir = setting ?? ((await exists(DEFAULT_GIT_DIR)) ? DEFAULT_GIT_DIR : undefined);
@@ -76,6 +72,12 @@ export async function obtainVswarmInvoker(): Promise<VswarmInvoker> {
     return { reason: `${which} (${gitDir}) has no ${INVOKER_DIR}/go.mod at commit ${VSWARM_COMMIT}: fetch that commit into it` };
   }
 
+  let goVersion: string;
+  try {
+    goVersion = (await exec("go", ["env", "GOVERSION"])).stdout.trim();
+  } catch (err) {
+    return { reason: `no Go toolchain to build vSwarm's invoker (go env: ${(err as Error).message.split("\n")[0]})` };
+  }
   await mkdir(dir, { recursive: true });
   const tree = await mkdtemp(path.join(dir, "src-"));
   try {
@@ -98,6 +100,7 @@ export async function obtainVswarmInvoker(): Promise<VswarmInvoker> {
       timeout: 900_000,
       maxBuffer: 1 << 24,
     });
+    await writeFile(goVersionFile, `${goVersion}\n`);
     await rename(out, bin);
     return { bin, commit: VSWARM_COMMIT, built: true, goVersion };
   } catch (err) {
