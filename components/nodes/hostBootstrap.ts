@@ -4,13 +4,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs, HostCommand } from "../provider/index.js";
 import type { StackConfig } from "../config/schema.js";
-import { hostBootstrapSteps, type HostPlan } from "../hostSteps/index.js";
+import { hostBootstrapSteps, type HostPlan, type HostStepName } from "../hostSteps/index.js";
 import type { Step } from "../scripts/step.js";
 import { remoteStep } from "./stepCommands.js";
 import { warnMissingChecksums } from "./missingChecksums.js";
 
 /** What a host's sandboxes need: containerd (after its runtimes) and the kernel settings. */
-const SANDBOX_STEPS = ["containerd", "sysctl"];
+const SANDBOX_STEPS: readonly string[] = ["containerd", "sysctl"] satisfies HostStepName[];
 
 export interface BootstrapHost {
   readonly plan: HostPlan;
