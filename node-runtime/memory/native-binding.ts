@@ -74,7 +74,7 @@ export interface UffdNative {
 
 export const NATIVE_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), "native", "build", "Release", "vhuf_uffd.node");
 /** The native ABI these bindings speak (VHUF_ABI_VERSION in native/addon.c). */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 let cached: UffdNative | undefined;
 

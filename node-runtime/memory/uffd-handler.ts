@@ -317,14 +317,14 @@ class UffdHandlerImpl implements UffdHandler {
     this.recordingStopped = true;
     if (this.opts.mode === "record") {
       const order = this.native.stopRecording(this.handle);
-      const sorted = Uint32Array.from(order).sort();
-      const data = this.native.readPages(this.handle, sorted);
+      // Stored in first-touch order: the next load installs the pages the guest needs first first.
+      const data = this.native.readPages(this.handle, order);
       const s = this.native.stats(this.handle);
       const image = buildWorkingSetImage(
         {
           pageSize: this.regions[0]!.pageSize,
           memFileSize: s.memFileSize,
-          pages: sorted,
+          pages: order,
           data,
           recordedAtMs: Date.now(),
           ...(this.opts.snapshotId !== undefined ? { snapshotId: this.opts.snapshotId } : {}),

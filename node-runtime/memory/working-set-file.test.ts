@@ -25,8 +25,10 @@ describe("working-set file image", () => {
     expect(() => buildWorkingSetImage({ ...base, snapshotId: "xyz" }, sumHash)).toThrow(/snapshotId must be 32 hex digits/);
   });
 
-  it("refuses unsorted pages and mismatched data", () => {
-    expect(() => buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([4, 3]), data: new Uint8Array(8192), recordedAtMs: 0 }, sumHash)).toThrow(/strictly ascending/);
+  it("refuses a page listed twice and mismatched data; keeps pages in the order given (install order)", () => {
+    expect(() => buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([4, 3, 4]), data: new Uint8Array(3 * 4096), recordedAtMs: 0 }, sumHash)).toThrow(/page 4 appears twice/);
+    const img = buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([4, 3]), data: new Uint8Array(8192), recordedAtMs: 0 }, sumHash);
+    expect([img.readUInt32LE(4096), img.readUInt32LE(4100)]).toEqual([4, 3]);
     expect(() => buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(10), recordedAtMs: 0 }, sumHash)).toThrow(/expected 1 pages/);
   });
 

@@ -12,7 +12,9 @@ import { randomBytes } from "node:crypto";
  *     48 u64 checksum of bytes [index offset, end of file) (hash64 of the native addon)
  *     56 u64 unix ms when recorded
  *     64 16 bytes: id of the snapshot it was recorded on (all zero: none, e.g. a benchmark's file)
- *   index: u32 memory-file page numbers, strictly ascending (so contiguous pages form runs)
+ *   index: u32 memory-file page numbers, each once, in the order they are installed: the order the
+ *          recorded invocation first touched them (files written before that are ascending; both
+ *          load alike). Consecutive entries that are contiguous pages install as one run.
  *   data: the pages, in index order.
  * The native prefetcher (native/prefetch.c) reads the same layout.
  */
@@ -38,14 +40,16 @@ const SNAPSHOT_ID_BYTES = 16;
 
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 
-/** Builds the complete file image. `pages` must be strictly ascending; `data` holds them in that order. */
+/** Builds the complete file image. `pages` are distinct, in install order; `data` holds them in that order. */
 export function buildWorkingSetImage(
   input: { pageSize: number; memFileSize: number; pages: Uint32Array; data: Uint8Array; recordedAtMs: number; snapshotId?: string },
   hash64: (bytes: Uint8Array) => bigint,
 ): Buffer {
   const { pageSize, memFileSize, pages, data } = input;
-  for (let i = 1; i < pages.length; i++) {
-    if (pages[i]! <= pages[i - 1]!) throw new Error(`working set: pages must be strictly ascending (index ${i})`);
+  const seen = new Set<number>();
+  for (const [i, page] of pages.entries()) {
+    if (seen.has(page)) throw new Error(`working set: page ${page} appears twice (index ${i})`);
+    seen.add(page);
   }
   if (data.length !== pages.length * pageSize) {
     throw new Error(`working set: data holds ${data.length} bytes, expected ${pages.length} pages of ${pageSize}`);

@@ -414,7 +414,7 @@ static napi_value close_handler(napi_env env, napi_callback_info info) {
 
 /* Bumped whenever the events or calls change meaning, so TypeScript refuses a stale build instead
    of waiting for events it no longer gets (native-binding.ts compares it). */
-#define VHUF_ABI_VERSION 2
+#define VHUF_ABI_VERSION 3
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_value abi;

@@ -21,6 +21,9 @@
 #define VHUF_WS_CHUNK (1024 * 1024)
 #define VHUF_WS_DEPTH 8
 
+/* What in_ws holds for a page of the working set (0: not in it). */
+enum { VHUF_WS_PENDING = 1, VHUF_WS_INSTALLED = 2 };
+
 enum vhuf_mode { VHUF_LAZY = 0, VHUF_RECORD = 1, VHUF_PREFETCH = 2 };
 
 struct vhuf_region {
@@ -111,13 +114,12 @@ struct vhuf_handler {
   uint64_t file_pages;
   uint8_t *removed; /* 1 = balloon removed it; next fault gets a zero page */
   uint8_t *seen;    /* record: already recorded; prefetch: in the working set or served */
-  uint8_t *in_ws;   /* prefetch: page belongs to the working set */
+  uint8_t *in_ws;   /* prefetch: 0 not in the working set, else VHUF_WS_PENDING or VHUF_WS_INSTALLED */
 
   /* prefetch: the working set being streamed in (NULL when done or not prefetching) */
   struct vhuf_stream *stream;
   int ws_index_known;          /* in_ws is filled in */
-  int64_t ws_installed_through; /* highest set page whose chunk is installed; -1 none */
-  int ws_installing;           /* pages of the set above ws_installed_through are still coming */
+  int ws_installing;           /* pages of the set marked VHUF_WS_PENDING in in_ws are still coming */
   int ws_corrupt;              /* the set failed its checksum or a read after pages were installed */
 
   /* record mode: ordered list of touched file pages */

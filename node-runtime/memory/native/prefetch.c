@@ -15,7 +15,9 @@
  * The checksum covers the index and data (the file layout is defined in working-set-file.ts):
  *   0 magic "VHUFWS1\0" | 8 u32 version=1 | 12 u32 page size | 16 u64 page count
  *   24 u64 memory-file size | 32 u64 index offset | 40 u64 data offset | 48 u64 checksum
- * index: u32 file-page numbers, strictly ascending; data: the pages in index order.
+ * index: u32 file-page numbers, each once, in install order (the order the recorded invocation first
+ * touched them; older files are ascending); data: the pages in index order. Installing in first-touch
+ * order gets the guest the pages it waits on first early in the stream.
  * Header and index are checked before anything is installed (an unusable file leaves the load
  * lazy); the checksum is compared once every chunk is installed, by which time the guest may have
  * seen installed pages, so a mismatch then is fatal: the VMM is killed, never left running on
@@ -92,7 +94,6 @@ int vhuf_stream_start(struct vhuf_handler *h, char *err, size_t errlen) {
   }
   s->t_start_ns = vhuf_now_ns();
   h->stream = s;
-  h->ws_installed_through = -1;
   s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (s->notify_fd < 0) {
     snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -172,9 +173,15 @@ static int parse_header(struct vhuf_handler *h, struct vhuf_stream *s, const uin
   return 0;
 }
 
-static int index_valid(const struct vhuf_handler *h, const struct vhuf_stream *s) {
-  for (uint64_t i = 0; i < s->count; i++)
-    if (s->index[i] >= h->file_pages || (i > 0 && s->index[i] <= s->index[i - 1])) return 0;
+/* Every page in range and listed once; marks them in in_ws (cleared again if not). */
+static int index_valid(struct vhuf_handler *h, const struct vhuf_stream *s) {
+  for (uint64_t i = 0; i < s->count; i++) {
+    if (s->index[i] >= h->file_pages || h->in_ws[s->index[i]]) {
+      memset(h->in_ws, 0, h->file_pages);
+      return 0;
+    }
+    h->in_ws[s->index[i]] = VHUF_WS_PENDING;
+  }
   return 1;
 }
 
@@ -223,10 +230,9 @@ static enum vhuf_stream_status process(struct vhuf_handler *h, struct vhuf_strea
     }
     if (end < index_end) return VHUF_STREAM_PROGRESS;
     if (!index_valid(h, s)) {
-      snprintf(err, errlen, "%s: page index out of range or unsorted", h->ws_path);
+      snprintf(err, errlen, "%s: page index out of range or lists a page twice", h->ws_path);
       return VHUF_STREAM_UNUSABLE;
     }
-    for (uint64_t i = 0; i < s->count; i++) h->in_ws[s->index[i]] = 1;
     h->ws_index_known = 1;
   }
 
@@ -238,7 +244,7 @@ static enum vhuf_stream_status process(struct vhuf_handler *h, struct vhuf_strea
       if (rc == -2) return VHUF_STREAM_VMM_GONE;
       if (rc != 0) return VHUF_STREAM_FATAL;
       s->installed_any = 1;
-      h->ws_installed_through = s->index[i1 - 1];
+      for (uint64_t i = i0; i < i1; i++) h->in_ws[s->index[i]] = VHUF_WS_INSTALLED;
     }
   }
   return VHUF_STREAM_PROGRESS;

@@ -90,8 +90,8 @@ static int serve_fault(struct vhuf_handler *h, uint64_t addr) {
   } else if (h->mode == VHUF_PREFETCH) {
     if (h->in_ws[page]) {
       atomic_fetch_add_explicit(&h->c.ws_faults, 1, memory_order_relaxed);
-      /* Pages of the set install in ascending order; one above the mark has not arrived yet. */
-      if (h->ws_installing && !h->removed[page] && (int64_t)page > h->ws_installed_through) return LEFT_TO_STREAM;
+      /* Not installed yet: the stream's copy will wake the vCPU when it gets there. */
+      if (h->ws_installing && !h->removed[page] && h->in_ws[page] == VHUF_WS_PENDING) return LEFT_TO_STREAM;
     } else if (!h->seen[page]) {
       h->seen[page] = 1;
       atomic_fetch_add_explicit(&h->c.unique_pages, 1, memory_order_relaxed);
