@@ -3,8 +3,9 @@
 // runtime adds on top of this (bundle, reaper, readiness, gRPC connect, snapshot lease) is its
 // overhead. The bundle is built the way the driver builds it (same spec input), since runsc
 // restores a checkpoint only into a spec that matches the one it was taken with.
-import { chmod, chown, mkdir, open, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { RuntimeConfig } from "../node-runtime/config/runtime-config.js";
 import type { ImageStore } from "../node-runtime/images/types.js";
 import { FunctionClient } from "../node-runtime/orchestrator/function-client.js";
@@ -13,6 +14,7 @@ import { mountInstanceRootfs, unmountInstanceRootfs } from "../node-runtime/sand
 import { buildSandboxSpec, SOCKET_NAME } from "../node-runtime/sandbox/gvisor/oci-spec.js";
 import { ensureRelayBinary } from "../node-runtime/sandbox/gvisor/relay-binary.js";
 import { RunscCli } from "../node-runtime/sandbox/gvisor/runsc-cli.js";
+import { findGoferPids, isAlive } from "../node-runtime/sandbox/gvisor/sandbox-processes.js";
 import { waitForSocket } from "../node-runtime/sandbox/gvisor/unix-socket-wait.js";
 
 export interface RawRestoreSample {
@@ -43,7 +45,7 @@ export class RawRunscRestorer {
   }
 
   /** Builds a bundle as the driver does (mount, spec, socket directory); not part of the timing. */
-  private async bundle(): Promise<{ id: string; dir: string; bundleDir: string; socketPath: string }> {
+  private async bundle(): Promise<{ id: string; dir: string; bundleDir: string; socketPath: string; pidFile: string }> {
     const id = `vhraw-${process.pid}-${this.n++}`;
     const dir = path.join(this.input.workDir, "instances", id);
     await mkdir(dir, { recursive: true });
@@ -64,7 +66,7 @@ export class RawRunscRestorer {
     await mkdir(socketDir, { mode: 0o700 });
     await chown(socketDir, user.uid, user.gid);
     await chmod(socketDir, 0o700);
-    return { id, dir, bundleDir, socketPath: path.join(socketDir, SOCKET_NAME) };
+    return { id, dir, bundleDir, socketPath: path.join(socketDir, SOCKET_NAME), pidFile: path.join(dir, "sandbox.pid") };
   }
 
   /** One restore of the checkpoint in `snapshotDir`, timed; the sandbox is removed afterwards. */
@@ -78,7 +80,7 @@ export class RawRunscRestorer {
     let client: FunctionClient | undefined;
     try {
       const t0 = performance.now();
-      await this.cli.run(["restore", "--detach", ...flags, `--image-path=${snapshotDir}`, `--bundle=${b.bundleDir}`, b.id], { fd: log.fd, path: logPath });
+      await this.cli.run(["restore", "--detach", ...flags, `--image-path=${snapshotDir}`, `--bundle=${b.bundleDir}`, `--pid-file=${b.pidFile}`, b.id], { fd: log.fd, path: logPath });
       const restoreMs = performance.now() - t0;
       await waitForSocket(b.socketPath, { timeoutMs: 10_000 });
       client = new FunctionClient({ kind: "unix", path: b.socketPath });
@@ -88,7 +90,14 @@ export class RawRunscRestorer {
     } finally {
       client?.close();
       await log.close();
+      const pids = [...(await readFile(b.pidFile, "utf8").then((t) => [Number(t.trim())], () => [])), ...(await findGoferPids(b.bundleDir))];
       await this.cli.run(["delete", "--force", b.id]).catch(() => undefined);
+      // As the driver's stop does: the next restore (ours or this peer's) must not share the CPU with
+      // this sandbox's teardown, which goes on in the kernel after runsc delete returned.
+      for (const pid of pids) {
+        if (await isAlive(pid)) process.kill(pid, "SIGKILL");
+        for (let i = 0; i < 250 && (await isAlive(pid)); i++) await sleep(20);
+      }
       await unmountInstanceRootfs(b.dir);
       await rm(b.dir, { recursive: true, force: true });
     }

@@ -298,6 +298,8 @@ export class GvisorDriver implements SandboxDriver {
         // Only what is left of the wait once runsc returned.
         await timer.time("ConnectFuncClient", () => ready);
       } else {
+        // Listening already: nothing is left to wait for (the stage stays, at zero, for the record).
+        timer.add("ConnectFuncClient", 0);
         runscDone.catch((error: unknown) => this.endAfterLateRestoreFailure(h, error));
       }
       return h;
