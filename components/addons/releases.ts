@@ -1,8 +1,8 @@
-// In-cluster release files (their URLs, versions and known checksums are in the artifact table,
-// components/config/artifacts.ts): resolved to a URL under the mirror and a sha256 where one is
-// pinned, else upstream's checksum file to read at `pulumi up`.
+// In-cluster release files (URLs, versions, known checksums and checksum files are in the artifact
+// table, components/config/artifacts.ts): resolved to a URL under the mirror and a sha256 where one
+// is pinned, else upstream's checksum file to read at `pulumi up`.
 import { ADDON_ARTIFACTS, ARTIFACTS, knownChecksum, mirroredUrl, upstreamUrl, type AddonArtifactName } from "../config/artifacts.js";
-import type { PublishedChecksum } from "../config/publishedChecksums.js";
+import { publishedChecksum, type PublishedChecksum } from "../config/publishedChecksums.js";
 import type { AddonVersions } from "./args.js";
 
 /** One upstream file at a pinned version, and how its checksum is known. */
@@ -18,23 +18,6 @@ export interface ReleaseArtifact {
   sha256?: string;
   /** Upstream's checksum file for it, where upstream publishes one. */
   published?: PublishedChecksum;
-}
-
-const ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts/index.yaml";
-const OPENYURT_CHARTS = "https://openyurtio.github.io/openyurt-helm/index.yaml";
-const ISTIO_CHART_NAMES: Partial<Record<AddonArtifactName, string>> = { "istio-base": "base", istiod: "istiod", "istio-gateway": "gateway" };
-
-/**
- * Upstream's checksum file for a release file: Knative's releases list every asset in
- * `checksums.txt` beside it; Istio's and OpenYurt's Helm repositories give each chart's digest in
- * their index. Calico's and MetalLB's manifests are plain repository files without one.
- */
-export function publishedAddonChecksum(key: AddonArtifactName, version: string, upstreamUrl: string): PublishedChecksum | undefined {
-  if (key === "calico" || key === "metallb") return undefined;
-  if (key in ISTIO_CHART_NAMES) return { kind: "helm-index", url: ISTIO_CHARTS, chart: ISTIO_CHART_NAMES[key]!, version };
-  if (key === "yurt-manager" || key === "yurthub") return { kind: "helm-index", url: OPENYURT_CHARTS, chart: key, version };
-  const fileName = upstreamUrl.slice(upstreamUrl.lastIndexOf("/") + 1);
-  return { kind: "listing", url: `${upstreamUrl.slice(0, upstreamUrl.lastIndexOf("/"))}/checksums.txt`, algorithm: "sha256", fileName };
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -68,7 +51,7 @@ export function resolveArtifacts(
       continue;
     }
     const sha256 = given ?? knownChecksum(key, version)?.replace(/^sha256:/, "");
-    const published = publishedAddonChecksum(key, version, url);
+    const published = publishedChecksum(key, version);
     out[key] = {
       key,
       version,

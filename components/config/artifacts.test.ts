@@ -15,6 +15,7 @@ import {
   upstreamUrl,
   type ArtifactName,
 } from "./artifacts.js";
+import { publishedChecksum } from "./publishedChecksums.js";
 import { ChecksumsSchema } from "./schema.js";
 
 const NAMES = Object.keys(ARTIFACTS) as ArtifactName[];
@@ -78,5 +79,28 @@ describe("artifact table", () => {
     }
     expect(knownChecksum("containerd", "2.2.3")).toBe("sha256:ca26ef5138f17b847bbeeec36d4bf5e002b54d25858197a870c125d57f44d32f");
     expect(artifactOrMissing("containerd", { ...DEFAULT_VERSIONS, containerd: "2.2.2" }, {}, undefined)).toBeInstanceOf(Error);
+  });
+
+  it("renders every checksum file: upstream's, naming the file it lists; none only where upstream publishes none", () => {
+    const unpublished: string[] = [];
+    for (const name of NAMES) {
+      const version = defaultVersion(name);
+      const published = publishedChecksum(name, version);
+      if (!published) {
+        unpublished.push(name);
+        continue;
+      }
+      expect(published.url, name).not.toMatch(/[{}]/);
+      expect(new URL(published.url).protocol, name).toBe("https:");
+      if (published.kind === "listing") expect(upstreamUrl(name, version).endsWith(`/${published.fileName}`), name).toBe(true);
+      else expect(published.version, name).toBe(version);
+    }
+    expect(unpublished.sort()).toEqual(["calico", "guestKernel", "metallb"]);
+    expect(publishedChecksum("knative-eventing-core", "1.21.2")).toEqual({
+      kind: "listing",
+      url: "https://github.com/knative/eventing/releases/download/knative-v1.21.2/checksums.txt",
+      algorithm: "sha256",
+      fileName: "eventing-core.yaml",
+    });
   });
 });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { upstreamUrl, type HostArtifactName } from "./artifacts.js";
-import { publishedHostChecksum, readPublishedChecksum } from "./publishedChecksums.js";
+import { publishedChecksum, readPublishedChecksum } from "./publishedChecksums.js";
 
 const a = "a".repeat(64);
 const b = "b".repeat(64);
@@ -29,7 +28,7 @@ describe("upstream checksum files", () => {
   });
 
   it("names upstream's checksum file beside each host artifact, none for Firecracker's CI kernel", () => {
-    const at = (name: HostArtifactName, version: string) => publishedHostChecksum(name, version, upstreamUrl(name, version))?.url;
+    const at = (name: Parameters<typeof publishedChecksum>[0], version: string) => publishedChecksum(name, version)?.url;
     expect(at("kubelet", "1.35.3")).toBe("https://dl.k8s.io/release/v1.35.3/bin/linux/amd64/kubelet.sha256");
     expect(at("runc", "1.3.5")).toBe("https://github.com/opencontainers/runc/releases/download/v1.3.5/runc.sha256sum");
     expect(at("runscShim", "20260420.0")).toBe("https://storage.googleapis.com/gvisor/releases/release/20260420.0/x86_64/containerd-shim-runsc-v1.sha512");

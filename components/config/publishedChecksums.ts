@@ -2,7 +2,7 @@
 // listing next to the file (`<hex>  <name>` lines, or the bare hex), or a Helm repository index
 // (each chart version's `digest`). The program fetches these over HTTPS at `pulumi up`.
 import { parse as parseYaml } from "yaml";
-import type { HostArtifactName } from "./artifacts.js";
+import { artifactEntry, upstreamUrl, VERSION_PLACEHOLDER, type ArtifactName } from "./artifacts.js";
 
 export type PublishedChecksum =
   | {
@@ -50,43 +50,16 @@ function basename(url: string): string {
   return new URL(url).pathname.split("/").at(-1)!;
 }
 
-/** A listing at `<file URL><suffix>` naming the file by its own name. */
-function beside(fileUrl: string, suffix: string, algorithm: "sha256" | "sha512" = "sha256"): PublishedChecksum {
-  return { kind: "listing", url: `${fileUrl}${suffix}`, algorithm, fileName: basename(fileUrl) };
-}
-
 /**
- * The checksum file upstream publishes for a host artifact at `fileUrl` (its upstream URL), or
- * undefined where it publishes none (then the first download is recorded in the lock).
+ * The checksum file upstream publishes for an artifact at a version (its table entry's
+ * `checksumFile`), or undefined where it publishes none (then the first download is recorded in
+ * the lock).
  */
-export function publishedHostChecksum(artifact: HostArtifactName, version: string, fileUrl: string): PublishedChecksum | undefined {
-  switch (artifact) {
-    case "kubeadm":
-    case "kubelet":
-    case "kubectl":
-      // dl.k8s.io publishes `<binary>.sha256` (the bare hex) beside each binary.
-      return beside(fileUrl, ".sha256");
-    case "crictl":
-      return beside(fileUrl, ".sha256");
-    case "cniPlugins":
-      return beside(fileUrl, ".sha256");
-    case "containerd":
-    case "stargz":
-    case "kind":
-      return beside(fileUrl, ".sha256sum");
-    case "runc":
-      // One listing for every runc release file.
-      return { kind: "listing", url: `https://github.com/opencontainers/runc/releases/download/v${version}/runc.sha256sum`, algorithm: "sha256", fileName: basename(fileUrl) };
-    case "runsc":
-    case "runscShim":
-      // gVisor publishes SHA-512 sums beside each binary.
-      return beside(fileUrl, ".sha512", "sha512");
-    case "firecracker":
-      return beside(fileUrl, ".sha256.txt");
-    case "node":
-      return { kind: "listing", url: `https://nodejs.org/dist/v${version}/SHASUMS256.txt`, algorithm: "sha256", fileName: basename(fileUrl) };
-    case "guestKernel":
-      // Firecracker's CI kernels are plain objects in a bucket, with no checksum beside them.
-      return undefined;
-  }
+export function publishedChecksum(name: ArtifactName, version: string): PublishedChecksum | undefined {
+  const source = artifactEntry(name).checksumFile;
+  if (!source) return undefined;
+  if ("helmIndex" in source) return { kind: "helm-index", url: source.helmIndex, chart: source.chart, version };
+  const fileUrl = upstreamUrl(name, version);
+  const url = "besideFile" in source ? `${fileUrl}${source.besideFile}` : source.releaseListing.replaceAll(VERSION_PLACEHOLDER, version);
+  return { kind: "listing", url, algorithm: source.algorithm, fileName: basename(fileUrl) };
 }

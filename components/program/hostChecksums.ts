@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { artifactVersion, HOST_ARTIFACTS, upstreamUrl, type HostArtifactName } from "../config/artifacts.js";
 import type { ChecksumLock } from "../config/checksumLock.js";
-import { publishedHostChecksum } from "../config/publishedChecksums.js";
+import { publishedChecksum } from "../config/publishedChecksums.js";
 import { lockedChecksum, resolveRunTimeChecksum, type FileFetcher } from "../config/runTimeChecksum.js";
 import type { StackConfig } from "../config/schema.js";
 import { hostBootstrapSteps, kindInstallStep, nodeRuntimeStep } from "../hostSteps/index.js";
@@ -49,7 +49,7 @@ export async function withHostChecksums(config: StackConfig, options: HostChecks
     const locked = lockedChecksum(options.lock, url);
     if (locked) found[name] = locked;
     else if (!options.dryRun) {
-      const published = publishedHostChecksum(name, version, url);
+      const published = publishedChecksum(name, version);
       const resolved = await resolveRunTimeChecksum(
         { setting: `checksums.${name}`, url, ...(published ? { published } : {}), ...(config.artifactMirror ? { artifactMirror: config.artifactMirror } : {}) },
         options.lock,
