@@ -1,6 +1,6 @@
 // Every step the provisioner runs on a host or on the Pulumi machine, as scripts: the host
 // bootstrap (listed here, one step per file), kubeadm init and join, the bootstrap token refresh,
-// the node runtime, yurthub, and the kind dev environment's local steps.
+// the node runtime, yurthub, MinIO's data directory, and the kind dev environment's local steps.
 import type { StackConfig } from "../config/schema.js";
 import type { Step } from "../scripts/step.js";
 import { aptAutoUpgradesOffStep } from "./aptAutoUpgradesOff.js";
@@ -71,4 +71,5 @@ export {
 export { bootstrapTokenStep, REFRESHED_TOKEN_TTL } from "./bootstrapToken.js";
 export { nodeRuntimeStep, NODE_RUNTIME_UNIT, type NodeRuntimeStepInput } from "./nodeRuntime.js";
 export { containerName, devContainerStep, dockerCheckStep, inContainer, kindInstallStep, NODE_IP_PLACEHOLDER } from "./kind.js";
+export { minioDataDirStep } from "./minioDataDir.js";
 export { yurthubJoinScript, yurthubLeaveScript, KUBELET_DROPIN, KUBELET_VIA_YURTHUB_CONF, YURTHUB_MANIFEST, type YurthubJoinOptions } from "./yurthub.js";

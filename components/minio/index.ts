@@ -1,3 +1,3 @@
 export type { MinioArgs } from "./args.js";
 export { Minio } from "./minio.js";
-export { minioDataDirStep } from "./hostScripts.js";
+export { minioDataDirStep } from "../hostSteps/index.js";

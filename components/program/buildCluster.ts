@@ -17,7 +17,7 @@ import { KindDevEnv } from "../kind/kindDevEnv.js";
 import { ClusterAddons, type ManifestFetcher } from "../addons/index.js";
 import { Functions } from "../functions/index.js";
 import { Minio } from "../minio/index.js";
-import { minioDataDirStep } from "../minio/hostScripts.js";
+import { minioDataDirStep } from "../hostSteps/index.js";
 import { localStep, remoteStep } from "../nodes/stepCommands.js";
 import { OpenYurt } from "../openyurt/index.js";
 import { PLAYGROUND_APT_PROXY, PlaygroundHosts, type HostLine } from "../playground/playgroundHosts.js";

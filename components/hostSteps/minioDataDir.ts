@@ -1,7 +1,7 @@
 // MinIO's data directory on its node: created by a host step before the PersistentVolume that
 // points at it, and removed on destroy unless `minio.retainData` keeps the objects.
 import { installPathProblem } from "../config/paths.js";
-import { hostScriptStep } from "../hostSteps/index.js";
+import { hostScriptStep } from "./scriptStep.js";
 import { lines, q } from "../scripts/shell.js";
 import type { Step } from "../scripts/step.js";
 

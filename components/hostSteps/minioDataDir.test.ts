@@ -1,7 +1,7 @@
 // MinIO's data directory: made by a step, removed on destroy unless minio.retainData.
 import { describe, expect, it } from "vitest";
 import { checkShellBatch } from "../scripts/checkShell.js";
-import { minioDataDirStep } from "./hostScripts.js";
+import { minioDataDirStep } from "./minioDataDir.js";
 import { minioPersistentVolume } from "../manifests/minio.js";
 
 describe("MinIO data directory step", () => {
