@@ -47,7 +47,7 @@ export const PackageSource = { Release: "release", Debian: "debian" } as const;
 export type PackageSource = (typeof PackageSource)[keyof typeof PackageSource];
 
 /** How the component authenticates to a host: exactly one of the three. */
-export interface SshKeyArgs {
+export interface SshKey {
   /** The private key itself; pass a secret (e.g. `config.requireSecret(...)`). */
   privateKey?: pulumi.Input<string>;
   /** Path of a private key file on the machine running Pulumi (read as a secret). */
@@ -56,14 +56,14 @@ export interface SshKeyArgs {
   agent?: boolean;
 }
 
-export interface HostArgs {
+export interface Host {
   /** Node name: a lowercase DNS label. */
   name: string;
   /** IPv4 address or host name SSH reaches. */
   address: string;
   port?: number;
   user?: string;
-  sshKey: SshKeyArgs;
+  sshKey: SshKey;
   /** The host's public key line ("ssh-ed25519 AAAA…"), pinned. */
   hostKey?: string;
   /** Accept whatever host key the host presents (for throwaway machines only). */
@@ -75,7 +75,7 @@ export interface HostArgs {
   pool?: NodePool;
 }
 
-export interface KindArgs {
+export interface KindSettings {
   clusterName?: string;
   /** vHive's dev image; pin a digest for reproducible runs. */
   devImage?: string;
@@ -83,20 +83,20 @@ export interface KindArgs {
   apiServerPort?: number;
 }
 
-export interface PlaygroundArgs {
+export interface PlaygroundSettings {
   /** How many local hosts (1-8). */
   hosts?: number;
   /** Index of the first host: hosts are vht-<index> at 10.231.0.<100 + index>. */
   firstIndex?: number;
 }
 
-export interface PackagesArgs {
+export interface PackageSettings {
   source?: PackageSource;
   /** Keep the packages installed when the stack is destroyed. */
   keepOnDestroy?: boolean;
 }
 
-export interface NetworkArgs {
+export interface NetworkSettings {
   podCidr?: string;
   serviceCidr?: string;
   /** The subnet the nodes' IPs are on (required with target "hosts"). */
@@ -105,7 +105,7 @@ export interface NetworkArgs {
   metallbPool?: string;
 }
 
-export interface MinioArgs {
+export interface MinioSettings {
   enabled?: boolean;
   /** Node whose disk holds the data. */
   node?: string;
@@ -120,12 +120,12 @@ export interface MinioArgs {
   image?: string;
 }
 
-export interface OpenYurtArgs {
+export interface OpenYurtSettings {
   enabled?: boolean;
   version?: string;
 }
 
-export interface NodeRuntimeArgs {
+export interface NodeRuntimeSettings {
   /** Port of the node runtime's health endpoint (loopback). */
   healthPort?: number;
   /** Port of the node runtime's gRPC API on the host's address (NodeRuntimeHosts). */
@@ -135,21 +135,21 @@ export interface NodeRuntimeArgs {
 
 /** What both components share: the hosts' software and where checksums are recorded. */
 interface CommonArgs {
-  hosts?: HostArgs[];
+  hosts?: Host[];
   sandbox?: Sandbox;
   snapshots?: SnapshotMode;
-  packages?: PackagesArgs;
+  packages?: PackageSettings;
   /** Version per component (keys as in docs/configuration.md, e.g. containerd, kubernetes). */
   versions?: { [component: string]: string };
   /** Checksum per downloaded file ("sha256:…"), for versions other than the defaults. */
   checksums?: { [file: string]: string };
-  network?: NetworkArgs;
+  network?: NetworkSettings;
   estargz?: boolean;
   /** URL prefix replacing upstream download hosts: <mirror>/<host>/<path>. */
   artifactMirror?: string;
   /** HTTP proxy apt uses on every host. */
   aptProxy?: string;
-  nodeRuntime?: NodeRuntimeArgs;
+  nodeRuntime?: NodeRuntimeSettings;
   /**
    * The checksum lock: where checksums resolved at `pulumi up` are recorded and later verified
    * (commit it). Default: checksums.lock.json in the program's directory.
@@ -160,14 +160,14 @@ interface CommonArgs {
 export interface VhiveClusterArgs extends CommonArgs {
   /** Default "kind". */
   target?: ClusterTarget;
-  kind?: KindArgs;
+  kind?: KindSettings;
   ingress?: Ingress;
   eventing?: boolean;
   registry?: boolean;
   /** Knative domain; omitted = magic DNS on the ingress address. */
   domain?: string;
-  minio?: MinioArgs;
-  openyurt?: OpenYurtArgs;
+  minio?: MinioSettings;
+  openyurt?: OpenYurtSettings;
   /** Knative functions to deploy, by name from the functions catalog. */
   functions?: string[];
 }
@@ -175,5 +175,5 @@ export interface VhiveClusterArgs extends CommonArgs {
 export interface NodeRuntimeHostsArgs extends CommonArgs {
   /** Default "hosts". */
   target?: RuntimeHostsTarget;
-  playground?: PlaygroundArgs;
+  playground?: PlaygroundSettings;
 }

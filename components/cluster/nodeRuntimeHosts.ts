@@ -19,7 +19,8 @@ export class NodeRuntimeHosts extends pulumi.ComponentResource {
   readonly playgroundHosts: pulumi.Output<HostLine[] | undefined>;
 
   constructor(name: string, args: NodeRuntimeHostsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("vhive:index:NodeRuntimeHosts", name, {}, withDependsOnInside(opts));
+    // The package's name (components/package): `vhive` is the provider of the host steps.
+    super("vhive-cluster:index:NodeRuntimeHosts", name, {}, withDependsOnInside(opts));
     const build = prepareBuild("NodeRuntimeHosts", args);
     const built = build.declare(this);
     this.nodeNames = outputOf(built, (b) => b.nodeNames) as pulumi.Output<string[]>;

@@ -3,12 +3,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../config/validate.js";
-import type { HostArgs } from "./args.js";
+import type { Host } from "./args.js";
 import { stackConfigOf } from "./stackConfigOf.js";
 
 /** Stands in for a host's pinned public key (never connected to). */
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestDoubleHostKeyOfAComponentHost";
-const host = (name: string, address: string, extra: Partial<HostArgs> = {}): HostArgs => ({
+const host = (name: string, address: string, extra: Partial<Host> = {}): Host => ({
   name,
   address,
   sshKey: { file: "/nonexistent/test-double-key" },

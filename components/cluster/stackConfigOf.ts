@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, validateStackConfig } from "../config/validate.js";
 import type { StackConfig } from "../config/schema.js";
 import type { SecretLookup } from "../nodes/connection.js";
-import type { HostArgs, NodeRuntimeHostsArgs, VhiveClusterArgs } from "./args.js";
+import type { Host, NodeRuntimeHostsArgs, VhiveClusterArgs } from "./args.js";
 
 export interface ComponentConfig {
   readonly config: StackConfig;
@@ -40,9 +40,9 @@ function defined(record: Raw): Raw {
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
 
-function rawHost(host: HostArgs, index: number, component: ComponentKind, secrets: Map<string, pulumi.Input<string>>, problems: string[]): Raw {
+function rawHost(host: Host, index: number, component: ComponentKind, secrets: Map<string, pulumi.Input<string>>, problems: string[]): Raw {
   const path = `hosts[${index}].sshKey`;
-  const key = (host as { sshKey?: HostArgs["sshKey"] }).sshKey;
+  const key = (host as { sshKey?: Host["sshKey"] }).sshKey;
   let sshKey: unknown;
   if (typeof key !== "object" || key === null) {
     problems.push(`${path}: required: one of privateKey (a secret), file (a key file's path) or agent: true`);

@@ -104,11 +104,11 @@ describe("VhiveCluster under mocks", () => {
   };
 
   it("is one component that every resource it declares belongs to", () => {
-    const inside = registered.filter((r) => r.type !== "vhive:index:VhiveCluster");
+    const inside = registered.filter((r) => r.type !== "vhive-cluster:index:VhiveCluster");
     expect(inside.length).toBeGreaterThan(20);
     const direct = inside.filter((r) => r.parent === cluster).map((r) => r.name);
     expect(direct).toEqual(expect.arrayContaining(["addons", "cluster", "control-plane", "hosts", "minio", "node-runtime", "workers"]));
-    const outside = inside.filter((r) => !ancestors(r).includes("vhive:index:VhiveCluster::lab")).map(key);
+    const outside = inside.filter((r) => !ancestors(r).includes("vhive-cluster:index:VhiveCluster::lab")).map(key);
     expect(outside).toEqual([]);
   });
 
@@ -137,7 +137,7 @@ describe("VhiveCluster under mocks", () => {
     expect(cluster.provider).toBeInstanceOf(k8s.Provider);
     const deployment = registered.find((r) => key(r) === "kubernetes:apps/v1:Deployment::minio-deployment");
     expect(deployment).toBeDefined();
-    expect(ancestors(deployment!)).toEqual(["vhive:storage:Minio::minio", "vhive:index:VhiveCluster::lab"]);
+    expect(ancestors(deployment!)).toEqual(["vhive:storage:Minio::minio", "vhive-cluster:index:VhiveCluster::lab"]);
     expect(deployment!.provider).toBe(cluster.provider);
   });
 });

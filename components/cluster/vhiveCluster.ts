@@ -30,7 +30,8 @@ export class VhiveCluster extends pulumi.ComponentResource {
   readonly minioSecretKey: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: VhiveClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("vhive:index:VhiveCluster", name, {}, withDependsOnInside(opts));
+    // The package's name (components/package): `vhive` is the provider of the host steps.
+    super("vhive-cluster:index:VhiveCluster", name, {}, withDependsOnInside(opts));
     const build = prepareBuild("VhiveCluster", args);
     // The provider exists at once (so programs can use it right away) and takes the kubeconfig
     // once the cluster declared it; it waits for every node to join. Named and aliased as the

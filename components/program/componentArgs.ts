@@ -2,15 +2,15 @@
 // stack refers to by config key (`{ secret: key }`) read as a Pulumi secret.
 import type { SecretLookup } from "../nodes/connection.js";
 import type { HostConfig, StackConfig } from "../config/schema.js";
-import type { HostArgs, NodeRuntimeHostsArgs, SshKeyArgs, VhiveClusterArgs } from "../cluster/args.js";
+import type { Host, NodeRuntimeHostsArgs, SshKey, VhiveClusterArgs } from "../cluster/args.js";
 
-function sshKeyArgs(key: HostConfig["sshKey"], secret: SecretLookup): SshKeyArgs {
+function sshKeyArgs(key: HostConfig["sshKey"], secret: SecretLookup): SshKey {
   if (key === "agent") return { agent: true };
   if ("secret" in key) return { privateKey: secret(key.secret) };
   return { file: key.file };
 }
 
-function hostArgs(host: HostConfig, secret: SecretLookup): HostArgs {
+function hostArgs(host: HostConfig, secret: SecretLookup): Host {
   return { ...host, sshKey: sshKeyArgs(host.sshKey, secret) };
 }
 
