@@ -1,7 +1,7 @@
 // One invoker run: warm-up then the measured window at a target rate, open loop, round-robin over
 // the targets; afterwards the vSwarm-compatible latency file, failures apart, a JSON summary, plots.
 import { mkdir, writeFile } from "node:fs/promises";
-import { setPriority } from "node:os";
+import { getPriority, setPriority } from "node:os";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import { percentiles, rounded } from "../common/stats.js";
@@ -138,13 +138,14 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   let sentNs: Float64Array;
   let gc: GcPauses;
   let priority: InvokerSummary["sender"]["priority"] = null;
+  let restorePriority: (() => void) | undefined;
   try {
     if (useThread) {
       const r = await sendInWorker({
         targets: targets.filter(hasSpec),
         payload: opts.payload,
         deadlineMs: opts.deadlineMs,
-        startNs,
+        startLeadNs: 5_000_000,
         dueNs,
         ...(opts.senderNice !== undefined ? { nice: opts.senderNice } : {}),
         onProgress: bar ? (sent, settledCount, failed) => bar.update(sent, { inflight: sent - settledCount, failed }) : undefined,
@@ -157,6 +158,9 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
     } else {
       if (opts.senderNice !== undefined) {
         try {
+          // This thread goes on after the run (a library caller's): its priority is put back after.
+          const before = getPriority();
+          restorePriority = () => setPriority(before);
           setPriority(opts.senderNice);
           priority = { nice: opts.senderNice };
         } catch (err) {
@@ -193,6 +197,11 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
     }
   } finally {
     bar?.stop();
+    try {
+      restorePriority?.();
+    } catch {
+      // Raising it back to a higher priority than now may need CAP_SYS_NICE; it stays lowered.
+    }
   }
   const senderInfo = { mode: useThread ? ("thread" as const) : ("loop" as const), priority, gc, involuntaryContextSwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore };
 

@@ -22,7 +22,8 @@ export interface WorkerSendOptions {
   targets: SpecifiedTarget[];
   payload: string;
   deadlineMs: number;
-  startNs: bigint;
+  /** The schedule starts this long after the thread is ready, ns. */
+  startLeadNs: number;
   dueNs: Float64Array;
   nice?: number;
   /** Called every 100 ms with [sent, settled, failed]. */
@@ -51,7 +52,7 @@ export function sendInWorker(o: WorkerSendOptions): Promise<SenderThreadResult> 
     specs: o.targets.map((t) => t.spec),
     payload: o.payload,
     deadlineMs: o.deadlineMs,
-    startNs: o.startNs.toString(),
+    startLeadNs: o.startLeadNs,
     dueNs: o.dueNs,
     counters,
     ...(o.nice !== undefined ? { nice: o.nice } : {}),
