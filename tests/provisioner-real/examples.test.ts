@@ -107,12 +107,12 @@ describe("examples/typescript: NodeRuntimeHosts from a TypeScript program", () =
   it("previews through the Node.js language host: the component, its two playground hosts' steps", () => {
     expect(usedFromPath(preview, "pulumi-language-nodejs", cli.bins["pulumi-language-nodejs"])).toBe(true);
     const component = stepNamed(preview, "runtime");
-    expect(component?.newState?.type).toMatch(/:index:NodeRuntimeHosts$/);
+    expect(component?.newState?.type).toBe(`${PACKAGE_NAME}:index:NodeRuntimeHosts`);
     expect(component?.newState?.parent).toMatch(/pulumi:pulumi:Stack::/);
     for (const host of ["vht-71", "vht-72"]) {
       const step = stepNamed(preview, `${host}-node-runtime`);
       expect(step?.newState?.type).toBe("vhive:index:HostCommand");
-      expect(step?.urn).toContain(`:index:NodeRuntimeHosts$`);
+      expect(step?.urn).toContain(`::${PACKAGE_NAME}:index:NodeRuntimeHosts$`);
     }
     expect(Object.keys(preview.changeSummary)).toEqual(["create"]);
     expect((preview.diagnostics ?? []).filter((d) => d.severity === "error")).toEqual([]);
@@ -152,9 +152,9 @@ describe.skipIf(pythonSkip !== undefined)("examples/python: VhiveCluster from a 
   it("previews through the Python language host: the cluster on kind, Knative and the helloworld function", () => {
     expect(usedFromPath(preview, "pulumi-language-python", cli.bins["pulumi-language-python"])).toBe(true);
     const component = stepNamed(preview, "dev");
-    expect(component?.newState?.type).toMatch(/:index:VhiveCluster$/);
+    expect(component?.newState?.type).toBe(`${PACKAGE_NAME}:index:VhiveCluster`);
     const kind = preview.steps.find((s) => s.newState?.type === "vhive:kind:KindDevEnv");
-    expect(kind?.urn).toContain(`:index:VhiveCluster$`);
+    expect(kind?.urn).toContain(`::${PACKAGE_NAME}:index:VhiveCluster$`);
     expect(preview.steps.some((s) => s.newState?.type === "kubernetes:serving.knative.dev/v1:Service" && s.urn.endsWith("helloworld-0"))).toBe(true);
     expect(Object.keys(preview.changeSummary)).toEqual(["create"]);
     expect((preview.diagnostics ?? []).filter((d) => d.severity === "error")).toEqual([]);
