@@ -126,6 +126,11 @@ describe("doctor's stack file", () => {
     writeFileSync(path, text);
     return path;
   };
+  const directory = (name: string) => {
+    const path = join(dir, name);
+    mkdirSync(path);
+    return path;
+  };
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "doctor-files-"));
@@ -138,7 +143,7 @@ describe("doctor's stack file", () => {
       [file("empty.yaml", ""), /is empty: a stack file has a top-level "config:" mapping$/],
       [file("typo.yaml", "confg:\n  vhive:sandbox: gvisor\n"), /unknown top-level key "confg" \(did you mean config\?\)/],
       [file("syntax.yaml", "config:\n  vhive:sandbox: [gvisor\n"), /YAML syntax error at line \d+: /],
-      [(mkdirSync(join(dir, "adir")), join(dir, "adir")), /is a directory, not a stack file$/],
+      [directory("adir"), /is a directory, not a stack file$/],
     ];
     for (const [path, message] of cases) {
       const { code, out, err } = await run(path);

@@ -1,6 +1,6 @@
 // What doctor learns about a host in one SSH round trip: a small script printing key=value
 // lines (read-only, sudo only as `sudo -n true`), and its parser.
-export const FACTS_SCRIPT = String.raw`export PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
+export const FACTS_SCRIPT = `export PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
 echo "time=$(date +%s.%N)"
 if [ "$(id -u)" -eq 0 ]; then echo "sudo=root"; elif sudo -n true 2>/dev/null; then echo "sudo=yes"; else echo "sudo=no"; fi
 if [ -r /etc/os-release ]; then . /etc/os-release; echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_name=$PRETTY_NAME"; fi

@@ -23,7 +23,7 @@ export interface OpenStackOptions {
    */
   readonly workDir?: string;
   /** The program to run (default: the project's own). */
-  readonly program?: () => Promise<Record<string, unknown> | void>;
+  readonly program?: () => Promise<Record<string, unknown> | undefined>;
 }
 
 /**

@@ -4,7 +4,7 @@
 // Whatever was resolved goes into the lock, so later runs verify against it.
 import { createHash } from "node:crypto";
 import { mirroredUrl } from "./artifacts.js";
-import { ChecksumLock, FIRST_DOWNLOAD } from "./checksumLock.js";
+import { type ChecksumLock, FIRST_DOWNLOAD } from "./checksumLock.js";
 import { readPublishedChecksum, type PublishedChecksum } from "./publishedChecksums.js";
 
 /** Obtains the bytes at a URL; rejects when it cannot. */

@@ -2,7 +2,7 @@
 import { lines, q } from "../scripts/shell.js";
 import { hostStep } from "./hostStep.js";
 
-const SWAP_LINE = String.raw`^[^#[:space:]][^[:space:]]*[[:space:]]+[^[:space:]]+[[:space:]]+swap[[:space:]]`;
+const SWAP_LINE = `^[^#[:space:]][^[:space:]]*[[:space:]]+[^[:space:]]+[[:space:]]+swap[[:space:]]`;
 
 export const swapOffStep = hostStep({
   name: "swap-off",

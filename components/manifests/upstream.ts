@@ -17,7 +17,8 @@ function containersOf(o: K8sObject): Container[] {
 }
 
 function setEnv(c: Container, name: string, value: string): void {
-  const env = (c.env ??= []);
+  c.env ??= [];
+  const env = c.env;
   const existing = env.find((e) => e.name === name);
   if (existing) {
     existing.value = value;

@@ -53,7 +53,10 @@ export class HostBootstrap extends pulumi.ComponentResource {
         const cmd = remoteStep(host.plan.name, step, { connection: host.connection, parent: this, dependsOn: needs }, step.name);
         list.push(cmd);
         byName.set(step.name, cmd);
-        if (SANDBOX_STEPS.includes(step.name)) (sandboxReady[host.plan.name] ??= []).push(cmd);
+        if (SANDBOX_STEPS.includes(step.name)) {
+          sandboxReady[host.plan.name] ??= [];
+          sandboxReady[host.plan.name]!.push(cmd);
+        }
       }
       steps[host.plan.name] = list;
       // The last step needs every other one, directly or not (hostBootstrapSteps makes it so).

@@ -3,7 +3,7 @@
 // dependencies) is packed once on the Pulumi machine, copied to each worker, and installed by a
 // step that checks its sha256 and waits for the service's health endpoint.
 import * as pulumi from "@pulumi/pulumi";
-import { CopyToHost, HostCommand, LocalCommand, type ConnectionArgs } from "../provider/index.js";
+import { CopyToHost, type HostCommand, LocalCommand, type ConnectionArgs } from "../provider/index.js";
 import type { StackConfig } from "../config/schema.js";
 import { nodeRuntimeStep } from "../hostSteps/index.js";
 import { remoteStep } from "./stepCommands.js";

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { apiDefinitions } from "./proto-definitions.js";
 
-type Unary = (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
+type Unary = (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
 
 function call<T>(client: grpc.Client, method: string, req: object, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -25,6 +25,7 @@ export class ApiClient {
     return call<T>(this.vhive, method, req, this.timeoutMs);
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: replies are decoded protobuf objects whose shape each caller names or knows
   runtimeCall<T = any>(method: string, req: object = {}): Promise<T> {
     return call<T>(this.runtime, method, req, this.timeoutMs);
   }

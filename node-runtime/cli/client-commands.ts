@@ -32,7 +32,30 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
-function endpointText(e: { kind: string; host: string; port: number; path: string } | undefined): string {
+/** The fields of a ListInstances reply's instance that `ls` prints. */
+interface InstanceRow {
+  instance_id: string;
+  revision: string;
+  sandbox: string;
+  start_kind: string;
+  state: string;
+  endpoint?: Endpoint;
+  pid?: number;
+}
+
+/** The fields of a ListSnapshots reply's snapshot that `snapshot ls` prints. */
+interface SnapshotRow {
+  revision: string;
+  sandbox: string;
+  size_bytes: number;
+  files: number;
+  last_used_at: string;
+  in_use: boolean;
+}
+
+type Endpoint = { kind: string; host: string; port: number; path: string };
+
+function endpointText(e: Endpoint | undefined): string {
   if (!e) return "-";
   return e.kind === "unix" ? `unix:${e.path}` : `${e.host}:${e.port}`;
 }
@@ -116,11 +139,11 @@ export async function clientCommand(command: string, argv: string[]): Promise<vo
       const { values } = parseArgs({ args: argv, options: COMMON });
       const c = client(values.api);
       try {
-        const { instances } = await c.runtimeCall("ListInstances");
+        const { instances } = await c.runtimeCall<{ instances: InstanceRow[] }>("ListInstances");
         print(values.json, instances, () =>
           table([
             ["ID", "REVISION", "SANDBOX", "START", "STATE", "ENDPOINT", "PID"],
-            ...instances.map((i: any) => [i.instance_id, i.revision, i.sandbox, i.start_kind, i.state, endpointText(i.endpoint), String(i.pid || "-")]),
+            ...instances.map((i) => [i.instance_id, i.revision, i.sandbox, i.start_kind, i.state, endpointText(i.endpoint), String(i.pid || "-")]),
           ]),
         );
       } finally {
@@ -134,11 +157,11 @@ export async function clientCommand(command: string, argv: string[]): Promise<vo
       const c = client(values.api);
       try {
         if (sub === "ls" && positionals.length === 1) {
-          const r = await c.runtimeCall("ListSnapshots");
+          const r = await c.runtimeCall<{ snapshots: SnapshotRow[]; total_bytes: number; budget_bytes: number }>("ListSnapshots");
           print(values.json, r, () =>
             table([
               ["REVISION", "SANDBOX", "SIZE", "FILES", "LAST USED", "IN USE"],
-              ...r.snapshots.map((s: any) => [s.revision, s.sandbox, `${(s.size_bytes / 1024 ** 2).toFixed(1)} MiB`, String(s.files), s.last_used_at, String(s.in_use)]),
+              ...r.snapshots.map((s) => [s.revision, s.sandbox, `${(s.size_bytes / 1024 ** 2).toFixed(1)} MiB`, String(s.files), s.last_used_at, String(s.in_use)]),
             ]) + `\n${(r.total_bytes / 1024 ** 2).toFixed(1)} MiB of ${(r.budget_bytes / 1024 ** 2).toFixed(0)} MiB budget`,
           );
         } else if (sub === "rm" && revision && positionals.length === 2) {

@@ -55,7 +55,7 @@ export class EngineStack {
     name: string,
     config: Record<string, unknown>,
     secrets: Record<string, string> = {},
-    program?: () => Promise<Record<string, unknown> | void>,
+    program?: () => Promise<Record<string, unknown> | undefined>,
   ): Promise<EngineStack> {
     const dir = mkdtempSync(join(tmpdir(), `vhive-engine-${name}-`));
     projectDirectory(dir);

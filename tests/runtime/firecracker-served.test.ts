@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
-import { LocalImageStore } from "../../node-runtime/images/image-store.js";
+import type { LocalImageStore } from "../../node-runtime/images/image-store.js";
 import { createNodeRuntime, RuntimeError } from "../../node-runtime/index.js";
 import { installFirecrackerDouble } from "../doubles/firecracker/install-double.js";
 import { skipReason } from "../requirements.js";

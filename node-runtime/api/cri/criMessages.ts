@@ -15,7 +15,6 @@ const ContainerStatus = type("ContainerStatus");
 const CreateContainerResponse = type("CreateContainerResponse");
 const ContainerIdRequest = type("ContainerIdRequest");
 const ContainerStatusResponse = type("ContainerStatusResponse");
-const ListContainersResponse = type("ListContainersResponse");
 const ListContainersRequest = type("ListContainersRequest");
 const Container = type("Container");
 const PodSandboxIdRequest = type("PodSandboxIdRequest");
