@@ -196,8 +196,8 @@ describe.skipIf(skip)("containerd driver", () => {
       expect([a!.endpoint, b!.endpoint].map((e) => (e.kind === "tcp" ? e.port : 0))).toEqual([50051, 50051]);
       expect(new Set([a!.endpoint, b!.endpoint].map((e) => (e.kind === "tcp" ? e.host : "")))).toEqual(new Set(["10.213.7.2", "10.213.7.6"]));
       const namespaces = execFileSync("ip", ["netns", "list"]).toString();
-      expect(namespaces).toContain("vhctr-ctr-0");
-      expect(namespaces).toContain("vhctr-ctr-1");
+      expect(namespaces).toContain("vhctr-ns-0");
+      expect(namespaces).toContain("vhctr-ns-1");
       expect(await sayHello(a!, "a", 30_000)).toBe("Hello, a!");
       expect(await sayHello(b!, "b", 30_000)).toBe("Hello, b!");
       // A third instance does not fit in a /29 (two /30 blocks).
