@@ -523,8 +523,9 @@ export class GvisorDriver implements SandboxDriver {
       await waitForSocket(h.socketPath, {
         timeoutMs,
         abortReason,
-        // Should the restored relay not be listening a second after runsc restore returned, remove whatever is at the path (a bind there fails while a file exists) and ask
-        // it again; never while runsc restore still runs, when `runsc kill` could not reach it.
+        // Should the restored relay not be listening a second after runsc restore returned, remove
+        // whatever is at the path (a bind there fails while a file exists) and ask it again; never
+        // while runsc restore still runs, when `runsc kill` could not reach it.
         nudge: restored
           ? {
               afterMs: 1_000,
