@@ -126,7 +126,9 @@ describe("invoker on loopback", () => {
   it("round-robins over several endpoints", async () => {
     const [a, b] = [await greeter(), await greeter()];
     const ts = [new GrpcTarget({ address: a.address }), new GrpcTarget({ address: b.address })];
-    cleanup.push(() => ts.forEach((t) => t.close()));
+    cleanup.push(() => {
+      for (const t of ts) t.close();
+    });
     await runInvoker({ ...base, targets: ts, rps: 40, durationS: 1, preflight: false });
     expect([a.calls(), b.calls()]).toEqual([20, 20]);
   });

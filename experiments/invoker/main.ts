@@ -62,7 +62,9 @@ export async function buildTargets(values: Record<string, string | boolean | und
     const p = typeof values.path === "string" ? values.path : "/";
     targets = endpoints.map((e) => new HttpTarget({ url: `http://${e.hostname}:${port}${p.startsWith("/") ? p : `/${p}`}`, connect, perRequestConnection: perRequest }));
   } else throw new InvokerError(`--protocol: expected grpc or http, got ${String(protocol)}`);
-  return { targets, describe: { protocol, connection, endpointsFile: file, port }, cleanup: () => targets.forEach((t) => t.close()) };
+  return { targets, describe: { protocol, connection, endpointsFile: file, port }, cleanup: () => {
+      for (const t of targets) t.close();
+    } };
 }
 
 const num = (v: unknown, name: string, dflt: number) => {

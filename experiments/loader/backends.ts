@@ -66,7 +66,7 @@ interface Instance {
   idleTimer?: NodeJS.Timeout;
 }
 
-type RuntimeClient = grpc.Client & Record<string, (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void>;
+type RuntimeClient = grpc.Client & Record<string, (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>;
 
 export interface NodeRuntimeBackendOptions {
   /** unix:/path or host:port of the node runtime's API. */
@@ -151,7 +151,10 @@ export class NodeRuntimeBackend implements LoaderBackend {
     }
     const it = inst;
     it.inFlight++;
-    if (it.idleTimer) clearTimeout(it.idleTimer), (it.idleTimer = undefined);
+    if (it.idleTimer) {
+      clearTimeout(it.idleTimer);
+      it.idleTimer = undefined;
+    }
     const t0 = process.hrtime.bigint();
     const deadline = Date.now() + deadlineMs;
     const finish = (o: Outcome) => {
@@ -159,9 +162,12 @@ export class NodeRuntimeBackend implements LoaderBackend {
       done(o);
     };
     const call = (connectUs: number) =>
-      this.client.Invoke!({ instance_id: it.id, name: payload }, { deadline }, (err, res: { message: string; cold_start: boolean }) => {
+      this.client.Invoke!({ instance_id: it.id, name: payload }, { deadline }, (err, reply) => {
         if (err) finish({ failure: grpcFailure(err), reply: "", connectUs, coldStart: null });
-        else finish({ failure: null, reply: res.message, connectUs, coldStart: res.cold_start });
+        else {
+          const res = reply as { message: string; cold_start: boolean };
+          finish({ failure: null, reply: res.message, connectUs, coldStart: res.cold_start });
+        }
       });
     if (it.isReady) call(0);
     else

@@ -51,9 +51,18 @@ export interface SampleOptions {
 export function sampleFunctions(all: TraceFunction[], opts: SampleOptions): { sampled: TraceFunction[]; eligible: number; skipped: Record<string, number> } {
   const skipped = { noDurations: 0, noMemory: 0, noInvocations: 0 };
   const eligible = all.filter((f) => {
-    if (!f.durations) return skipped.noDurations++, false;
-    if (!f.memory) return skipped.noMemory++, false;
-    if (!f.perMinute.slice(0, opts.minutes).some((c) => c > 0)) return skipped.noInvocations++, false;
+    if (!f.durations) {
+      skipped.noDurations++;
+      return false;
+    }
+    if (!f.memory) {
+      skipped.noMemory++;
+      return false;
+    }
+    if (!f.perMinute.slice(0, opts.minutes).some((c) => c > 0)) {
+      skipped.noInvocations++;
+      return false;
+    }
     return true;
   });
   if (opts.count > eligible.length) throw new Error(`asked for ${opts.count} functions, the trace has ${eligible.length} with durations, memory and invocations in the first ${opts.minutes} minutes`);
@@ -101,6 +110,7 @@ export function buildSchedule(fns: TraceFunction[], opts: ScheduleOptions): Invo
 /** The last minute (1-based count) in which any of the functions is invoked. */
 export function lastActiveMinute(fns: TraceFunction[]): number {
   let last = 0;
-  for (const f of fns) f.perMinute.forEach((c, m) => c > 0 && m + 1 > last && (last = m + 1));
+  for (const f of fns)
+    for (const [m, c] of f.perMinute.entries()) if (c > 0 && m + 1 > last) last = m + 1;
   return last;
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StandInResource, installMockCluster, settle, valueOf, type MockCluster } from "./doubles/mockCluster.js";
+import { StandInResource, installMockCluster, settle, outputValue, type MockCluster } from "./doubles/mockCluster.js";
 import { FixtureFetcher, calicoYaml, genericYaml, metallbYaml, servingCoreYaml, sha256 } from "./doubles/releaseFixtures.js";
 import { stringify } from "yaml";
 import { validateObject } from "./validateObject.js";
@@ -103,8 +103,8 @@ describe("ClusterAddons under mocks", () => {
       registry: {},
       fetcher,
     }, { dependsOn: [joined] });
-    expect(await valueOf(addons.domain)).toBe("192.0.2.240.sslip.io");
-    expect(await valueOf(addons.registryEndpoint)).toBe("localhost:30500");
+    expect(await outputValue(addons.domain)).toBe("192.0.2.240.sslip.io");
+    expect(await outputValue(addons.registryEndpoint)).toBe("localhost:30500");
     await settle(50);
 
     const deps = (n: string) => cluster.dependencyNames(n);
@@ -167,7 +167,7 @@ describe("ClusterAddons under mocks", () => {
       domain: "knative.example.test",
       fetcher,
     });
-    expect(await valueOf(addons.domain)).toBe("knative.example.test");
+    expect(await outputValue(addons.domain)).toBe("knative.example.test");
     await settle(50);
     const objs = (n: string) => (cluster.byName(n).inputs as { objs: any[] }).objs;
     for (const o of objs("gv-runtimeclass")) expect(() => validateObject(o)).not.toThrow();
@@ -195,7 +195,7 @@ describe("ClusterAddons under mocks", () => {
       fetcher,
     });
     const fns = new functionsMod.Functions("fns", { provider: p, sandbox: "containerd", functions: ["helloworld"], domain: addons.domain }, { dependsOn: addons.knativeReady });
-    expect(JSON.parse(await valueOf(fns.endpointsJson))).toEqual([
+    expect(JSON.parse(await outputValue(fns.endpointsJson))).toEqual([
       { hostname: "helloworld-0.default.192.0.2.240.sslip.io", eventing: false, matchers: null },
     ]);
     await settle(50);
@@ -224,7 +224,7 @@ describe("ClusterAddons under mocks", () => {
       fetcher,
       checksumLock: lock,
     });
-    await valueOf(addons.domain);
+    await outputValue(addons.domain);
     await settle(50);
     const objs = (n: string) => (cluster.byName(n).inputs as { objs: { metadata: { name: string } }[] }).objs;
     expect(objs("lk-knative-serving").some((o) => o.metadata.name === "config-deployment")).toBe(true);

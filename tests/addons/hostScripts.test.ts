@@ -45,7 +45,7 @@ describe("OpenYurt host scripts", () => {
   it("points kubelet at yurthub only after yurthub is healthy, and restarts it only on change", () => {
     const s = scripts["yurthub-join-edge"];
     expect(s.indexOf("v1/healthz")).toBeLessThan(s.indexOf("KUBELET_KUBECONFIG_ARGS"));
-    expect(s).toMatch(/if \[ "\$changed" -eq 1 \]; then\n  as_root systemctl daemon-reload\n  as_root systemctl restart kubelet/);
+    expect(s).toMatch(/if \[ "\$changed" -eq 1 \]; then\n {2}as_root systemctl daemon-reload\n {2}as_root systemctl restart kubelet/);
   });
 
   it("refuses a malformed bootstrap token without echoing it", () => {

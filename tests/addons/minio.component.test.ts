@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { containsSecret, installMockCluster, settle, valueOf, type MockCluster } from "./doubles/mockCluster.js";
+import { containsSecret, installMockCluster, settle, outputValue, type MockCluster } from "./doubles/mockCluster.js";
 
 let cluster: MockCluster;
 let Minio: typeof import("../../components/minio/index.js").Minio;
@@ -21,7 +21,7 @@ describe("Minio component", () => {
       accessKey: pulumi.secret("minio-user"),
       secretKey: pulumi.secret("minio-password-123"),
     });
-    expect(await valueOf(minio.endpoint)).toBe("http://minio-service.default.svc.cluster.local:9000");
+    expect(await outputValue(minio.endpoint)).toBe("http://minio-service.default.svc.cluster.local:9000");
     expect(await pulumi.isSecret(minio.accessKey)).toBe(true);
     expect(await pulumi.isSecret(minio.secretKey)).toBe(true);
     expect(await pulumi.isSecret(minio.endpoint)).toBe(false);

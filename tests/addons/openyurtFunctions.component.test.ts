@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StandInResource, installMockCluster, settle, valueOf, type MockCluster } from "./doubles/mockCluster.js";
+import { StandInResource, installMockCluster, settle, outputValue, type MockCluster } from "./doubles/mockCluster.js";
 import { FixtureFetcher, sha256 } from "./doubles/releaseFixtures.js";
 import { validateObject } from "./validateObject.js";
 
@@ -44,7 +44,7 @@ describe("Functions under mocks", () => {
       domain: "192.0.2.240.sslip.io",
     });
     expect(fns.serviceNames).toEqual(["pyaes-0", "pyaes-1", "helloworld-0"]);
-    expect(JSON.parse(await valueOf(fns.endpointsJson)).map((e: { hostname: string }) => e.hostname)).toEqual([
+    expect(JSON.parse(await outputValue(fns.endpointsJson)).map((e: { hostname: string }) => e.hostname)).toEqual([
       "pyaes-0.default.192.0.2.240.sslip.io",
       "pyaes-1.default.192.0.2.240.sslip.io",
       "helloworld-0.default.192.0.2.240.sslip.io",
@@ -94,13 +94,13 @@ describe("OpenYurt under mocks", () => {
       { dependsOn: [joined] },
     );
     expect(await pulumi.isSecret(oy.hostSteps)).toBe(true);
-    const steps = await valueOf(oy.hostSteps);
+    const steps = await outputValue(oy.hostSteps);
     expect(steps.map((s) => [s.node, s.pool])).toEqual([
       ["cp-0", "cloud"],
       ["edge-1", "edge"],
     ]);
     expect(steps[1]!.create).toContain("--working-mode=edge");
-    expect(JSON.parse(await valueOf(oy.endpointsJson)).map((e: { hostname: string }) => e.hostname)).toEqual([
+    expect(JSON.parse(await outputValue(oy.endpointsJson)).map((e: { hostname: string }) => e.hostname)).toEqual([
       "helloworld-0-cloud.default.192.0.2.240.sslip.io",
       "helloworld-0-edge.default.192.0.2.240.sslip.io",
     ]);

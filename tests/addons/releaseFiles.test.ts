@@ -41,7 +41,7 @@ function files(dryRun: boolean, lock = new ChecksumLock(lockPath)): ReleaseFiles
 }
 
 const isKnown = (o: pulumi.Output<unknown>) => (o as unknown as { isKnown: Promise<boolean> }).isKnown;
-const valueOf = <T>(o: pulumi.Output<T>) => (o as unknown as { promise(): Promise<T> }).promise();
+const outputValue = <T>(o: pulumi.Output<T>) => (o as unknown as { promise(): Promise<T> }).promise();
 
 beforeAll(async () => {
   mirror = await LocalMirror.start();
@@ -66,9 +66,9 @@ describe("release files", () => {
 
   it("up: the chart's digest from the Helm index, Calico's first download recorded; both verified and cached", async () => {
     const up = files(false);
-    const objects = await valueOf(up.objects("calico"));
+    const objects = await outputValue(up.objects("calico"));
     expect(objects.map((o) => o.metadata?.name)).toEqual(["calico-config"]);
-    const chart = await valueOf(up.chartPath("istiod"));
+    const chart = await outputValue(up.chartPath("istiod"));
     expect(readFileSync(chart, "utf8")).toBe(istiodChart);
     expect(chart.startsWith(cacheDir)).toBe(true);
     const lock = new ChecksumLock(lockPath);
@@ -82,7 +82,7 @@ describe("release files", () => {
   it("a later preview uses the lock and the cache: the objects are known, nothing is downloaded", async () => {
     const before = mirror.requests.length;
     const preview = files(true);
-    expect((await valueOf(preview.objects("calico"))).map((o) => o.metadata?.name)).toEqual(["calico-config"]);
+    expect((await outputValue(preview.objects("calico"))).map((o) => o.metadata?.name)).toEqual(["calico-config"]);
     expect(await isKnown(preview.chartPath("istiod"))).toBe(true);
     expect(mirror.requests.length).toBe(before);
   });
@@ -93,7 +93,7 @@ describe("release files", () => {
     const objects = files(false).objects("calico");
     // The Output's own bookkeeping promises reject as well: the engine reports that once; here, catch them.
     for (const p of [(objects as unknown as { isKnown: Promise<boolean> }).isKnown, (objects as unknown as { isSecret: Promise<boolean> }).isSecret]) p.catch(() => undefined);
-    await expect(valueOf(objects)).rejects.toThrow(
+    await expect(outputValue(objects)).rejects.toThrow(
       `checksums.calico: ${mirror.url}/raw.githubusercontent.com/projectcalico/calico/v3.31.5/manifests/calico.yaml has sha256 `,
     );
     expect(existsSync(join(cacheDir, `sha256-${calicoSha}`))).toBe(false);

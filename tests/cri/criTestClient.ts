@@ -45,7 +45,7 @@ export class CriTestClient {
 
   call<T = Record<string, unknown>>(method: string, request: object, timeoutMs = 60_000): Promise<T> {
     const client = /^(ListImages|ImageStatus|PullImage|RemoveImage|ImageFsInfo)$/.test(method) ? this.image : this.runtime;
-    const fn = (client as unknown as Record<string, Function>)[method];
+    const fn = (client as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>)[method];
     if (!fn) throw new Error(`no CRI method ${method}`);
     return new Promise((resolvePromise, reject) => {
       fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: T) =>

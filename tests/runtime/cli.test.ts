@@ -37,7 +37,7 @@ describe("node-runtime CLI", () => {
   it("start, invoke, ls, stop, snapshot ls/rm, metrics", async () => {
     const started = await cli("start", "--image", IMAGE, "--revision", "cli-1", "--id", "c1", "--invoke", "cli");
     expect(started.code).toBe(0);
-    expect(started.stdout).toMatch(/^c1: revision cli-1 on gvisor, boot \(running\) at unix:.*\n  cold start: GetImage=\d+µs/);
+    expect(started.stdout).toMatch(/^c1: revision cli-1 on gvisor, boot \(running\) at unix:.*\n {2}cold start: GetImage=\d+µs/);
     expect(started.stdout).toMatch(/Hello, cli! \[boot\]/);
     expect((await cli("invoke", "c1", "--name", "again")).stdout).toMatch(/^Hello, again! \[boot\] \(\d+µs\)/);
     const ls = await cli("ls");

@@ -111,7 +111,7 @@ export async function installMockCluster(
 }
 
 /** Resolves an Output's value in a test (mocks run applies). */
-export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
+export function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 

@@ -98,7 +98,7 @@ export class FirecrackerSpec {
     const names = (op as Operation & { paramNames: string[] }).paramNames;
     const values = op.matcher.exec(path)?.slice(1) ?? [];
     const params: Record<string, string> = {};
-    names.forEach((n, i) => (params[n] = decodeURIComponent(values[i] ?? "")));
+    for (const [i, n] of names.entries()) params[n] = decodeURIComponent(values[i] ?? "");
     let body: unknown;
     if (rawBody.trim().length === 0) {
       if (op.bodyRequired) return { ok: false, status: 400, faultMessage: "Empty request body." };
