@@ -6,8 +6,8 @@ import { KubeletNode, kubeletNodeUnavailable, QUEUE_PROXY_PORT, waitFor } from "
 // A real kubelet on the node runtime's CRI socket with gVisor in "netns" mode: every function
 // sandbox in a network namespace of its own (issue 11, item 2). The queue-proxy, in the pod's
 // network namespace on the CNI bridge, reaches the function through the CRI relay, which reaches
-// the sandbox at its own address; the revision's next pod is restored into a fresh namespace; pod
-// removal leaves no namespace behind.
+// the sandbox at its own address; the revision's next pod is restored into a fresh namespace, which
+// a node-runtime restart keeps; pod removal leaves no namespace behind.
 
 const unavailable = kubeletNodeUnavailable();
 if (unavailable) console.warn(`kubelet gVisor netns tests skipped: ${unavailable}`);
@@ -60,7 +60,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
     expect(functionNamespaces()).toEqual([]);
   }, 600_000);
 
-  it("runs a Knative-shaped pod whose function has its own namespace; the queue-proxy reaches it; the next pod of the revision is restored into a new one", async () => {
+  it("runs a Knative-shaped pod whose function has its own namespace; the queue-proxy reaches it; the next pod of the revision is restored into a new one, which outlives a node-runtime restart", async () => {
     await node.putPod("hello", node.knativePod("hello", "hello-00001"));
     const sandbox = await runningPod("hello");
     expect(await throughQueueProxy(sandbox.ip, "netns")).toBe("Hello, netns!");
@@ -81,6 +81,13 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
     expect(restored).toMatchObject({ revision: "hello-00001", startKind: "restore", state: "running" });
     expect(restored!.coldStartUs.LoadVMM).toBeGreaterThan(0);
     expect(JSON.stringify(await endpointOf(restored!.instanceId))).toContain(subnet);
+    expect(functionNamespaces()).toHaveLength(1);
+
+    // A restart of the node runtime: the instance is adopted with its namespace (the new driver's
+    // sweep keeps namespaces that instances' bundles name), and the queue-proxy still reaches it.
+    expect(await node.stopNodeRuntime()).toBe(0);
+    await node.startNodeRuntime();
+    expect(await throughQueueProxy(second.ip, "after restart")).toBe("Hello, after restart!");
     expect(functionNamespaces()).toHaveLength(1);
 
     await node.deletePod("hello2");
