@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { commandStdout } from "../../tests/program/harness.js";
 import { NodeRuntimeHosts } from "./index.js";
 
-async function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+async function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise<T>((resolve) => output.apply((v) => resolve(v)));
 }
 
@@ -47,7 +47,7 @@ describe("NodeRuntimeHosts under mocks", () => {
         sandbox: "gvisor",
         checksumLockFile: join(mkdtempSync(join(tmpdir(), "vhive-component-test-")), "checksums.lock.json"),
       });
-      await valueOf(hosts.nodeRuntimeEndpoints);
+      await outputValue(hosts.nodeRuntimeEndpoints);
       return {};
     });
   });
@@ -64,9 +64,9 @@ describe("NodeRuntimeHosts under mocks", () => {
   });
 
   it("outputs each node runtime's API, the hosts and where the runtime is installed", async () => {
-    expect(await valueOf(hosts.nodeNames)).toEqual(["vht-61", "vht-62"]);
-    expect(await valueOf(hosts.nodeRuntimeEndpoints)).toEqual({ "vht-61": "10.231.0.161:10991", "vht-62": "10.231.0.162:10991" });
-    expect((await valueOf(hosts.playgroundHosts))?.map((h) => h.name)).toEqual(["vht-61", "vht-62"]);
-    expect(await valueOf(hosts.nodeRuntimeInstallDir)).toBe("/opt/vhive-node-runtime");
+    expect(await outputValue(hosts.nodeNames)).toEqual(["vht-61", "vht-62"]);
+    expect(await outputValue(hosts.nodeRuntimeEndpoints)).toEqual({ "vht-61": "10.231.0.161:10991", "vht-62": "10.231.0.162:10991" });
+    expect((await outputValue(hosts.playgroundHosts))?.map((h) => h.name)).toEqual(["vht-61", "vht-62"]);
+    expect(await outputValue(hosts.nodeRuntimeInstallDir)).toBe("/opt/vhive-node-runtime");
   });
 });

@@ -30,7 +30,7 @@ function unknownPlainValues(value: unknown, path: string, found: string[]): void
     if (!SECRET_PATHS.test(path)) found.push(path);
     return;
   }
-  if (Array.isArray(value)) value.forEach((v, i) => unknownPlainValues(v, `${path}[${i}]`, found));
+  if (Array.isArray(value)) for (const [i, v] of value.entries()) unknownPlainValues(v, `${path}[${i}]`, found);
   else if (typeof value === "object" && value !== null)
     for (const [k, v] of Object.entries(value)) unknownPlainValues(v, path ? `${path}.${k}` : k, found);
 }

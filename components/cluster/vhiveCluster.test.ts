@@ -24,7 +24,7 @@ const TEST_DOUBLE_KEY = "test-double: stands in for an SSH private key";
 /** Stands in for a host's pinned public key (never connected to). */
 const TEST_DOUBLE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestDoubleHostKeyOfAComponentHost";
 
-async function valueOf<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+async function outputValue<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
   const value = await new Promise<T>((resolve) => output.apply((v) => resolve(v)));
   return { value, secret: await (output as unknown as { isSecret: Promise<boolean> }).isSecret };
 }
@@ -83,7 +83,7 @@ describe("VhiveCluster under mocks", () => {
         },
       );
       // Let the declaration (after the checksum lookup) finish before the stack completes.
-      await valueOf(cluster.nodeNames);
+      await outputValue(cluster.nodeNames);
       return {};
     });
   });
@@ -124,13 +124,13 @@ describe("VhiveCluster under mocks", () => {
   });
 
   it("outputs the kubeconfig, the bootstrap token and MinIO's credentials as secrets", async () => {
-    const kubeconfig = await valueOf(cluster.kubeconfig);
+    const kubeconfig = await outputValue(cluster.kubeconfig);
     expect(kubeconfig.secret).toBe(true);
     expect(kubeconfig.value).toContain("server: https://");
-    expect((await valueOf(cluster.bootstrapToken)).secret).toBe(true);
-    expect(await valueOf(cluster.minioAccessKey)).toEqual({ value: "test-double-minio-user", secret: true });
-    expect((await valueOf(cluster.minioSecretKey)).secret).toBe(true);
-    expect((await valueOf(cluster.nodeNames)).value).toEqual(["cp", "w1"]);
+    expect((await outputValue(cluster.bootstrapToken)).secret).toBe(true);
+    expect(await outputValue(cluster.minioAccessKey)).toEqual({ value: "test-double-minio-user", secret: true });
+    expect((await outputValue(cluster.minioSecretKey)).secret).toBe(true);
+    expect((await outputValue(cluster.nodeNames)).value).toEqual(["cp", "w1"]);
   });
 
   it("hands out the Kubernetes provider the in-cluster components use", () => {
