@@ -70,9 +70,16 @@ describe.skipIf(skip)("loader → node runtime → trace functions in gVisor", (
     expect(cs.total).toBe(cs.instancesStarted);
     expect(rows.filter((r) => r.coldStart === true)).toHaveLength(cs.total);
     expect(minutes.reduce((a, m) => a + (m.coldStarts ?? 0), 0)).toBe(cs.total);
-    // The first start of each revision boots; a later one restores from the snapshot its first teardown took.
-    expect(cs.perMinute.reduce((a, m) => a + m.boot, 0)).toBe(2);
-    expect(cs.perMinute.reduce((a, m) => a + m.restore, 0)).toBe(cs.total - 2);
+    // The first start of each revision boots; a start after its first teardown restores from the
+    // snapshot that teardown took. The loader retires an idle instance and starts the next one
+    // without waiting for the stop, so a start that comes while the first teardown is still taking
+    // its snapshot boots too: at least two boots, not exactly two (the snapshot takes longer on a
+    // busy machine).
+    const boots = cs.perMinute.reduce((a, m) => a + m.boot, 0);
+    const restores = cs.perMinute.reduce((a, m) => a + m.restore, 0);
+    expect(boots).toBeGreaterThanOrEqual(2);
+    expect(restores).toBeGreaterThanOrEqual(1);
+    expect(boots + restores).toBe(cs.total);
     // The loader stopped everything it started.
     expect(rt.orchestrator.list()).toEqual([]);
   }, 600_000);
