@@ -57,6 +57,8 @@ export async function createNodeRuntime(config: RuntimeConfig, overrides: NodeRu
   const snapshots = new SnapshotStore({
     root: path.join(dataDir, "snapshots"),
     budgetBytes: config.diskBudget,
+    // Collected by the runtime-wide StorageBudget below (allocated blocks of everything stored).
+    enforceBudget: false,
     checksums: config.snapshotChecksums,
     onEvent: (e) => {
       metrics.snapshotEvent(e.kind);

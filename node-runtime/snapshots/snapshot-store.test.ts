@@ -51,6 +51,17 @@ describe("SnapshotStore", () => {
     expect(await readdir(path.join(root, "staging"))).toEqual([]);
   });
 
+  it("with enforceBudget false (the served runtime's StorageBudget collects) keeps what exceeds the budget, at commit and at start-up", async () => {
+    const s = await store(1500, { enforceBudget: false });
+    expect(await put(s, "a", 1000)).toBe(true);
+    expect(await put(s, "b", 2000)).toBe(true);
+    expect((await s.list()).map((x) => x.revision).sort()).toEqual(["a", "b"]);
+    await s.close();
+    const restarted = await store(1500, { enforceBudget: false });
+    expect((await restarted.list()).map((x) => x.revision).sort()).toEqual(["a", "b"]);
+    expect(events.filter((e) => e.kind === "evicted" || e.kind === "discarded")).toEqual([]);
+  });
+
   it("evicts least recently used snapshots beyond the budget, never the one in use", async () => {
     const s = await store(3000);
     await put(s, "a", 1000);

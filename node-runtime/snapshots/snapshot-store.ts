@@ -39,6 +39,12 @@ export interface SnapshotStoreOptions {
   root: string;
   /** Disk budget for committed snapshots, bytes; least recently used ones go first beyond it. */
   budgetBytes: number;
+  /**
+   * Whether the store itself evicts within `budgetBytes` (default true), counting file lengths. The
+   * served runtime passes false: its StorageBudget enforces the budget over everything it stores in
+   * allocated blocks, where a snapshot's sparse 1 GiB writable layer counts what it holds, not 1 GiB.
+   */
+  enforceBudget?: boolean;
   checksums?: SnapshotChecksums;
   /** Re-hash every snapshot in the background after init() (default true). */
   verifyInBackground?: boolean;
@@ -129,7 +135,7 @@ export class SnapshotStore {
         if (temporary || !sideFileBelongsTo(side.path, manifest.snapshotId)) await this.disk.removeFile(revision, side.path);
       }
     }
-    await this.collectGarbage();
+    if (this.opts.enforceBudget ?? true) await this.collectGarbage();
     if (this.opts.verifyInBackground ?? true) {
       const pending = (await this.disk.listRevisions()).filter((r) => !hashedNow.has(r));
       this.background = this.verifyAll(pending);
@@ -238,7 +244,7 @@ export class SnapshotStore {
     try {
       const { files, totalBytes } = await describeFiles(stagingDir);
       if (files.length === 0) throw new RuntimeError("INTERNAL", `snapshot of revision ${meta.revision} wrote no files`);
-      if (totalBytes > this.opts.budgetBytes) {
+      if ((this.opts.enforceBudget ?? true) && totalBytes > this.opts.budgetBytes) {
         this.opts.onEvent?.({ kind: "discarded", revision: meta.revision, reason: `size ${totalBytes} B exceeds the disk budget ${this.opts.budgetBytes} B` });
         return false;
       }
@@ -253,7 +259,7 @@ export class SnapshotStore {
       published = await this.disk.publish(stagingDir, meta.revision);
       if (published) {
         this.opts.onEvent?.({ kind: "committed", revision: meta.revision, sizeBytes: totalBytes });
-        await this.collectGarbage(meta.revision);
+        if (this.opts.enforceBudget ?? true) await this.collectGarbage(meta.revision);
       }
       return published;
     } finally {
