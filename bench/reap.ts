@@ -15,6 +15,8 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { once } from "node:events";
 import { startUffdHandler } from "../node-runtime/memory/uffd-handler.js";
+import { loadUffdNative } from "../node-runtime/memory/native-binding.js";
+import { buildWorkingSetImage, parseWorkingSetHeader } from "../node-runtime/memory/working-set-file.js";
 import { GuestProcess, buildGuest, ensureAddonBuilt, writeTrace } from "../tests/memory/guest-process.js";
 import { SHAPES, workingSetTrace, meanRunLength, scatteredPages, type WorkingSetShape } from "./reap/shapes.js";
 import { drawReapPlot, type PlotRow } from "./reap/plot.js";
@@ -94,6 +96,21 @@ async function writeMemoryFile(path: string): Promise<void> {
   }
   out.end();
   await once(out, "finish");
+}
+
+/** Writes `src`'s working set again with its pages in ascending order (the comparison's variant). */
+async function writeSortedCopy(src: string, dst: string): Promise<void> {
+  const file = readFileSync(src);
+  const h = parseWorkingSetHeader(file, src);
+  const pages = Array.from({ length: h.pageCount }, (_, i) => ({ page: file.readUInt32LE(h.indexOffset + i * 4), at: i }));
+  pages.sort((a, b) => a.page - b.page);
+  const data = Buffer.alloc(h.pageCount * h.pageSize);
+  for (const [i, p] of pages.entries()) file.copy(data, i * h.pageSize, h.dataOffset + p.at * h.pageSize, h.dataOffset + (p.at + 1) * h.pageSize);
+  const image = buildWorkingSetImage(
+    { pageSize: h.pageSize, memFileSize: h.memFileSize, pages: Uint32Array.from(pages, (p) => p.page), data, recordedAtMs: h.recordedAtMs },
+    (b) => loadUffdNative().hash64(b),
+  );
+  await writeFile(dst, image);
 }
 
 async function main(): Promise<void> {
@@ -186,6 +203,7 @@ async function main(): Promise<void> {
     fastest: Figures;
     fastestPinned: Figures;
     reap: Record<string, number>;
+    reapSortedMs: number;
     loadAverageAtStart: string;
     loadAverageAtEnd: string;
   })[] = [];
@@ -199,6 +217,9 @@ async function main(): Promise<void> {
     const pages = workingSetTrace(shape, TOTAL_PAGES, 1000 + i);
     writeTrace(join(shapeDir, "trace"), pages);
     await record(shape, shapeDir, pages);
+    // The same set stored sorted by page number (how files were written before first-touch order).
+    await writeSortedCopy(join(shapeDir, "working-set.reap"), join(shapeDir, "sorted.reap"));
+    const sortedSamples: number[] = [];
     const figs: Record<"unpinned" | "pinned", Figures> = { unpinned: {} as Figures, pinned: {} as Figures };
     const fastest: Record<"unpinned" | "pinned", Figures> = { unpinned: {} as Figures, pinned: {} as Figures };
     let reapDetail: Record<string, number> = {};
@@ -211,6 +232,10 @@ async function main(): Promise<void> {
             dropCaches();
             const r = await uffdColdRunWithSocket("reap", join(shapeDir, "trace"), join(shapeDir, "working-set.reap"), pinned);
             samples.reap.push(r.ms);
+            if (!pinned) {
+              dropCaches();
+              sortedSamples.push((await uffdColdRunWithSocket("reap", join(shapeDir, "trace"), join(shapeDir, "sorted.reap"), pinned)).ms);
+            }
             if (!pinned && rep === REPS - 1) {
               reapDetail = {
                 fetchStateMs: r.installed.fetchStateUs / 1000,
@@ -254,11 +279,13 @@ async function main(): Promise<void> {
       fastest: fastest.unpinned,
       fastestPinned: fastest.pinned,
       reap: reapDetail,
+      // REAP with the set installed in ascending page order instead of first-touch order (unpinned).
+      reapSortedMs: median(sortedSamples),
       loadAverageAtStart: shapeLoadAtStart,
       loadAverageAtEnd: loadAverage(),
     });
     const f = figs.unpinned;
-    console.log(`${shape.name}: vanilla ${f.vanillaMs.toFixed(1)} ms, lazy ${f.lazyMs.toFixed(1)}, reap ${f.reapMs.toFixed(1)}, limit ${f.limitMs.toFixed(1)} (prefaulted ${f.limitPrefaultedMs.toFixed(1)})`);
+    console.log(`${shape.name}: vanilla ${f.vanillaMs.toFixed(1)} ms, lazy ${f.lazyMs.toFixed(1)}, reap ${f.reapMs.toFixed(1)} (sorted install ${median(sortedSamples).toFixed(1)}), limit ${f.limitMs.toFixed(1)} (prefaulted ${f.limitPrefaultedMs.toFixed(1)})`);
   }
 
   // Several loads at once, helloworld shape (recorded here if the shape loop skipped it).
