@@ -1,9 +1,12 @@
 // The served runtime on a REAL Firecracker, built from a RuntimeConfig by createNodeRuntime (what
 // `node-runtime serve` runs) and driven through vHive's gRPC Orchestrator API and ours: StartVM
 // boots, StopSingleVM snapshots at the first teardown, the next StartVM restores (LoadVMM, no boot),
-// REAP records then prefetches, and a snapshot that stops loading is discarded and retaken.
+// REAP records then prefetches, and a snapshot that stops loading is discarded and retaken. A second
+// runtime started under a smaller disk budget evicts the least recently used revision's snapshot and
+// its working set, and restores the other.
 // Needs KVM, FIRECRACKER_BIN and FIRECRACKER_KERNEL; tests/sandbox/firecracker-nested.test.ts runs
 // it inside the nested-KVM machine.
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,7 +15,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ApiClient } from "../../node-runtime/api/api-client.js";
 import { startApiServer, type ApiServer } from "../../node-runtime/api/api-server.js";
 import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
-import type { LocalImageStore } from "../../node-runtime/images/image-store.js";
+import { LocalImageStore } from "../../node-runtime/images/image-store.js";
+import type { ImageStore } from "../../node-runtime/images/types.js";
 import { createNodeRuntime, type NodeRuntime } from "../../node-runtime/index.js";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 
@@ -27,11 +31,13 @@ const work = mkdtempSync(path.join(tmpdir(), "vhfc-served-kvm-"));
 let rt: NodeRuntime | undefined;
 let server: ApiServer | undefined;
 let client: ApiClient | undefined;
+let rt2: NodeRuntime | undefined;
 
 afterAll(async () => {
   client?.close();
   await server?.close();
   await rt?.close();
+  await rt2?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -97,4 +103,83 @@ describe.skipIf(missing.length > 0)("served runtime on a real Firecracker, throu
     expect((await client.vhiveCall("StopVMs", { all_vms: true })).message).toMatch(/^stopped 1 instance/);
     expect((await client.runtimeCall("ListInstances")).instances).toEqual([]);
   }, 1_800_000);
+
+  it("collects under the disk budget at start-up: the least recently used revision's snapshot goes with its working set, the other still restores", async () => {
+    const hello = await ensureHelloworldImage();
+    const shared = await sharedImages();
+    const image = (await shared.loadOciLayout(hello.layoutDir, hello.ref)).digest;
+    // The suite's shared image store stays outside this runtime's budget (its ext4 conversion takes
+    // minutes here): everything else the runtime stores counts, as served.
+    const images: ImageStore = {
+      get: (ref) => shared.get(ref),
+      loadOciLayout: (dir, ref) => shared.loadOciLayout(dir, ref),
+      loadTarball: (file, ref) => shared.loadTarball(file, ref),
+      rootfs: (digest) => shared.rootfs(digest),
+      ext4: (digest) => shared.ext4(digest),
+    };
+    const dataDir = path.join(work, "gc-data");
+    const configWith = (diskBudget?: number) =>
+      parseRuntimeConfig({
+        sandbox: "firecracker",
+        dataDir,
+        socket: path.join(work, "gc.sock"),
+        firecrackerBin: bin,
+        firecrackerKernel: kernel,
+        networkPrefix: `vhgc${tag}`,
+        networkPoolSize: 2,
+        networkCloneCidr: `10.157.${(octet + 1) % 255}.0/25`,
+        networkTransitCidr: `10.157.${(octet + 1) % 255}.128/25`,
+        readyTimeoutMs: 300_000,
+        logLevel: "warn",
+        ...(diskBudget !== undefined ? { diskBudget } : {}),
+      });
+    const logger = pino({ level: "warn" }, pino.destination(2));
+    const committed = path.join(dataDir, "snapshots", "committed");
+
+    // Revision gc-a: booted, snapshotted, then restored with REAP, which records its working set.
+    // Revision gc-b: booted and snapshotted after that, so gc-a is the least recently used.
+    let first: NodeRuntime | undefined = await createNodeRuntime(configWith(), { logger, images });
+    try {
+      const o = first.orchestrator;
+      for (const [id, revision, snapshotMode] of [["gca1", "gc-a", undefined], ["gca2", "gc-a", "reap"], ["gcb1", "gc-b", undefined]] as const) {
+        const started = await o.start({ instanceId: `${id}-${tag}`, revision, image, ...(snapshotMode ? { snapshotMode } : {}) });
+        expect(started.startKind).toBe(id === "gca2" ? "restore" : "boot");
+        expect((await o.invoke(`${id}-${tag}`, id)).message).toBe(`Hello, ${id}!`);
+        const stopped = await o.stop(`${id}-${tag}`);
+        expect(stopped.snapshot).toBe(id === "gca2" ? "exists" : "taken");
+      }
+    } finally {
+      await first.close();
+      first = undefined;
+    }
+    const aFiles = readdirSync(path.join(committed, "gc-a"));
+    expect(aFiles.filter((f) => /^working-set\..*\.reap$/.test(f)), "REAP recorded no working set beside gc-a's snapshot").toHaveLength(1);
+    // A budget that the caches alone cannot meet but dropping gc-a's own files (not the image it
+    // shares with gc-b) does: half of those files' bytes under what the runtime stores now.
+    const used = duBytes(dataDir);
+    const caches = duBytes(path.join(dataDir, "firecracker", "prepared-images"));
+    const aOwn = aFiles.filter((f) => f !== "rootfs.ext4").reduce((sum, f) => sum + duBytes(path.join(committed, "gc-a", f)), 0);
+    const budget = used - caches - Math.floor(aOwn / 2);
+    console.log("disk budget case: stored", used, "B; caches", caches, "B; gc-a's own files", aOwn, "B; budget", budget, "B");
+
+    const second = await createNodeRuntime(configWith(budget), { logger, images });
+    rt2 = second;
+    expect((await second.snapshots.list()).map((s) => s.revision)).toEqual(["gc-b"]);
+    expect(existsSync(path.join(committed, "gc-a")), "gc-a's snapshot directory (and its working set) is still there").toBe(false);
+    expect(duBytes(dataDir)).toBeLessThanOrEqual(budget);
+    const restored = await second.orchestrator.start({ instanceId: `gcb2-${tag}`, revision: "gc-b", image });
+    expect(restored.startKind).toBe("restore");
+    expect((await second.orchestrator.invoke(`gcb2-${tag}`, "kept")).message).toBe("Hello, kept!");
+    await second.orchestrator.stop(`gcb2-${tag}`);
+  }, 1_800_000);
 });
+
+/** Allocated bytes under a path, as the runtime's disk budget counts them (du). */
+function duBytes(p: string): number {
+  return Number(execFileSync("du", ["-s", "-B1", "--", p], { encoding: "utf8" }).split("\t")[0]);
+}
+
+/** The image store the suite's files share (KVM_TEST_IMAGE_DIR), or this file's own. */
+async function sharedImages(): Promise<LocalImageStore> {
+  return new LocalImageStore({ root: process.env.KVM_TEST_IMAGE_DIR ?? path.join(work, "images") });
+}
