@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FunctionClient } from "../../node-runtime/orchestrator/function-client.js";
-import { KubeletNode, kubeletNodeUnavailable, QUEUE_PROXY_PORT, waitFor } from "./kubeletNode.js";
+import { runningKnativePod, throughQueueProxy } from "./knativePod.js";
+import { KubeletNode, kubeletNodeUnavailable, waitFor } from "./kubeletNode.js";
 
 // A real kubelet on the node runtime's CRI socket with gVisor in "netns" mode: every function
 // sandbox in a network namespace of its own (issue 11, item 2). The queue-proxy, in the pod's
@@ -15,28 +15,6 @@ if (unavailable) console.warn(`kubelet gVisor netns tests skipped: ${unavailable
 const node = new KubeletNode(`n${process.pid % 100000}`, "ours", 62, { gvisorNetwork: "netns" });
 let kernelBefore: Record<string, string>;
 
-async function throughQueueProxy(podIp: string, name: string, timeoutMs = 120_000): Promise<string> {
-  return waitFor(
-    `an answer through the queue-proxy at ${podIp}:${QUEUE_PROXY_PORT}`,
-    async () => {
-      const client = new FunctionClient({ kind: "tcp", host: podIp, port: QUEUE_PROXY_PORT });
-      try {
-        return await client.sayHello(name, 15_000);
-      } finally {
-        client.close();
-      }
-    },
-    timeoutMs,
-    500,
-  );
-}
-
-async function runningPod(name: string) {
-  const sandbox = await waitFor(`pod ${name}'s sandbox`, () => node.podSandbox(name), 180_000);
-  await waitFor(`pod ${name}'s queue-proxy`, async () => (await node.containers(name, "queue-proxy")).find((c) => c.state === "CONTAINER_RUNNING"), 300_000);
-  await waitFor(`pod ${name}'s user-container`, async () => (await node.containers(name, "user-container")).find((c) => c.state === "CONTAINER_RUNNING"), 300_000);
-  return sandbox;
-}
 
 /** The function sandboxes' own namespaces (the node's prefix). */
 function functionNamespaces(): string[] {
@@ -62,7 +40,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
 
   it("runs a Knative-shaped pod whose function has its own namespace; the queue-proxy reaches it; the next pod of the revision is restored into a new one, which outlives a node-runtime restart", async () => {
     await node.putPod("hello", node.knativePod("hello", "hello-00001"));
-    const sandbox = await runningPod("hello");
+    const { sandbox } = await runningKnativePod(node, "hello");
     expect(await throughQueueProxy(sandbox.ip, "netns")).toBe("Hello, netns!");
     const [first] = await node.instances();
     expect(first).toMatchObject({ revision: "hello-00001", sandbox: "gvisor", startKind: "boot", state: "running" });
@@ -75,7 +53,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
     expect(functionNamespaces()).toEqual([]);
 
     await node.putPod("hello2", node.knativePod("hello2", "hello-00001"));
-    const second = await runningPod("hello2");
+    const { sandbox: second } = await runningKnativePod(node, "hello2");
     expect(await throughQueueProxy(second.ip, "restored")).toBe("Hello, restored!");
     const [restored] = await node.instances();
     expect(restored).toMatchObject({ revision: "hello-00001", startKind: "restore", state: "running" });

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FunctionClient } from "../../node-runtime/orchestrator/function-client.js";
 import { upstreamBinDir } from "../fixtures/upstream-runtimes.js";
-import { KubeletNode, kubeletNodeUnavailable, QUEUE_PROXY_PORT, waitFor } from "./kubeletNode.js";
+import { runningKnativePod, throughQueueProxy } from "./knativePod.js";
+import { KubeletNode, kubeletNodeUnavailable, waitFor } from "./kubeletNode.js";
 
 // A real kubelet (standalone, static pods, pods on a CNI bridge) whose runtime endpoint is the node
 // runtime's CRI socket, running Knative-shaped pods whose function runs in gVisor. What kubelet
@@ -19,29 +19,6 @@ if (unavailable) console.warn(`kubelet tests skipped: ${unavailable}`);
 const node = new KubeletNode(`t${process.pid % 100000}`, "ours", 61);
 let kernelBefore: Record<string, string>;
 
-/** SayHello through the pod's queue-proxy (its port on the pod IP), as a request from outside the pod comes in. */
-async function throughQueueProxy(podIp: string, name: string, timeoutMs = 120_000): Promise<string> {
-  return waitFor(
-    `an answer through the queue-proxy at ${podIp}:${QUEUE_PROXY_PORT}`,
-    async () => {
-      const client = new FunctionClient({ kind: "tcp", host: podIp, port: QUEUE_PROXY_PORT });
-      try {
-        return await client.sayHello(name, 15_000);
-      } finally {
-        client.close();
-      }
-    },
-    timeoutMs,
-    500,
-  );
-}
-
-async function runningPod(name: string) {
-  const sandbox = await waitFor(`pod ${name}'s sandbox`, () => node.podSandbox(name), 180_000);
-  const queue = await waitFor(`pod ${name}'s queue-proxy`, async () => (await node.containers(name, "queue-proxy")).find((c) => c.state === "CONTAINER_RUNNING"), 300_000);
-  const user = await waitFor(`pod ${name}'s user-container`, async () => (await node.containers(name, "user-container")).find((c) => c.state === "CONTAINER_RUNNING"), 300_000);
-  return { sandbox, queue, user };
-}
 
 async function queueProxyEnv(containerId: string): Promise<Record<string, string>> {
   const s = await node.cri.call<{ info: { info: string } }>("ContainerStatus", { containerId, verbose: true });
@@ -67,7 +44,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
 
   it("runs a Knative-shaped pod: the function in gVisor, reached by the queue-proxy from the pod's network", async () => {
     await node.putPod("hello", node.knativePod("hello", "hello-00001"));
-    const { sandbox, queue } = await runningPod("hello");
+    const { sandbox, queue } = await runningKnativePod(node, "hello");
     expect(sandbox.ip).toMatch(/^10\.247\.61\.\d+$/);
     const env = await queueProxyEnv(queue.id);
     // The relay listens on the bridge (the pod's gateway), not on the node's loopback.
@@ -79,7 +56,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
   }, 600_000);
 
   it("reports a killed sandbox as an exit with 128+signal through ListContainers and ContainerStatus, restarts it, and the queue-proxy reaches the new instance", async () => {
-    const { sandbox, queue, user } = await runningPod("hello");
+    const { sandbox, queue, user } = await runningKnativePod(node, "hello");
     const [instance] = await node.instances();
     process.kill(instance!.pid, "SIGKILL");
     const listed = await waitFor("the killed function to be listed as exited", async () => {
@@ -114,7 +91,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
     expect(snapshots.map((s) => s.revision)).toContain("hello-00001");
 
     await node.putPod("hello2", node.knativePod("hello2", "hello-00001"));
-    const { sandbox } = await runningPod("hello2");
+    const { sandbox } = await runningKnativePod(node, "hello2");
     expect(await throughQueueProxy(sandbox.ip, "restored")).toBe("Hello, restored!");
     const [restored] = await node.instances();
     expect(restored).toMatchObject({ revision: "hello-00001", startKind: "restore", state: "running" });
@@ -122,7 +99,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
   }, 600_000);
 
   it("stops the instance when the pod sandbox is force-removed (crictl rmp -f)", async () => {
-    const { sandbox } = await runningPod("hello2");
+    const { sandbox } = await runningKnativePod(node, "hello2");
     const [before] = await node.instances();
     const crictl = upstreamBinDir("cri-tools");
     const args = ["--runtime-endpoint", `unix://${node.criSocket}`, "rmp", "-f", sandbox.id];
@@ -136,7 +113,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
       (await node.instances()).some((i) => i.instanceId === before!.instanceId) ? undefined : true,
     );
     // The manifest is still there: kubelet makes the pod again, with a new instance.
-    const again = await runningPod("hello2");
+    const again = await runningKnativePod(node, "hello2");
     expect(again.sandbox.id).not.toBe(sandbox.id);
     expect(await throughQueueProxy(again.sandbox.ip, "recreated")).toBe("Hello, recreated!");
     await node.deletePod("hello2");
@@ -146,7 +123,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
 
   it("keeps serving through a restart of the node runtime: kubelet goes on and the queue-proxy reaches its function", async () => {
     await node.putPod("survivor", node.knativePod("survivor", "hello-00001"));
-    const { sandbox, queue } = await runningPod("survivor");
+    const { sandbox, queue } = await runningKnativePod(node, "survivor");
     expect(await throughQueueProxy(sandbox.ip, "before")).toBe("Hello, before!");
     // `serve` exits on SIGTERM with pods running (their relays closed).
     expect(await node.stopNodeRuntime()).toBe(0);
@@ -162,7 +139,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
   it("runs ten such pods at once, and their removal leaves no process, mount, namespace or file behind", async () => {
     const names = Array.from({ length: 10 }, (_, i) => `many${i}`);
     for (const n of names) await node.putPod(n, node.knativePod(n, "hello-00001"));
-    const pods = await Promise.all(names.map((n) => runningPod(n)));
+    const pods = await Promise.all(names.map((n) => runningKnativePod(node, n)));
     const answers = await Promise.all(pods.map((p, i) => throughQueueProxy(p.sandbox.ip, `pod${i}`, 300_000)));
     expect(answers).toEqual(names.map((_, i) => `Hello, pod${i}!`));
     expect((await node.instances()).filter((i) => i.state === "running")).toHaveLength(10);
