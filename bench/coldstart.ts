@@ -6,7 +6,7 @@
 // Each iteration drops the page cache first, then times start-to-first-response through the real
 // orchestrator and records vHive's stage breakdown. Boot is the baseline; restore is reported as a
 // ratio of it (issue 11's goal for gVisor: restore p50 ≤ 150 ms and ≤ 0.25× boot p50). gVisor's
-// restores alternate with raw `runsc restore`s of the same checkpoint (bench/gvisorRawRestore.ts),
+// restores alternate with raw `runsc restore`s of the same checkpoint (bench/gvisor-raw-restore.ts),
 // page cache dropped and from the page cache: the node runtime's overhead is AddInstance minus the
 // raw restore (goal: within 10% of the raw restore).
 // Writes bench/results/coldstart.json (an ARRAY, one object per sandbox; `--sandboxes` replaces the
@@ -29,10 +29,10 @@ import { vhiveCsv } from "../node-runtime/metrics/vhive-csv.js";
 import type { SandboxKind } from "../node-runtime/sandbox/driver.js";
 import { containerdUnavailable, startContainerd } from "../tests/fixtures/containerd-daemon.js";
 import { ensureHelloworldImage } from "../tests/fixtures/helloworld.js";
-import { gvisorUnavailable } from "../tests/sandbox/gvisor/harness.js";
+import { gvisorUnavailable } from "../tests/sandbox/gvisor/helloworld-fixture.js";
 import { nestedMachineUnavailable, removeJobDir, runInNestedMachine } from "../tests/fixtures/nested-kvm.js";
 import { q as shellQuote } from "../components/scripts/shell.js";
-import { RawRunscRestorer, type RawRestoreSample } from "./gvisorRawRestore.js";
+import { RawRunscRestorer, type RawRestoreSample } from "./gvisor-raw-restore.js";
 import { loadAverage } from "./plot.js";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));

@@ -1,13 +1,13 @@
 // Added latency of the CRI proxy on pass-through calls, against containerd directly, in one run.
 // Calls alternate between the two paths so drift on this shared machine hits both alike.
 // Writes bench/results/cri.json as {"calls": {NAME: {"directMs", "proxyMs"}}} (medians), and
-// "kubeletPodStartMs": {"ours", "containerd"}: pod start through a real kubelet (bench/criKubelet.ts).
+// "kubeletPodStartMs": {"ours", "containerd"}: pod start through a real kubelet (bench/cri-kubelet.ts).
 import { mkdir, writeFile } from "node:fs/promises";
-import { CriProxy } from "../node-runtime/api/cri/criProxy.js";
-import { measureKubeletPodStart } from "./criKubelet.js";
-import { RecordingFunctionBackend } from "../tests/doubles/functionBackend/recordingFunctionBackend.js";
-import { CriTestClient } from "../tests/cri/criTestClient.js";
-import { PAUSE_REF, PrivateContainerd } from "../tests/cri/privateContainerd.js";
+import { CriProxy } from "../node-runtime/api/cri/cri-proxy.js";
+import { measureKubeletPodStart } from "./cri-kubelet.js";
+import { RecordingFunctionBackend } from "../tests/doubles/function-backend/recording-function-backend.js";
+import { CriTestClient } from "../tests/cri/cri-test-client.js";
+import { PAUSE_REF, PrivateContainerd } from "../tests/cri/private-containerd.js";
 
 // 100 rounds: with 30, medians of calls that touch the disk (CreateContainer) moved by ±2 ms between runs.
 const ITERATIONS = Number(process.env.CRI_BENCH_ITERATIONS ?? 100);

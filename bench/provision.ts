@@ -8,8 +8,8 @@
 import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { buildBase, downHosts, unavailableReason, upHosts } from "../tests/hosts/testHosts.js";
-import { EngineStack, rawStackFor } from "../tests/provisioner-real/realProvisioner.js";
+import { buildBase, downHosts, unavailableReason, upHosts } from "../tests/hosts/test-hosts.js";
+import { EngineStack, rawStackFor } from "../tests/provisioner-real/real-provisioner.js";
 import { drawChart, loadAverage } from "./plot.js";
 
 const SIZES = [1, 2, 4, 8];

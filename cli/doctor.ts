@@ -4,8 +4,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../components/config/validate.js";
-import { loadStackFile, StackFileError } from "./doctor/loadStack.js";
-import { runDoctor } from "./doctor/runDoctor.js";
+import { loadStackFile, StackFileError } from "./doctor/load-stack.js";
+import { runDoctor } from "./doctor/run-doctor.js";
 import { DEFAULT_EXEC_TIMEOUT_S } from "./doctor/session.js";
 import { sanitize } from "./doctor/sanitize.js";
 import { exitCode, formatTable } from "./doctor/table.js";

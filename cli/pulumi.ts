@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { ToolError } from "./pulumi/tools.js";
 import { openStack } from "./pulumi/workspace.js";
-import { playgroundDemo } from "./playground/fromOutputs.js";
+import { playgroundDemo } from "./playground/from-outputs.js";
 
 const USAGE = `usage: npm run pulumi -- <up|preview|refresh|destroy|outputs|demo> [options]
   demo                   (playground) helloworld booted, snapshotted, restored; its cold-start stages

@@ -5,8 +5,8 @@
  * to its last touched page, as in the single-load runs.
  */
 import { readFileSync } from "node:fs";
-import { startUffdHandler, type UffdHandler } from "../../node-runtime/memory/uffd-handler.js";
-import type { GuestProcess } from "../../tests/memory/guest-process.js";
+import { startUffdHandler, type UffdHandler } from "#node-runtime/memory/uffd-handler.js";
+import type { GuestProcess } from "#tests/memory/guest-process.js";
 
 export interface ConcurrencyFigure {
   loads: number;

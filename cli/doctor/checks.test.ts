@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig } from "../../components/config/validate.js";
+import { parseStackConfig } from "#components/config/validate.js";
 import { clockCheck, diskTypeCheck, firecrackerCheck, freeDiskCheck, hostChecks, kvmCheck, osCheck, sudoCheck, swapCheck } from "./checks.js";
 import { parseFacts } from "./facts.js";
 import { portVerdict, portsNeeded, probeScript } from "./ports.js";
 import { exitCode, formatTable } from "./table.js";
-import { parseStackFile } from "./loadStack.js";
+import { parseStackFile } from "./load-stack.js";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIDPcs1H+PfK+99roSwsrzhZVYWrFlSC1Pp8SQjtYnjq";
 const config = (sandbox: string) =>

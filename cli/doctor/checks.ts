@@ -1,5 +1,5 @@
 // Doctor's verdicts on one host's facts: pure functions, so every threshold is unit-tested.
-import type { HostConfig, StackConfig } from "../../components/config/schema.js";
+import type { HostConfig, StackConfig } from "#components/config/schema.js";
 import type { Facts } from "./facts.js";
 import type { CheckResult } from "./types.js";
 

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { downHosts, hostNetExec, rekeyHost, setSudoPassword, startHost, stopHost, unavailableReason, upHosts, type TestHost } from "../../tests/hosts/testHosts.js";
-import { rawStackFor } from "../../tests/provisioner-real/realProvisioner.js";
+import { downHosts, hostNetExec, rekeyHost, setSudoPassword, startHost, stopHost, unavailableReason, upHosts, type TestHost } from "#tests/hosts/test-hosts.js";
+import { rawStackFor } from "#tests/provisioner-real/real-provisioner.js";
 
 const HOSTS = [31, 32];
 const skip = unavailableReason();

@@ -9,12 +9,12 @@ import { join } from "node:path";
 import ssh2 from "ssh2";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseStackConfig } from "../../components/config/validate.js";
-import type { StackConfig } from "../../components/config/schema.js";
-import { runDoctor } from "./runDoctor.js";
+import { parseStackConfig } from "#components/config/validate.js";
+import type { StackConfig } from "#components/config/schema.js";
+import { runDoctor } from "./run-doctor.js";
 import { formatTable } from "./table.js";
 import { sanitize } from "./sanitize.js";
-import { loadStack, parseStackFile } from "./loadStack.js";
+import { loadStack, parseStackFile } from "./load-stack.js";
 
 type Behaviour = "healthy" | "hang" | "drop" | "hostile";
 

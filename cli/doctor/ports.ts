@@ -1,7 +1,7 @@
 // The ports the cluster needs between hosts, and a probe from one host to another over its
 // SSH session: a refused connection still proves the path is open (nothing listens yet before
 // `pulumi up`); a timeout means a firewall drops it.
-import type { HostConfig } from "../../components/config/schema.js";
+import type { HostConfig } from "#components/config/schema.js";
 import type { CheckResult, Remote } from "./types.js";
 
 export interface PortNeed {

@@ -4,7 +4,7 @@
 // one bad host becomes that host's failed row instead of a hang or a crash of the whole report.
 import { createHash } from "node:crypto";
 import { NodeSSH } from "node-ssh";
-import type { HostConfig } from "../../components/config/schema.js";
+import type { HostConfig } from "#components/config/schema.js";
 import type { CheckResult, Remote } from "./types.js";
 
 export interface HostSession {

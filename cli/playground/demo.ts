@@ -2,11 +2,11 @@
 // function on the first host, started cold (a boot), stopped (its snapshot is taken), started
 // again (restored from the snapshot), each answer and each start's stages printed.
 import * as grpc from "@grpc/grpc-js";
-import { ApiClient } from "../../node-runtime/api/api-client.js";
-import { ensureHelloworldImage, HELLOWORLD_REF } from "../../components/playground/images/helloworld.js";
-import { copyToRemote, runRemote, type SshTarget } from "../../components/provider/ssh.js";
-import { remoteRunnerCommand } from "../../components/provider/runner.js";
-import { q } from "../../components/scripts/shell.js";
+import { ApiClient } from "#node-runtime/api/api-client.js";
+import { ensureHelloworldImage, HELLOWORLD_REF } from "#components/playground/images/helloworld.js";
+import { copyToRemote, runRemote, type SshTarget } from "#components/provider/ssh.js";
+import { remoteRunnerCommand } from "#components/provider/runner.js";
+import { q } from "#components/scripts/shell.js";
 
 export interface DemoHost {
   readonly name: string;

@@ -6,7 +6,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation/index.js";
-import { vhiveProgram } from "../../components/program/program.js";
+import { vhiveProgram } from "#components/program/program.js";
 import { ensureTools, PULUMI_TOOLS, REPO_ROOT } from "./tools.js";
 
 export const PROJECT = "vhive";

@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { IngressKind, SandboxKind } from "../manifests/types.js";
-import type { ChecksumLock } from "../config/checksumLock.js";
+import type { ChecksumLock } from "../config/checksum-lock.js";
 import type { ManifestFetcher } from "./fetch.js";
 
 /** Pinned upstream versions (no leading "v"). */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { hasChecksum, HttpFileFetcher, type FileFetcher } from "../config/runTimeChecksum.js";
+import { hasChecksum, HttpFileFetcher, type FileFetcher } from "../config/run-time-checksum.js";
 
 /** Obtains the bytes of one pinned upstream release file. */
 export type ManifestFetcher = FileFetcher;

@@ -2,7 +2,7 @@
 // table, components/config/artifacts.ts): resolved to a URL under the mirror and a sha256 where one
 // is pinned, else upstream's checksum file to read at `pulumi up`.
 import { ADDON_ARTIFACTS, ARTIFACTS, knownChecksum, mirroredUrl, upstreamUrl, type AddonArtifactName } from "../config/artifacts.js";
-import { publishedChecksum, type PublishedChecksum } from "../config/publishedChecksums.js";
+import { publishedChecksum, type PublishedChecksum } from "../config/published-checksums.js";
 import type { AddonVersions } from "./args.js";
 
 /** One upstream file at a pinned version, and how its checksum is known. */

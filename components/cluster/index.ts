@@ -1,5 +1,5 @@
 // The components users import: `new VhiveCluster(...)` for a serverless cluster, `new
 // NodeRuntimeHosts(...)` for the node runtime alone, with their argument types.
-export { VhiveCluster } from "./vhiveCluster.js";
-export { NodeRuntimeHosts } from "./nodeRuntimeHosts.js";
+export { VhiveCluster } from "./vhive-cluster.js";
+export { NodeRuntimeHosts } from "./node-runtime-hosts.js";
 export * from "./args.js";

@@ -2,9 +2,9 @@
 // outputs (token, CA hash). No human step: the join command is generated, not copied.
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs, HostCommand } from "../provider/index.js";
-import { kubeadmJoinStep } from "../hostSteps/index.js";
-import { remoteStep } from "../nodes/stepCommands.js";
-import type { ControlPlane } from "./controlPlane.js";
+import { kubeadmJoinStep } from "../host-steps/index.js";
+import { remoteStep } from "../nodes/step-commands.js";
+import type { ControlPlane } from "./control-plane.js";
 
 export interface WorkerNode {
   readonly name: string;

@@ -15,7 +15,7 @@ import {
   upstreamUrl,
   type ArtifactName,
 } from "./artifacts.js";
-import { publishedChecksum } from "./publishedChecksums.js";
+import { publishedChecksum } from "./published-checksums.js";
 import { ChecksumsSchema } from "./schema.js";
 
 const NAMES = Object.keys(ARTIFACTS) as ArtifactName[];

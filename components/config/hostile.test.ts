@@ -2,7 +2,7 @@
 // before any step is generated from it.
 import { describe, expect, it } from "vitest";
 import { validateStackConfig } from "./validate.js";
-import { loadStackConfig } from "../program/loadConfig.js";
+import { loadStackConfig } from "../program/load-config.js";
 import { ConfigError } from "./validate.js";
 import { editDistance, closest } from "./suggest.js";
 import { installPathProblem } from "./paths.js";

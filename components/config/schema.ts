@@ -1,6 +1,6 @@
 // The stack configuration: one zod schema for every setting of a stack file. Field-level rules
 // live here; rules that relate several fields (one control plane, CIDR overlaps, pools) are in
-// crossChecks.ts so they still run, and report, when some other field is malformed.
+// cross-checks.ts so they still run, and report, when some other field is malformed.
 import { z } from "zod";
 import { ADDON_ARTIFACTS, DEFAULT_VERSIONS, HOST_ARTIFACTS, type AddonArtifactName, type HostArtifactName, type VersionKey } from "./artifacts.js";
 import { isIpv4, parseCidr, parsePool } from "./ipv4.js";

@@ -1,8 +1,8 @@
 // Validates a raw stack configuration: the zod schema and the cross-field rules run together,
 // and every problem is reported in one error, one line per problem, before anything is created.
 import { StackConfigSchema, type StackConfig } from "./schema.js";
-import { crossCheck, type CrossCheckContext } from "./crossChecks.js";
-import { formatIssues, type ConfigPath } from "./formatIssues.js";
+import { crossCheck, type CrossCheckContext } from "./cross-checks.js";
+import { formatIssues, type ConfigPath } from "./format-issues.js";
 import type { z } from "zod";
 
 export class ConfigError extends Error {

@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { knativeService } from "../manifests/knativeService.js";
+import { knativeService } from "../manifests/knative-service.js";
 import { vswarmEndpointsJson, type DeployedFunction } from "../manifests/endpoints.js";
 import type { FunctionsArgs } from "./args.js";
 import { instanceNames, resolveFunction } from "./catalog.js";
-import { withOuterDependsOn } from "../addons/dependsOn.js";
+import { withOuterDependsOn } from "../addons/depends-on.js";
 
 /**
  * Knative Services in vHive's workload shape for the chosen sandbox, plus the endpoints.json

@@ -1,3 +1,3 @@
 export type { MinioArgs } from "./args.js";
 export { Minio } from "./minio.js";
-export { minioDataDirStep } from "../hostSteps/index.js";
+export { minioDataDirStep } from "../host-steps/index.js";

@@ -12,7 +12,7 @@ import {
   type MinioLayout,
 } from "../manifests/minio.js";
 import type { MinioArgs } from "./args.js";
-import { withOuterDependsOn } from "../addons/dependsOn.js";
+import { withOuterDependsOn } from "../addons/depends-on.js";
 
 /** Builder objects are plain JSON in the Kubernetes API shape, which is what the SDK args describe. */
 const as = <T>(o: unknown): T => o as T;

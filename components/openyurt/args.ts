@@ -2,7 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { PoolKind, SandboxKind } from "../manifests/types.js";
 import type { ManifestFetcher } from "../addons/fetch.js";
-import type { ChecksumLock } from "../config/checksumLock.js";
+import type { ChecksumLock } from "../config/checksum-lock.js";
 import type { FunctionSpec } from "../functions/args.js";
 
 /** One node of the cluster and the OpenYurt pool it is placed in. */

@@ -1,15 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { HttpManifestFetcher } from "../addons/fetch.js";
-import { ReleaseFiles } from "../addons/releaseFiles.js";
+import { ReleaseFiles } from "../addons/release-files.js";
 import { resolveArtifacts } from "../addons/releases.js";
 import { Functions } from "../functions/functions.js";
 import { FUNCTION_CATALOG } from "../functions/catalog.js";
 import { NODEPOOL_LABEL, nodePool, nodePoolMembership } from "../manifests/openyurt.js";
 import type { PoolKind } from "../manifests/types.js";
 import type { OpenYurtArgs } from "./args.js";
-import { yurthubJoinScript, yurthubLeaveScript } from "../hostSteps/index.js";
-import { withOuterDependsOn } from "../addons/dependsOn.js";
+import { yurthubJoinScript, yurthubLeaveScript } from "../host-steps/index.js";
+import { withOuterDependsOn } from "../addons/depends-on.js";
 
 /** Current OpenYurt release (charts yurt-manager and yurthub at the same version). */
 export const DEFAULT_OPENYURT_VERSION = "1.7.0";

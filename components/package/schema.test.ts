@@ -3,7 +3,7 @@
 // (no unions, callbacks or classes in the args) and describe both components, secrets included.
 import { describe, expect, it } from "vitest";
 import { ComponentProvider } from "@pulumi/pulumi/provider/experimental/index.js";
-import { PACKAGE_DIR, PACKAGE_NAME } from "./hostComponents.js";
+import { PACKAGE_DIR, PACKAGE_NAME } from "./host-components.js";
 import { NodeRuntimeHosts, VhiveCluster } from "./index.js";
 
 interface PropertySpec {

@@ -7,8 +7,8 @@ import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../config/validate.js";
 import { NodeRuntimeHosts, VhiveCluster } from "../cluster/index.js";
-import { isNodeRuntimeOnly, nodeRuntimeHostsArgs, vhiveClusterArgs } from "./componentArgs.js";
-import { loadStackConfig } from "./loadConfig.js";
+import { isNodeRuntimeOnly, nodeRuntimeHostsArgs, vhiveClusterArgs } from "./component-args.js";
+import { loadStackConfig } from "./load-config.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 

@@ -2,7 +2,7 @@
 // input checks, and HostCommand's diff (what re-runs a step, what moves it to another machine).
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { hostCommand } from "./hostCommand.js";
+import { hostCommand } from "./host-command.js";
 import { InputReader } from "./inputs.js";
 import { REMOTE_RUNNER, remoteRunnerCommand } from "./runner.js";
 import { reveal, secret } from "./secrets.js";

@@ -1,11 +1,11 @@
 // The project's Pulumi provider: the resources the provisioner creates on hosts, dispatched by
 // type. Pulumi starts it as the plugin `pulumi-resource-vhive` (bin/), named in Pulumi.yaml.
 import type * as provider from "@pulumi/pulumi/provider/index.js";
-import { bootstrapToken } from "./bootstrapToken.js";
-import { copyToHost } from "./copyToHost.js";
+import { bootstrapToken } from "./bootstrap-token.js";
+import { copyToHost } from "./copy-to-host.js";
 import type { ResourceHandler } from "./handler.js";
-import { hostCommand } from "./hostCommand.js";
-import { localCommand } from "./localCommand.js";
+import { hostCommand } from "./host-command.js";
+import { localCommand } from "./local-command.js";
 import { BOOTSTRAP_TOKEN, COPY_TO_HOST, HOST_COMMAND, LOCAL_COMMAND } from "./tokens.js";
 import { resourceType } from "./urn.js";
 

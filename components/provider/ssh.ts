@@ -3,7 +3,7 @@
 // commands fed on stdin with a time limit, and a dead peer noticed by keepalives.
 import { createHash } from "node:crypto";
 import { Client, type ConnectConfig } from "ssh2";
-import type { ProcessExit } from "../../node-runtime/system/process-exit.js";
+import type { ProcessExit } from "#node-runtime/system/process-exit.js";
 
 export interface SshTarget {
   readonly host: string;

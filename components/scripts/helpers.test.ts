@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HELPERS, stepScript } from "./helpers.js";
-import { skipReason } from "../../tests/requirements.js";
+import { skipReason } from "#tests/requirements.js";
 
 let dir: string;
 beforeEach(() => {

@@ -1,4 +1,4 @@
-import { percentile } from "../../node-runtime/metrics/latency-summary.js";
+import { percentile } from "#node-runtime/metrics/latency-summary.js";
 
 export { percentile };
 

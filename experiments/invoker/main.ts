@@ -3,7 +3,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ApiClient } from "../../node-runtime/api/api-client.js";
+import { ApiClient } from "#node-runtime/api/api-client.js";
 import { GrpcTarget } from "../targets/grpc-target.js";
 import { HttpTarget } from "../targets/http-target.js";
 import { NodeRuntimeTarget } from "../targets/node-runtime-target.js";

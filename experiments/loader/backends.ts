@@ -1,7 +1,7 @@
 // Where the loader's invocations go: Knative functions listed in endpoints.json, or revisions of
 // the node runtime, which the loader starts on demand and stops when idle (scale to zero).
 import type * as grpc from "@grpc/grpc-js";
-import { ApiClient } from "../../node-runtime/api/api-client.js";
+import { ApiClient } from "#node-runtime/api/api-client.js";
 import type { Endpoint } from "../invoker/endpoints.js";
 import { grpcFailure, GrpcTarget } from "../targets/grpc-target.js";
 import type { Failure } from "../targets/target.js";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTools, PULUMI_TOOLS } from "../../cli/pulumi/tools.js";
+import { ensureTools, PULUMI_TOOLS } from "#cli/pulumi/tools.js";
 import { readTrace, type TraceFunction } from "../trace/azure-trace.js";
 import { writeGeneratedTrace } from "../trace/generate.js";
 import { sampleFunctions } from "./schedule.js";

@@ -8,9 +8,9 @@ import path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
-import { openStack, projectDirectory } from "../../cli/pulumi/workspace.js";
-import { Functions, type FunctionSpec } from "../../components/functions/index.js";
-import type { SandboxKind } from "../../components/manifests/types.js";
+import { openStack, projectDirectory } from "#cli/pulumi/workspace.js";
+import { Functions, type FunctionSpec } from "#components/functions/index.js";
+import type { SandboxKind } from "#components/manifests/types.js";
 import { parseEndpoints, type Endpoint } from "../invoker/endpoints.js";
 import type { TraceFunction } from "../trace/azure-trace.js";
 

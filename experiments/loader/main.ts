@@ -10,10 +10,10 @@ import { readFile } from "node:fs/promises";
 import { KnativeBackend, NodeRuntimeBackend, type LoaderBackend } from "./backends.js";
 import { KnativeDeployBackend } from "./knative-deploy-backend.js";
 import { SANDBOXES, TraceServicesStack } from "./knative-functions.js";
-import type { SandboxKind } from "../../components/manifests/types.js";
+import type { SandboxKind } from "#components/manifests/types.js";
 import { runLoader, type LoaderSummary } from "./run.js";
 import type { InterArrival } from "./schedule.js";
-import { errorMessage } from "../../node-runtime/system/error-message.js";
+import { errorMessage } from "#node-runtime/system/error-message.js";
 
 export const USAGE = `usage: loader [options]                     replay a trace
        loader remove-functions --state DIR --run ID   remove Services kept by --keep-functions

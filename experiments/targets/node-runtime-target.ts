@@ -1,5 +1,5 @@
 import type * as grpc from "@grpc/grpc-js";
-import { ApiClient } from "../../node-runtime/api/api-client.js";
+import { ApiClient } from "#node-runtime/api/api-client.js";
 import { grpcFailure } from "./grpc-target.js";
 import { PreflightError, type Done, type Target } from "./target.js";
 import type { TargetSpec } from "./target-spec.js";

@@ -15,8 +15,8 @@ const int = (v: string | undefined, flag: string) => {
 
 /** The CRI front end (node-runtime/api/cri) on top of this runtime's orchestrator. */
 async function startCriFrontEnd(runtime: NodeRuntime, socketPath: string) {
-  const { CriProxy } = await import("../api/cri/criProxy.js");
-  const { OrchestratorFunctionBackend } = await import("../api/cri/orchestratorBackend.js");
+  const { CriProxy } = await import("../api/cri/cri-proxy.js");
+  const { OrchestratorFunctionBackend } = await import("../api/cri/orchestrator-backend.js");
   const { config } = runtime;
   const proxy = new CriProxy({
     socketPath,

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { qemuArgs } from "../../tests/fixtures/nested-kvm.js";
+import { qemuArgs } from "#tests/fixtures/nested-kvm.js";
 
 const DIR = fileURLToPath(new URL(".", import.meta.url));
 

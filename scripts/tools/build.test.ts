@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_VERSIONS } from "../../components/config/artifacts.js";
+import { DEFAULT_VERSIONS } from "#components/config/artifacts.js";
 
 const DIR = fileURLToPath(new URL(".", import.meta.url));
 const SCRIPT = `${DIR}build.sh`;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { gvisorRuntimeClass } from "../../components/manifests/runtimeClass.js";
-import { metallbAddressPool, metallbL2Advertisement } from "../../components/manifests/metallb.js";
-import { registryObjects } from "../../components/manifests/registry.js";
-import { knativeService } from "../../components/manifests/knativeService.js";
-import { namespace } from "../../components/manifests/namespace.js";
+import { gvisorRuntimeClass } from "#components/manifests/runtime-class.js";
+import { metallbAddressPool, metallbL2Advertisement } from "#components/manifests/metallb.js";
+import { registryObjects } from "#components/manifests/registry.js";
+import { knativeService } from "#components/manifests/knative-service.js";
+import { namespace } from "#components/manifests/namespace.js";
 import {
   minioCredentialsSecret,
   minioDeployment,
@@ -14,11 +14,11 @@ import {
   minioStorageClass,
   DEFAULT_MINIO_IMAGE,
   type MinioLayout,
-} from "../../components/manifests/minio.js";
-import { nodePool, nodePoolMembership, yurthubStaticPod } from "../../components/manifests/openyurt.js";
-import { vswarmEndpoints, vswarmEndpointsJson } from "../../components/manifests/endpoints.js";
-import type { SandboxKind } from "../../components/manifests/types.js";
-import { validateObject } from "./validateObject.js";
+} from "#components/manifests/minio.js";
+import { nodePool, nodePoolMembership, yurthubStaticPod } from "#components/manifests/openyurt.js";
+import { vswarmEndpoints, vswarmEndpointsJson } from "#components/manifests/endpoints.js";
+import type { SandboxKind } from "#components/manifests/types.js";
+import { validateObject } from "./validate-object.js";
 
 const layout: MinioLayout = {
   namespace: "default",

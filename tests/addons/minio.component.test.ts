@@ -1,14 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { containsSecret, installMockCluster, settle, outputValue, type MockCluster } from "./doubles/mockCluster.js";
+import { containsSecret, installMockCluster, settle, outputValue, type MockCluster } from "../doubles/addons/mock-cluster.js";
 
 let cluster: MockCluster;
-let Minio: typeof import("../../components/minio/index.js").Minio;
+let Minio: typeof import("#components/minio/index.js").Minio;
 
 beforeAll(async () => {
   cluster = await installMockCluster();
-  ({ Minio } = await import("../../components/minio/index.js"));
+  ({ Minio } = await import("#components/minio/index.js"));
 });
 
 describe("Minio component", () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { addonArtifacts, resolveArtifacts } from "../../components/addons/releases.js";
-import { fetchVerified, sha256Hex } from "../../components/addons/fetch.js";
-import { knownChecksum, mirroredUrl } from "../../components/config/artifacts.js";
-import { FixtureFetcher, sha256 } from "./doubles/releaseFixtures.js";
+import { addonArtifacts, resolveArtifacts } from "#components/addons/releases.js";
+import { fetchVerified, sha256Hex } from "#components/addons/fetch.js";
+import { knownChecksum, mirroredUrl } from "#components/config/artifacts.js";
+import { FixtureFetcher, sha256 } from "../doubles/addons/release-fixtures.js";
 
 const defaults = { calico: "3.31.5", metallb: "0.15.3", istio: "1.29.2", knative: "1.21.2" };
 const hex = (c: string) => c.repeat(64);

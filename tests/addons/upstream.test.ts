@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { parseManifest } from "../../components/manifests/yaml.js";
+import { parseManifest } from "#components/manifests/yaml.js";
 import {
   splitWebhookRegistrations,
   webhookServices,
   withCalicoSettings,
   withKnativeServingSettings,
-} from "../../components/manifests/upstream.js";
-import { knativeServingSettings, magicDnsDomain, VHIVE_FIRECRACKER_QUEUE_PROXY } from "../../components/addons/knativeSettings.js";
-import { calicoYaml, metallbYaml, servingCoreYaml } from "./doubles/releaseFixtures.js";
+} from "#components/manifests/upstream.js";
+import { knativeServingSettings, magicDnsDomain, VHIVE_FIRECRACKER_QUEUE_PROXY } from "#components/addons/knative-settings.js";
+import { calicoYaml, metallbYaml, servingCoreYaml } from "../doubles/addons/release-fixtures.js";
 
 const byName = (objs: { kind: string; metadata: { name: string } }[], kind: string, name: string) =>
   objs.find((o) => o.kind === kind && o.metadata.name === name) as any;

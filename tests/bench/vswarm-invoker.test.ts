@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { startGreeterServer } from "../../experiments/invoker/greeter-server.js";
-import { GIT_DIR_SETTING, obtainVswarmInvoker, relativeReplaces, VSWARM_COMMIT } from "../../bench/vswarm-invoker.js";
+import { startGreeterServer } from "#experiments/invoker/greeter-server.js";
+import { GIT_DIR_SETTING, obtainVswarmInvoker, relativeReplaces, VSWARM_COMMIT } from "#bench/vswarm-invoker.js";
 import { skipReason } from "../requirements.js";
 
 const exec = promisify(execFile);

@@ -11,8 +11,8 @@ import { upstreamBinDir, useRuntimes } from "../fixtures/upstream-runtimes.js";
 import { TestRegistry } from "../images/test-registry.js";
 import { skipReason } from "../requirements.js";
 import { CRI_SPEC } from "../upstream-specs.js";
-import { PrivateContainerd } from "./privateContainerd.js";
-import { critestOutcomes, compareRuns, type RunComparison } from "./critestReport.js";
+import { PrivateContainerd } from "./private-containerd.js";
+import { critestOutcomes, compareRuns, type RunComparison } from "./critest-report.js";
 
 // cri-tools' conformance suite (critest) run twice on the same upstream containerd: against its CRI
 // socket directly, then through the node runtime's CRI front end (`node-runtime serve`, proxying to

@@ -3,8 +3,8 @@
 // through the proxy only; the chroot fallback works and says so; removal leaves nothing behind.
 import { execFileSync, spawnSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
-import { APT_PROXY, SCRIPT, downHosts, hostExec, privateKey, unavailableReason, upHosts } from "./testHosts.js";
-import { runRemote } from "../../components/provider/ssh.js";
+import { APT_PROXY, SCRIPT, downHosts, hostExec, privateKey, unavailableReason, upHosts } from "./test-hosts.js";
+import { runRemote } from "#components/provider/ssh.js";
 
 const skip = unavailableReason();
 if (skip) console.log(`test-host tests skipped: ${skip}`);

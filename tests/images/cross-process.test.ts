@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { withFileLock } from "../../node-runtime/images/file-lock.js";
+import { withFileLock } from "#node-runtime/images/file-lock.js";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 import { imageTestsSkipReason } from "./requirements.js";
 

@@ -4,8 +4,8 @@ import { execFileSync } from "node:child_process";
 import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ext4Sizing } from "../../node-runtime/images/ext4-image.js";
-import { LocalImageStore } from "../../node-runtime/images/image-store.js";
+import { ext4Sizing } from "#node-runtime/images/ext4-image.js";
+import { LocalImageStore } from "#node-runtime/images/image-store.js";
 import { buildTestImage, rawTar, type TestImage } from "./oci-test-image.js";
 import { imageTestsSkipReason } from "./requirements.js";
 
@@ -183,7 +183,7 @@ describe.skipIf(skipReason !== undefined)("layer application with whiteouts", ()
     scratch.push(layoutDir);
     const built = await buildTestImage(layoutDir, [{ fill: (d) => put(d, "a", "a\n") }]);
     // Rewrite the config with a wrong diff_id, keeping every blob digest consistent.
-    const { LocalImageStore: Store } = await import("../../node-runtime/images/image-store.js");
+    const { LocalImageStore: Store } = await import("#node-runtime/images/image-store.js");
     const other = new Store({ root: await mkdtemp("/var/tmp/vhimg-store-") });
     scratch.push(other.root);
     const manifest = JSON.parse(built.blobs.get(built.manifestDigest)!.bytes.toString()) as { config: { digest: string; size: number } };

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { cp, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalImageStore } from "../../node-runtime/images/image-store.js";
+import { LocalImageStore } from "#node-runtime/images/image-store.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
 import { buildTestImage } from "./oci-test-image.js";
 import { imageTestsSkipReason } from "./requirements.js";

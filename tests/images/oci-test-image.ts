@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { runCommand } from "../../node-runtime/images/run-command.js";
+import { runCommand } from "#node-runtime/images/run-command.js";
 
 export interface TestLayer {
   /** Fills the layer's directory. */

@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NATIVE_ABI_VERSION, NATIVE_ADDON_PATH } from "../../node-runtime/memory/native-binding.js";
-import type { ProcessExit } from "../../node-runtime/system/process-exit.js";
+import { NATIVE_ABI_VERSION, NATIVE_ADDON_PATH } from "#node-runtime/memory/native-binding.js";
+import type { ProcessExit } from "#node-runtime/system/process-exit.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..", "..");

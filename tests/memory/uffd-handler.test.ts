@@ -2,10 +2,10 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from "vitest";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startUffdHandler, type UffdHandler, type UffdHandlerOptions } from "../../node-runtime/memory/uffd-handler.js";
-import { isWorkingSetStale, planReapLoad, workingSetPathFor } from "../../node-runtime/memory/working-set-policy.js";
-import { readWorkingSetPages } from "../../node-runtime/memory/working-set-file.js";
-import { StageTimer } from "../../node-runtime/metrics/stages.js";
+import { startUffdHandler, type UffdHandler, type UffdHandlerOptions } from "#node-runtime/memory/uffd-handler.js";
+import { isWorkingSetStale, planReapLoad, workingSetPathFor } from "#node-runtime/memory/working-set-policy.js";
+import { readWorkingSetPages } from "#node-runtime/memory/working-set-file.js";
+import { StageTimer } from "#node-runtime/metrics/stages.js";
 import { buildGuest, ensureAddonBuilt, GuestProcess, makeTempDir, pageSum, uffdUnavailableReason, writeTrace } from "./guest-process.js";
 
 const skipReason = uffdUnavailableReason();

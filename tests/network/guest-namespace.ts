@@ -5,7 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import type { NetworkSlot } from "../../node-runtime/network/types.js";
+import type { NetworkSlot } from "#node-runtime/network/types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 

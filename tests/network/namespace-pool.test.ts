@@ -3,8 +3,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
-import { NamespaceNetworkPool } from "../../node-runtime/network/namespace-pool.js";
-import type { NetworkSlot } from "../../node-runtime/network/types.js";
+import { NamespaceNetworkPool } from "#node-runtime/network/namespace-pool.js";
+import type { NetworkSlot } from "#node-runtime/network/types.js";
 import { createGuestNamespace, type GuestNamespace } from "./guest-namespace.js";
 import { skipReason } from "../requirements.js";
 

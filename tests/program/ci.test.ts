@@ -1,5 +1,5 @@
 // The program for stacks/Pulumi.ci.yaml under Pulumi's mocks (one file per stack: Pulumi's
 // runtime state is per process, and each test file runs in its own).
-import { defineStackTests } from "./stackAssertions.js";
+import { defineStackTests } from "./stack-assertions.js";
 
 defineStackTests("ci");

@@ -2,8 +2,8 @@
 // the stack, every host gets the node runtime, nothing of Kubernetes is declared, and the outputs
 // name each node runtime's API and the hosts the demo uses.
 import { beforeAll, describe, expect, it } from "vitest";
-import { HOSTS_SCRIPT } from "../../components/playground/playgroundHosts.js";
-import { runStack, type StackRun } from "./harness.js";
+import { HOSTS_SCRIPT } from "#components/playground/playground-hosts.js";
+import { runStack, type StackRun } from "./mocked-program.js";
 
 describe("stack playground under mocks", () => {
   let run: StackRun;

@@ -5,12 +5,12 @@
 // leaves the hosts as they were.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiClient } from "../../node-runtime/api/api-client.js";
-import { loadHelloworld } from "../../cli/playground/demo.js";
-import { HELLOWORLD_REF } from "../../components/playground/images/helloworld.js";
-import { downHosts, hostExec, unavailableReason, upHosts, type TestHost } from "../hosts/testHosts.js";
-import { diffSnapshots, snapshot, type HostSnapshot } from "./hostSnapshot.js";
-import { EngineStack, rawStackFor } from "./realProvisioner.js";
+import { ApiClient } from "#node-runtime/api/api-client.js";
+import { loadHelloworld } from "#cli/playground/demo.js";
+import { HELLOWORLD_REF } from "#components/playground/images/helloworld.js";
+import { downHosts, hostExec, unavailableReason, upHosts, type TestHost } from "../hosts/test-hosts.js";
+import { diffSnapshots, snapshot, type HostSnapshot } from "./host-snapshot.js";
+import { EngineStack, rawStackFor } from "./real-provisioner.js";
 
 const HOSTS = [11, 12, 13];
 const INSTALL_DIR = "/opt/vhive-node-runtime";

@@ -10,17 +10,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStack } from "../../cli/pulumi/workspace.js";
-import { NodeRuntimeHosts } from "../../components/cluster/index.js";
-import { LocalCommand } from "../../components/provider/index.js";
-import { ChecksumLock } from "../../components/config/checksumLock.js";
-import { HttpFileFetcher } from "../../components/config/runTimeChecksum.js";
-import { buildCluster } from "../../components/program/buildCluster.js";
-import { withHostChecksums } from "../../components/program/hostChecksums.js";
-import { loadStackConfig } from "../../components/program/loadConfig.js";
-import { checksumLockPath, vhiveProgram } from "../../components/program/program.js";
-import { downHosts, unavailableReason, upHosts, type TestHost } from "../hosts/testHosts.js";
-import { EngineStack, rawStackFor, REPO_ROOT } from "./realProvisioner.js";
+import { openStack } from "#cli/pulumi/workspace.js";
+import { NodeRuntimeHosts } from "#components/cluster/index.js";
+import { LocalCommand } from "#components/provider/index.js";
+import { ChecksumLock } from "#components/config/checksum-lock.js";
+import { HttpFileFetcher } from "#components/config/run-time-checksum.js";
+import { buildCluster } from "#components/program/build-cluster.js";
+import { withHostChecksums } from "#components/program/host-checksums.js";
+import { loadStackConfig } from "#components/program/load-config.js";
+import { checksumLockPath, vhiveProgram } from "#components/program/program.js";
+import { downHosts, unavailableReason, upHosts, type TestHost } from "../hosts/test-hosts.js";
+import { EngineStack, rawStackFor, REPO_ROOT } from "./real-provisioner.js";
 
 /** Stands in for a host's pinned public key (the preview never connects). */
 const TEST_DOUBLE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestDoubleHostKeyOfAComponentHost";

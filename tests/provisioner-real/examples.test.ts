@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../../cli/pulumi/tools.js";
+import { REPO_ROOT } from "#cli/pulumi/tools.js";
 import { skipReason } from "../requirements.js";
-import { PulumiCli, usedFromPath, type PreviewJson } from "./pulumiCli.js";
+import { PulumiCli, usedFromPath, type PreviewJson } from "./pulumi-cli.js";
 
 const PACKAGE_DIR = join(REPO_ROOT, "components", "package");
 const PACKAGE_NAME = (JSON.parse(readFileSync(join(PACKAGE_DIR, "package.json"), "utf8")) as { name: string }).name;
@@ -99,7 +99,7 @@ describe("examples/typescript: NodeRuntimeHosts from a TypeScript program", () =
     expect(added).toContain(`Added package ${PACKAGE_NAME}`);
     const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
     expect(manifest.dependencies[`@pulumi/${PACKAGE_NAME}`]).toBe(`file:sdks/${PACKAGE_NAME}`);
-    expect(readdirSync(join(dir, "sdks", PACKAGE_NAME))).toContain("nodeRuntimeHosts.ts");
+    expect(readdirSync(join(dir, "sdks", PACKAGE_NAME))).toContain("node-runtime-hosts.ts");
     const projectFile = parseYaml(readFileSync(join(dir, "Pulumi.yaml"), "utf8")) as ProjectFile;
     expect(projectFile.packages?.[PACKAGE_NAME]).toBe(PACKAGE_DIR);
   });

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { downHosts, hostExec, rekeyHost, setSudoPassword, startHost, stopHost, unavailableReason, upHosts, type TestHost } from "../hosts/testHosts.js";
-import { EngineStack, rawStackFor } from "./realProvisioner.js";
+import { downHosts, hostExec, rekeyHost, setSudoPassword, startHost, stopHost, unavailableReason, upHosts, type TestHost } from "../hosts/test-hosts.js";
+import { EngineStack, rawStackFor } from "./real-provisioner.js";
 
 const HOSTS = [21, 22];
 const skip = unavailableReason();

@@ -15,10 +15,10 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTools, PULUMI_TOOLS, REPO_ROOT } from "../../cli/pulumi/tools.js";
-import { ChecksumLock } from "../../components/config/checksumLock.js";
-import { upstreamUrl } from "../../components/config/artifacts.js";
-import { EngineStack } from "./realProvisioner.js";
+import { ensureTools, PULUMI_TOOLS, REPO_ROOT } from "#cli/pulumi/tools.js";
+import { ChecksumLock } from "#components/config/checksum-lock.js";
+import { upstreamUrl } from "#components/config/artifacts.js";
+import { EngineStack } from "./real-provisioner.js";
 
 const SHIPPED = readdirSync(join(REPO_ROOT, "stacks"))
   .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])

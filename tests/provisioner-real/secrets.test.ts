@@ -6,9 +6,9 @@ import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BootstrapToken, HostCommand } from "../../components/provider/index.js";
-import { downHosts, hostExec, SCRIPT, unavailableReason, upHosts, type TestHost } from "../hosts/testHosts.js";
-import { EngineStack, rawStackFor } from "./realProvisioner.js";
+import { BootstrapToken, HostCommand } from "#components/provider/index.js";
+import { downHosts, hostExec, SCRIPT, unavailableReason, upHosts, type TestHost } from "../hosts/test-hosts.js";
+import { EngineStack, rawStackFor } from "./real-provisioner.js";
 
 const HOST = 25;
 const execFileAsync = promisify(execFile);

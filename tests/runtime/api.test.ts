@@ -3,10 +3,10 @@
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { ApiClient } from "../../node-runtime/api/api-client.js";
-import { startApiServer, type ApiServer } from "../../node-runtime/api/api-server.js";
-import { startMetricsExporter } from "../../node-runtime/metrics/http-exporter.js";
-import { IMAGE, orchestratorHarness } from "./orchestrator-harness.js";
+import { ApiClient } from "#node-runtime/api/api-client.js";
+import { startApiServer, type ApiServer } from "#node-runtime/api/api-server.js";
+import { startMetricsExporter } from "#node-runtime/metrics/http-exporter.js";
+import { IMAGE, orchestratorHarness } from "./orchestrator-on-process-driver.js";
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

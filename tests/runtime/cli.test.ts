@@ -4,8 +4,8 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../node-runtime/api/api-server.js";
-import { IMAGE, orchestratorHarness } from "./orchestrator-harness.js";
+import { startApiServer, type ApiServer } from "#node-runtime/api/api-server.js";
+import { IMAGE, orchestratorHarness } from "./orchestrator-on-process-driver.js";
 
 const run = promisify(execFile);
 const MAIN = path.resolve("node-runtime/cli/main.ts");

@@ -12,12 +12,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { ApiClient } from "../../node-runtime/api/api-client.js";
-import { startApiServer, type ApiServer } from "../../node-runtime/api/api-server.js";
-import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
-import { LocalImageStore } from "../../node-runtime/images/image-store.js";
-import type { ImageStore } from "../../node-runtime/images/types.js";
-import { createNodeRuntime, type NodeRuntime } from "../../node-runtime/index.js";
+import { ApiClient } from "#node-runtime/api/api-client.js";
+import { startApiServer, type ApiServer } from "#node-runtime/api/api-server.js";
+import { parseRuntimeConfig } from "#node-runtime/config/runtime-config.js";
+import { LocalImageStore } from "#node-runtime/images/image-store.js";
+import type { ImageStore } from "#node-runtime/images/types.js";
+import { createNodeRuntime, type NodeRuntime } from "#node-runtime/index.js";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 
 const bin = process.env.FIRECRACKER_BIN;

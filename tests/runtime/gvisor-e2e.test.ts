@@ -9,12 +9,12 @@ import path from "node:path";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiClient } from "../../node-runtime/api/api-client.js";
-import { startApiServer, type ApiServer } from "../../node-runtime/api/api-server.js";
-import { parseRuntimeConfig } from "../../node-runtime/config/runtime-config.js";
-import { createNodeRuntime, type NodeRuntime } from "../../node-runtime/index.js";
+import { ApiClient } from "#node-runtime/api/api-client.js";
+import { startApiServer, type ApiServer } from "#node-runtime/api/api-server.js";
+import { parseRuntimeConfig } from "#node-runtime/config/runtime-config.js";
+import { createNodeRuntime, type NodeRuntime } from "#node-runtime/index.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
-import { gvisorUnavailable } from "../sandbox/gvisor/harness.js";
+import { gvisorUnavailable } from "../sandbox/gvisor/helloworld-fixture.js";
 import { hostLeftovers, settle } from "./leak-check.js";
 
 const run = promisify(execFile);

@@ -3,15 +3,15 @@
 // reconciliation after a restart, and leak checks after each case.
 import { execFileSync } from "node:child_process";
 import { open, readdir, stat, truncate, writeFile } from "node:fs/promises";
-import { buildWorkingSetImage } from "../../node-runtime/memory/working-set-file.js";
+import { buildWorkingSetImage } from "#node-runtime/memory/working-set-file.js";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { RuntimeError } from "../../node-runtime/orchestrator/errors.js";
-import { SandboxRequestError } from "../../node-runtime/sandbox/errors.js";
-import { Orchestrator } from "../../node-runtime/orchestrator/orchestrator.js";
-import { DriverRegistry } from "../../node-runtime/orchestrator/driver-registry.js";
-import { InstanceStateStore } from "../../node-runtime/orchestrator/instance-state-store.js";
-import { IMAGE, orchestratorHarness } from "./orchestrator-harness.js";
+import { RuntimeError } from "#node-runtime/orchestrator/errors.js";
+import { SandboxRequestError } from "#node-runtime/sandbox/errors.js";
+import { Orchestrator } from "#node-runtime/orchestrator/orchestrator.js";
+import { DriverRegistry } from "#node-runtime/orchestrator/driver-registry.js";
+import { InstanceStateStore } from "#node-runtime/orchestrator/instance-state-store.js";
+import { IMAGE, orchestratorHarness } from "./orchestrator-on-process-driver.js";
 import { NetworkPoolDouble } from "../doubles/driver/network-pool-double.js";
 import { ProcessDriver } from "../doubles/driver/process-driver.js";
 

@@ -5,10 +5,10 @@
 import { copyFile, readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Orchestrator } from "../../node-runtime/orchestrator/orchestrator.js";
-import { DriverRegistry } from "../../node-runtime/orchestrator/driver-registry.js";
-import { SnapshotStore } from "../../node-runtime/snapshots/snapshot-store.js";
-import { readWorkingSetHeader } from "../../node-runtime/memory/working-set-file.js";
+import { Orchestrator } from "#node-runtime/orchestrator/orchestrator.js";
+import { DriverRegistry } from "#node-runtime/orchestrator/driver-registry.js";
+import { SnapshotStore } from "#node-runtime/snapshots/snapshot-store.js";
+import { readWorkingSetHeader } from "#node-runtime/memory/working-set-file.js";
 import { ImageStoreDouble } from "../doubles/driver/image-store-double.js";
 import { ReapGuestDriver } from "../doubles/driver/reap-guest-driver.js";
 import { buildGuest, ensureAddonBuilt, makeTempDir, pageSum, uffdUnavailableReason } from "../memory/guest-process.js";

@@ -8,12 +8,12 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalImageStore } from "../../node-runtime/images/image-store.js";
-import type { StoredImage } from "../../node-runtime/images/types.js";
-import { StageTimer } from "../../node-runtime/metrics/stages.js";
-import { SandboxRequestError } from "../../node-runtime/sandbox/errors.js";
-import { ContainerdDriver } from "../../node-runtime/sandbox/containerd/driver.js";
-import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
+import { LocalImageStore } from "#node-runtime/images/image-store.js";
+import type { StoredImage } from "#node-runtime/images/types.js";
+import { StageTimer } from "#node-runtime/metrics/stages.js";
+import { SandboxRequestError } from "#node-runtime/sandbox/errors.js";
+import { ContainerdDriver } from "#node-runtime/sandbox/containerd/driver.js";
+import type { BootRequest, SandboxHandle } from "#node-runtime/sandbox/driver.js";
 import { containerdUnavailable, startContainerd, type ContainerdDaemon } from "../fixtures/containerd-daemon.js";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 

@@ -10,23 +10,23 @@ import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, r
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { FirecrackerDriver, FIRECRACKER_DEFAULT_MACHINE, type FirecrackerDriverOptions } from "../../node-runtime/sandbox/firecracker/driver.js";
-import { FirecrackerApiClient, FirecrackerApiError } from "../../node-runtime/sandbox/firecracker/api-client.js";
-import type { FirecrackerApiVersion } from "../../node-runtime/sandbox/firecracker/api-types.js";
-import type { UffdHandlerLauncher, UffdHandlerStart } from "../../node-runtime/sandbox/firecracker/uffd-seam.js";
-import { buildGuestInit } from "../../node-runtime/sandbox/firecracker/guest-init/build.js";
-import { NamespaceNetworkPool } from "../../node-runtime/network/namespace-pool.js";
-import type { NetworkSlot } from "../../node-runtime/network/types.js";
-import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
-import { StageTimer } from "../../node-runtime/metrics/stages.js";
+import { FirecrackerDriver, FIRECRACKER_DEFAULT_MACHINE, type FirecrackerDriverOptions } from "#node-runtime/sandbox/firecracker/driver.js";
+import { FirecrackerApiClient, FirecrackerApiError } from "#node-runtime/sandbox/firecracker/api-client.js";
+import type { FirecrackerApiVersion } from "#node-runtime/sandbox/firecracker/api-types.js";
+import type { UffdHandlerLauncher, UffdHandlerStart } from "#node-runtime/sandbox/firecracker/uffd-seam.js";
+import { buildGuestInit } from "#node-runtime/sandbox/firecracker/guest-init/build.js";
+import { NamespaceNetworkPool } from "#node-runtime/network/namespace-pool.js";
+import type { NetworkSlot } from "#node-runtime/network/types.js";
+import type { BootRequest, SandboxHandle } from "#node-runtime/sandbox/driver.js";
+import { StageTimer } from "#node-runtime/metrics/stages.js";
 import { installFirecrackerDouble } from "../doubles/firecracker/install-double.js";
 import { skipReason } from "../requirements.js";
 import { firecrackerSpec } from "../upstream-specs.js";
-import { vmName } from "../../node-runtime/sandbox/firecracker/vm-layout.js";
-import { SandboxExitedError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "../../node-runtime/sandbox/errors.js";
-import { ReapUffdLauncher } from "../../node-runtime/sandbox/firecracker/reap-uffd-launcher.js";
-import { describeHostCpu } from "../../node-runtime/sandbox/firecracker/snapshot-meta.js";
-import { loadUffdNative } from "../../node-runtime/memory/native-binding.js";
+import { vmName } from "#node-runtime/sandbox/firecracker/vm-layout.js";
+import { SandboxExitedError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "#node-runtime/sandbox/errors.js";
+import { ReapUffdLauncher } from "#node-runtime/sandbox/firecracker/reap-uffd-launcher.js";
+import { describeHostCpu } from "#node-runtime/sandbox/firecracker/snapshot-meta.js";
+import { loadUffdNative } from "#node-runtime/memory/native-binding.js";
 
 let reapNative = "";
 try {

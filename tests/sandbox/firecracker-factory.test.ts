@@ -9,11 +9,11 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, sta
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createFirecrackerSandbox } from "../../node-runtime/sandbox/firecracker/create-firecracker-sandbox.js";
-import { readSnapshotMeta } from "../../node-runtime/sandbox/firecracker/snapshot-meta.js";
-import { StageTimer } from "../../node-runtime/metrics/stages.js";
-import type { BootRequest } from "../../node-runtime/sandbox/driver.js";
-import type { NetworkSlot } from "../../node-runtime/network/types.js";
+import { createFirecrackerSandbox } from "#node-runtime/sandbox/firecracker/create-firecracker-sandbox.js";
+import { readSnapshotMeta } from "#node-runtime/sandbox/firecracker/snapshot-meta.js";
+import { StageTimer } from "#node-runtime/metrics/stages.js";
+import type { BootRequest } from "#node-runtime/sandbox/driver.js";
+import type { NetworkSlot } from "#node-runtime/network/types.js";
 import { installFirecrackerDouble } from "../doubles/firecracker/install-double.js";
 import { skipReason } from "../requirements.js";
 import { firecrackerSpec } from "../upstream-specs.js";

@@ -7,10 +7,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildGuestInit } from "../../node-runtime/sandbox/firecracker/guest-init/build.js";
-import { buildGuestConfig } from "../../node-runtime/sandbox/firecracker/guest-config.js";
-import { buildBootArgs, DEFAULT_BASE_BOOT_ARGS } from "../../node-runtime/sandbox/firecracker/boot-args.js";
-import type { NetworkSlot } from "../../node-runtime/network/types.js";
+import { buildGuestInit } from "#node-runtime/sandbox/firecracker/guest-init/build.js";
+import { buildGuestConfig } from "#node-runtime/sandbox/firecracker/guest-config.js";
+import { buildBootArgs, DEFAULT_BASE_BOOT_ARGS } from "#node-runtime/sandbox/firecracker/boot-args.js";
+import type { NetworkSlot } from "#node-runtime/network/types.js";
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn("firecracker-guest-init.test: network part skipped, needs root for a network namespace");

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 import { nestedMachineUnavailable, removeJobDir, runInNestedMachine, type NestedResult } from "../fixtures/nested-kvm.js";
-import { q as shellQuote } from "../../components/scripts/shell.js";
+import { q as shellQuote } from "#components/scripts/shell.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 

@@ -5,12 +5,12 @@ import { existsSync } from "node:fs";
 import { copyFile, mkdtemp, rm, stat, truncate } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StageTimer } from "../../node-runtime/metrics/stages.js";
-import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
-import { SandboxExitedError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "../../node-runtime/sandbox/errors.js";
-import { CHECKPOINT_FILE, GvisorDriver } from "../../node-runtime/sandbox/gvisor/driver.js";
-import { SNAPSHOT_OPTIONS_RELEASE } from "../../node-runtime/sandbox/gvisor/runsc-cli.js";
-import { gvisorUnavailable, leftovers, loadHelloworld, sayHello, type HelloworldStore } from "./gvisor/harness.js";
+import { StageTimer } from "#node-runtime/metrics/stages.js";
+import type { BootRequest, SandboxHandle } from "#node-runtime/sandbox/driver.js";
+import { SandboxExitedError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "#node-runtime/sandbox/errors.js";
+import { CHECKPOINT_FILE, GvisorDriver } from "#node-runtime/sandbox/gvisor/driver.js";
+import { SNAPSHOT_OPTIONS_RELEASE } from "#node-runtime/sandbox/gvisor/runsc-cli.js";
+import { gvisorUnavailable, leftovers, loadHelloworld, sayHello, type HelloworldStore } from "./gvisor/helloworld-fixture.js";
 
 const unavailable = gvisorUnavailable();
 if (unavailable) console.warn(`gVisor driver tests skipped: ${unavailable}`);

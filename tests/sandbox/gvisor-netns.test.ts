@@ -7,11 +7,11 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StageTimer } from "../../node-runtime/metrics/stages.js";
-import { VethNetworks, type VethNetwork } from "../../node-runtime/network/veth-networks.js";
-import type { BootRequest, SandboxHandle } from "../../node-runtime/sandbox/driver.js";
-import { GvisorDriver } from "../../node-runtime/sandbox/gvisor/driver.js";
-import { gvisorUnavailable, leftovers, loadHelloworld, sayHello, type HelloworldStore } from "./gvisor/harness.js";
+import { StageTimer } from "#node-runtime/metrics/stages.js";
+import { VethNetworks, type VethNetwork } from "#node-runtime/network/veth-networks.js";
+import type { BootRequest, SandboxHandle } from "#node-runtime/sandbox/driver.js";
+import { GvisorDriver } from "#node-runtime/sandbox/gvisor/driver.js";
+import { gvisorUnavailable, leftovers, loadHelloworld, sayHello, type HelloworldStore } from "./gvisor/helloworld-fixture.js";
 
 const unavailable = gvisorUnavailable();
 if (unavailable) console.warn(`gVisor netns tests skipped: ${unavailable}`);

@@ -1,5 +1,5 @@
-import type { ImageStore } from "../../images/types.js";
-import { LocalImageStore } from "../../images/image-store.js";
+import type { ImageStore } from "#node-runtime/images/types.js";
+import { LocalImageStore } from "#node-runtime/images/image-store.js";
 import type { SandboxSetup } from "../driver.js";
 import { ContainerdDriver, type ContainerdDriverOptions } from "./driver.js";
 

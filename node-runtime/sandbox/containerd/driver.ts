@@ -14,20 +14,20 @@ import { createServer } from "node:net";
 import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { chainId } from "../../images/chain-id.js";
-import { ImageError } from "../../images/errors.js";
-import type { LocalImageStore } from "../../images/image-store.js";
-import { resolveImageUser } from "../../images/image-user.js";
-import { runCommand } from "../../images/run-command.js";
-import type { StageTimer } from "../../metrics/stages.js";
+import { chainId } from "#node-runtime/images/chain-id.js";
+import { ImageError } from "#node-runtime/images/errors.js";
+import type { LocalImageStore } from "#node-runtime/images/image-store.js";
+import { resolveImageUser } from "#node-runtime/images/image-user.js";
+import { runCommand } from "#node-runtime/images/run-command.js";
+import type { StageTimer } from "#node-runtime/metrics/stages.js";
 import type {
   BootRequest, DriverCapabilities, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxExit, SandboxHandle, SandboxStats, SnapshotFiles,
 } from "../driver.js";
 import { SandboxError, SandboxNotFoundError, SandboxRequestError, SandboxStateError } from "../errors.js";
 import { ContainerdClient, isNotFound, type ContainerRecord, type Mount } from "./client.js";
 import { buildContainerSpec, mergeEnv } from "./runtime-spec.js";
-import { VethNetworks, type VethNetwork, type VethNetworkOptions } from "../../network/veth-networks.js";
-import { readProcFile } from "../../system/proc-file.js";
+import { VethNetworks, type VethNetwork, type VethNetworkOptions } from "#node-runtime/network/veth-networks.js";
+import { readProcFile } from "#node-runtime/system/proc-file.js";
 
 export interface ContainerdDriverOptions {
   /** containerd's gRPC socket, e.g. /run/containerd/containerd.sock. */

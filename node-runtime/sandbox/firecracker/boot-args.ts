@@ -1,4 +1,4 @@
-import type { NetworkSlot } from "../../network/types.js";
+import type { NetworkSlot } from "#node-runtime/network/types.js";
 
 /** Where our init lives inside every guest root filesystem. */
 export const GUEST_INIT_PATH = "/.vhfc/init";

@@ -1,7 +1,7 @@
 import { access, constants } from "node:fs/promises";
 import { join } from "node:path";
-import type { ImageStore } from "../../images/types.js";
-import { NamespaceNetworkPool, type NamespaceNetworkPoolOptions } from "../../network/namespace-pool.js";
+import type { ImageStore } from "#node-runtime/images/types.js";
+import { NamespaceNetworkPool, type NamespaceNetworkPoolOptions } from "#node-runtime/network/namespace-pool.js";
 import type { SandboxSetup } from "../driver.js";
 import { FirecrackerDriver, type FirecrackerDriverOptions } from "./driver.js";
 import { buildGuestInit } from "./guest-init/build.js";

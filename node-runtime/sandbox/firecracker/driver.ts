@@ -15,9 +15,9 @@ import type {
 import {
   SandboxError, SandboxExitedError, SandboxNotFoundError, SandboxRequestError, SandboxStateError, SandboxTimeoutError,
 } from "../errors.js";
-import type { StageTimer } from "../../metrics/stages.js";
-import type { ImageStore } from "../../images/types.js";
-import type { NetworkSlot } from "../../network/types.js";
+import type { StageTimer } from "#node-runtime/metrics/stages.js";
+import type { ImageStore } from "#node-runtime/images/types.js";
+import type { NetworkSlot } from "#node-runtime/network/types.js";
 import { FirecrackerApiClient } from "./api-client.js";
 import type { SnapshotType } from "./api-types.js";
 import { DEFAULT_BASE_BOOT_ARGS, buildBootArgs } from "./boot-args.js";
@@ -27,8 +27,8 @@ import { preparedImage } from "./prepared-image.js";
 import { describeHostCpu, readSnapshotMeta, snapshotLoadProblems, writeSnapshotMeta, type FirecrackerSnapshotMeta } from "./snapshot-meta.js";
 import type { UffdHandlerLauncher, UffdHandlerSession } from "./uffd-seam.js";
 import { IN_JAIL, SNAPSHOT_FILES, buildVmmCommand, checkInstanceId, checkSocketPathRoom, jailRoot, vmName, vmsDir, type JailMode } from "./vm-layout.js";
-import { readProcFile } from "../../system/proc-file.js";
-import { errorMessage } from "../../system/error-message.js";
+import { readProcFile } from "#node-runtime/system/proc-file.js";
+import { errorMessage } from "#node-runtime/system/error-message.js";
 
 /** vHive's defaults for a function VM. */
 export const FIRECRACKER_DEFAULT_MACHINE = { vcpus: 1, memoryMiB: 512 } as const;

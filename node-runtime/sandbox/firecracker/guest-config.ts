@@ -1,5 +1,5 @@
 import { SandboxRequestError } from "../errors.js";
-import type { ImageConfig } from "../../images/types.js";
+import type { ImageConfig } from "#node-runtime/images/types.js";
 
 /**
  * The file our guest init reads (GUEST_CONFIG_PATH): one `key value` record per line, values with

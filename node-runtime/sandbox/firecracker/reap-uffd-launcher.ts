@@ -1,4 +1,4 @@
-import { startUffdHandler } from "../../memory/index.js";
+import { startUffdHandler } from "#node-runtime/memory/index.js";
 import type { UffdHandlerLauncher, UffdHandlerSession, UffdHandlerStart } from "./uffd-seam.js";
 
 /** Connects the driver to the REAP userfaultfd handler of node-runtime/memory. */

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { readProcFile } from "../../system/proc-file.js";
+import { readProcFile } from "#node-runtime/system/proc-file.js";
 import { SNAPSHOT_FILES } from "./vm-layout.js";
 import type { SnapshotType } from "./api-types.js";
 

@@ -1,4 +1,4 @@
-import type { StageTimer } from "../../metrics/stages.js";
+import type { StageTimer } from "#node-runtime/metrics/stages.js";
 
 /**
  * What the driver needs from a userfaultfd page-fault handler for REAP restores (`memory.kind ===

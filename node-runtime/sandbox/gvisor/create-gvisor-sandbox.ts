@@ -1,4 +1,4 @@
-import type { ImageStore } from "../../images/types.js";
+import type { ImageStore } from "#node-runtime/images/types.js";
 import type { SandboxSetup } from "../driver.js";
 import { GvisorDriver, type GvisorDriverOptions } from "./driver.js";
 

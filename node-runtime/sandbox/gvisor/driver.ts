@@ -6,9 +6,9 @@ import { appendFile, chmod, chown, mkdir, open, readdir, readFile, rm, stat, wri
 import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ImageStore } from "../../images/types.js";
-import { VethNetworks, type VethNetwork } from "../../network/veth-networks.js";
-import type { StageTimer } from "../../metrics/stages.js";
+import type { ImageStore } from "#node-runtime/images/types.js";
+import { VethNetworks, type VethNetwork } from "#node-runtime/network/veth-networks.js";
+import type { StageTimer } from "#node-runtime/metrics/stages.js";
 import type {
   BootRequest, DriverCapabilities, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxExit, SandboxHandle, SandboxStats, SnapshotFiles,
 } from "../driver.js";

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { runCommand } from "../../images/run-command.js";
-import { readProcFile } from "../../system/proc-file.js";
+import { runCommand } from "#node-runtime/images/run-command.js";
+import { readProcFile } from "#node-runtime/system/proc-file.js";
 
 /**
  * Each sandbox gets its root as a kernel overlay: the image store's rootfs as the read-only lower

@@ -1,6 +1,6 @@
 import { mkdir, open, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { runCommand } from "../../images/run-command.js";
+import { runCommand } from "#node-runtime/images/run-command.js";
 import { RunscError, type RunscCli } from "./runsc-cli.js";
 
 export type NetstackSupport = { supported: true } | { supported: false; reason: string };

@@ -1,4 +1,4 @@
-import type { ImageConfig } from "../../images/types.js";
+import type { ImageConfig } from "#node-runtime/images/types.js";
 import type { ResolvedUser } from "./image-user.js";
 
 /** Where the relay and its socket directory appear inside every sandbox (same for all restores). */

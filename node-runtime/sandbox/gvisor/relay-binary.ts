@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { access, mkdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { runCommand } from "../../images/run-command.js";
+import { runCommand } from "#node-runtime/images/run-command.js";
 
 const SOURCE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "relay");
 export const DEFAULT_RELAY_CACHE_DIR = "/var/cache/vhgv-relay";

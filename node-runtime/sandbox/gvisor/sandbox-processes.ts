@@ -1,5 +1,5 @@
 import { readdir } from "node:fs/promises";
-import { readProcFile } from "../../system/proc-file.js";
+import { readProcFile } from "#node-runtime/system/proc-file.js";
 
 // /proc/<pid>/stat times are in clock ticks; Linux reports them at USER_HZ = 100 on x86-64.
 const MICROS_PER_TICK = 10_000;

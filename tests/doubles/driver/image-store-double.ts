@@ -1,6 +1,6 @@
 // Test double of the ImageStore (stands in for the image store in node-runtime/images/ while the
 // orchestrator is tested against the process driver double): knows a fixed set of references.
-import type { ImageConfig, ImageStore, StoredImage } from "../../../node-runtime/images/types.js";
+import type { ImageConfig, ImageStore, StoredImage } from "#node-runtime/images/types.js";
 
 const CONFIG: ImageConfig = { entrypoint: ["/fn"], cmd: [], env: [], workingDir: "/", user: "0", exposedPorts: [50051] };
 

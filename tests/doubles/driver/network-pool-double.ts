@@ -1,6 +1,6 @@
 // Test double of the NetworkPool (stands in for node-runtime/network's namespace pool in orchestrator
 // tests): hands out numbered slots and records which are out, so tests can check none leaks.
-import type { NetworkPool, NetworkSlot } from "../../../node-runtime/network/types.js";
+import type { NetworkPool, NetworkSlot } from "#node-runtime/network/types.js";
 
 export class NetworkPoolDouble implements NetworkPool {
   readonly out = new Set<number>();

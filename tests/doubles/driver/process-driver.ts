@@ -18,9 +18,9 @@ import type {
   SandboxKind,
   SandboxStats,
   SnapshotFiles,
-} from "../../../node-runtime/sandbox/driver.js";
-import type { StageTimer } from "../../../node-runtime/metrics/stages.js";
-import { SandboxHostError } from "../../../node-runtime/sandbox/errors.js";
+} from "#node-runtime/sandbox/driver.js";
+import type { StageTimer } from "#node-runtime/metrics/stages.js";
+import { SandboxHostError } from "#node-runtime/sandbox/errors.js";
 
 const CHILD = fileURLToPath(new URL("./greeter-process.mjs", import.meta.url));
 const PROTO = fileURLToPath(new URL("../../../node-runtime/api/protos/helloworld.proto", import.meta.url));

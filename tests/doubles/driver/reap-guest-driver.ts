@@ -6,8 +6,8 @@
 // what the Firecracker driver does for a VMM. The first invocation's page touches are a trace the test
 // sets; the test reads what the guest sees through `guest(instanceId)`.
 import path from "node:path";
-import { startUffdHandler, type FirstInvocationResult, type UffdHandler } from "../../../node-runtime/memory/uffd-handler.js";
-import type { StageTimer } from "../../../node-runtime/metrics/stages.js";
+import { startUffdHandler, type FirstInvocationResult, type UffdHandler } from "#node-runtime/memory/uffd-handler.js";
+import type { StageTimer } from "#node-runtime/metrics/stages.js";
 import type {
   BootRequest,
   DriverCapabilities,
@@ -17,8 +17,8 @@ import type {
   SandboxHandle,
   SandboxStats,
   SnapshotFiles,
-} from "../../../node-runtime/sandbox/driver.js";
-import { GuestProcess, writeTrace } from "../../memory/guest-process.js";
+} from "#node-runtime/sandbox/driver.js";
+import { GuestProcess, writeTrace } from "#tests/memory/guest-process.js";
 import { ProcessDriver } from "./process-driver.js";
 
 interface GuestMemory {

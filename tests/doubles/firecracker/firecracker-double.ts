@@ -17,7 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { connect } from "node:net";
 import { appendFileSync, existsSync, openSync, closeSync, ftruncateSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import type { FirecrackerApiVersion, MachineConfiguration, BootSource, Drive, NetworkInterface, SnapshotCreateParams, SnapshotLoadParams } from "../../../node-runtime/sandbox/firecracker/api-types.js";
+import type { FirecrackerApiVersion, MachineConfiguration, BootSource, Drive, NetworkInterface, SnapshotCreateParams, SnapshotLoadParams } from "#node-runtime/sandbox/firecracker/api-types.js";
 import { FirecrackerSpec } from "./spec-validator.js";
 
 type VmmState = "Not started" | "Running" | "Paused";

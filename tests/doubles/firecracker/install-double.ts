@@ -3,7 +3,7 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
-import type { FirecrackerApiVersion } from "../../../node-runtime/sandbox/firecracker/api-types.js";
+import type { FirecrackerApiVersion } from "#node-runtime/sandbox/firecracker/api-types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../..");

@@ -3,9 +3,9 @@
 import { readFileSync } from "node:fs";
 import { Ajv, type ValidateFunction } from "ajv";
 import { parse } from "yaml";
-import type { FirecrackerApiVersion } from "../../../node-runtime/sandbox/firecracker/api-types.js";
-import { unmetNeeds } from "../../requirements.js";
-import { firecrackerSpec, upstreamSpecPath } from "../../upstream-specs.js";
+import type { FirecrackerApiVersion } from "#node-runtime/sandbox/firecracker/api-types.js";
+import { unmetNeeds } from "#tests/requirements.js";
+import { firecrackerSpec, upstreamSpecPath } from "#tests/upstream-specs.js";
 
 export function specPath(version: FirecrackerApiVersion): string {
   return upstreamSpecPath(firecrackerSpec(version));

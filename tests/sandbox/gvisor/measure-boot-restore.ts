@@ -3,9 +3,9 @@
 // driver call until the function answers SayHello. The formal benchmark is bench/coldstart.ts;
 // this one exists to tune the driver. Run as root: npx tsx tests/sandbox/gvisor/measure-boot-restore.ts [N]
 import { writeFile, mkdtemp, rm } from "node:fs/promises";
-import { StageTimer, type StageDurations } from "../../../node-runtime/metrics/stages.js";
-import { GvisorDriver } from "../../../node-runtime/sandbox/gvisor/driver.js";
-import { loadHelloworld, sayHello } from "./harness.js";
+import { StageTimer, type StageDurations } from "#node-runtime/metrics/stages.js";
+import { GvisorDriver } from "#node-runtime/sandbox/gvisor/driver.js";
+import { loadHelloworld, sayHello } from "./helloworld-fixture.js";
 
 const iterations = Number(process.argv[2] ?? 10);
 const baseDir = `/run/vhgv-m${process.pid}`;

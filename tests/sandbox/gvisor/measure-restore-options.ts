@@ -10,11 +10,11 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { summarize } from "../../../node-runtime/metrics/latency-summary.js";
-import { StageTimer } from "../../../node-runtime/metrics/stages.js";
-import { GvisorDriver } from "../../../node-runtime/sandbox/gvisor/driver.js";
-import type { RunscSnapshotOptions } from "../../../node-runtime/sandbox/gvisor/runsc-cli.js";
-import { gvisorUnavailable, loadHelloworld, sayHello } from "./harness.js";
+import { summarize } from "#node-runtime/metrics/latency-summary.js";
+import { StageTimer } from "#node-runtime/metrics/stages.js";
+import { GvisorDriver } from "#node-runtime/sandbox/gvisor/driver.js";
+import type { RunscSnapshotOptions } from "#node-runtime/sandbox/gvisor/runsc-cli.js";
+import { gvisorUnavailable, loadHelloworld, sayHello } from "./helloworld-fixture.js";
 
 const iterations = Number(process.argv[2] ?? 10);
 if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`iterations: expected a positive integer, got ${process.argv[2]}`);
