@@ -138,9 +138,14 @@ async function availableSandboxes(requested?: SandboxKind[]): Promise<{ kind: Sa
   const out: { kind: SandboxKind; skip?: string }[] = [];
   for (const kind of all) {
     // gVisor and containerd: the upstream builds first on the PATH (VHIVE_RUNTIMES=debian: Debian's).
-    const skip = kind === "gvisor" ? gvisorUnavailable()
-      : kind === "containerd" ? containerdUnavailable()
-      : !(process.env.FIRECRACKER_BIN && process.env.FIRECRACKER_KERNEL) ? "FIRECRACKER_BIN and FIRECRACKER_KERNEL not both set" : undefined;
+    const skip =
+      kind === "gvisor"
+        ? gvisorUnavailable()
+        : kind === "containerd"
+          ? containerdUnavailable()
+          : !(process.env.FIRECRACKER_BIN && process.env.FIRECRACKER_KERNEL)
+            ? "FIRECRACKER_BIN and FIRECRACKER_KERNEL not both set"
+            : undefined;
     out.push(skip ? { kind, skip } : { kind });
   }
   return out;
@@ -148,7 +153,12 @@ async function availableSandboxes(requested?: SandboxKind[]): Promise<{ kind: Sa
 
 /** The first line of the sandbox runtime's own version output: which build the figures are of. */
 function runtimeVersion(kind: SandboxKind): string | null {
-  const [binary, flag] = kind === "gvisor" ? ["runsc", "--version"] : kind === "containerd" ? ["containerd", "--version"] : [process.env.FIRECRACKER_BIN ?? "firecracker", "--version"];
+  const [binary, flag] =
+    kind === "gvisor"
+      ? ["runsc", "--version"]
+      : kind === "containerd"
+        ? ["containerd", "--version"]
+        : [process.env.FIRECRACKER_BIN ?? "firecracker", "--version"];
   try {
     return execFileSync(binary, [flag], { encoding: "utf8" }).split("\n")[0]!.trim();
   } catch {
@@ -156,7 +166,12 @@ function runtimeVersion(kind: SandboxKind): string | null {
   }
 }
 
-async function coldStart(rt: NodeRuntime, revision: string, instanceId: string, snapshotMode: "off" | "vanilla" | "reap"): Promise<Sample & { startKind: string }> {
+async function coldStart(
+  rt: NodeRuntime,
+  revision: string,
+  instanceId: string,
+  snapshotMode: "off" | "vanilla" | "reap",
+): Promise<Sample & { startKind: string }> {
   const t0 = process.hrtime.bigint();
   const info = await rt.orchestrator.start({ revision, image: IMAGE_REF, instanceId, snapshotMode });
   await rt.orchestrator.invoke(instanceId, "bench");
@@ -240,7 +255,11 @@ async function benchFirecrackerNested(iterations: number): Promise<BenchOutput> 
   }
 }
 
-async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgress.SingleBar | undefined): Promise<{ result: SandboxResult; csvRows: { funcName: string; samples: StageDurations[] }[] }> {
+async function benchSandbox(
+  kind: SandboxKind,
+  iterations: number,
+  bar: cliProgress.SingleBar | undefined,
+): Promise<{ result: SandboxResult; csvRows: { funcName: string; samples: StageDurations[] }[] }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), `vhor-bench-${kind}-`));
   // containerd runs as a private daemon for the benchmark, never the host's.
   const containerd = kind === "containerd" ? await startContainerd() : undefined;
@@ -282,9 +301,10 @@ async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgr
       const stopped = await rt.orchestrator.stop(`${revision}-first`);
       if (stopped.snapshot !== "taken") throw new Error(`${kind}: snapshot on teardown was not taken (${stopped.snapshot} ${stopped.snapshotError ?? ""})`);
       snapshotBytes = (await rt.snapshots.list()).find((s) => s.revision === revision)?.sizeBytes ?? null;
-      const raw = kind === "gvisor"
-        ? new RawRunscRestorer({ config, images: rt.images, imageDigest: IMAGE_REF, port: await helloworldPort(), workDir: path.join(dataDir, "raw") })
-        : undefined;
+      const raw =
+        kind === "gvisor"
+          ? new RawRunscRestorer({ config, images: rt.images, imageDigest: IMAGE_REF, port: await helloworldPort(), workDir: path.join(dataDir, "raw") })
+          : undefined;
       const loadAtStart = await loadAverage();
       const peer = { cold: { ours: [] as Sample[], raw: [] as RawRestoreSample[] }, warm: { ours: [] as Sample[], raw: [] as RawRestoreSample[] } };
       for (const condition of raw ? (["cold", "warm"] as const) : (["cold"] as const)) {
@@ -359,9 +379,10 @@ async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgr
         : {}),
       load: await loadAverage(),
       runtime: runtimeVersion(kind),
-      goal: kind === "gvisor" && ratio !== null && restore
-        ? `restore p50 ≤ ${GOAL_RESTORE_MS} ms and ≤ ${GOAL_RATIO}× boot p50 (page cache dropped): ${restore.p50.toFixed(0)} ms, ${ratio.toFixed(2)}× — ${restore.p50 <= GOAL_RESTORE_MS && ratio <= GOAL_RATIO ? "met" : "NOT met"}`
-        : null,
+      goal:
+        kind === "gvisor" && ratio !== null && restore
+          ? `restore p50 ≤ ${GOAL_RESTORE_MS} ms and ≤ ${GOAL_RATIO}× boot p50 (page cache dropped): ${restore.p50.toFixed(0)} ms, ${ratio.toFixed(2)}× — ${restore.p50 <= GOAL_RESTORE_MS && ratio <= GOAL_RATIO ? "met" : "NOT met"}`
+          : null,
       rssMiB: {
         boot: meanOf(boots.map((s) => s.rssBytes)) === null ? null : +(meanOf(boots.map((s) => s.rssBytes))! / 2 ** 20).toFixed(1),
         restore: meanOf(restores.map((s) => s.rssBytes)) === null ? null : +(meanOf(restores.map((s) => s.rssBytes))! / 2 ** 20).toFixed(1),
@@ -380,7 +401,9 @@ async function benchSandbox(kind: SandboxKind, iterations: number, bar: cliProgr
   }
 }
 
-export async function runColdStartBench(opts: { sandboxes?: SandboxKind[]; iterations?: number; progress?: boolean; kvm?: "host" | "nested"; jsonOut?: string } = {}): Promise<SandboxResult[]> {
+export async function runColdStartBench(
+  opts: { sandboxes?: SandboxKind[]; iterations?: number; progress?: boolean; kvm?: "host" | "nested"; jsonOut?: string } = {},
+): Promise<SandboxResult[]> {
   const kvm = opts.kvm ?? (process.env[INSIDE_NESTED] !== "1" && nestedMachineUnavailable() === undefined ? "nested" : "host");
   const iterations = opts.iterations ?? 10;
   const candidates = await availableSandboxes(opts.sandboxes);
@@ -388,7 +411,10 @@ export async function runColdStartBench(opts: { sandboxes?: SandboxKind[]; itera
   const kinds = candidates.filter((c) => !c.skip).map((c) => c.kind);
   if (!kinds.length) throw new Error("coldstart: no sandbox available to benchmark");
   const total = kinds.reduce((n, k) => n + iterations * (k === "containerd" ? 1 : k === "firecracker" ? 3 : 5), 0);
-  const bar = opts.progress === false ? undefined : new cliProgress.SingleBar({ format: "cold starts [{bar}] {value}/{total} {phase}", stream: process.stderr }, cliProgress.Presets.shades_classic);
+  const bar =
+    opts.progress === false
+      ? undefined
+      : new cliProgress.SingleBar({ format: "cold starts [{bar}] {value}/{total} {phase}", stream: process.stderr }, cliProgress.Presets.shades_classic);
   bar?.start(total, 0, { phase: "preparing" });
   const results: SandboxResult[] = [];
   const csvRows: { funcName: string; samples: StageDurations[] }[] = [];
@@ -407,7 +433,10 @@ export async function runColdStartBench(opts: { sandboxes?: SandboxKind[]; itera
   }
   if (opts.jsonOut !== undefined) {
     // The nested machine's run: its entries go back to the caller, never into the shared results.
-    await writeFile(opts.jsonOut, JSON.stringify(results.map((result, i) => ({ result, csvRows: csvRows.filter((c) => c.funcName.startsWith(`helloworld/${kinds[i]}/`)) }))) + "\n");
+    await writeFile(
+      opts.jsonOut,
+      JSON.stringify(results.map((result, i) => ({ result, csvRows: csvRows.filter((c) => c.funcName.startsWith(`helloworld/${kinds[i]}/`)) }))) + "\n",
+    );
     return results;
   }
   await mkdir(RESULTS, { recursive: true });
@@ -430,7 +459,10 @@ export async function runColdStartBench(opts: { sandboxes?: SandboxKind[]; itera
   await writeFile(path.join(RESULTS, "coldstart.png"), chart.png);
   const gvisor = merged.find((r) => r.sandbox === "gvisor" && r.rawRunsc);
   if (gvisor?.rawRunsc) {
-    const peerChart = await renderStageChart(rawPeerBars(gvisor.rawRunsc), "gVisor helloworld restore: node runtime vs raw runsc restore of the same checkpoint (means)");
+    const peerChart = await renderStageChart(
+      rawPeerBars(gvisor.rawRunsc),
+      "gVisor helloworld restore: node runtime vs raw runsc restore of the same checkpoint (means)",
+    );
     await writeFile(path.join(RESULTS, "coldstart-gvisor-raw.svg"), peerChart.svg);
     await writeFile(path.join(RESULTS, "coldstart-gvisor-raw.png"), peerChart.png);
   }
@@ -470,13 +502,31 @@ function printTable(results: SandboxResult[]): void {
   for (const r of results) if (r.goal) console.log(`${r.sandbox}: ${r.goal}`);
   for (const r of results) {
     if (!r.rawRunsc) continue;
-    const peerRows = [["gVisor restore p50 (ms)", "ours AddInstance", "ours LoadVMM", "raw runsc restore", "overhead", "overhead/raw", "AddInstance−LoadVMM", "ours to 1st answer", "raw to 1st answer"]];
+    const peerRows = [
+      [
+        "gVisor restore p50 (ms)",
+        "ours AddInstance",
+        "ours LoadVMM",
+        "raw runsc restore",
+        "overhead",
+        "overhead/raw",
+        "AddInstance−LoadVMM",
+        "ours to 1st answer",
+        "raw to 1st answer",
+      ],
+    ];
     for (const condition of ["cold", "warm"] as const) {
       const p = r.rawRunsc[condition];
       peerRows.push([
         condition === "cold" ? "page cache dropped" : "from the page cache",
-        p.ours.addInstanceMs.p50.toFixed(1), p.ours.loadVmmMs.p50.toFixed(1), p.raw.restoreMs.p50.toFixed(1),
-        p.overheadMsP50.toFixed(1), p.overheadToRawP50.toFixed(2), p.outsideLoadVmmMsP50.toFixed(1), p.ours.totalMs.p50.toFixed(1), p.raw.firstAnswerMs.p50.toFixed(1),
+        p.ours.addInstanceMs.p50.toFixed(1),
+        p.ours.loadVmmMs.p50.toFixed(1),
+        p.raw.restoreMs.p50.toFixed(1),
+        p.overheadMsP50.toFixed(1),
+        p.overheadToRawP50.toFixed(2),
+        p.outsideLoadVmmMsP50.toFixed(1),
+        p.ours.totalMs.p50.toFixed(1),
+        p.raw.firstAnswerMs.p50.toFixed(1),
       ]);
     }
     const pw = peerRows[0]!.map((_, i) => Math.max(...peerRows.map((row) => row[i]!.length)));
@@ -487,7 +537,10 @@ function printTable(results: SandboxResult[]): void {
 
 /** `node-runtime bench` and `npm run bench:coldstart`. */
 export async function benchCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { sandboxes: { type: "string" }, iterations: { type: "string" }, kvm: { type: "string" }, "json-out": { type: "string" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { sandboxes: { type: "string" }, iterations: { type: "string" }, kvm: { type: "string" }, "json-out": { type: "string" } },
+  });
   if (values.kvm !== undefined && values.kvm !== "host" && values.kvm !== "nested") throw new Error(`--kvm: expected host or nested, got ${values.kvm}`);
   const iterations = values.iterations === undefined ? Number(process.env.COLDSTART_ITERATIONS ?? 10) : Number(values.iterations);
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations: expected a positive integer, got ${values.iterations}`);
@@ -504,7 +557,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   benchCommand(process.argv.slice(2)).then(
     () => process.exit(0),
     (err: unknown) => {
-      console.error(`coldstart: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      console.error(`coldstart: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       process.exit(1);
     },
   );

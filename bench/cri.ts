@@ -112,20 +112,30 @@ async function main() {
     const added = proxyMs - directMs;
     const allowed = Math.max(0.05 * directMs, 1);
     rows.push(
-      [call.padEnd(18), directMs.toFixed(2).padStart(9), proxyMs.toFixed(2).padStart(9), added.toFixed(2).padStart(9),
-        (proxyMs / directMs).toFixed(3).padStart(7), added <= allowed ? "  met" : "  MISSED"].join(" "),
+      [
+        call.padEnd(18),
+        directMs.toFixed(2).padStart(9),
+        proxyMs.toFixed(2).padStart(9),
+        added.toFixed(2).padStart(9),
+        (proxyMs / directMs).toFixed(3).padStart(7),
+        added <= allowed ? "  met" : "  MISSED",
+      ].join(" "),
     );
   }
   const kubelet = await measureKubeletPodStart(KUBELET_ROUNDS);
-  const kubeletPodStartMs = "skipped" in kubelet ? { skipped: kubelet.skipped } : { ours: Number(kubelet.ours.toFixed(1)), containerd: Number(kubelet.containerd.toFixed(1)) };
-  const kubeletDetail = "skipped" in kubelet ? undefined : { rounds: KUBELET_ROUNDS, oursFirstBootMs: Number(kubelet.oursFirstBootMs.toFixed(1)), samples: kubelet.samples };
+  const kubeletPodStartMs =
+    "skipped" in kubelet ? { skipped: kubelet.skipped } : { ours: Number(kubelet.ours.toFixed(1)), containerd: Number(kubelet.containerd.toFixed(1)) };
+  const kubeletDetail =
+    "skipped" in kubelet ? undefined : { rounds: KUBELET_ROUNDS, oursFirstBootMs: Number(kubelet.oursFirstBootMs.toFixed(1)), samples: kubelet.samples };
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await writeFile(
     new URL("./results/cri.json", import.meta.url),
     JSON.stringify({ iterations: ITERATIONS, calls, kubeletPodStartMs, kubeletPodStart: kubeletDetail }, null, 2) + "\n",
   );
   console.log(`CRI proxy overhead, medians of ${ITERATIONS} (ListContainers: ${ITERATIONS * 4}) calls per path`);
-  console.log(`${"call".padEnd(18)} ${"direct ms".padStart(9)} ${"proxy ms".padStart(9)} ${"added ms".padStart(9)} ${"ratio".padStart(7)}  goal (≤ max(5%, 1 ms) added)`);
+  console.log(
+    `${"call".padEnd(18)} ${"direct ms".padStart(9)} ${"proxy ms".padStart(9)} ${"added ms".padStart(9)} ${"ratio".padStart(7)}  goal (≤ max(5%, 1 ms) added)`,
+  );
   for (const r of rows) console.log(r);
   if (!("skipped" in kubelet)) {
     console.log(

@@ -39,7 +39,8 @@ export class RawRunscRestorer {
   private n = 0;
 
   constructor(private readonly input: RawRestoreInput) {
-    if (input.config.gvisorNetwork !== "none") throw new Error("the raw runsc peer measures gvisorNetwork \"none\" only (a netns peer would need a namespace per restore)");
+    if (input.config.gvisorNetwork !== "none")
+      throw new Error('the raw runsc peer measures gvisorNetwork "none" only (a netns peer would need a namespace per restore)');
     // The driver's global flags and snapshot options ("auto": the measured ones).
     this.cli = new RunscCli({ binary: "runsc", root: path.join(input.workDir, "runsc"), platform: "auto", network: "none", snapshot: "auto" });
   }
@@ -55,10 +56,15 @@ export class RawRunscRestorer {
     const rootfs = await mountInstanceRootfs(lower, dir);
     const socketDir = path.join(dir, "sock");
     const spec = buildSandboxSpec({
-      image: record.config, user, rootfs: rootfs.mountPoint,
+      image: record.config,
+      user,
+      rootfs: rootfs.mountPoint,
       relayBinary: await ensureRelayBinary(path.join(this.input.config.dataDir, "gvisor-relay")),
-      socketDir, port: this.input.port, driverEnv: { GRPC_POLL_STRATEGY: "poll" },
-      vcpus: this.input.config.vcpus, memoryMiB: this.input.config.memoryMiB,
+      socketDir,
+      port: this.input.port,
+      driverEnv: { GRPC_POLL_STRATEGY: "poll" },
+      vcpus: this.input.config.vcpus,
+      memoryMiB: this.input.config.memoryMiB,
     });
     const bundleDir = path.join(dir, "bundle");
     await mkdir(bundleDir);
@@ -80,7 +86,10 @@ export class RawRunscRestorer {
     let client: FunctionClient | undefined;
     try {
       const t0 = performance.now();
-      await this.cli.run(["restore", "--detach", ...flags, `--image-path=${snapshotDir}`, `--bundle=${b.bundleDir}`, `--pid-file=${b.pidFile}`, b.id], { fd: log.fd, path: logPath });
+      await this.cli.run(["restore", "--detach", ...flags, `--image-path=${snapshotDir}`, `--bundle=${b.bundleDir}`, `--pid-file=${b.pidFile}`, b.id], {
+        fd: log.fd,
+        path: logPath,
+      });
       const restoreMs = performance.now() - t0;
       await waitForSocket(b.socketPath, { timeoutMs: 10_000 });
       client = new FunctionClient({ kind: "unix", path: b.socketPath });
@@ -90,7 +99,13 @@ export class RawRunscRestorer {
     } finally {
       client?.close();
       await log.close();
-      const pids = [...(await readFile(b.pidFile, "utf8").then((t) => [Number(t.trim())], () => [])), ...(await findGoferPids(b.bundleDir))];
+      const pids = [
+        ...(await readFile(b.pidFile, "utf8").then(
+          (t) => [Number(t.trim())],
+          () => [],
+        )),
+        ...(await findGoferPids(b.bundleDir)),
+      ];
       await this.cli.run(["delete", "--force", b.id]).catch(() => undefined);
       // As the driver's stop does: the next restore (ours or this peer's) must not share the CPU with
       // this sandbox's teardown, which goes on in the kernel after runsc delete returned.

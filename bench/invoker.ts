@@ -60,17 +60,61 @@ function ours(perRequest: boolean, extra: string[] = []): Tool {
       const dir = await mkdtemp(path.join(tmpdir(), "invbench-"));
       try {
         await writeFile(path.join(dir, "endpoints.json"), JSON.stringify([{ hostname: "127.0.0.1", eventing: false, matchers: null }]));
-        const args = [path.join(ROOT, "experiments/invoker/main.ts"), "--endpointsFile", "endpoints.json", "--port", String(port), "--rps", String(rps), "--time", String(TRIAL_S), "--warmup", String(WARMUP_S), "--deadline-ms", "10000", "--out", "out", "--no-plots", "--no-progress", "--json", ...(perRequest ? ["--per-request-connection"] : []), ...extra];
+        const args = [
+          path.join(ROOT, "experiments/invoker/main.ts"),
+          "--endpointsFile",
+          "endpoints.json",
+          "--port",
+          String(port),
+          "--rps",
+          String(rps),
+          "--time",
+          String(TRIAL_S),
+          "--warmup",
+          String(WARMUP_S),
+          "--deadline-ms",
+          "10000",
+          "--out",
+          "out",
+          "--no-plots",
+          "--no-progress",
+          "--json",
+          ...(perRequest ? ["--per-request-connection"] : []),
+          ...extra,
+        ];
         // A run in which nothing succeeded exits 1 with its summary; one that could not start
         // (e.g. the preflight timed out on a server still draining) exits 2: a failed trial.
-        const r = await exec(TSX, args, { cwd: dir, maxBuffer: 1 << 24 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? "", stderr: e.stderr ?? "" }));
+        const r = await exec(TSX, args, { cwd: dir, maxBuffer: 1 << 24 }).catch((e: { stdout?: string; stderr?: string }) => ({
+          stdout: e.stdout ?? "",
+          stderr: e.stderr ?? "",
+        }));
         let s: InvokerSummary;
         try {
           s = JSON.parse(r.stdout) as InvokerSummary;
         } catch {
-          return { rps, achievedRps: 0, ratio: 0, failed: -1, p50Ms: null, p99Ms: null, scheduleErrorP99Ms: null, error: r.stderr.trim().split("\n").pop() ?? "no output" };
+          return {
+            rps,
+            achievedRps: 0,
+            ratio: 0,
+            failed: -1,
+            p50Ms: null,
+            p99Ms: null,
+            scheduleErrorP99Ms: null,
+            error: r.stderr.trim().split("\n").pop() ?? "no output",
+          };
         }
-        return { rps, achievedRps: s.achievedRps, ratio: s.achievedRatio, failed: s.failed, p50Ms: s.latencyMs.p50, p99Ms: s.latencyMs.p99, scheduleErrorP99Ms: s.scheduleErrorMs.p99, issued: s.issued, completed: s.completed, sender: s.sender };
+        return {
+          rps,
+          achievedRps: s.achievedRps,
+          ratio: s.achievedRatio,
+          failed: s.failed,
+          p50Ms: s.latencyMs.p50,
+          p99Ms: s.latencyMs.p99,
+          scheduleErrorP99Ms: s.scheduleErrorMs.p99,
+          issued: s.issued,
+          completed: s.completed,
+          sender: s.sender,
+        };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -86,18 +130,34 @@ function vswarm(bin: string): Tool {
       const dir = await mkdtemp(path.join(tmpdir(), "invbench-vs-"));
       try {
         await writeFile(path.join(dir, "endpoints.json"), JSON.stringify([{ hostname: "127.0.0.1", eventing: false, matchers: null }]));
-        const { stdout } = await exec(bin, ["-endpointsFile", "endpoints.json", "-rps", String(rps), "-time", String(TRIAL_S), "-port", String(port), "-latf", "lat.csv"], { cwd: dir, maxBuffer: 1 << 24 });
+        const { stdout } = await exec(
+          bin,
+          ["-endpointsFile", "endpoints.json", "-rps", String(rps), "-time", String(TRIAL_S), "-port", String(port), "-latf", "lat.csv"],
+          { cwd: dir, maxBuffer: 1 << 24 },
+        );
         const file = (await readdir(dir)).find((f) => /^rps[\d.]+_lat\.csv$/.test(f));
         if (!file) throw new Error(`vSwarm's invoker wrote no latency file; it printed: ${stdout.slice(-500)}`);
         const achieved = Number(file.slice(3, -"_lat.csv".length));
-        const lat = (await readFile(path.join(dir, file), "utf8")).split("\n").filter(Boolean).map((l) => Number(l) / 1000);
+        const lat = (await readFile(path.join(dir, file), "utf8"))
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => Number(l) / 1000);
         // Each failed call is a warning line (its latency is in the file all the same); calls still
         // in flight at the end are neither failed nor completed, and lower its real RPS.
         const failed = stdout.match(/Failed to invoke/g)?.length ?? 0;
         // Its ticker drops ticks when the loop falls behind (it never catches up): issued shows how many went out.
         const counts = /Issued \/ completed requests: (\d+), (\d+)/.exec(stdout);
         const p = percentiles(lat);
-        return { rps, achievedRps: achieved, ratio: achieved / rps, failed, p50Ms: p.p50, p99Ms: p.p99, scheduleErrorP99Ms: null, ...(counts ? { issued: Number(counts[1]), completed: Number(counts[2]) } : {}) };
+        return {
+          rps,
+          achievedRps: achieved,
+          ratio: achieved / rps,
+          failed,
+          p50Ms: p.p50,
+          p99Ms: p.p99,
+          scheduleErrorP99Ms: null,
+          ...(counts ? { issued: Number(counts[1]), completed: Number(counts[2]) } : {}),
+        };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -125,7 +185,9 @@ async function trial(tool: Tool, rps: number, port: number, load: LoadSample[]):
   const before = await loadSample(`${tool.name} at ${rps} req/s`);
   const t = { ...(await tool.run(rps, port)), load: before };
   load.push(before);
-  console.error(`  ${tool.name.padEnd(30)} ${String(rps).padStart(6)} req/s → ${t.achievedRps.toFixed(1)} (${(t.ratio * 100).toFixed(2)}%) issued ${t.issued ?? "?"} failed ${t.failed} p50 ${t.p50Ms} p99 ${t.p99Ms} ms  load ${before.loadavg[0]}${t.error ? `  (${t.error})` : ""}`);
+  console.error(
+    `  ${tool.name.padEnd(30)} ${String(rps).padStart(6)} req/s → ${t.achievedRps.toFixed(1)} (${(t.ratio * 100).toFixed(2)}%) issued ${t.issued ?? "?"} failed ${t.failed} p50 ${t.p50Ms} p99 ${t.p99Ms} ms  load ${before.loadavg[0]}${t.error ? `  (${t.error})` : ""}`,
+  );
   return t;
 }
 
@@ -145,7 +207,8 @@ async function sustains(tool: Tool, rps: number, port: number, load: LoadSample[
 /** Rising rates until one is not sustained, then bisection to within 5%. */
 async function maxSustained(tool: Tool, port: number, load: LoadSample[], trials: Trial[]): Promise<number> {
   const ladder = [500, 1000, 2000, 3000, 4000, 6000, 8000, 12000];
-  let good = 0, bad = 0;
+  let good = 0,
+    bad = 0;
   for (const r of ladder) {
     if (await sustains(tool, r, port, load, trials)) good = r;
     else {
@@ -154,7 +217,8 @@ async function maxSustained(tool: Tool, port: number, load: LoadSample[], trials
     }
   }
   if (!bad) return good;
-  let lo = good, hi = bad;
+  let lo = good,
+    hi = bad;
   while (hi - lo > Math.max(50, lo * 0.05)) {
     const mid = Math.round((lo + hi) / 2 / 10) * 10;
     if (await sustains(tool, mid, port, load, trials)) lo = mid;
@@ -194,7 +258,16 @@ const ratio = (a: number | null | undefined, b: number | null | undefined) => (a
 type PeerResult = ToolResult & Record<string, unknown>;
 
 function resultJson(r: ToolResult, extra: Record<string, unknown> = {}): PeerResult {
-  return { ...extra, tool: r.tool, maxSustainedRps: r.maxSustainedRps, scheduleErrorP99Ms: r.scheduleErrorP99Ms, p50Ms: r.p50Ms, p99Ms: r.p99Ms, achievedRps: r.achievedRps, trials: r.trials };
+  return {
+    ...extra,
+    tool: r.tool,
+    maxSustainedRps: r.maxSustainedRps,
+    scheduleErrorP99Ms: r.scheduleErrorP99Ms,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    achievedRps: r.achievedRps,
+    trials: r.trials,
+  };
 }
 
 function ratiosTo(a: ToolResult, b: ToolResult) {
@@ -233,7 +306,9 @@ async function main() {
   else console.error(`vSwarm's invoker at ${vs.commit} (${vs.built ? "built now" : "cached"}, ${vs.goVersion}): ${vs.bin}`);
   const server = await startServer();
   try {
-    console.error(`invoker bench: loopback Greeter (grpc-js) on port ${server.port}; ${TRIAL_S} s per trial (ours after ${WARMUP_S} s warm-up; vSwarm's has none)`);
+    console.error(
+      `invoker bench: loopback Greeter (grpc-js) on port ${server.port}; ${TRIAL_S} s per trial (ours after ${WARMUP_S} s warm-up; vSwarm's has none)`,
+    );
     const oursResult = await measure(ours(false), server.port, load);
     const vswarmResult = "bin" in vs ? await measure(vswarm(vs.bin), server.port, load) : undefined;
     const perRequestResult = await measure(ours(true), server.port, load);
@@ -244,10 +319,15 @@ async function main() {
     const json = {
       ours: resultJson(oursResult),
       vswarm: vswarmResult
-        ? resultJson(vswarmResult, { obtained: true, peer: `vSwarm's tools/invoker at commit ${"bin" in vs ? vs.commit : ""}, built from a local checkout of its repository with ${"bin" in vs ? vs.goVersion : ""}` })
+        ? resultJson(vswarmResult, {
+            obtained: true,
+            peer: `vSwarm's tools/invoker at commit ${"bin" in vs ? vs.commit : ""}, built from a local checkout of its repository with ${"bin" in vs ? vs.goVersion : ""}`,
+          })
         : { obtained: false, unavailableReason: "reason" in vs ? vs.reason : "" },
       oursSenderNiceAt2000: { flags: "--sender-nice=-10", trials: niceTrials },
-      oursPerRequestConnection: resultJson(perRequestResult, { peer: "ours with --per-request-connection (vSwarm's method: a new gRPC connection per request, connecting counted in the latency)" }),
+      oursPerRequestConnection: resultJson(perRequestResult, {
+        peer: "ours with --per-request-connection (vSwarm's method: a new gRPC connection per request, connecting counted in the latency)",
+      }),
       ratios: {
         oursToVswarm: vswarmResult ? ratiosTo(oursResult, vswarmResult) : null,
         oursToPerRequestConnection: ratiosTo(oursResult, perRequestResult),
@@ -273,7 +353,9 @@ async function main() {
     const all = [oursResult, ...(vswarmResult ? [vswarmResult] : []), perRequestResult];
     printTable(all);
     console.log(`ratios ours/vSwarm: ${JSON.stringify(json.ratios.oursToVswarm)}; ours/per-request: ${JSON.stringify(json.ratios.oursToPerRequestConnection)}`);
-    console.log(`goals: sustained ≥ vSwarm: ${json.goals.sustainedAtLeastVswarm === null ? "not measured" : json.goals.sustainedAtLeastVswarm ? "met" : "NOT met"}; schedule error p99 ≤ 1 ms at 2000 req/s: ${json.goals.scheduleErrorP99Within1Ms ? "met" : "NOT met"} (${oursResult.scheduleErrorP99Ms} ms)`);
+    console.log(
+      `goals: sustained ≥ vSwarm: ${json.goals.sustainedAtLeastVswarm === null ? "not measured" : json.goals.sustainedAtLeastVswarm ? "met" : "NOT met"}; schedule error p99 ≤ 1 ms at 2000 req/s: ${json.goals.scheduleErrorP99Within1Ms ? "met" : "NOT met"} (${oursResult.scheduleErrorP99Ms} ms)`,
+    );
     await plot(all);
   } finally {
     server.child.kill("SIGTERM");
@@ -282,7 +364,13 @@ async function main() {
 
 function printTable(results: ToolResult[]) {
   const rows = [["tool", "max sustained req/s", "p50 @500 ms", "p99 @500 ms", "p50 @2000 ms", "p99 @2000 ms", "sched. err p99 @2000 ms"]];
-  for (const r of results) rows.push([r.tool, String(r.maxSustainedRps), ...["500", "2000"].flatMap((k) => [String(r.p50Ms[k]), String(r.p99Ms[k])]), String(r.scheduleErrorP99Ms ?? "-")]);
+  for (const r of results)
+    rows.push([
+      r.tool,
+      String(r.maxSustainedRps),
+      ...["500", "2000"].flatMap((k) => [String(r.p50Ms[k]), String(r.p99Ms[k])]),
+      String(r.scheduleErrorP99Ms ?? "-"),
+    ]);
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join("  "));
 }
@@ -299,11 +387,36 @@ async function plot(results: ToolResult[]) {
         width: 300,
         height: 260,
         layer: [
-          { mark: { type: "point", filled: true }, encoding: { x: { field: "target", type: "quantitative", title: "target req/s" }, y: { field: "achieved", type: "quantitative", title: "achieved req/s" }, color: { field: "tool", type: "nominal" } } },
-          { data: { values: [{ x: 0, y: 0 }, { x: Math.max(...values.map((v) => v.target)), y: Math.max(...values.map((v) => v.target)) }] }, mark: { type: "line", strokeDash: [4, 4], color: "gray" }, encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } } },
+          {
+            mark: { type: "point", filled: true },
+            encoding: {
+              x: { field: "target", type: "quantitative", title: "target req/s" },
+              y: { field: "achieved", type: "quantitative", title: "achieved req/s" },
+              color: { field: "tool", type: "nominal" },
+            },
+          },
+          {
+            data: {
+              values: [
+                { x: 0, y: 0 },
+                { x: Math.max(...values.map((v) => v.target)), y: Math.max(...values.map((v) => v.target)) },
+              ],
+            },
+            mark: { type: "line", strokeDash: [4, 4], color: "gray" },
+            encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } },
+          },
         ],
       },
-      { width: 300, height: 260, mark: { type: "point", filled: true }, encoding: { x: { field: "target", type: "quantitative", title: "target req/s" }, y: { field: "p99", type: "quantitative", title: "p99 latency (ms, log)", scale: { type: "log" } }, color: { field: "tool", type: "nominal" } } },
+      {
+        width: 300,
+        height: 260,
+        mark: { type: "point", filled: true },
+        encoding: {
+          x: { field: "target", type: "quantitative", title: "target req/s" },
+          y: { field: "p99", type: "quantitative", title: "p99 latency (ms, log)", scale: { type: "log" } },
+          color: { field: "tool", type: "nominal" },
+        },
+      },
     ],
     config: { font: "DejaVu Sans", legend: { labelLimit: 0 } },
   };
@@ -313,7 +426,7 @@ async function plot(results: ToolResult[]) {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(`bench:invoker: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    console.error(`bench:invoker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(1);
   },
 );

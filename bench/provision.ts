@@ -76,7 +76,9 @@ async function main(): Promise<void> {
   const results: Measurement[] = [];
   for (const size of SIZES) {
     const m = await measure(size);
-    console.log(`${size} host(s): first run ${m.firstRunS.toFixed(1)} s (CPU floor ${m.cpuFloorS.toFixed(1)} s), no-change ${m.noChangeS.toFixed(1)} s, load ${m.load.join(" ")}`);
+    console.log(
+      `${size} host(s): first run ${m.firstRunS.toFixed(1)} s (CPU floor ${m.cpuFloorS.toFixed(1)} s), no-change ${m.noChangeS.toFixed(1)} s, load ${m.load.join(" ")}`,
+    );
     results.push(m);
   }
   const stack = await EngineStack.open("bench-version", {});
@@ -104,7 +106,9 @@ async function main(): Promise<void> {
   const floorRatio = largest.firstRunS / largest.cpuFloorS;
   const worstNoChange = Math.max(...results.map((r) => r.noChangeS / r.firstRunS));
   console.log(`\ngoal: ${largest.hosts} hosts within ${GOAL_FLOOR}× the CPU floor: ${floorRatio.toFixed(2)}× ${floorRatio <= GOAL_FLOOR ? "met" : "NOT met"}`);
-  console.log(`goal: no-change run within ${GOAL_NO_CHANGE * 100}% of the first: worst ${(100 * worstNoChange).toFixed(0)}% ${worstNoChange <= GOAL_NO_CHANGE ? "met" : "NOT met"}`);
+  console.log(
+    `goal: no-change run within ${GOAL_NO_CHANGE * 100}% of the first: worst ${(100 * worstNoChange).toFixed(0)}% ${worstNoChange <= GOAL_NO_CHANGE ? "met" : "NOT met"}`,
+  );
 
   const rows = results.flatMap((r) => [
     { hosts: r.hosts, series: "first run", s: r.firstRunS },

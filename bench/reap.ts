@@ -285,7 +285,9 @@ async function main(): Promise<void> {
       loadAverageAtEnd: loadAverage(),
     });
     const f = figs.unpinned;
-    console.log(`${shape.name}: vanilla ${f.vanillaMs.toFixed(1)} ms, lazy ${f.lazyMs.toFixed(1)}, reap ${f.reapMs.toFixed(1)} (sorted install ${median(sortedSamples).toFixed(1)}), limit ${f.limitMs.toFixed(1)} (prefaulted ${f.limitPrefaultedMs.toFixed(1)})`);
+    console.log(
+      `${shape.name}: vanilla ${f.vanillaMs.toFixed(1)} ms, lazy ${f.lazyMs.toFixed(1)}, reap ${f.reapMs.toFixed(1)} (sorted install ${median(sortedSamples).toFixed(1)}), limit ${f.limitMs.toFixed(1)} (prefaulted ${f.limitPrefaultedMs.toFixed(1)})`,
+    );
   }
 
   // Several loads at once, helloworld shape (recorded here if the shape loop skipped it).
@@ -359,7 +361,9 @@ async function main(): Promise<void> {
     for (const realtime of [true, false]) {
       for (const pinned of [false, true]) {
         for (const kind of ["handler", "cReference"] as const) {
-          (pf[`${kind}${pinned ? "Pinned" : ""}${realtime ? "" : "Normal"}`] ??= []).push(await perFault(kind, pinned, realtime));
+          const series = `${kind}${pinned ? "Pinned" : ""}${realtime ? "" : "Normal"}`;
+          pf[series] ??= [];
+          pf[series].push(await perFault(kind, pinned, realtime));
         }
       }
     }
@@ -371,7 +375,12 @@ async function main(): Promise<void> {
     ...pair("", median),
     pinned: pair("Pinned", median),
     normalPriority: { ...pair("Normal", median), pinned: pair("PinnedNormal", median) },
-    fastest: { ...pair("", fastest), pinned: pair("Pinned", fastest), normalPriority: pair("Normal", fastest), normalPriorityPinned: pair("PinnedNormal", fastest) },
+    fastest: {
+      ...pair("", fastest),
+      pinned: pair("Pinned", fastest),
+      normalPriority: pair("Normal", fastest),
+      normalPriorityPinned: pair("PinnedNormal", fastest),
+    },
     samples: pf,
   };
 
@@ -383,7 +392,8 @@ async function main(): Promise<void> {
       guestMiB: GUEST_BYTES >> 20,
       repetitions: REPS,
       faultRepetitions: FAULT_REPS,
-      statistic: "median (fastest* fields: minimum); concurrency: median over repetitions of the mean (reapMs) and of the slowest (slowestMs) of the simultaneous loads",
+      statistic:
+        "median (fastest* fields: minimum); concurrency: median over repetitions of the mean (reapMs) and of the slowest (slowestMs) of the simultaneous loads",
       loadAverageAtStart,
       loadAverageAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
       coldCache: "sync; echo 3 > /proc/sys/vm/drop_caches before every run",
@@ -400,7 +410,10 @@ async function main(): Promise<void> {
 
   const rows: PlotRow[] = [];
   for (const f of functions) {
-    for (const [cpu, fig] of [["unpinned", f], ["pinned (one CPU)", f.pinned]] as const) {
+    for (const [cpu, fig] of [
+      ["unpinned", f],
+      ["pinned (one CPU)", f.pinned],
+    ] as const) {
       rows.push(
         { function: f.name, variant: "vanilla", ms: fig.vanillaMs, cpu },
         { function: f.name, variant: "lazy", ms: fig.lazyMs, cpu },
@@ -413,16 +426,34 @@ async function main(): Promise<void> {
   await drawReapPlot(rows, join(RESULTS, "reap.svg"), join(RESULTS, "reap.png"));
 
   const line = (cols: (string | number)[]) => cols.map((c, i) => String(c).padStart(i === 0 ? 12 : 10)).join(" ");
-  for (const [label, pick] of [["unpinned", (f: (typeof functions)[number]) => f as Figures], ["pinned", (f: (typeof functions)[number]) => f.pinned]] as const) {
+  for (const [label, pick] of [
+    ["unpinned", (f: (typeof functions)[number]) => f as Figures],
+    ["pinned", (f: (typeof functions)[number]) => f.pinned],
+  ] as const) {
     console.log(`\n${label}: cold restore, ms (median of ${REPS})`);
     console.log(line(["function", "pages", "vanilla", "lazy", "reap", "limit", "limit-pf", "van/reap", "reap/limit", "reap/lim-pf"]));
     for (const f of functions) {
       const x = pick(f);
-      console.log(line([f.name, f.pages, x.vanillaMs.toFixed(1), x.lazyMs.toFixed(1), x.reapMs.toFixed(1), x.limitMs.toFixed(1), x.limitPrefaultedMs.toFixed(1), `${(x.vanillaMs / x.reapMs).toFixed(2)}x`, `${(x.reapMs / x.limitMs).toFixed(2)}x`, `${(x.reapMs / x.limitPrefaultedMs).toFixed(2)}x`]));
+      console.log(
+        line([
+          f.name,
+          f.pages,
+          x.vanillaMs.toFixed(1),
+          x.lazyMs.toFixed(1),
+          x.reapMs.toFixed(1),
+          x.limitMs.toFixed(1),
+          x.limitPrefaultedMs.toFixed(1),
+          `${(x.vanillaMs / x.reapMs).toFixed(2)}x`,
+          `${(x.reapMs / x.limitMs).toFixed(2)}x`,
+          `${(x.reapMs / x.limitPrefaultedMs).toFixed(2)}x`,
+        ]),
+      );
     }
   }
   const cmp = (label: string, x: { handler: number; cReference: number }) =>
-    console.log(`  ${label.padEnd(34)} handler ${x.handler.toFixed(2).padStart(6)}  C ${x.cReference.toFixed(2).padStart(6)}  ratio ${(x.handler / x.cReference).toFixed(2)}x`);
+    console.log(
+      `  ${label.padEnd(34)} handler ${x.handler.toFixed(2).padStart(6)}  C ${x.cReference.toFixed(2).padStart(6)}  ratio ${(x.handler / x.cReference).toFixed(2)}x`,
+    );
   console.log(`\nper-fault cost, warm cache, µs (median of ${FAULT_REPS}; fastest in brackets):`);
   cmp("SCHED_FIFO, unpinned", perFaultUs);
   cmp("SCHED_FIFO, pinned", perFaultUs.pinned);

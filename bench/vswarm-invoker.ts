@@ -22,7 +22,11 @@ export const GIT_DIR_SETTING = "VSWARM_GIT_DIR";
 
 export type VswarmInvoker = { bin: string; commit: string; built: boolean; goVersion: string } | { reason: string };
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 const cacheRoot = () => path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache"), "vhive-tools");
 
 /** Relative `replace` targets of a go.mod, as repository paths resolved against `moduleDir`. */
@@ -63,9 +67,13 @@ export async function obtainVswarmInvoker(): Promise<VswarmInvoker> {
 
   const setting = process.env[GIT_DIR_SETTING];
   const gitDir = setting ?? ((await exists(DEFAULT_GIT_DIR)) ? DEFAULT_GIT_DIR : undefined);
-  if (!gitDir) return { reason: `no vSwarm checkout: set ${GIT_DIR_SETTING} to the git directory of a clone of github.com/vhive-serverless/vSwarm (with commit ${VSWARM_COMMIT})` };
+  if (!gitDir)
+    return {
+      reason: `no vSwarm checkout: set ${GIT_DIR_SETTING} to the git directory of a clone of github.com/vhive-serverless/vSwarm (with commit ${VSWARM_COMMIT})`,
+    };
   const which = setting ? GIT_DIR_SETTING : "the default vSwarm mirror";
-  if (!(await exists(gitDir))) return { reason: `${which} (${gitDir}) does not exist: point ${GIT_DIR_SETTING} at the git directory of a clone of github.com/vhive-serverless/vSwarm` };
+  if (!(await exists(gitDir)))
+    return { reason: `${which} (${gitDir}) does not exist: point ${GIT_DIR_SETTING} at the git directory of a clone of github.com/vhive-serverless/vSwarm` };
   try {
     await git(gitDir, ["cat-file", "-e", `${VSWARM_COMMIT}:${INVOKER_DIR}/go.mod`]);
   } catch {

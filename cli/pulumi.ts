@@ -58,8 +58,7 @@ async function main(): Promise<number> {
       await playgroundDemo(await stack.outputs());
       break;
     case "outputs":
-      for (const [key, output] of Object.entries(await stack.outputs()))
-        console.log(`${key}: ${output.secret ? "[secret]" : JSON.stringify(output.value)}`);
+      for (const [key, output] of Object.entries(await stack.outputs())) console.log(`${key}: ${output.secret ? "[secret]" : JSON.stringify(output.value)}`);
       break;
     default:
       console.error(`unknown operation ${JSON.stringify(operation)}\n${USAGE}`);

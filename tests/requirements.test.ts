@@ -16,7 +16,7 @@ chmodSync(join(bin, "present-tool"), 0o755);
 writeFileSync(join(bin, "not-executable"), "");
 const specs = join(dir, "specs");
 mkdirSync(join(specs, "cri"), { recursive: true });
-writeFileSync(join(specs, CRI_SPEC), "syntax = \"proto3\";\n");
+writeFileSync(join(specs, CRI_SPEC), 'syntax = "proto3";\n');
 const env = { PATH: bin, VHIVE_SPECS_DIR: specs, SOME_SETTING: "x" };
 
 describe("test requirements", () => {
@@ -26,7 +26,12 @@ describe("test requirements", () => {
 
   it("name each unmet need: root and what for, commands, settings, specs with where they were looked for", () => {
     const unmet = unmetNeeds(
-      { root: "network namespaces", commands: ["present-tool", "missing-tool", "not-executable"], env: ["SOME_SETTING", "UNSET_SETTING"], specs: [CRI_SPEC, "firecracker/firecracker-v1.16.1.yaml"] },
+      {
+        root: "network namespaces",
+        commands: ["present-tool", "missing-tool", "not-executable"],
+        env: ["SOME_SETTING", "UNSET_SETTING"],
+        specs: [CRI_SPEC, "firecracker/firecracker-v1.16.1.yaml"],
+      },
       env,
       1000,
     );

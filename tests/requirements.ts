@@ -51,7 +51,9 @@ export function unmetNeeds(needs: TestNeeds, env: NodeJS.ProcessEnv = process.en
   if ((needs.specs ?? []).length > 0) {
     const missingSpecs = (needs.specs ?? []).filter((spec) => !isReadableFile(upstreamSpecPath(spec, env)));
     if (missingSpecs.length > 0) {
-      unmet.push(`upstream spec${missingSpecs.length > 1 ? "s" : ""} ${missingSpecs.join(", ")} not found in ${upstreamSpecsDir(env)} (set ${SPECS_DIR_SETTING} to the directory holding it)`);
+      unmet.push(
+        `upstream spec${missingSpecs.length > 1 ? "s" : ""} ${missingSpecs.join(", ")} not found in ${upstreamSpecsDir(env)} (set ${SPECS_DIR_SETTING} to the directory holding it)`,
+      );
     }
   }
   if (needs.unavailable !== undefined) unmet.push(needs.unavailable);

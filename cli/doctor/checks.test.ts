@@ -23,7 +23,11 @@ const GiB = 1024 ** 3;
 
 describe("doctor verdicts", () => {
   it("parses facts", () => {
-    expect(parseFacts("a=1\nos_name=Debian GNU/Linux 12 (bookworm)\nnoise\nfile:/x=yes\n")).toEqual({ a: "1", os_name: "Debian GNU/Linux 12 (bookworm)", "file:/x": "yes" });
+    expect(parseFacts("a=1\nos_name=Debian GNU/Linux 12 (bookworm)\nnoise\nfile:/x=yes\n")).toEqual({
+      a: "1",
+      os_name: "Debian GNU/Linux 12 (bookworm)",
+      "file:/x": "yes",
+    });
   });
 
   it("sudo: root and passwordless pass, a password prompt fails with the sudoers remedy", () => {
@@ -68,7 +72,10 @@ describe("doctor verdicts", () => {
   it("firecracker files: none, some, all", () => {
     const files = (v: string) => ({ "file:/usr/local/bin/firecracker": v, "file:/usr/local/bin/jailer": v, "file:/var/lib/vhive/firecracker/vmlinux": v });
     expect(firecrackerCheck(w1, files("no"), fc)?.verdict).toBe("warn");
-    expect(firecrackerCheck(w1, { ...files("yes"), "file:/usr/local/bin/jailer": "no" }, fc)).toMatchObject({ verdict: "fail", detail: "partly installed, missing /usr/local/bin/jailer" });
+    expect(firecrackerCheck(w1, { ...files("yes"), "file:/usr/local/bin/jailer": "no" }, fc)).toMatchObject({
+      verdict: "fail",
+      detail: "partly installed, missing /usr/local/bin/jailer",
+    });
     expect(firecrackerCheck(w1, { ...files("yes"), firecracker_version: `Firecracker v${fc.versions.firecracker}` }, fc)?.verdict).toBe("pass");
     expect(firecrackerCheck(w1, { ...files("yes"), firecracker_version: "Firecracker v1.0.0" }, fc)?.verdict).toBe("warn");
     expect(firecrackerCheck(cp, files("no"), fc)).toBeUndefined();
@@ -85,7 +92,23 @@ describe("doctor verdicts", () => {
   });
 
   it("table, remedies and exit code", () => {
-    const rows = hostChecks(w1, { sudo: "no", os_id: "debian", os_version: "12", arch: "x86_64", kvm: "no", time: "5", disk_free_bytes: String(80 * GiB), swap_kb: "0", root_rotational: "0", root_source: "/dev/vda" }, fc, { localMid: 5, halfRtt: 0.01 });
+    const rows = hostChecks(
+      w1,
+      {
+        sudo: "no",
+        os_id: "debian",
+        os_version: "12",
+        arch: "x86_64",
+        kvm: "no",
+        time: "5",
+        disk_free_bytes: String(80 * GiB),
+        swap_kb: "0",
+        root_rotational: "0",
+        root_source: "/dev/vda",
+      },
+      fc,
+      { localMid: 5, halfRtt: 0.01 },
+    );
     const text = formatTable(rows);
     expect(text).toMatch(/^HOST +CHECK +RESULT +DETAIL/);
     expect(text).toMatch(/^w1 +sudo +FAIL +sudo asks root for a password$/m);

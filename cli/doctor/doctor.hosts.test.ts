@@ -31,7 +31,8 @@ describe.skipIf(skip !== undefined)("doctor on test hosts", () => {
       );
     });
   }
-  const line = (out: string, host: string, check: string) => out.split("\n").find((l) => l.startsWith(host) && l.includes(` ${check} `)) ?? `(no ${check} row for ${host})`;
+  const line = (out: string, host: string, check: string) =>
+    out.split("\n").find((l) => l.startsWith(host) && l.includes(` ${check} `)) ?? `(no ${check} row for ${host})`;
 
   beforeAll(async () => {
     hosts = await upHosts(HOSTS);

@@ -22,7 +22,8 @@ const hostKey = ssh2.utils.generateKeyPairSync("ed25519");
 const clientKey = ssh2.utils.generateKeyPairSync("ed25519");
 const HOSTILE_LINE = `os_name=\u001b]0;owned\u0007\u001b[2J\u001b[31mRED\u001b[0m ${"A".repeat(20_000)}`;
 
-const FACTS = "time=0\nsudo=root\nos_id=debian\nos_version=12\nos_name=Debian GNU/Linux 12\narch=x86_64\nswap_kb=0\ndisk_free_bytes=99999999999\nroot_rotational=0\n";
+const FACTS =
+  "time=0\nsudo=root\nos_id=debian\nos_version=12\nos_name=Debian GNU/Linux 12\narch=x86_64\nswap_kb=0\ndisk_free_bytes=99999999999\nroot_rotational=0\n";
 
 function startServer(behaviour: Behaviour): Promise<{ port: number; close: () => void }> {
   const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
@@ -38,13 +39,17 @@ function startServer(behaviour: Behaviour): Promise<{ port: number; close: () =>
           return;
         }
         const facts = info.command.includes("os-release");
-        channel.write(behaviour === "hostile" ? `${HOSTILE_LINE}\n${facts ? FACTS.replace(/^os_name=.*\n/m, "") : "refused\u001b[1A"}\n` : facts ? FACTS : "refused\n");
+        channel.write(
+          behaviour === "hostile" ? `${HOSTILE_LINE}\n${facts ? FACTS.replace(/^os_name=.*\n/m, "") : "refused\u001b[1A"}\n` : facts ? FACTS : "refused\n",
+        );
         channel.exit(0);
         channel.end();
       });
     });
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ port: (server.address() as { port: number }).port, close: () => server.close() })));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve({ port: (server.address() as { port: number }).port, close: () => server.close() })),
+  );
 }
 
 function publicKeyLine(): string {
@@ -57,7 +62,13 @@ function stackFor(ports: Record<string, number>, keyFile: string): StackConfig {
     target: "hosts",
     sandbox: "gvisor",
     network: { hostCidr: "192.0.2.0/24", metallbPool: "192.0.2.240-192.0.2.250" },
-    hosts: names.map((name, i) => ({ name, address: `192.0.2.${10 + i}`, role: i === 0 ? "control-plane" : "worker", sshKey: { file: keyFile }, hostKey: publicKeyLine() })),
+    hosts: names.map((name, i) => ({
+      name,
+      address: `192.0.2.${10 + i}`,
+      role: i === 0 ? "control-plane" : "worker",
+      sshKey: { file: keyFile },
+      hostKey: publicKeyLine(),
+    })),
   });
   // The servers listen on loopback, which the stack schema rightly refuses for real hosts.
   return { ...base, hosts: base.hosts.map((h) => ({ ...h, address: "127.0.0.1", port: ports[h.name]! })) };
@@ -70,7 +81,12 @@ describe("doctor against misbehaving hosts", () => {
   let keyFile = "";
 
   beforeAll(async () => {
-    for (const [name, behaviour] of [["good", "healthy"], ["hangs", "hang"], ["drops", "drop"], ["evil", "hostile"]] as const) {
+    for (const [name, behaviour] of [
+      ["good", "healthy"],
+      ["hangs", "hang"],
+      ["drops", "drop"],
+      ["evil", "hostile"],
+    ] as const) {
       const server = await startServer(behaviour);
       servers.push(server);
       ports[name] = server.port;
@@ -90,8 +106,14 @@ describe("doctor against misbehaving hosts", () => {
     const rows = await runDoctor(config, { keyFile, execTimeoutS: 2 });
     expect(Date.now() - started).toBeLessThan(15_000);
     const row = (host: string, check: string) => rows.find((r) => r.host === host && r.check === check);
-    expect(row("hangs", "commands")).toMatchObject({ verdict: "fail", detail: expect.stringMatching(/accepted SSH, then: no answer to a command within 2 s$/) });
-    expect(row("drops", "commands")).toMatchObject({ verdict: "fail", detail: expect.stringMatching(/accepted SSH, then: (the host closed the connection|the connection failed)/) });
+    expect(row("hangs", "commands")).toMatchObject({
+      verdict: "fail",
+      detail: expect.stringMatching(/accepted SSH, then: no answer to a command within 2 s$/),
+    });
+    expect(row("drops", "commands")).toMatchObject({
+      verdict: "fail",
+      detail: expect.stringMatching(/accepted SSH, then: (the host closed the connection|the connection failed)/),
+    });
     expect(row("good", "os")).toMatchObject({ verdict: "pass", detail: "Debian GNU/Linux 12" });
     expect(row("good", "sudo")).toMatchObject({ verdict: "pass" });
     expect(rows.filter((r) => r.host === "good" && r.check.startsWith("port ")).length).toBeGreaterThan(0);
@@ -139,7 +161,10 @@ describe("doctor's stack file", () => {
 
   it("refuses files that are not stack files with one line and exit 2", async () => {
     const cases: [string, RegExp][] = [
-      [file("package.json", JSON.stringify({ name: "vhive-pulumi", version: "1.0.0", scripts: {} })), /is not a Pulumi stack file: unknown top-level keys "name", "version", "scripts"/],
+      [
+        file("package.json", JSON.stringify({ name: "vhive-pulumi", version: "1.0.0", scripts: {} })),
+        /is not a Pulumi stack file: unknown top-level keys "name", "version", "scripts"/,
+      ],
       [file("empty.yaml", ""), /is empty: a stack file has a top-level "config:" mapping$/],
       [file("typo.yaml", "confg:\n  vhive:sandbox: gvisor\n"), /unknown top-level key "confg" \(did you mean config\?\)/],
       [file("syntax.yaml", "config:\n  vhive:sandbox: [gvisor\n"), /YAML syntax error at line \d+: /],

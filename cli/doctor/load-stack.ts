@@ -40,7 +40,9 @@ export function parseStackFile(text: string): StackFile {
   if (doc.errors.length > 0) {
     const error = doc.errors[0]!;
     const line = error.linePos?.[0]?.line;
-    throw new StackFileError(`YAML syntax error${line ? ` at line ${line}` : ""}: ${sanitize(error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""), 120)}`);
+    throw new StackFileError(
+      `YAML syntax error${line ? ` at line ${line}` : ""}: ${sanitize(error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""), 120)}`,
+    );
   }
   let top: unknown;
   try {
@@ -53,8 +55,10 @@ export function parseStackFile(text: string): StackFile {
   if (unknown.length > 0) {
     const first = unknown[0]!;
     throw new StackFileError(
-      `is not a Pulumi stack file: unknown top-level key${unknown.length === 1 ? "" : "s"} ${unknown.slice(0, 5).map((k) => JSON.stringify(sanitize(k, 40))).join(", ")}` +
-        `${didYouMean(first, STACK_FILE_KEYS)} (a stack file has "config:" and Pulumi's encryption keys)`,
+      `is not a Pulumi stack file: unknown top-level key${unknown.length === 1 ? "" : "s"} ${unknown
+        .slice(0, 5)
+        .map((k) => JSON.stringify(sanitize(k, 40)))
+        .join(", ")}` + `${didYouMean(first, STACK_FILE_KEYS)} (a stack file has "config:" and Pulumi's encryption keys)`,
     );
   }
   if (top.config === undefined) throw new StackFileError('has no top-level "config:" mapping: nothing to check');

@@ -63,7 +63,12 @@ export async function checkHost(host: HostConfig, index: number, config: StackCo
   });
   if ("verdict" in session) return [session];
   const results: CheckResult[] = [
-    { host: host.name, check: "ssh", verdict: "pass", detail: `${host.user}@${host.address}:${host.port}, host key ${host.hostKey ? "matches the pinned key" : "not pinned (allowUnknownHostKey)"}` },
+    {
+      host: host.name,
+      check: "ssh",
+      verdict: "pass",
+      detail: `${host.user}@${host.address}:${host.port}, host key ${host.hostKey ? "matches the pinned key" : "not pinned (allowUnknownHostKey)"}`,
+    },
   ];
   let stage = "facts";
   try {
@@ -91,11 +96,12 @@ export async function checkHost(host: HostConfig, index: number, config: StackCo
 }
 
 export async function runDoctor(config: StackConfig, options: DoctorOptions = {}): Promise<CheckResult[]> {
-  if (config.target !== "hosts")
-    return [{ host: "-", check: "target", verdict: "pass", detail: `target is ${config.target}: no remote hosts to check` }];
+  if (config.target !== "hosts") return [{ host: "-", check: "target", verdict: "pass", detail: `target is ${config.target}: no remote hosts to check` }];
   const perHost = await Promise.all(
     config.hosts.map((host, i) =>
-      checkHost(host, i, config, options).catch((error: unknown) => [fail(host, "doctor", `unexpected error: ${(error as Error).message}`, "report this with the host's details")]),
+      checkHost(host, i, config, options).catch((error: unknown) => [
+        fail(host, "doctor", `unexpected error: ${(error as Error).message}`, "report this with the host's details"),
+      ]),
     ),
   );
   return perHost.flat();

@@ -8,7 +8,10 @@ const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u
 
 /** One printable line: no control characters, whitespace runs collapsed, at most `max` characters. */
 export function sanitize(text: string, max = 200): string {
-  const clean = text.replace(ESCAPES, "").replace(CONTROLS, "").replace(/[\t\n\r]+/g, " ");
+  const clean = text
+    .replace(ESCAPES, "")
+    .replace(CONTROLS, "")
+    .replace(/[\t\n\r]+/g, " ");
   const chars = [...clean];
   if (chars.length <= max) return clean;
   return `${chars.slice(0, max).join("")}… (${chars.length - max} more characters)`;

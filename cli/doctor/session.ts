@@ -63,12 +63,36 @@ export async function openSession(host: HostConfig, credentials: Credentials, op
     const e = error as Error & { level?: string; code?: string };
     const where = `${host.user}@${host.address}:${host.port}`;
     if (offered && !pinned && !host.allowUnknownHostKey)
-      return { host: host.name, check, verdict: "fail", detail: `no hostKey pinned; host offers ${fingerprint(offered)}`, remedy: `pin it: hostKey: "$(ssh-keyscan -t ed25519 -p ${host.port} ${host.address} | cut -d' ' -f2-)" (check the fingerprint out of band)` };
+      return {
+        host: host.name,
+        check,
+        verdict: "fail",
+        detail: `no hostKey pinned; host offers ${fingerprint(offered)}`,
+        remedy: `pin it: hostKey: "$(ssh-keyscan -t ed25519 -p ${host.port} ${host.address} | cut -d' ' -f2-)" (check the fingerprint out of band)`,
+      };
     if (offered && pinned && !offered.equals(pinned))
-      return { host: host.name, check, verdict: "fail", detail: `host key is ${fingerprint(offered)}, pinned is ${fingerprint(pinned)}`, remedy: "the host was reinstalled or this is not the host you meant: verify, then update hosts[].hostKey" };
+      return {
+        host: host.name,
+        check,
+        verdict: "fail",
+        detail: `host key is ${fingerprint(offered)}, pinned is ${fingerprint(pinned)}`,
+        remedy: "the host was reinstalled or this is not the host you meant: verify, then update hosts[].hostKey",
+      };
     if (e.level === "client-authentication")
-      return { host: host.name, check, verdict: "fail", detail: `${where} refused the configured key`, remedy: `add the public key to ~${host.user}/.ssh/authorized_keys on ${host.name}, or fix hosts[].sshKey` };
-    return { host: host.name, check, verdict: "fail", detail: `cannot connect to ${where}: ${e.code ?? e.message}`, remedy: "check the address, that sshd runs, and that no firewall blocks the port" };
+      return {
+        host: host.name,
+        check,
+        verdict: "fail",
+        detail: `${where} refused the configured key`,
+        remedy: `add the public key to ~${host.user}/.ssh/authorized_keys on ${host.name}, or fix hosts[].sshKey`,
+      };
+    return {
+      host: host.name,
+      check,
+      verdict: "fail",
+      detail: `cannot connect to ${where}: ${e.code ?? e.message}`,
+      remedy: "check the address, that sshd runs, and that no firewall blocks the port",
+    };
   }
 
   // After login node-ssh listens for connection errors only while a request is being opened;

@@ -61,7 +61,11 @@ export class ClusterAddons extends pulumi.ComponentResource {
     };
 
     // 1. Pod network. Nodes turn Ready only once a CNI is installed.
-    const calico = group("calico", files.objects("calico").apply((o) => withCalicoSettings(o, { podCidr: args.podCidr })), []);
+    const calico = group(
+      "calico",
+      files.objects("calico").apply((o) => withCalicoSettings(o, { podCidr: args.podCidr })),
+      [],
+    );
 
     // 2. Every node Ready, then CoreDNS available (it only schedules onto Ready nodes).
     const nodesReady = args.nodeNames.map(
@@ -86,8 +90,7 @@ export class ClusterAddons extends pulumi.ComponentResource {
     const clusterUp: pulumi.Resource[] = [calico, coredns, ...nodesReady];
 
     // 3. gVisor RuntimeClass (needed by gvisor sandboxes; harmless otherwise, so only then).
-    const runtimeClass =
-      args.sandbox === "gvisor" ? [group("runtimeclass", [gvisorRuntimeClass()], clusterUp)] : [];
+    const runtimeClass = args.sandbox === "gvisor" ? [group("runtimeclass", [gvisorRuntimeClass()], clusterUp)] : [];
 
     // 4. MetalLB, then its pool and L2 advertisement (validated by MetalLB's webhook).
     const metallb = phased("metallb", files.objects("metallb"), clusterUp);
@@ -103,18 +106,9 @@ export class ClusterAddons extends pulumi.ComponentResource {
     if (ingress === "istio") {
       const ns = group("istio-namespace", [namespace(ISTIO_NAMESPACE)], clusterUp);
       const chart = (id: string, key: string, values: Record<string, unknown>, deps: pulumi.Resource[]) =>
-        new k8s.helm.v4.Chart(
-          `${name}-${id}`,
-          { chart: files.chartPath(key), namespace: ISTIO_NAMESPACE, values },
-          { ...base, dependsOn: after(deps) },
-        );
+        new k8s.helm.v4.Chart(`${name}-${id}`, { chart: files.chartPath(key), namespace: ISTIO_NAMESPACE, values }, { ...base, dependsOn: after(deps) });
       const istioBase = chart("istio-base", "istio-base", { defaultRevision: "default" }, [ns]);
-      const istiod = chart(
-        "istiod",
-        "istiod",
-        { global: { proxy: { autoInject: "disabled" } }, meshConfig: { enablePrometheusMerge: true } },
-        [istioBase],
-      );
+      const istiod = chart("istiod", "istiod", { global: { proxy: { autoInject: "disabled" } }, meshConfig: { enablePrometheusMerge: true } }, [istioBase]);
       const gateway = chart(
         "istio-ingressgateway",
         "istio-gateway",

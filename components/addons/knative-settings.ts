@@ -10,11 +10,7 @@ const INGRESS_CLASS: Record<IngressKind, string> = {
 };
 
 /** What we change in Knative Serving's ConfigMaps for this sandbox and ingress. */
-export function knativeServingSettings(o: {
-  sandbox: SandboxKind;
-  ingress: IngressKind;
-  queueProxyImage?: string;
-}): KnativeServingSettings {
+export function knativeServingSettings(o: { sandbox: SandboxKind; ingress: IngressKind; queueProxyImage?: string }): KnativeServingSettings {
   const features: Record<string, string> = {
     // OpenYurt pins demo functions to pools by node selector.
     "kubernetes.podspec-nodeselector": "enabled",

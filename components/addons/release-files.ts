@@ -88,15 +88,25 @@ export class ReleaseFiles {
     let firstDownload: Uint8Array | undefined;
     if (checksum === undefined) {
       if (!this.options.lock)
-        throw new Error(`checksums.${a.key}: no checksum is pinned for ${a.key} ${a.version} (${a.upstreamUrl}) and there is no checksum lock to record one in`);
+        throw new Error(
+          `checksums.${a.key}: no checksum is pinned for ${a.key} ${a.version} (${a.upstreamUrl}) and there is no checksum lock to record one in`,
+        );
       const resolved = await resolveRunTimeChecksum(
-        { setting: `checksums.${a.key}`, url: a.upstreamUrl, ...(a.published ? { published: a.published } : {}), ...(this.options.artifactMirror ? { artifactMirror: this.options.artifactMirror } : {}) },
+        {
+          setting: `checksums.${a.key}`,
+          url: a.upstreamUrl,
+          ...(a.published ? { published: a.published } : {}),
+          ...(this.options.artifactMirror ? { artifactMirror: this.options.artifactMirror } : {}),
+        },
         this.options.lock,
         this.options.fetcher,
       );
       checksum = resolved.checksum;
       firstDownload = resolved.bytes;
-      if (!a.published) pulumi.log.warn(`${a.key} ${a.version}: upstream publishes no checksum; recorded the first download's (${checksum}) in ${this.options.lock.path}: commit it`);
+      if (!a.published)
+        pulumi.log.warn(
+          `${a.key} ${a.version}: upstream publishes no checksum; recorded the first download's (${checksum}) in ${this.options.lock.path}: commit it`,
+        );
     }
     const hit = this.cached(a, checksum);
     if (hit) return hit;

@@ -39,7 +39,12 @@ describe("NodeRuntimeHosts under mocks", () => {
     );
     await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation((args) => {
-        registered.push({ type: args.type, name: args.name, ...(args.opts.parent ? { parent: args.opts.parent } : {}), aliases: [...(args.opts.aliases ?? [])] });
+        registered.push({
+          type: args.type,
+          name: args.name,
+          ...(args.opts.parent ? { parent: args.opts.parent } : {}),
+          aliases: [...(args.opts.aliases ?? [])],
+        });
         return undefined;
       });
       hosts = new NodeRuntimeHosts("lab", {

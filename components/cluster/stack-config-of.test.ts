@@ -73,7 +73,9 @@ describe("stackConfigOf", () => {
 
   it("refuses an Output where a plain value decides which resources exist", () => {
     const problems = problemsOf(() => stackConfigOf("NodeRuntimeHosts", { network, hosts: [host("a", pulumi.output("192.0.2.20") as never)] }));
-    expect(problems).toEqual(["hosts[0].address: must be a plain value known when the program runs (it decides which resources exist); only secrets may be Outputs"]);
+    expect(problems).toEqual([
+      "hosts[0].address: must be a plain value known when the program runs (it decides which resources exist); only secrets may be Outputs",
+    ]);
   });
 
   it("keeps a private key given as an Input and hands it back as a secret", async () => {

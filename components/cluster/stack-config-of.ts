@@ -31,8 +31,7 @@ function unknownPlainValues(value: unknown, path: string, found: string[]): void
     return;
   }
   if (Array.isArray(value)) for (const [i, v] of value.entries()) unknownPlainValues(v, `${path}[${i}]`, found);
-  else if (typeof value === "object" && value !== null)
-    for (const [k, v] of Object.entries(value)) unknownPlainValues(v, path ? `${path}.${k}` : k, found);
+  else if (typeof value === "object" && value !== null) for (const [k, v] of Object.entries(value)) unknownPlainValues(v, path ? `${path}.${k}` : k, found);
 }
 
 /** Drops undefined fields, so the schema's defaults apply as they do to a stack file's absent keys. */
@@ -48,8 +47,7 @@ function rawHost(host: Host, index: number, component: ComponentKind, secrets: M
     problems.push(`${path}: required: one of privateKey (a secret), file (a key file's path) or agent: true`);
   } else {
     const given = (["privateKey", "file", "agent"] as const).filter((k) => key[k] !== undefined && key[k] !== false);
-    if (given.length !== 1)
-      problems.push(`${path}: set exactly one of privateKey, file or agent (${given.length === 0 ? "none" : given.join(" and ")} given)`);
+    if (given.length !== 1) problems.push(`${path}: set exactly one of privateKey, file or agent (${given.length === 0 ? "none" : given.join(" and ")} given)`);
     else if (given[0] === "privateKey") {
       const secretKey = `${path.replace(/\[(\d+)\]/, ".$1")}.privateKey`;
       secrets.set(secretKey, key.privateKey!);

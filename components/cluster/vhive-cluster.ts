@@ -45,7 +45,11 @@ export class VhiveCluster extends pulumi.ComponentResource {
     const provider = new k8s.Provider(
       "cluster",
       { kubeconfig: pulumi.output(ready.then((r) => r.kubeconfig)), enableServerSideApply: true },
-      { parent: this, aliases: [{ parent: pulumi.rootStackResource }], dependsOn: ready.then((r): pulumi.Input<pulumi.Resource>[] => r.joined) as pulumi.Input<pulumi.Input<pulumi.Resource>[]> },
+      {
+        parent: this,
+        aliases: [{ parent: pulumi.rootStackResource }],
+        dependsOn: ready.then((r): pulumi.Input<pulumi.Resource>[] => r.joined) as pulumi.Input<pulumi.Input<pulumi.Resource>[]>,
+      },
     );
     providers.set(this, provider);
     const built = build.declare(this, provider);

@@ -29,18 +29,16 @@ export class Workers extends pulumi.ComponentResource {
     super("vhive:cluster:Workers", name, {}, opts);
     const joins: Record<string, HostCommand> = {};
     for (const worker of args.workers) {
-      const step = pulumi
-        .all([args.controlPlane.token, args.controlPlane.caCertHash])
-        .apply(([token, caCertHash]) =>
-          kubeadmJoinStep({
-            nodeName: worker.name,
-            nodeIp: worker.nodeIp,
-            controlPlaneIp: args.controlPlaneIp,
-            token,
-            caCertHash,
-            criSocket: worker.criSocket,
-          }),
-        );
+      const step = pulumi.all([args.controlPlane.token, args.controlPlane.caCertHash]).apply(([token, caCertHash]) =>
+        kubeadmJoinStep({
+          nodeName: worker.name,
+          nodeIp: worker.nodeIp,
+          controlPlaneIp: args.controlPlaneIp,
+          token,
+          caCertHash,
+          criSocket: worker.criSocket,
+        }),
+      );
       joins[worker.name] = remoteStep(
         worker.name,
         step,

@@ -49,16 +49,22 @@ describe("artifact table", () => {
         expect(new URL(url).protocol, name).toBe("https:");
       }
     }
-    expect(upstreamUrl("cniPlugins", "1.7.1")).toBe("https://github.com/containernetworking/plugins/releases/download/v1.7.1/cni-plugins-linux-amd64-v1.7.1.tgz");
+    expect(upstreamUrl("cniPlugins", "1.7.1")).toBe(
+      "https://github.com/containernetworking/plugins/releases/download/v1.7.1/cni-plugins-linux-amd64-v1.7.1.tgz",
+    );
     expect(upstreamUrl("kubelet", "1.35.3")).toBe("https://dl.k8s.io/release/v1.35.3/bin/linux/amd64/kubelet");
     expect(upstreamUrl("runscShim", "20260420.0")).toBe("https://storage.googleapis.com/gvisor/releases/release/20260420.0/x86_64/containerd-shim-runsc-v1");
-    expect(upstreamUrl("yurt-manager", "1.7.0")).toBe("https://github.com/openyurtio/openyurt-helm/releases/download/yurt-manager-1.7.0/yurt-manager-1.7.0.tgz");
+    expect(upstreamUrl("yurt-manager", "1.7.0")).toBe(
+      "https://github.com/openyurtio/openyurt-helm/releases/download/yurt-manager-1.7.0/yurt-manager-1.7.0.tgz",
+    );
   });
 
   it("moves a URL under the mirror with its upstream host as the first path segment", () => {
     const url = upstreamUrl("runc", "1.3.5");
     expect(mirroredUrl(url, undefined)).toBe(url);
-    expect(mirroredUrl(url, "https://mirror.example.org/files/")).toBe("https://mirror.example.org/files/github.com/opencontainers/runc/releases/download/v1.3.5/runc.amd64");
+    expect(mirroredUrl(url, "https://mirror.example.org/files/")).toBe(
+      "https://mirror.example.org/files/github.com/opencontainers/runc/releases/download/v1.3.5/runc.amd64",
+    );
     const resolved = artifactOrMissing("runc", DEFAULT_VERSIONS, {}, "https://mirror.example.org/files");
     expect(resolved).toMatchObject({ url: "https://mirror.example.org/files/github.com/opencontainers/runc/releases/download/v1.3.5/runc.amd64" });
   });

@@ -136,8 +136,7 @@ export const ARTIFACTS = {
     knownChecksums: [
       {
         version: "20260420.0",
-        checksum:
-          "sha512:9efeefada7b9a7bcc21dc3a1ad3531d11dfac267808cced45d047aab742f15ecb91b2bb635dea78a4ae36817f76e5ed223b7ad80f3165f15dd24de9b0c95726f",
+        checksum: "sha512:9efeefada7b9a7bcc21dc3a1ad3531d11dfac267808cced45d047aab742f15ecb91b2bb635dea78a4ae36817f76e5ed223b7ad80f3165f15dd24de9b0c95726f",
       },
     ],
     checksumFile: GVISOR_SHA512,
@@ -239,8 +238,20 @@ export const ARTIFACTS = {
     knownChecksums: [],
     checksumFile: knativeListing(KNATIVE_SERVING),
   },
-  "net-istio": { scope: "addon", versionKey: "knative", urlTemplate: `${NET_ISTIO}/net-istio.yaml`, knownChecksums: [], checksumFile: knativeListing(NET_ISTIO) },
-  "net-kourier": { scope: "addon", versionKey: "knative", urlTemplate: `${NET_KOURIER}/kourier.yaml`, knownChecksums: [], checksumFile: knativeListing(NET_KOURIER) },
+  "net-istio": {
+    scope: "addon",
+    versionKey: "knative",
+    urlTemplate: `${NET_ISTIO}/net-istio.yaml`,
+    knownChecksums: [],
+    checksumFile: knativeListing(NET_ISTIO),
+  },
+  "net-kourier": {
+    scope: "addon",
+    versionKey: "knative",
+    urlTemplate: `${NET_KOURIER}/kourier.yaml`,
+    knownChecksums: [],
+    checksumFile: knativeListing(NET_KOURIER),
+  },
   "knative-eventing-crds": {
     scope: "addon",
     versionKey: "knative",
@@ -340,7 +351,10 @@ export interface ResolvedArtifact {
 }
 
 export class MissingChecksumError extends Error {
-  constructor(readonly artifact: HostArtifactName, readonly version: string) {
+  constructor(
+    readonly artifact: HostArtifactName,
+    readonly version: string,
+  ) {
     super(
       `checksums.${artifact}: ${artifact} ${version} has no checksum in the stack, the built-in table or the checksum lock yet; ` +
         `pulumi up reads upstream's checksum file (or, where upstream publishes none, hashes the first download) and records it in the lock`,

@@ -64,8 +64,7 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
   const problems: Problem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
 
-  const target =
-    raw.target === "hosts" || raw.target === "playground" ? raw.target : raw.target === undefined || raw.target === "kind" ? "kind" : undefined;
+  const target = raw.target === "hosts" || raw.target === "playground" ? raw.target : raw.target === undefined || raw.target === "kind" ? "kind" : undefined;
   const rawHosts = Array.isArray(raw.hosts) ? raw.hosts : [];
   // Hosts that parse, with their index in the list, take part in the rules below.
   const hosts: { index: number; host: HostConfig }[] = [];
@@ -103,8 +102,7 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
     if (kubernetes) add("kubernetes", 'must be false with target "playground" (its hosts run the node runtime without Kubernetes)');
     if (rawHosts.length > 0) add("hosts", 'must be empty with target "playground" (it creates its own hosts; see playground.hosts)');
   }
-  if (target === "kind" && rawHosts.length > 0)
-    add("hosts", 'must be empty when target is "kind" (the kind dev environment is one local node)');
+  if (target === "kind" && rawHosts.length > 0) add("hosts", 'must be empty when target is "kind" (the kind dev environment is one local node)');
 
   // Uniqueness: names, SSH endpoints and node IPs.
   const seen = new Map<string, number>();
@@ -151,8 +149,7 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
     if (typeof key.secret === "string" && !looksLikeSecretValue(key.secret) && context.configKeys && !context.configKeys.has(key.secret))
       add(`hosts[${index}].sshKey`, `config key "${key.secret}" is not set (pulumi config set --secret ${key.secret} < ~/.ssh/id_ed25519)`);
     if (openyurtOn && host.pool === undefined) add(`hosts[${index}].pool`, 'required when openyurt.enabled is true ("cloud" or "edge")');
-    if (openyurtOn && host.role === "control-plane" && host.pool === "edge")
-      add(`hosts[${index}].pool`, 'the control plane must be in the "cloud" pool');
+    if (openyurtOn && host.role === "control-plane" && host.pool === "edge") add(`hosts[${index}].pool`, 'the control plane must be in the "cloud" pool');
   });
   if (openyurtOn && target === "kind") add("openyurt.enabled", 'needs target "hosts" (OpenYurt pools span several machines)');
   else if (openyurtOn && hosts.length === rawHosts.length && rawHosts.length > 0 && !hosts.some((h) => h.host.pool === "edge"))
@@ -168,8 +165,7 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
 
   const versions = asRecord(raw.versions);
   const fc = typeof versions.firecracker === "string" ? versions.firecracker : DEFAULT_VERSIONS.firecracker;
-  if (/^[0-9]+(\.[0-9]+)*/.test(fc) && compareVersions(fc, "1.13.1") < 0)
-    add("versions.firecracker", `must be 1.13.1 or later (got "${fc}")`);
+  if (/^[0-9]+(\.[0-9]+)*/.test(fc) && compareVersions(fc, "1.13.1") < 0) add("versions.firecracker", `must be 1.13.1 or later (got "${fc}")`);
 
   // Network: pod CIDR, service CIDR, host subnet and MetalLB pool.
   const rawNetwork = asRecord(raw.network);
@@ -202,7 +198,10 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
     const perNode = 2 ** (32 - NODE_POD_PREFIX);
     const fits = Math.floor((pod.last - pod.first + 1) / perNode);
     if (fits < rawHosts.length && 32 - Math.log2(pod.last - pod.first + 1) <= MAX_CLUSTER_PREFIX)
-      add("network.podCidr", `holds ${fits} node range${fits === 1 ? "" : "s"} of /${NODE_POD_PREFIX}, but there are ${rawHosts.length} hosts (each node gets a /${NODE_POD_PREFIX})`);
+      add(
+        "network.podCidr",
+        `holds ${fits} node range${fits === 1 ? "" : "s"} of /${NODE_POD_PREFIX}, but there are ${rawHosts.length} hosts (each node gets a /${NODE_POD_PREFIX})`,
+      );
   }
 
   // Each node's IP: an ordinary unicast address outside the cluster's own ranges.
@@ -217,21 +216,18 @@ export function crossCheck(raw: Raw, context: CrossCheckContext = {}): Problem[]
       add(`hosts[${index}].${field}`, `node IP ${formatIpv4(ip)} is inside network.serviceCidr (${rangeText(service)})`);
   }
 
-  if (pod && service && overlaps(pod, service))
-    add("network.serviceCidr", `overlaps network.podCidr (${rangeText(service)} and ${rangeText(pod)})`);
+  if (pod && service && overlaps(pod, service)) add("network.serviceCidr", `overlaps network.podCidr (${rangeText(service)} and ${rangeText(pod)})`);
   if (hostNet && pod && overlaps(hostNet, pod)) add("network.podCidr", `overlaps network.hostCidr (${rangeText(pod)} and ${rangeText(hostNet)})`);
   if (hostNet && service && overlaps(hostNet, service))
     add("network.serviceCidr", `overlaps network.hostCidr (${rangeText(service)} and ${rangeText(hostNet)})`);
   if (pool) {
     if (pod && overlaps(pool, pod)) add("network.metallbPool", `overlaps network.podCidr (${rangeText(pool)} and ${rangeText(pod)})`);
-    if (service && overlaps(pool, service))
-      add("network.metallbPool", `overlaps network.serviceCidr (${rangeText(pool)} and ${rangeText(service)})`);
+    if (service && overlaps(pool, service)) add("network.metallbPool", `overlaps network.serviceCidr (${rangeText(pool)} and ${rangeText(service)})`);
     if (hostNet && !contains(hostNet, pool))
       add("network.metallbPool", `must lie inside network.hostCidr (${rangeText(pool)} is not inside ${rangeText(hostNet)})`);
     for (const { index, host } of hosts) {
       const ip = parseIpv4(host.nodeIp ?? host.address);
-      if (ip !== undefined && containsAddress(pool, ip))
-        add("network.metallbPool", `contains the node IP of hosts[${index}] (${formatIpv4(ip)})`);
+      if (ip !== undefined && containsAddress(pool, ip)) add("network.metallbPool", `contains the node IP of hosts[${index}] (${formatIpv4(ip)})`);
     }
   }
 

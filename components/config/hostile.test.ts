@@ -21,10 +21,8 @@ const withHost = (index: number, extra: Record<string, unknown>) => ({
   hosts: hosts.map((h, i) => (i === index ? { ...h, ...extra } : h)),
 });
 const SYSTEM = "is a system directory (or one the stack owns): use a directory of its own, e.g. /opt/vhive-<name>";
-const PATH_CHARS =
-  "may only contain letters, digits and . _ / + - (no spaces, quotes, newlines or other characters systemd or the shell would interpret)";
-const URL_CHARS =
-  "must be an http:// or https:// URL of letters, digits and . _ ~ % : @ + = , / - only (no spaces, quotes, newlines, query or fragment)";
+const PATH_CHARS = "may only contain letters, digits and . _ / + - (no spaces, quotes, newlines or other characters systemd or the shell would interpret)";
+const URL_CHARS = "must be an http:// or https:// URL of letters, digits and . _ ~ % : @ + = , / - only (no spaces, quotes, newlines, query or fragment)";
 const NO_CREDENTIALS =
   "must not contain credentials (user:password@): the URL is written into files and scripts on the hosts that are not secret; use a mirror or proxy that needs none, or restrict it by address";
 const BAD_ADDRESS = "must be an IPv4 address (four numbers 0-255, no leading zeros) or a host name";
@@ -58,12 +56,24 @@ const table: { name: string; config: unknown; problems: string[] }[] = [
   },
   { name: "installDir with a space", config: { nodeRuntime: { installDir: "/opt/v hive" } }, problems: [`nodeRuntime.installDir: ${PATH_CHARS}`] },
   { name: "installDir with a specifier", config: { nodeRuntime: { installDir: "/opt/%h" } }, problems: [`nodeRuntime.installDir: ${PATH_CHARS}`] },
-  { name: "installDir inside /proc", config: { nodeRuntime: { installDir: "/proc/self/x" } }, problems: ["nodeRuntime.installDir: must not be inside /proc (a kernel or runtime file system)"] },
-  { name: "installDir one level deep", config: { nodeRuntime: { installDir: "/data" } }, problems: ["nodeRuntime.installDir: must be at least two levels deep (e.g. /opt/vhive-<name>), so it is a directory of its own"] },
+  {
+    name: "installDir inside /proc",
+    config: { nodeRuntime: { installDir: "/proc/self/x" } },
+    problems: ["nodeRuntime.installDir: must not be inside /proc (a kernel or runtime file system)"],
+  },
+  {
+    name: "installDir one level deep",
+    config: { nodeRuntime: { installDir: "/data" } },
+    problems: ["nodeRuntime.installDir: must be at least two levels deep (e.g. /opt/vhive-<name>), so it is a directory of its own"],
+  },
   { name: "relative installDir", config: { nodeRuntime: { installDir: "opt/x" } }, problems: ["nodeRuntime.installDir: must be an absolute path"] },
   { name: "minio.path /", config: { minio: { path: "/" } }, problems: [`minio.path: / ${SYSTEM}`] },
   { name: "minio.path /etc", config: { minio: { path: "/etc" } }, problems: [`minio.path: /etc ${SYSTEM}`] },
-  { name: "minio.storageSize 0Gi", config: { minio: { storageSize: "0Gi" } }, problems: ['minio.storageSize: must be a size above zero like "20Gi" (Mi, Gi or Ti)'] },
+  {
+    name: "minio.storageSize 0Gi",
+    config: { minio: { storageSize: "0Gi" } },
+    problems: ['minio.storageSize: must be a size above zero like "20Gi" (Mi, Gi or Ti)'],
+  },
   // aptProxy: the raw text is what is written.
   {
     name: "aptProxy with a newline and quotes (apt.conf injection)",
@@ -74,7 +84,11 @@ const table: { name: string; config: unknown; problems: string[] }[] = [
   { name: "aptProxy with a space", config: { aptProxy: "http://proxy :3142" }, problems: [`aptProxy: ${URL_CHARS}`] },
   { name: "aptProxy with a query", config: { aptProxy: "http://proxy:3142/?a=$(id)" }, problems: [`aptProxy: ${URL_CHARS}`] },
   { name: "aptProxy with credentials", config: { aptProxy: "http://user:pw@proxy:3142" }, problems: [`aptProxy: ${NO_CREDENTIALS}`] },
-  { name: "artifactMirror with credentials", config: { artifactMirror: "https://me:hunter22@mirror.example.org/files" }, problems: [`artifactMirror: ${NO_CREDENTIALS}`] },
+  {
+    name: "artifactMirror with credentials",
+    config: { artifactMirror: "https://me:hunter22@mirror.example.org/files" },
+    problems: [`artifactMirror: ${NO_CREDENTIALS}`],
+  },
   // Secrets never echoed.
   {
     name: "SSH key pasted as { secret }",
@@ -97,9 +111,16 @@ const table: { name: string; config: unknown; problems: string[] }[] = [
   {
     name: "functions: [constructor]",
     config: { functions: ["constructor", "tostring"] },
-    problems: [expect.stringMatching(/^functions\[0\]: unknown function "constructor"/) as unknown as string, expect.stringMatching(/^functions\[1\]: unknown function "tostring"/) as unknown as string],
+    problems: [
+      expect.stringMatching(/^functions\[0\]: unknown function "constructor"/) as unknown as string,
+      expect.stringMatching(/^functions\[1\]: unknown function "tostring"/) as unknown as string,
+    ],
   },
-  { name: "unknown nested key", config: { nodeRuntime: { installdir: "/opt/x" } }, problems: ["nodeRuntime.installdir: unknown setting (did you mean installDir?)"] },
+  {
+    name: "unknown nested key",
+    config: { nodeRuntime: { installdir: "/opt/x" } },
+    problems: ["nodeRuntime.installdir: unknown setting (did you mean installDir?)"],
+  },
   { name: "unknown host key", config: withHost(1, { nodeIP: "192.0.2.11" }), problems: ["hosts[1].nodeIP: unknown setting (did you mean nodeIp?)"] },
   { name: "unknown key, nothing close", config: { frobnicate: true }, problems: ["frobnicate: unknown setting"] },
   // Addresses.
@@ -110,36 +131,89 @@ const table: { name: string; config: unknown; problems: string[] }[] = [
   })),
   {
     name: "same host twice, spelled differently",
-    config: { ...good, hosts: [hosts[0], host("w1", "Worker.Example.org", "worker", { nodeIp: "192.0.2.11" }), host("w2", "worker.example.org", "worker", { nodeIp: "192.0.2.12" })] },
+    config: {
+      ...good,
+      hosts: [
+        hosts[0],
+        host("w1", "Worker.Example.org", "worker", { nodeIp: "192.0.2.11" }),
+        host("w2", "worker.example.org", "worker", { nodeIp: "192.0.2.12" }),
+      ],
+    },
     problems: ['hosts[2].address: duplicate of hosts[1].address ("worker.example.org:22")'],
   },
-  { name: "nodeIp 0.0.0.0", config: withHost(1, { nodeIp: "0.0.0.0" }), problems: ["hosts[1].nodeIp: 0.0.0.0 is in the unspecified / this-network range 0.0.0.0/8: a node needs an address other hosts can reach"] },
-  { name: "nodeIp loopback", config: withHost(1, { nodeIp: "127.0.0.1" }), problems: ["hosts[1].nodeIp: 127.0.0.1 is in loopback (127.0.0.0/8): a node needs an address other hosts can reach"] },
-  { name: "nodeIp in the pod CIDR", config: withHost(1, { nodeIp: "10.168.3.4" }), problems: ["hosts[1].nodeIp: node IP 10.168.3.4 is inside network.podCidr (10.168.0.0-10.168.255.255)"] },
-  { name: "nodeIp in the service CIDR", config: withHost(1, { nodeIp: "10.96.0.1" }), problems: ["hosts[1].nodeIp: node IP 10.96.0.1 is inside network.serviceCidr (10.96.0.0-10.111.255.255)"] },
-  { name: "nodeIp another host's address", config: withHost(2, { nodeIp: "192.0.2.10" }), problems: ["hosts[2].nodeIp: node IP 192.0.2.10 is already the node IP of hosts[0]"] },
+  {
+    name: "nodeIp 0.0.0.0",
+    config: withHost(1, { nodeIp: "0.0.0.0" }),
+    problems: ["hosts[1].nodeIp: 0.0.0.0 is in the unspecified / this-network range 0.0.0.0/8: a node needs an address other hosts can reach"],
+  },
+  {
+    name: "nodeIp loopback",
+    config: withHost(1, { nodeIp: "127.0.0.1" }),
+    problems: ["hosts[1].nodeIp: 127.0.0.1 is in loopback (127.0.0.0/8): a node needs an address other hosts can reach"],
+  },
+  {
+    name: "nodeIp in the pod CIDR",
+    config: withHost(1, { nodeIp: "10.168.3.4" }),
+    problems: ["hosts[1].nodeIp: node IP 10.168.3.4 is inside network.podCidr (10.168.0.0-10.168.255.255)"],
+  },
+  {
+    name: "nodeIp in the service CIDR",
+    config: withHost(1, { nodeIp: "10.96.0.1" }),
+    problems: ["hosts[1].nodeIp: node IP 10.96.0.1 is inside network.serviceCidr (10.96.0.0-10.111.255.255)"],
+  },
+  {
+    name: "nodeIp another host's address",
+    config: withHost(2, { nodeIp: "192.0.2.10" }),
+    problems: ["hosts[2].nodeIp: node IP 192.0.2.10 is already the node IP of hosts[0]"],
+  },
   {
     name: "two hosts behind one address without nodeIp",
     config: withHost(2, { address: "192.0.2.10", port: 2222 }),
     problems: ["hosts[2].address: node IP 192.0.2.10 is already the node IP of hosts[0] (set nodeIp to this host's own IP)"],
   },
   // CIDRs.
-  { name: "pod CIDR /32", config: { ...good, network: { ...good.network, podCidr: "10.168.0.1/32" } }, problems: ["network.podCidr: is a /32: must be a /24 or larger"] },
-  { name: "service CIDR /25", config: { ...good, network: { ...good.network, serviceCidr: "10.96.0.0/25" } }, problems: ["network.serviceCidr: is a /25: must be a /24 or larger"] },
-  { name: "service CIDR wider than /12", config: { network: { serviceCidr: "10.0.0.0/8", podCidr: "172.16.0.0/16" } }, problems: ["network.serviceCidr: must be a /12 or smaller (the Kubernetes API server refuses larger service ranges)"] },
+  {
+    name: "pod CIDR /32",
+    config: { ...good, network: { ...good.network, podCidr: "10.168.0.1/32" } },
+    problems: ["network.podCidr: is a /32: must be a /24 or larger"],
+  },
+  {
+    name: "service CIDR /25",
+    config: { ...good, network: { ...good.network, serviceCidr: "10.96.0.0/25" } },
+    problems: ["network.serviceCidr: is a /25: must be a /24 or larger"],
+  },
+  {
+    name: "service CIDR wider than /12",
+    config: { network: { serviceCidr: "10.0.0.0/8", podCidr: "172.16.0.0/16" } },
+    problems: ["network.serviceCidr: must be a /12 or smaller (the Kubernetes API server refuses larger service ranges)"],
+  },
   { name: "pod CIDR loopback", config: { network: { podCidr: "127.0.0.0/8" } }, problems: ["network.podCidr: overlaps loopback (127.0.0.0/8)"] },
   { name: "service CIDR multicast", config: { network: { serviceCidr: "224.0.0.0/16" } }, problems: ["network.serviceCidr: overlaps multicast (224.0.0.0/4)"] },
-  { name: "pod CIDR with host bits", config: { network: { podCidr: "10.168.0.5/16" } }, problems: ["network.podCidr: must be an IPv4 CIDR like 10.0.0.0/16 (network address, no host bits)"] },
-  { name: "pod CIDR too small for the hosts", config: { ...good, network: { ...good.network, podCidr: "10.168.0.0/23" } }, problems: ["network.podCidr: holds 2 node ranges of /24, but there are 3 hosts (each node gets a /24)"] },
+  {
+    name: "pod CIDR with host bits",
+    config: { network: { podCidr: "10.168.0.5/16" } },
+    problems: ["network.podCidr: must be an IPv4 CIDR like 10.0.0.0/16 (network address, no host bits)"],
+  },
+  {
+    name: "pod CIDR too small for the hosts",
+    config: { ...good, network: { ...good.network, podCidr: "10.168.0.0/23" } },
+    problems: ["network.podCidr: holds 2 node ranges of /24, but there are 3 hosts (each node gets a /24)"],
+  },
   // Ports.
   ...[2379, 6443, 10250].map((port) => ({
     name: `healthPort ${port}`,
     config: { nodeRuntime: { healthPort: port } },
-    problems: [expect.stringMatching(new RegExp(`^nodeRuntime\\.healthPort: ${port} is used by .*: pick a free port \\(default 10990\\)$`)) as unknown as string],
+    problems: [
+      expect.stringMatching(new RegExp(`^nodeRuntime\\.healthPort: ${port} is used by .*: pick a free port \\(default 10990\\)$`)) as unknown as string,
+    ],
   })),
   { name: "healthPort privileged", config: { nodeRuntime: { healthPort: 80 } }, problems: ["nodeRuntime.healthPort: must be 1024-65535"] },
   { name: "healthPort 22 (SSH)", config: { nodeRuntime: { healthPort: 22 } }, problems: ["nodeRuntime.healthPort: must be 1024-65535"] },
-  { name: "healthPort in the NodePort range", config: { nodeRuntime: { healthPort: 30080 } }, problems: ["nodeRuntime.healthPort: must not be in Kubernetes' NodePort range 30000-32767"] },
+  {
+    name: "healthPort in the NodePort range",
+    config: { nodeRuntime: { healthPort: 30080 } },
+    problems: ["nodeRuntime.healthPort: must not be in Kubernetes' NodePort range 30000-32767"],
+  },
 ];
 
 describe("hostile stack values", () => {
@@ -209,7 +283,7 @@ describe("config namespaces", () => {
       'vhve:sandbox: unknown namespace "vhve" (settings of this project are vhive:<setting>; did you mean vhive:sandbox?)',
       'Vhive:snapshots: unknown namespace "Vhive" (settings of this project are vhive:<setting>; did you mean vhive:snapshots?)',
       'vhive-pulumi:sandbox: unknown namespace "vhive-pulumi" (settings of this project are vhive:<setting>; did you mean vhive:sandbox?)',
-      'sandbx: unknown setting (did you mean sandbox?)',
+      "sandbx: unknown setting (did you mean sandbox?)",
     ]);
   });
 
@@ -226,9 +300,7 @@ describe("config namespaces", () => {
       "vhive:minioAccessKey": "admin",
       "vhive:minioSecretKey": "short7!",
     };
-    expect(load(all)).toEqual([
-      'minio.secretKey: the value of config key "minioSecretKey" is too short: MinIO needs at least 8 characters (value not shown)',
-    ]);
+    expect(load(all)).toEqual(['minio.secretKey: the value of config key "minioSecretKey" is too short: MinIO needs at least 8 characters (value not shown)']);
     expect(load({ ...all, "vhive:minioSecretKey": "long-enough" })).toEqual([]);
   });
 });

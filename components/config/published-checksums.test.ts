@@ -16,7 +16,9 @@ describe("upstream checksum files", () => {
   });
 
   it("refuses a listing without the file, or a hex of the wrong length, naming the file", () => {
-    expect(() => readPublishedChecksum(listing, `${b}  other.tar.gz\n`)).toThrow("https://example.org/v1/SHA256SUMS: no sha256 listed for tool-linux-amd64.tar.gz");
+    expect(() => readPublishedChecksum(listing, `${b}  other.tar.gz\n`)).toThrow(
+      "https://example.org/v1/SHA256SUMS: no sha256 listed for tool-linux-amd64.tar.gz",
+    );
     expect(() => readPublishedChecksum({ ...listing, algorithm: "sha512" }, `${a}  tool-linux-amd64.tar.gz\n`)).toThrow("no sha512 listed");
   });
 
@@ -24,7 +26,9 @@ describe("upstream checksum files", () => {
     const spec = { kind: "helm-index", url: "https://charts.example.org/index.yaml", chart: "istiod", version: "1.29.2" } as const;
     const index = `apiVersion: v1\nentries:\n  istiod:\n    - version: 1.29.1\n      digest: ${b}\n    - version: 1.29.2\n      digest: ${a}\n`;
     expect(readPublishedChecksum(spec, index)).toBe(`sha256:${a}`);
-    expect(() => readPublishedChecksum({ ...spec, version: "1.30.0" }, index)).toThrow("https://charts.example.org/index.yaml: no sha256 digest for chart istiod 1.30.0");
+    expect(() => readPublishedChecksum({ ...spec, version: "1.30.0" }, index)).toThrow(
+      "https://charts.example.org/index.yaml: no sha256 digest for chart istiod 1.30.0",
+    );
   });
 
   it("names upstream's checksum file beside each host artifact, none for Firecracker's CI kernel", () => {
@@ -33,7 +37,9 @@ describe("upstream checksum files", () => {
     expect(at("runc", "1.3.5")).toBe("https://github.com/opencontainers/runc/releases/download/v1.3.5/runc.sha256sum");
     expect(at("runscShim", "20260420.0")).toBe("https://storage.googleapis.com/gvisor/releases/release/20260420.0/x86_64/containerd-shim-runsc-v1.sha512");
     expect(at("node", "20.20.2")).toBe("https://nodejs.org/dist/v20.20.2/SHASUMS256.txt");
-    expect(at("firecracker", "1.13.1")).toBe("https://github.com/firecracker-microvm/firecracker/releases/download/v1.13.1/firecracker-v1.13.1-x86_64.tgz.sha256.txt");
+    expect(at("firecracker", "1.13.1")).toBe(
+      "https://github.com/firecracker-microvm/firecracker/releases/download/v1.13.1/firecracker-v1.13.1-x86_64.tgz.sha256.txt",
+    );
     expect(at("guestKernel", "6.1.141")).toBeUndefined();
   });
 });

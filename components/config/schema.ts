@@ -23,15 +23,11 @@ export function isHostName(text: string): boolean {
   return HOSTNAME.test(text) && /^[A-Za-z]/.test(text.slice(text.lastIndexOf(".") + 1));
 }
 
-const dnsLabel = z
-  .string()
-  .regex(DNS_LABEL, { error: "must be a lowercase DNS label (a-z, 0-9 and '-', at most 63 characters)" });
+const dnsLabel = z.string().regex(DNS_LABEL, { error: "must be a lowercase DNS label (a-z, 0-9 and '-', at most 63 characters)" });
 
 const ipv4 = z.string().refine(isIpv4, { error: "must be an IPv4 address like 192.0.2.10" });
 
-const cidr = z
-  .string()
-  .refine((v) => parseCidr(v) !== undefined, { error: "must be an IPv4 CIDR like 10.0.0.0/16 (network address, no host bits)" });
+const cidr = z.string().refine((v) => parseCidr(v) !== undefined, { error: "must be an IPv4 CIDR like 10.0.0.0/16 (network address, no host bits)" });
 
 /** An http(s) URL checked as the exact text written to the hosts (see urls.ts). */
 const httpUrl = z.string().superRefine((v, ctx) => {
@@ -68,8 +64,7 @@ const secretRef = z.strictObject({ secret: configKeyName });
 
 const keyFilePath = z.string().superRefine((v, ctx) => {
   if (v === "") ctx.addIssue({ code: "custom", message: "must be a path" });
-  else if (looksLikeSecretValue(v))
-    ctx.addIssue({ code: "custom", message: "must be the path of a private key file, not the key itself (value not shown)" });
+  else if (looksLikeSecretValue(v)) ctx.addIssue({ code: "custom", message: "must be the path of a private key file, not the key itself (value not shown)" });
   else if (/[\u0000-\u001f\u007f]/.test(v)) ctx.addIssue({ code: "custom", message: "must be a path without control characters (value not shown)" });
 });
 
@@ -89,10 +84,7 @@ export const HostSchema = z.strictObject({
   port: z.number().int().min(1, { error: "must be 1-65535" }).max(65535, { error: "must be 1-65535" }).default(22),
   user: z.string().min(1, { error: "must not be empty" }).default("root"),
   sshKey: SshKeySchema,
-  hostKey: z
-    .string()
-    .regex(HOST_KEY, { error: 'must be a public key line like "ssh-ed25519 AAAA…" (as ssh-keyscan prints it, without the host)' })
-    .optional(),
+  hostKey: z.string().regex(HOST_KEY, { error: 'must be a public key line like "ssh-ed25519 AAAA…" (as ssh-keyscan prints it, without the host)' }).optional(),
   allowUnknownHostKey: z.boolean().default(false),
   nodeIp: ipv4.optional(),
   role: z.enum(["control-plane", "worker"]),
@@ -103,9 +95,10 @@ export type HostConfig = z.output<typeof HostSchema>;
 const versionString = z.string().regex(VERSION, { error: "must be a version like 1.2.3 (no leading v)" });
 
 export const VersionsSchema = z.strictObject(
-  Object.fromEntries(
-    (Object.keys(DEFAULT_VERSIONS) as VersionKey[]).map((key) => [key, versionString.default(DEFAULT_VERSIONS[key])]),
-  ) as Record<VersionKey, z.ZodDefault<z.ZodString>>,
+  Object.fromEntries((Object.keys(DEFAULT_VERSIONS) as VersionKey[]).map((key) => [key, versionString.default(DEFAULT_VERSIONS[key])])) as Record<
+    VersionKey,
+    z.ZodDefault<z.ZodString>
+  >,
 );
 
 const checksum = z.string().regex(CHECKSUM, { error: 'must be "sha256:<64 hex digits>" or "sha512:<128 hex digits>"' });
@@ -152,7 +145,10 @@ export const MinioSchema = z.strictObject({
   retainData: z.boolean().default(false),
   accessKey: secretRef.optional(),
   secretKey: secretRef.optional(),
-  storageSize: z.string().regex(/^[1-9][0-9]{0,5}(Mi|Gi|Ti)$/, { error: 'must be a size above zero like "20Gi" (Mi, Gi or Ti)' }).default("20Gi"),
+  storageSize: z
+    .string()
+    .regex(/^[1-9][0-9]{0,5}(Mi|Gi|Ti)$/, { error: 'must be a size above zero like "20Gi" (Mi, Gi or Ti)' })
+    .default("20Gi"),
   image: z.string().optional(),
 });
 

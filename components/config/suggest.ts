@@ -7,8 +7,7 @@ export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
   for (let i = 1; i <= s.length; i++) {
     const current = [i];
-    for (let j = 1; j <= t.length; j++)
-      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (s[i - 1] === t[j - 1] ? 0 : 1)));
+    for (let j = 1; j <= t.length; j++) current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (s[i - 1] === t[j - 1] ? 0 : 1)));
     previous = current;
   }
   return previous[t.length]!;

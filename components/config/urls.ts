@@ -20,7 +20,14 @@ export function plainUrlProblem(text: string): string | undefined {
     return "must be an http:// or https:// URL";
   }
   if (url.hostname === "") return "must name a host (http://<host>[:port]/…)";
-  if (url.username !== "" || url.password !== "" || text.slice(text.indexOf("//") + 2).split("/")[0]!.includes("@"))
+  if (
+    url.username !== "" ||
+    url.password !== "" ||
+    text
+      .slice(text.indexOf("//") + 2)
+      .split("/")[0]!
+      .includes("@")
+  )
     return "must not contain credentials (user:password@): the URL is written into files and scripts on the hosts that are not secret; use a mirror or proxy that needs none, or restrict it by address";
   return undefined;
 }

@@ -60,9 +60,9 @@ export class Functions extends pulumi.ComponentResource {
     }
     this.serviceNames = deployed.map((d) => d.serviceName);
     this.endpointsJson = pulumi.output(args.domain).apply((domain) => vswarmEndpointsJson(deployed, domain));
-    this.urls = pulumi.all(services.map((s) => s.urn)).apply(() =>
-      pulumi.output(args.domain).apply((d) => deployed.map((f) => `http://${f.serviceName}.${f.namespace}.${d}`)),
-    );
+    this.urls = pulumi
+      .all(services.map((s) => s.urn))
+      .apply(() => pulumi.output(args.domain).apply((d) => deployed.map((f) => `http://${f.serviceName}.${f.namespace}.${d}`)));
     this.registerOutputs({ endpointsJson: this.endpointsJson, urls: this.urls });
   }
 }

@@ -7,7 +7,8 @@ const FILE = "/etc/apt/apt.conf.d/90vhive-proxy";
 export function aptProxyBodies(proxy: string): StepBodies {
   // The config schema checks this text (components/config/urls.ts); checked again here because
   // this exact string becomes an apt.conf value, where a quote or newline adds settings.
-  if (!/^https?:\/\/[A-Za-z0-9._~%:@+=,/-]+$/.test(proxy)) throw new Error("aptProxy: must be an http:// or https:// URL without quotes, spaces or control characters");
+  if (!/^https?:\/\/[A-Za-z0-9._~%:@+=,/-]+$/.test(proxy))
+    throw new Error("aptProxy: must be an http:// or https:// URL without quotes, spaces or control characters");
   return { create: writeFile(FILE, "0644", `Acquire::http::Proxy "${proxy}";`), delete: `remove_path ${FILE}` };
 }
 

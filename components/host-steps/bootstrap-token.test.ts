@@ -18,7 +18,9 @@ describe("bootstrap token made valid before a join", () => {
 
   it("is clean shell, and refuses a malformed token without showing it", () => {
     for (const result of checkShellBatch([s.create, s.delete])) expect(result).toEqual({ syntax: "", shellcheck: "" });
-    expect(() => bootstrapTokenStep("abcdef.0123456789abcde$", "w")).toThrow("bootstrap token: not of kubeadm's form [a-z0-9]{6}.[a-z0-9]{16} (value not shown)");
+    expect(() => bootstrapTokenStep("abcdef.0123456789abcde$", "w")).toThrow(
+      "bootstrap token: not of kubeadm's form [a-z0-9]{6}.[a-z0-9]{16} (value not shown)",
+    );
     expect(() => bootstrapTokenStep(TOKEN, "Worker_2")).toThrow('worker name "Worker_2" is not a DNS label');
   });
 });

@@ -38,8 +38,16 @@ const steps: Record<string, Step> = {
   "kubeadm-init": kubeadmInitStep(init),
   "kubeadm-init single node": kubeadmInitStep({ ...init, singleNode: true, failSwapOn: false }),
   "kubeadm-join": kubeadmJoinStep(join),
-  "node-runtime firecracker release": nodeRuntimeStep(dev, { bundlePath: "/tmp/vhive-node-runtime.tgz", bundleSha256: "cd".repeat(32), criSocket: NODE_RUNTIME_SOCKET }),
-  "node-runtime gvisor debian": nodeRuntimeStep(gvisorDebian, { bundlePath: "/tmp/vhive-node-runtime.tgz", bundleSha256: "cd".repeat(32), criSocket: CONTAINERD_SOCKET }),
+  "node-runtime firecracker release": nodeRuntimeStep(dev, {
+    bundlePath: "/tmp/vhive-node-runtime.tgz",
+    bundleSha256: "cd".repeat(32),
+    criSocket: NODE_RUNTIME_SOCKET,
+  }),
+  "node-runtime gvisor debian": nodeRuntimeStep(gvisorDebian, {
+    bundlePath: "/tmp/vhive-node-runtime.tgz",
+    bundleSha256: "cd".repeat(32),
+    criSocket: CONTAINERD_SOCKET,
+  }),
   "node-runtime firecracker reap debian": nodeRuntimeStep(parseStackConfig({ sandbox: "firecracker", snapshots: "reap", packages: { source: "debian" } }), {
     bundlePath: "/tmp/vhive-node-runtime.tgz",
     bundleSha256: "cd".repeat(32),
@@ -53,7 +61,13 @@ const steps: Record<string, Step> = {
 
 describe("cluster steps", () => {
   let results = new Map<string, ShellCheckResult>();
-  const names = Object.entries(steps).flatMap(([n, s]) => [[`${n} create`, s.create], [`${n} delete`, s.delete]] as const);
+  const names = Object.entries(steps).flatMap(
+    ([n, s]) =>
+      [
+        [`${n} create`, s.create],
+        [`${n} delete`, s.delete],
+      ] as const,
+  );
   beforeAll(() => {
     const checked = checkShellBatch(names.map(([, script]) => script));
     results = new Map(names.map(([n], i) => [n, checked[i]!]));

@@ -54,17 +54,31 @@ describe("host bootstrap steps", () => {
   }
 
   it("orders steps per sandbox and role", () => {
-    const names = (raw: object, runsSandbox: boolean) =>
-      hostBootstrapSteps(parseStackConfig(raw), { name: "n", runsSandbox }).map((s) => s.name);
+    const names = (raw: object, runsSandbox: boolean) => hostBootstrapSteps(parseStackConfig(raw), { name: "n", runsSandbox }).map((s) => s.name);
     expect(names(variants["firecracker-release"], true)).toEqual([
-      "limits", "apt-auto-upgrades-off", "packages", "swap-off", "kernel-modules", "sysctl",
-      "stargz", "firecracker", "containerd", "kubernetes",
+      "limits",
+      "apt-auto-upgrades-off",
+      "packages",
+      "swap-off",
+      "kernel-modules",
+      "sysctl",
+      "stargz",
+      "firecracker",
+      "containerd",
+      "kubernetes",
     ]);
     expect(names(variants["firecracker-release"], false)).not.toContain("firecracker");
     expect(names(variants["gvisor-release-mirror"], true)).toContain("runsc");
     expect(names(variants["gvisor-debian-proxy"], true)).toEqual([
-      "limits", "apt-proxy", "apt-auto-upgrades-off", "packages", "swap-off", "kernel-modules", "sysctl",
-      "containerd", "kubernetes",
+      "limits",
+      "apt-proxy",
+      "apt-auto-upgrades-off",
+      "packages",
+      "swap-off",
+      "kernel-modules",
+      "sysctl",
+      "containerd",
+      "kubernetes",
     ]);
   });
 
@@ -77,7 +91,10 @@ describe("host bootstrap steps", () => {
         steps.forEach((s, i) => {
           for (const a of s.after ?? []) {
             // Listed before it, so the list order is one Pulumi may run them in.
-            expect(steps.findIndex((x) => x.name === a), `${variant} ${s.name} after ${a}`).toBeLessThan(i);
+            expect(
+              steps.findIndex((x) => x.name === a),
+              `${variant} ${s.name} after ${a}`,
+            ).toBeLessThan(i);
             needs.get(s.name)!.add(a);
             for (const t of needs.get(a)!) needs.get(s.name)!.add(t);
           }
@@ -86,7 +103,12 @@ describe("host bootstrap steps", () => {
         for (const x of steps.slice(1)) expect(needs.get(x.name)!.has("limits"), `${variant} ${x.name} after limits`).toBe(true);
         const last = steps.at(-1)!;
         expect(last.name).toBe("kubernetes");
-        expect([...needs.get(last.name)!].sort(), variant).toEqual(steps.slice(0, -1).map((s) => s.name).sort());
+        expect([...needs.get(last.name)!].sort(), variant).toEqual(
+          steps
+            .slice(0, -1)
+            .map((s) => s.name)
+            .sort(),
+        );
         // Every two steps that run apt (dpkg's lock) are ordered one way or the other.
         const apt = steps.filter((s) => /^\s*(apt_install|apt_update_if_stale) \S/m.test(s.create)).map((s) => s.name);
         expect(apt, variant).toContain("packages");
@@ -114,7 +136,9 @@ describe("host bootstrap steps", () => {
         [...s.create.matchAll(/^\s*apt_install (\S+) (.+)$/gm)].map((m) => `${s.name}: ${m[2]}`),
       );
     const base = "curl ca-certificates tar gzip iptables iproute2 conntrack socat ethtool kmod procps openssl";
-    expect(installs(variants["gvisor-debian-proxy"], true)).toEqual([`packages: ${base} gcc libc6-dev runsc containerd runc containernetworking-plugins nodejs`]);
+    expect(installs(variants["gvisor-debian-proxy"], true)).toEqual([
+      `packages: ${base} gcc libc6-dev runsc containerd runc containernetworking-plugins nodejs`,
+    ]);
     expect(installs(variants["gvisor-debian-proxy"], false)).toEqual([`packages: ${base} containerd runc containernetworking-plugins`]);
     expect(installs(variants["firecracker-release"], true)).toEqual([`packages: ${base} gcc libc6-dev`]);
     expect(installs(variants["firecracker-release"], false)).toEqual([`packages: ${base}`]);

@@ -14,12 +14,7 @@ export function minioDataDirStep(hostPath: string, retainData: boolean): Step {
   if (problem !== undefined) throw new Error(`minio.path: ${problem}`);
   return hostScriptStep(
     "minio-data",
-    lines(
-      `if ! as_root test -d ${q(hostPath)}; then`,
-      `  as_root install -d -m ${DATA_DIR_MODE} ${q(hostPath)}`,
-      `  changed=1`,
-      `fi`,
-    ),
+    lines(`if ! as_root test -d ${q(hostPath)}; then`, `  as_root install -d -m ${DATA_DIR_MODE} ${q(hostPath)}`, `  changed=1`, `fi`),
     retainData
       ? `# minio.retainData is true: the data directory ${hostPath} is kept.`
       : lines(`# The objects go with the stack (set minio.retainData: true to keep them).`, `remove_path ${q(hostPath)}`),

@@ -26,8 +26,7 @@ export function checkHostStepGraph(steps: readonly HostStep[]): void {
   for (const s of steps) visit(s.name, []);
   const position = new Map(steps.map((s, i) => [s.name as string, i]));
   for (const [i, s] of steps.entries())
-    for (const need of s.after)
-      if (position.get(need)! > i) throw new Error(`host steps: ${s.name} is listed before ${need}, which it needs`);
+    for (const need of s.after) if (position.get(need)! > i) throw new Error(`host steps: ${s.name} is listed before ${need}, which it needs`);
 }
 
 /** The steps one host gets, in list order, each with the needs among them. */

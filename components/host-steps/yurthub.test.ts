@@ -10,7 +10,13 @@ import { yurthubJoinScript, yurthubLeaveScript } from "./yurthub.js";
 import { mergeEndpointsJson } from "../openyurt/openyurt.js";
 
 const TOKEN = "abcdef.0123456789abcdef";
-const join_ = yurthubJoinScript({ image: "openyurt/yurthub:v1.7.0", serverAddr: "https://192.0.2.10:6443", poolName: "edge", kind: "edge", bootstrapToken: TOKEN });
+const join_ = yurthubJoinScript({
+  image: "openyurt/yurthub:v1.7.0",
+  serverAddr: "https://192.0.2.10:6443",
+  poolName: "edge",
+  kind: "edge",
+  bootstrapToken: TOKEN,
+});
 const leave = yurthubLeaveScript();
 
 /** Runs a script as a non-root user would: `id -u` says 1000, and every other command is logged. */
@@ -22,7 +28,7 @@ function runAsUser(script: string): { log: string; sudoArgs: string } {
       writeFileSync(join(dir, name), `#!/bin/bash\n${body}\n`);
       chmodSync(join(dir, name), 0o755);
     };
-    stub("id", 'echo 1000');
+    stub("id", "echo 1000");
     // sudo records what it was asked to run, then runs nothing privileged: the commands below are stubs.
     stub("sudo", `echo "sudo $*" >>${log}; shift 2; "$@"`);
     for (const cmd of ["install", "systemctl", "rm", "mv", "chmod", "cmp", "curl"]) stub(cmd, `echo "${cmd} $*" >>${log}`);
@@ -31,7 +37,13 @@ function runAsUser(script: string): { log: string; sudoArgs: string } {
     stub("test", `echo "test $*" >>${log}; exit 1`);
     execFileSync("bash", ["-c", script], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: "utf8" });
     const text = existsSync(log) ? readFileSync(log, "utf8") : "";
-    return { log: text, sudoArgs: text.split("\n").filter((l) => l.startsWith("sudo ")).join("\n") };
+    return {
+      log: text,
+      sudoArgs: text
+        .split("\n")
+        .filter((l) => l.startsWith("sudo "))
+        .join("\n"),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -40,7 +52,9 @@ function runAsUser(script: string): { log: string; sudoArgs: string } {
 describe("yurthub scripts for a non-root SSH user", () => {
   it("runs install -d, file writes and systemctl through sudo", () => {
     const { log, sudoArgs } = runAsUser(join_);
-    expect(sudoArgs).toContain("sudo -n -- install -d -m 0755 /var/lib/yurthub /var/lib/openyurt /etc/kubernetes/manifests /etc/systemd/system/kubelet.service.d");
+    expect(sudoArgs).toContain(
+      "sudo -n -- install -d -m 0755 /var/lib/yurthub /var/lib/openyurt /etc/kubernetes/manifests /etc/systemd/system/kubelet.service.d",
+    );
     expect(sudoArgs).toContain("sudo -n -- systemctl daemon-reload");
     expect(sudoArgs).toContain("sudo -n -- systemctl restart kubelet");
     expect(sudoArgs).toMatch(/sudo -n -- mv -f \S+ \/var\/lib\/yurthub\/bootstrap-hub.conf/);

@@ -1,10 +1,5 @@
 import { stringify } from "yaml";
-import {
-  YURTHUB_BOOTSTRAP_FILE,
-  YURTHUB_PROXY_URL,
-  yurthubStaticPod,
-  type YurthubPodOptions,
-} from "../manifests/openyurt.js";
+import { YURTHUB_BOOTSTRAP_FILE, YURTHUB_PROXY_URL, yurthubStaticPod, type YurthubPodOptions } from "../manifests/openyurt.js";
 
 // Host-side steps of turning a joined kubeadm node into an OpenYurt node (what `yurtadm join`
 // does after kubeadm): yurthub as a static pod, and kubelet talking to the API through it.
@@ -63,7 +58,7 @@ export function yurthubJoinScript(o: YurthubJoinOptions): string {
     "# install_file PATH MODE < content: replaces PATH only when the content differs.",
     "install_file() {",
     '  local path="$1" mode="$2" tmp',
-    '  # Hidden temp name: kubelet ignores dot files in its static pod directory.',
+    "  # Hidden temp name: kubelet ignores dot files in its static pod directory.",
     '  tmp="$(as_root mktemp "$(dirname "$path")/.$(basename "$path").XXXXXX")"',
     '  as_root chmod "$mode" "$tmp"',
     '  as_root tee "$tmp" >/dev/null',

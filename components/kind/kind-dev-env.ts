@@ -6,7 +6,18 @@ import * as pulumi from "@pulumi/pulumi";
 import type { LocalCommand } from "../provider/index.js";
 import type { StackConfig } from "../config/schema.js";
 import type { Step } from "../scripts/step.js";
-import { hostBootstrapSteps, criSocketFor, containerName, devContainerStep, dockerCheckStep, inContainer, kindInstallStep, NODE_IP_PLACEHOLDER, kubeadmInitStep, nodeRuntimeStep } from "../host-steps/index.js";
+import {
+  hostBootstrapSteps,
+  criSocketFor,
+  containerName,
+  devContainerStep,
+  dockerCheckStep,
+  inContainer,
+  kindInstallStep,
+  NODE_IP_PLACEHOLDER,
+  kubeadmInitStep,
+  nodeRuntimeStep,
+} from "../host-steps/index.js";
 import { q } from "../scripts/shell.js";
 import { bootstrapToken } from "../cluster/bootstrap-token.js";
 import { kubeconfigFrom } from "../cluster/control-plane.js";

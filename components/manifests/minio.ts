@@ -62,9 +62,7 @@ export function minioPersistentVolume(l: MinioLayout): K8sObject {
       hostPath: { path: l.hostPath, type: "Directory" },
       nodeAffinity: {
         required: {
-          nodeSelectorTerms: [
-            { matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [l.nodeName] }] },
-          ],
+          nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [l.nodeName] }] }],
         },
       },
     },

@@ -29,7 +29,10 @@ export function nodePool(name: string, kind: PoolKind): K8sObject {
 }
 
 /** Labels and annotations one node needs to join its pool (and, on the edge, to be autonomous). */
-export function nodePoolMembership(poolName: string, kind: PoolKind): {
+export function nodePoolMembership(
+  poolName: string,
+  kind: PoolKind,
+): {
   labels: Record<string, string>;
   annotations: Record<string, string>;
 } {

@@ -33,8 +33,12 @@ function isList(value: unknown): value is { items: unknown[] } {
 export function isK8sObject(value: unknown): value is K8sObject {
   const v = value as Partial<K8sObject>;
   return (
-    typeof v === "object" && v !== null &&
-    typeof v.apiVersion === "string" && typeof v.kind === "string" &&
-    typeof v.metadata === "object" && v.metadata !== null && typeof v.metadata.name === "string"
+    typeof v === "object" &&
+    v !== null &&
+    typeof v.apiVersion === "string" &&
+    typeof v.kind === "string" &&
+    typeof v.metadata === "object" &&
+    v.metadata !== null &&
+    typeof v.metadata.name === "string"
   );
 }

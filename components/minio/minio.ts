@@ -60,9 +60,7 @@ export class Minio extends pulumi.ComponentResource {
       {
         metadata: as<k8s.core.v1.PersistentVolumeArgs>(minioPersistentVolume(staticLayout)).metadata,
         // Only the node affinity depends on the (possibly unknown yet) node name.
-        spec: as<k8s.core.v1.PersistentVolumeArgs["spec"]>(
-          pulumi.output(args.nodeName).apply((n) => minioPersistentVolume(layoutFor(n)).spec),
-        ),
+        spec: as<k8s.core.v1.PersistentVolumeArgs["spec"]>(pulumi.output(args.nodeName).apply((n) => minioPersistentVolume(layoutFor(n)).spec)),
       },
       { ...base, dependsOn: after([storageClass]) },
     );
@@ -71,16 +69,15 @@ export class Minio extends pulumi.ComponentResource {
       {
         ...as<k8s.core.v1.PersistentVolumeClaimArgs>(minioPersistentVolumeClaim(staticLayout)),
         // A local claim binds only when the pod is scheduled; don't wait for Bound here.
-        metadata: { ...(minioPersistentVolumeClaim(staticLayout).metadata), annotations: { "pulumi.com/skipAwait": "true" } },
+        metadata: { ...minioPersistentVolumeClaim(staticLayout).metadata, annotations: { "pulumi.com/skipAwait": "true" } },
       },
       { ...base, dependsOn: after([pv]) },
     );
     const secret = new k8s.core.v1.Secret(`${name}-credentials`, secretObj, { ...base, additionalSecretOutputs: ["stringData", "data"] });
-    const deployment = new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
-      as<k8s.apps.v1.DeploymentArgs>(minioDeployment(staticLayout)),
-      { ...base, dependsOn: after([pvc, secret]) },
-    );
+    const deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, as<k8s.apps.v1.DeploymentArgs>(minioDeployment(staticLayout)), {
+      ...base,
+      dependsOn: after([pvc, secret]),
+    });
     const service = new k8s.core.v1.Service(`${name}-service`, as<k8s.core.v1.ServiceArgs>(minioService(staticLayout)), {
       ...base,
       dependsOn: after([deployment]),

@@ -13,10 +13,13 @@ describe("node runtime bundle", () => {
   it("installs from the runtime's own cut of the lock: its dependencies and what they reach, nothing of the provisioner's", () => {
     const { packageJson, lock } = runtimeLock(repo);
     expect(Object.keys(packageJson.dependencies)).toContain("@grpc/grpc-js");
-    const installed = Object.keys(lock.packages).filter((p) => p !== "").map((p) => p.replace(/^.*node_modules\//, ""));
+    const installed = Object.keys(lock.packages)
+      .filter((p) => p !== "")
+      .map((p) => p.replace(/^.*node_modules\//, ""));
     for (const dep of Object.keys(packageJson.dependencies)) expect(installed).toContain(dep);
     // What only the provisioner, the tests or the benchmarks use stays out.
-    for (const excluded of ["tsx", "esbuild", "@pulumi/pulumi", "@pulumi/kubernetes", "vitest", "vega", "ssh2", "typescript"]) expect(installed).not.toContain(excluded);
+    for (const excluded of ["tsx", "esbuild", "@pulumi/pulumi", "@pulumi/kubernetes", "vitest", "vega", "ssh2", "typescript"])
+      expect(installed).not.toContain(excluded);
     for (const entry of Object.values(lock.packages)) {
       expect(entry).not.toHaveProperty("dev");
       expect(entry).not.toHaveProperty("link");
@@ -40,7 +43,17 @@ describe("node runtime bundle", () => {
   it("does not change its digest when only the provisioner's files change", () => {
     const copy = mkdtempSync(join(tmpdir(), "vh-digest-"));
     try {
-      execFileSync("tar", ["-C", repo, "--exclude=node_modules", "--exclude=build", "-cf", join(copy, "src.tar"), "package.json", "package-lock.json", "node-runtime"]);
+      execFileSync("tar", [
+        "-C",
+        repo,
+        "--exclude=node_modules",
+        "--exclude=build",
+        "-cf",
+        join(copy, "src.tar"),
+        "package.json",
+        "package-lock.json",
+        "node-runtime",
+      ]);
       execFileSync("tar", ["-C", copy, "-xf", join(copy, "src.tar")]);
       const before = sourceDigest(copy);
       const pkg = JSON.parse(readFileSync(join(copy, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
@@ -70,10 +83,14 @@ describe("node runtime bundle", () => {
     const unpacked = mkdtempSync(join(tmpdir(), "vh-bundle-x-"));
     try {
       const env = { ...process.env, XDG_CACHE_HOME: cache };
-      const [path, sha] = execFileSync("bash", ["-c", bundleScript(repo, sourceDigest(repo), "test")], { encoding: "utf8", env, timeout: 300_000 }).trim().split(" ");
+      const [path, sha] = execFileSync("bash", ["-c", bundleScript(repo, sourceDigest(repo), "test")], { encoding: "utf8", env, timeout: 300_000 })
+        .trim()
+        .split(" ");
       expect(execFileSync("sha256sum", [path!], { encoding: "utf8" }).split(" ")[0]).toBe(sha);
       execFileSync("tar", ["-xzf", path!, "-C", unpacked]);
-      const files = execFileSync("find", [".", "-path", "./node_modules", "-prune", "-o", "-type", "f", "-print"], { cwd: unpacked, encoding: "utf8" }).split("\n");
+      const files = execFileSync("find", [".", "-path", "./node_modules", "-prune", "-o", "-type", "f", "-print"], { cwd: unpacked, encoding: "utf8" }).split(
+        "\n",
+      );
       expect(files.filter((f) => f.endsWith(".ts"))).toEqual([]);
       expect(files).toEqual(expect.arrayContaining(["./node-runtime/cli/main.js", "./node-runtime/api/protos/orchestrator.proto"]));
       const modules = readdirSync(join(unpacked, "node_modules"));

@@ -16,7 +16,13 @@ const BUNDLE_FORMAT = "js-2";
 function bundleManifests(repoRoot: string): { packageJson: string; lock: string } {
   const { packageJson, lock } = runtimeLock(repoRoot);
   return {
-    packageJson: JSON.stringify({ name: packageJson.name, version: packageJson.version, private: true, type: "module", dependencies: packageJson.dependencies }),
+    packageJson: JSON.stringify({
+      name: packageJson.name,
+      version: packageJson.version,
+      private: true,
+      type: "module",
+      dependencies: packageJson.dependencies,
+    }),
     lock: JSON.stringify(lock),
   };
 }

@@ -94,6 +94,10 @@ export function runtimeLock(repoRoot: string): { packageJson: RuntimePackage; lo
     }
   };
   visit(RUNTIME_WORKSPACE, runtime.dependencies, () => false);
-  const sorted = Object.fromEntries(Object.keys(packages).sort().map((path) => [path, packages[path]!]));
+  const sorted = Object.fromEntries(
+    Object.keys(packages)
+      .sort()
+      .map((path) => [path, packages[path]!]),
+  );
   return { packageJson: runtime, lock: { name: runtime.name, version: runtime.version, lockfileVersion: 3, requires: true, packages: sorted } as Lockfile };
 }

@@ -40,12 +40,7 @@ export function remoteStep(host: string, step: pulumi.Output<Step> | Step, optio
 }
 
 /** The same for a step that runs on the machine running Pulumi (the kind dev environment). */
-export function localStep(
-  prefix: string,
-  step: pulumi.Output<Step> | Step,
-  options: Omit<RemoteStepOptions, "connection">,
-  name: string,
-): LocalCommand {
+export function localStep(prefix: string, step: pulumi.Output<Step> | Step, options: Omit<RemoteStepOptions, "connection">, name: string): LocalCommand {
   const s = pulumi.output(step);
   return new LocalCommand(
     `${prefix}-${name}`,

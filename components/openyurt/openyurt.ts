@@ -130,16 +130,14 @@ export class OpenYurt extends pulumi.ComponentResource {
 
     const yurthubImage = `openyurt/yurthub:v${version}`;
     this.hostSteps = pulumi.secret(
-      pulumi
-        .all([pulumi.all(args.nodes.map((n) => n.name)), args.apiServerUrl, args.bootstrapToken])
-        .apply(([names, serverAddr, token]) =>
-          args.nodes.map((n, i) => ({
-            node: names[i]!,
-            pool: n.pool,
-            create: yurthubJoinScript({ image: yurthubImage, serverAddr, poolName: pools[n.pool], kind: n.pool, bootstrapToken: token }),
-            delete: yurthubLeaveScript(),
-          })),
-        ),
+      pulumi.all([pulumi.all(args.nodes.map((n) => n.name)), args.apiServerUrl, args.bootstrapToken]).apply(([names, serverAddr, token]) =>
+        args.nodes.map((n, i) => ({
+          node: names[i]!,
+          pool: n.pool,
+          create: yurthubJoinScript({ image: yurthubImage, serverAddr, poolName: pools[n.pool], kind: n.pool, bootstrapToken: token }),
+          delete: yurthubLeaveScript(),
+        })),
+      ),
     );
     this.registerOutputs({ hostSteps: this.hostSteps, endpointsJson: this.endpointsJson });
   }

@@ -24,9 +24,7 @@ import { PLAYGROUND_APT_PROXY, PlaygroundHosts, type HostLine } from "../playgro
 
 /** The checksums of in-cluster release files, in the form the addons take them. */
 function addonChecksums(config: StackConfig): Record<string, string> {
-  return Object.fromEntries(
-    ADDON_ARTIFACTS.flatMap((key) => (config.checksums[key] ? [[key, config.checksums[key]]] : [])),
-  );
+  return Object.fromEntries(ADDON_ARTIFACTS.flatMap((key) => (config.checksums[key] ? [[key, config.checksums[key]]] : [])));
 }
 
 export interface BuildClusterInput {
@@ -102,44 +100,56 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
   const { config } = input;
   const hosts = config.hosts.map((host, index) => ({ host, connection: sshConnection(host, index, input.secret) }));
   const plan = (host: HostConfig) => planForHost(host, config.hosts.length);
-  const bootstrap = new HostBootstrap("hosts", {
-    config,
-    hosts: hosts.map((h) => ({ plan: plan(h.host), connection: h.connection })),
-  }, childOf(input));
+  const bootstrap = new HostBootstrap(
+    "hosts",
+    {
+      config,
+      hosts: hosts.map((h) => ({ plan: plan(h.host), connection: h.connection })),
+    },
+    childOf(input),
+  );
   const cp = hosts.find((h) => h.host.role === "control-plane")!;
   const cpIp = cp.host.nodeIp ?? cp.host.address;
   const workers = hosts.filter((h) => h.host.role === "worker");
   // Every host that runs sandboxes gets the node runtime (a lone control plane does).
-  const runtime = new NodeRuntime("node-runtime", {
-    config,
-    repoRoot: input.repoRoot,
-    workers: hosts
-      .filter((h) => plan(h.host).runsSandbox)
-      .map((w) => ({
-        name: w.host.name,
-        connection: w.connection,
-        criSocket: criSocketFor(config, plan(w.host)),
-        // The runtime needs containerd, the sandbox binaries and the kernel settings, not kubelet:
-        // it installs while the Kubernetes binaries download; kubelet (join) waits for both.
-        after: bootstrap.sandboxReady[w.host.name]!,
-      })),
-  }, childOf(input));
-  const controlPlane = new ControlPlane("control-plane", {
-    init: {
-      nodeName: cp.host.name,
-      nodeIp: cpIp,
-      certSans: [cp.host.address],
-      kubernetesVersion: config.versions.kubernetes,
-      podCidr: config.network.podCidr,
-      serviceCidr: config.network.serviceCidr,
-      criSocket: criSocketFor(config, plan(cp.host)),
-      singleNode: workers.length === 0,
-      failSwapOn: true,
+  const runtime = new NodeRuntime(
+    "node-runtime",
+    {
+      config,
+      repoRoot: input.repoRoot,
+      workers: hosts
+        .filter((h) => plan(h.host).runsSandbox)
+        .map((w) => ({
+          name: w.host.name,
+          connection: w.connection,
+          criSocket: criSocketFor(config, plan(w.host)),
+          // The runtime needs containerd, the sandbox binaries and the kernel settings, not kubelet:
+          // it installs while the Kubernetes binaries download; kubelet (join) waits for both.
+          after: bootstrap.sandboxReady[w.host.name]!,
+        })),
     },
-    address: cp.host.address,
-    connection: cp.connection,
-    after: [bootstrap.ready[cp.host.name]!, ...(runtime.ready[cp.host.name] ? [runtime.ready[cp.host.name]!] : [])],
-  }, childOf(input));
+    childOf(input),
+  );
+  const controlPlane = new ControlPlane(
+    "control-plane",
+    {
+      init: {
+        nodeName: cp.host.name,
+        nodeIp: cpIp,
+        certSans: [cp.host.address],
+        kubernetesVersion: config.versions.kubernetes,
+        podCidr: config.network.podCidr,
+        serviceCidr: config.network.serviceCidr,
+        criSocket: criSocketFor(config, plan(cp.host)),
+        singleNode: workers.length === 0,
+        failSwapOn: true,
+      },
+      address: cp.host.address,
+      connection: cp.connection,
+      after: [bootstrap.ready[cp.host.name]!, ...(runtime.ready[cp.host.name] ? [runtime.ready[cp.host.name]!] : [])],
+    },
+    childOf(input),
+  );
   // The bootstrap token expires (kubeadm init gives it a TTL): a step per worker makes it valid
   // again on the control plane right before that worker joins, so a worker added later joins too.
   const tokenValid = (worker: string) =>
@@ -149,17 +159,21 @@ function buildHosts(input: BuildClusterInput): ClusterCore {
       { connection: cp.connection, dependsOn: [controlPlane.init], ...childOf(input) },
       `bootstrap-token-for-${worker}`,
     );
-  const joins = new Workers("workers", {
-    controlPlane,
-    controlPlaneIp: cpIp,
-    workers: workers.map((w) => ({
-      name: w.host.name,
-      nodeIp: w.host.nodeIp ?? w.host.address,
-      criSocket: criSocketFor(config, plan(w.host)),
-      connection: w.connection,
-      after: [bootstrap.ready[w.host.name]!, runtime.ready[w.host.name]!, tokenValid(w.host.name)],
-    })),
-  }, childOf(input));
+  const joins = new Workers(
+    "workers",
+    {
+      controlPlane,
+      controlPlaneIp: cpIp,
+      workers: workers.map((w) => ({
+        name: w.host.name,
+        nodeIp: w.host.nodeIp ?? w.host.address,
+        criSocket: criSocketFor(config, plan(w.host)),
+        connection: w.connection,
+        after: [bootstrap.ready[w.host.name]!, runtime.ready[w.host.name]!, tokenValid(w.host.name)],
+      })),
+    },
+    childOf(input),
+  );
   return {
     kubeconfig: controlPlane.kubeconfig,
     apiServerUrl: controlPlane.apiServerUrl,
@@ -184,21 +198,29 @@ interface RuntimeHost {
 function buildRuntimeHosts(input: BuildClusterInput, config: StackConfig, hosts: readonly RuntimeHost[]): ClusterOutputs {
   const repoRoot = input.repoRoot;
   const plan = (name: string) => ({ name, runsSandbox: true });
-  const bootstrap = new HostBootstrap("hosts", {
-    config,
-    hosts: hosts.map((h) => ({ plan: plan(h.name), connection: h.connection })),
-  }, childOf(input));
-  const runtime = new NodeRuntime("node-runtime", {
-    config,
-    repoRoot,
-    apiPort: config.nodeRuntime.apiPort,
-    workers: hosts.map((h) => ({
-      name: h.name,
-      connection: h.connection,
-      criSocket: criSocketFor(config, plan(h.name)),
-      after: bootstrap.sandboxReady[h.name]!,
-    })),
-  }, childOf(input));
+  const bootstrap = new HostBootstrap(
+    "hosts",
+    {
+      config,
+      hosts: hosts.map((h) => ({ plan: plan(h.name), connection: h.connection })),
+    },
+    childOf(input),
+  );
+  const runtime = new NodeRuntime(
+    "node-runtime",
+    {
+      config,
+      repoRoot,
+      apiPort: config.nodeRuntime.apiPort,
+      workers: hosts.map((h) => ({
+        name: h.name,
+        connection: h.connection,
+        criSocket: criSocketFor(config, plan(h.name)),
+        after: bootstrap.sandboxReady[h.name]!,
+      })),
+    },
+    childOf(input),
+  );
   const endpoints = pulumi
     .all(hosts.map((h) => pulumi.output(h.address).apply((address) => [h.name, `${address}:${config.nodeRuntime.apiPort}`] as const)))
     .apply((pairs) => Object.fromEntries(pairs));

@@ -57,7 +57,9 @@ export async function withHostChecksums(config: StackConfig, options: HostChecks
       );
       found[name] = resolved.checksum;
       if (resolved.bytes)
-        pulumi.log.warn(`${name} ${version}: upstream publishes no checksum; recorded the first download's (${resolved.checksum}) in ${options.lock.path}: commit it`);
+        pulumi.log.warn(
+          `${name} ${version}: upstream publishes no checksum; recorded the first download's (${resolved.checksum}) in ${options.lock.path}: commit it`,
+        );
     }
   }
   return Object.keys(found).length === 0 ? config : { ...config, checksums: { ...config.checksums, ...found } };

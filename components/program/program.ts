@@ -54,9 +54,7 @@ export async function vhiveProgram(): Promise<Record<string, unknown>> {
     apiServerUrl: cluster.apiServerUrl,
     bootstrapToken: cluster.bootstrapToken,
     ingressDomain: cluster.ingressDomain,
-    ...(stack.minio.enabled
-      ? { minioEndpoint: cluster.minioEndpoint, minioAccessKey: cluster.minioAccessKey, minioSecretKey: cluster.minioSecretKey }
-      : {}),
+    ...(stack.minio.enabled ? { minioEndpoint: cluster.minioEndpoint, minioAccessKey: cluster.minioAccessKey, minioSecretKey: cluster.minioSecretKey } : {}),
     ...(stack.functions.length > 0 || stack.openyurt.enabled ? { endpointsJson: cluster.endpointsJson } : {}),
   };
 }

@@ -4,7 +4,6 @@ import { randomInt, randomUUID } from "node:crypto";
 import type { ResourceHandler } from "./handler.js";
 import { secret } from "./secrets.js";
 
-
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 export function newBootstrapToken(): string {

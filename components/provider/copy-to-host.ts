@@ -8,7 +8,6 @@ import { reveal } from "./secrets.js";
 import { copyToRemote, describeTarget } from "./ssh.js";
 import { resourceName } from "./urn.js";
 
-
 function parse(props: Props) {
   const inputs = new InputReader(reveal(props) as Props);
   const target = readConnection(inputs);

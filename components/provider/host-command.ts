@@ -13,7 +13,6 @@ import { reveal, secret } from "./secrets.js";
 import { describeTarget, runRemote, SshConnectError, SshExecError, type SshTarget } from "./ssh.js";
 import { resourceName } from "./urn.js";
 
-
 /** What makes a step do its work again; `converged` turns false when a refresh finds drift. */
 const WORK_KEYS = ["create", "triggers", "converged"] as const;
 const DEFAULT_TIMEOUT_S = 3600;

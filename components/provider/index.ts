@@ -1,1 +1,10 @@
-export { BootstrapToken, CopyToHost, HostCommand, LocalCommand, type ConnectionArgs, type CopyToHostArgs, type HostCommandArgs, type LocalCommandArgs } from "./resources.js";
+export {
+  BootstrapToken,
+  CopyToHost,
+  HostCommand,
+  LocalCommand,
+  type ConnectionArgs,
+  type CopyToHostArgs,
+  type HostCommandArgs,
+  type LocalCommandArgs,
+} from "./resources.js";

@@ -13,7 +13,6 @@ import { reveal, secret } from "./secrets.js";
 import { resourceName } from "./urn.js";
 import type { ProcessExit } from "#node-runtime/system/process-exit.js";
 
-
 const WORK_KEYS = ["create", "triggers"] as const;
 
 interface LocalResult extends Readonly<ProcessExit> {

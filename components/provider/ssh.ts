@@ -89,8 +89,7 @@ function connectOnce(target: SshTarget): Promise<Client> {
       const where = describeTarget(target);
       if (mismatch !== undefined)
         reject(new SshConnectError("host-key-mismatch", `host key of ${where} is ${mismatch}, not the pinned ${fingerprint(pinned!)}`));
-      else if (error.level === "client-authentication")
-        reject(new SshConnectError("auth", `${where} refused the configured private key (${error.message})`));
+      else if (error.level === "client-authentication") reject(new SshConnectError("auth", `${where} refused the configured private key (${error.message})`));
       else if (["EHOSTUNREACH", "ECONNREFUSED", "ETIMEDOUT", "ENETUNREACH", "ECONNRESET"].includes(error.code ?? "") || /Timed out/i.test(error.message))
         reject(new SshConnectError("unreachable", `cannot reach ${where}: ${error.code ?? error.message}`));
       else reject(new SshConnectError("other", `ssh to ${where} failed: ${error.message}`));

@@ -19,9 +19,7 @@ export function checkShellBatch(scripts: readonly string[]): ShellCheckResult[] 
       writeFileSync(file, script);
       return file;
     });
-    const lint = files.length
-      ? spawnSync("shellcheck", ["-s", "bash", "-f", "gcc", ...files], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
-      : undefined;
+    const lint = files.length ? spawnSync("shellcheck", ["-s", "bash", "-f", "gcc", ...files], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }) : undefined;
     if (lint?.error) throw new Error(`shellcheck could not run: ${lint.error.message}`);
     const diagnostics = lint?.stdout.split("\n") ?? [];
     return files.map((file) => {

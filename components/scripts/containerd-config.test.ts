@@ -5,7 +5,10 @@ const base = { cniBinDir: "/opt/cni/bin", pauseImage: "registry.k8s.io/pause:3.1
 
 /** Table headers of a TOML text, in order. */
 function tables(toml: string): string[] {
-  return toml.split("\n").filter((l) => l.startsWith("[")).map((l) => l.slice(1, -1));
+  return toml
+    .split("\n")
+    .filter((l) => l.startsWith("["))
+    .map((l) => l.slice(1, -1));
 }
 
 describe("containerd configuration", () => {
@@ -21,7 +24,14 @@ describe("containerd configuration", () => {
   });
 
   it("writes version 2 for Debian's containerd 1.6, with gVisor through the runc shim when no runsc shim exists", () => {
-    const v2 = containerdConfig({ ...base, configVersion: 2, sandbox: "gvisor", estargz: false, cniBinDir: "/usr/lib/cni", runscViaRuncShim: "/usr/bin/runsc" });
+    const v2 = containerdConfig({
+      ...base,
+      configVersion: 2,
+      sandbox: "gvisor",
+      estargz: false,
+      cniBinDir: "/usr/lib/cni",
+      runscViaRuncShim: "/usr/bin/runsc",
+    });
     expect(v2.split("\n")[1]).toBe("version = 2");
     expect(v2).toContain('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]\n  BinaryName = "/usr/bin/runsc"');
     expect(v2).toContain('bin_dir = "/usr/lib/cni"');

@@ -66,7 +66,9 @@ describe("helper library", () => {
     const include = join(dirname(process.execPath), "..", "include", "node");
     expect(run(`build_uffd_addon ${src} ${include}`)).toMatchObject({ status: 0, changed: "1" });
     const addon = join(src, "build", "Release", "vhuf_uffd.node");
-    const loaded = spawnSync(process.execPath, ["-e", `const a = require(${JSON.stringify(addon)}); console.log(typeof a.hash64(Buffer.from("x")))`], { encoding: "utf8" });
+    const loaded = spawnSync(process.execPath, ["-e", `const a = require(${JSON.stringify(addon)}); console.log(typeof a.hash64(Buffer.from("x")))`], {
+      encoding: "utf8",
+    });
     expect(loaded.stdout.trim()).toBe("bigint");
     expect(run(`build_uffd_addon ${src} ${include}`).changed).toBe("0");
     rmSync(join(src, "build"), { recursive: true });

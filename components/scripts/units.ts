@@ -102,8 +102,7 @@ export function nodeRuntimeServeArgs(input: NodeRuntimeUnitInput): string[] {
  * so a newline can never add a line (`ExecStartPre=…`) to the unit.
  */
 export function unitPath(field: string, value: string): string {
-  if (!/^\/[A-Za-z0-9._/+-]*$/.test(value))
-    throw new Error(`${field}: not usable in a systemd unit (only letters, digits and . _ / + - are allowed)`);
+  if (!/^\/[A-Za-z0-9._/+-]*$/.test(value)) throw new Error(`${field}: not usable in a systemd unit (only letters, digits and . _ / + - are allowed)`);
   return value;
 }
 

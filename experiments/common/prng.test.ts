@@ -3,7 +3,9 @@ import { Prng } from "./prng.js";
 
 describe("Prng", () => {
   it("is deterministic per seed and differs between seeds", () => {
-    const a = new Prng(42), b = new Prng(42), c = new Prng(43);
+    const a = new Prng(42),
+      b = new Prng(42),
+      c = new Prng(43);
     const xs = Array.from({ length: 5 }, () => a.nextUint32());
     expect(Array.from({ length: 5 }, () => b.nextUint32())).toEqual(xs);
     expect(Array.from({ length: 5 }, () => c.nextUint32())).not.toEqual(xs);
@@ -13,7 +15,9 @@ describe("Prng", () => {
     const p = new Prng(7);
     const n = 200_000;
     const bins = new Array<number>(10).fill(0);
-    let sum = 0, sq = 0, outside = 0;
+    let sum = 0,
+      sq = 0,
+      outside = 0;
     for (let i = 0; i < n; i++) {
       const u = p.next();
       if (!(u >= 0 && u < 1)) outside++;

@@ -23,7 +23,8 @@ describe("arrival process", () => {
   });
 
   it("poisson: the rate is right and the gaps are exponential (seed-fixed, generous bounds)", () => {
-    const rps = 1000, durationS = 30;
+    const rps = 1000,
+      durationS = 30;
     const a = arrivalOffsetsNs({ rps, durationS, distribution: "poisson", seed: 11 });
     // Count: mean 30000, sd 173; 2% is more than 3 sd.
     expect(Math.abs(a.length / (rps * durationS) - 1)).toBeLessThan(0.02);
@@ -39,7 +40,12 @@ describe("arrival process", () => {
     expect(ksExponential(gaps, 1e6)).toBeLessThan(1.95 / Math.sqrt(gaps.length));
     // A uniform schedule is far from exponential: the test can tell them apart.
     const u = arrivalOffsetsNs({ rps, durationS: 2, distribution: "uniform", seed: 1 });
-    expect(ksExponential(Array.from({ length: u.length - 1 }, (_, i) => u[i + 1]! - u[i]!), 1e6)).toBeGreaterThan(0.3);
+    expect(
+      ksExponential(
+        Array.from({ length: u.length - 1 }, (_, i) => u[i + 1]! - u[i]!),
+        1e6,
+      ),
+    ).toBeGreaterThan(0.3);
     expect(a.every((t) => t >= 0 && t < durationS * 1e9)).toBe(true);
   });
 

@@ -8,10 +8,17 @@ describe("endpoints.json", () => {
   it("reads vSwarm's format (as the Functions component writes it, tab-indented)", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "ep-"));
     const file = path.join(dir, "endpoints.json");
-    await writeFile(file, JSON.stringify([
-      { hostname: "helloworld-0.default.192.168.1.240.sslip.io", eventing: false, matchers: null },
-      { hostname: "chained.default.example.com", eventing: true, matchers: { type: "greeting", source: "producer" } },
-    ], null, "\t"));
+    await writeFile(
+      file,
+      JSON.stringify(
+        [
+          { hostname: "helloworld-0.default.192.168.1.240.sslip.io", eventing: false, matchers: null },
+          { hostname: "chained.default.example.com", eventing: true, matchers: { type: "greeting", source: "producer" } },
+        ],
+        null,
+        "\t",
+      ),
+    );
     expect(await readEndpointsFile(file)).toEqual([
       { hostname: "helloworld-0.default.192.168.1.240.sslip.io", eventing: false, matchers: null },
       { hostname: "chained.default.example.com", eventing: true, matchers: { type: "greeting", source: "producer" } },
@@ -21,10 +28,18 @@ describe("endpoints.json", () => {
   it("names the bad entry and field", () => {
     expect(() => parseEndpoints({ hostname: "a" }, "e.json")).toThrow("e.json: expected a JSON array of {hostname, eventing, matchers}, got object");
     expect(() => parseEndpoints([], "e.json")).toThrow(/empty/);
-    expect(() => parseEndpoints([{ hostname: "a" }, "b"], "e.json")).toThrow('e.json: entry 1: expected an object {hostname, eventing, matchers}, got the string "b"');
-    expect(() => parseEndpoints([{ hostname: "ok" }, { eventing: false }], "e.json")).toThrow('e.json: entry 1: field "hostname" must be a non-empty string, got undefined');
-    expect(() => parseEndpoints([{ hostname: "a.b", eventing: "no" }], "e.json")).toThrow('e.json: entry 0 (a.b): field "eventing" must be true or false, got the string "no"');
-    expect(() => parseEndpoints([{ hostname: "a.b", matchers: ["x"] }], "e.json")).toThrow('entry 0 (a.b): field "matchers" must be an object of strings or null, got an array');
+    expect(() => parseEndpoints([{ hostname: "a" }, "b"], "e.json")).toThrow(
+      'e.json: entry 1: expected an object {hostname, eventing, matchers}, got the string "b"',
+    );
+    expect(() => parseEndpoints([{ hostname: "ok" }, { eventing: false }], "e.json")).toThrow(
+      'e.json: entry 1: field "hostname" must be a non-empty string, got undefined',
+    );
+    expect(() => parseEndpoints([{ hostname: "a.b", eventing: "no" }], "e.json")).toThrow(
+      'e.json: entry 0 (a.b): field "eventing" must be true or false, got the string "no"',
+    );
+    expect(() => parseEndpoints([{ hostname: "a.b", matchers: ["x"] }], "e.json")).toThrow(
+      'entry 0 (a.b): field "matchers" must be an object of strings or null, got an array',
+    );
     expect(() => parseEndpoints([{ hostname: "a.b", matchers: { n: 1 } }], "e.json")).toThrow('entry 0 (a.b): field "matchers.n" must be a string, got number');
     expect(() => parseEndpoints([{ hostname: "http://a.b:80" }], "e.json")).toThrow(/bare host name without scheme/);
     expect(() => parseEndpoints([{ hostname: "a", url: "x" }], "e.json")).toThrow('e.json: entry 0: unknown field "url"');

@@ -20,19 +20,24 @@ export function parseEndpoints(data: unknown, source = "endpoints.json"): Endpoi
   if (data.length === 0) throw new EndpointsError(`${source}: the array is empty; there is nothing to invoke`);
   return data.map((entry: unknown, i) => {
     const where = `${source}: entry ${i}`;
-    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new EndpointsError(`${where}: expected an object {hostname, eventing, matchers}, got ${describe(entry)}`);
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry))
+      throw new EndpointsError(`${where}: expected an object {hostname, eventing, matchers}, got ${describe(entry)}`);
     const e = entry as Record<string, unknown>;
     const unknown = Object.keys(e).filter((k) => !["hostname", "eventing", "matchers"].includes(k));
-    if (unknown.length) throw new EndpointsError(`${where}: unknown field ${unknown.map((k) => `"${k}"`).join(", ")} (fields are hostname, eventing, matchers)`);
-    if (typeof e.hostname !== "string" || e.hostname.trim() === "") throw new EndpointsError(`${where}: field "hostname" must be a non-empty string, got ${describe(e.hostname)}`);
+    if (unknown.length)
+      throw new EndpointsError(`${where}: unknown field ${unknown.map((k) => `"${k}"`).join(", ")} (fields are hostname, eventing, matchers)`);
+    if (typeof e.hostname !== "string" || e.hostname.trim() === "")
+      throw new EndpointsError(`${where}: field "hostname" must be a non-empty string, got ${describe(e.hostname)}`);
     const named = `${where} (${e.hostname})`;
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(e.hostname) || e.hostname.includes("/")) {
       throw new EndpointsError(`${named}: field "hostname" must be a bare host name without scheme or path (the port comes from --port)`);
     }
-    if (e.eventing !== undefined && typeof e.eventing !== "boolean") throw new EndpointsError(`${named}: field "eventing" must be true or false, got ${describe(e.eventing)}`);
+    if (e.eventing !== undefined && typeof e.eventing !== "boolean")
+      throw new EndpointsError(`${named}: field "eventing" must be true or false, got ${describe(e.eventing)}`);
     let matchers: Record<string, string> | null = null;
     if (e.matchers !== undefined && e.matchers !== null) {
-      if (typeof e.matchers !== "object" || Array.isArray(e.matchers)) throw new EndpointsError(`${named}: field "matchers" must be an object of strings or null, got ${describe(e.matchers)}`);
+      if (typeof e.matchers !== "object" || Array.isArray(e.matchers))
+        throw new EndpointsError(`${named}: field "matchers" must be an object of strings or null, got ${describe(e.matchers)}`);
       matchers = {};
       for (const [k, v] of Object.entries(e.matchers)) {
         if (typeof v !== "string") throw new EndpointsError(`${named}: field "matchers.${k}" must be a string, got ${describe(v)}`);

@@ -56,7 +56,9 @@ describe("invoker on loopback", () => {
     expect(lat).toBe(`rps${(summary.completed / summary.measuredS).toFixed(2)}_lat.csv`);
     const text = await readFile(path.join(out, lat!), "utf8");
     expect(text).toMatch(/^(\d+\n){400}$/);
-    expect(files).toEqual(expect.arrayContaining(["invoke-summary.json", "invoke-failures.csv", "invoke-cdf.svg", "invoke-cdf.png", "invoke-timeline.svg", "invoke-timeline.png"]));
+    expect(files).toEqual(
+      expect.arrayContaining(["invoke-summary.json", "invoke-failures.csv", "invoke-cdf.svg", "invoke-cdf.png", "invoke-timeline.svg", "invoke-timeline.png"]),
+    );
     expect((await readFile(path.join(out, "invoke-cdf.png"))).subarray(1, 4).toString()).toBe("PNG");
     expect(await readFile(path.join(out, "invoke-cdf.svg"), "utf8")).toMatch(/^<svg/);
     expect(JSON.parse(await readFile(path.join(out, "invoke-summary.json"), "utf8"))).toMatchObject({ issued: 400, target: { rps: 200 } });
@@ -144,13 +146,16 @@ describe("invoker on loopback", () => {
     cleanup.push(() => t.close());
     const err = await runInvoker({ ...base, targets: [t], rps: 10, durationS: 0.5 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvokerError);
-    expect((err as Error).message).toMatch(new RegExp(`endpoint unreachable before the run: grpc 127.0.0.1:${closed}: UNAVAILABLE: .*ECONNREFUSED.*nothing listens at that address and port`));
+    expect((err as Error).message).toMatch(
+      new RegExp(`endpoint unreachable before the run: grpc 127.0.0.1:${closed}: UNAVAILABLE: .*ECONNREFUSED.*nothing listens at that address and port`),
+    );
     const { summary } = await runInvoker({ ...base, targets: [t], rps: 10, durationS: 0.5, preflight: false });
     expect(summary).toMatchObject({ issued: 5, completed: 0, errorsByCode: { UNAVAILABLE: 5 } });
   });
 
   it("HTTP: keep-alive by default, a connection per request when asked, 502s recorded with a hint", async () => {
-    let connections = 0, n = 0;
+    let connections = 0,
+      n = 0;
     const srv = http.createServer((req, res) => {
       n++;
       if (n % 5 === 0) {
@@ -161,7 +166,13 @@ describe("invoker on loopback", () => {
     });
     srv.on("connection", () => connections++);
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-    cleanup.push(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
+    cleanup.push(
+      () =>
+        new Promise<void>((r) => {
+          srv.closeAllConnections();
+          srv.close(() => r());
+        }),
+    );
     const port = (srv.address() as AddressInfo).port;
     const keep = new HttpTarget({ url: `http://fn.default.example.com:${port}/`, connect: `127.0.0.1:${port}` });
     cleanup.push(() => keep.close());
@@ -188,14 +199,20 @@ describe("invoke CLI", () => {
     await writeFile(path.join(dir, "endpoints.json"), JSON.stringify([{ hostname: "a.b", eventing: false, matchers: null }, { hostname: 7 }]));
     const r = await run(tsx, [main, "--endpointsFile", path.join(dir, "endpoints.json")], { cwd: dir }).catch((e: { code: number; stderr: string }) => e);
     expect(r).toMatchObject({ code: 2 });
-    expect((r as { stderr: string }).stderr).toContain('invoke: ' + path.join(dir, "endpoints.json") + ': entry 1: field "hostname" must be a non-empty string, got number');
+    expect((r as { stderr: string }).stderr).toContain(
+      "invoke: " + path.join(dir, "endpoints.json") + ': entry 1: field "hostname" must be a non-empty string, got number',
+    );
   });
 
   it("runs against a Greeter and writes its files where asked", async () => {
     const s = await greeter();
     const dir = await mkdtemp(path.join(tmpdir(), "inv-cli-"));
     await writeFile(path.join(dir, "endpoints.json"), JSON.stringify([{ hostname: "127.0.0.1", eventing: false, matchers: null }]));
-    const r = await run(tsx, [main, "--endpointsFile", "endpoints.json", "--port", String(s.port), "--rps", "50", "--time", "1", "--out", "o", "--no-plots", "--json"], { cwd: dir });
+    const r = await run(
+      tsx,
+      [main, "--endpointsFile", "endpoints.json", "--port", String(s.port), "--rps", "50", "--time", "1", "--out", "o", "--no-plots", "--json"],
+      { cwd: dir },
+    );
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ issued: 50, completed: 50, target: { protocol: "grpc", connection: "reused", port: s.port } });
     const files = (await readdir(path.join(dir, "o"))).sort();

@@ -37,20 +37,31 @@ export const USAGE = `usage: invoke [options]
   --progress / --no-progress
   --json                 print the summary as JSON`;
 
-export async function buildTargets(values: Record<string, string | boolean | undefined>): Promise<{ targets: Target[]; describe: Record<string, unknown>; cleanup: () => void }> {
+export async function buildTargets(
+  values: Record<string, string | boolean | undefined>,
+): Promise<{ targets: Target[]; describe: Record<string, unknown>; cleanup: () => void }> {
   const perRequest = values["per-request-connection"] === true;
   const connection = perRequest ? "per-request" : "reused";
   if (typeof values["node-runtime"] === "string") {
-    const ids = String(values.instances ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const ids = String(values.instances ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (!ids.length) throw new InvokerError("--node-runtime needs --instances ID[,ID…] (running instances; start them with `npm run node-runtime -- start`)");
     const api = new ApiClient(values["node-runtime"]);
-    return { targets: ids.map((id) => new NodeRuntimeTarget(api, id)), describe: { protocol: "node-runtime", api: values["node-runtime"] }, cleanup: () => api.close() };
+    return {
+      targets: ids.map((id) => new NodeRuntimeTarget(api, id)),
+      describe: { protocol: "node-runtime", api: values["node-runtime"] },
+      cleanup: () => api.close(),
+    };
   }
   const file = typeof values.endpointsFile === "string" ? values.endpointsFile : "endpoints.json";
   const endpoints = await readEndpointsFile(file);
   const eventing = endpoints.findIndex((e) => e.eventing);
   if (eventing >= 0) {
-    throw new EndpointsError(`${file}: entry ${eventing} (${endpoints[eventing]!.hostname}): eventing endpoints are timed by vSwarm's TimeseriesDB, which this invoker does not drive; remove them or set "eventing": false`);
+    throw new EndpointsError(
+      `${file}: entry ${eventing} (${endpoints[eventing]!.hostname}): eventing endpoints are timed by vSwarm's TimeseriesDB, which this invoker does not drive; remove them or set "eventing": false`,
+    );
   }
   const port = Number(values.port ?? 80);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvokerError(`--port: expected 1-65535, got ${values.port}`);
@@ -60,11 +71,17 @@ export async function buildTargets(values: Record<string, string | boolean | und
   if (protocol === "grpc") targets = endpoints.map((e) => new GrpcTarget({ address: `${e.hostname}:${port}`, connect, perRequestConnection: perRequest }));
   else if (protocol === "http") {
     const p = typeof values.path === "string" ? values.path : "/";
-    targets = endpoints.map((e) => new HttpTarget({ url: `http://${e.hostname}:${port}${p.startsWith("/") ? p : `/${p}`}`, connect, perRequestConnection: perRequest }));
+    targets = endpoints.map(
+      (e) => new HttpTarget({ url: `http://${e.hostname}:${port}${p.startsWith("/") ? p : `/${p}`}`, connect, perRequestConnection: perRequest }),
+    );
   } else throw new InvokerError(`--protocol: expected grpc or http, got ${String(protocol)}`);
-  return { targets, describe: { protocol, connection, endpointsFile: file, port }, cleanup: () => {
+  return {
+    targets,
+    describe: { protocol, connection, endpointsFile: file, port },
+    cleanup: () => {
       for (const t of targets) t.close();
-    } };
+    },
+  };
 }
 
 const num = (v: unknown, name: string, dflt: number) => {
@@ -117,7 +134,8 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
   const sender = values.sender ?? "thread";
   if (sender !== "thread" && sender !== "loop") throw new InvokerError(`--sender: expected thread or loop, got ${sender}`);
   const senderNice = values["sender-nice"] === undefined ? undefined : num(values["sender-nice"], "sender-nice", 0);
-  if (senderNice !== undefined && (!Number.isInteger(senderNice) || senderNice < -20 || senderNice > 19)) throw new InvokerError(`--sender-nice: expected a whole number from -20 to 19, got ${values["sender-nice"]}`);
+  if (senderNice !== undefined && (!Number.isInteger(senderNice) || senderNice < -20 || senderNice > 19))
+    throw new InvokerError(`--sender-nice: expected a whole number from -20 to 19, got ${values["sender-nice"]}`);
   const { targets, describe, cleanup } = await buildTargets(values);
   try {
     const { summary } = await runInvoker({
@@ -150,9 +168,13 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
 
 export function printSummary(s: InvokerSummary): void {
   const l = s.latencyMs;
-  console.log(`target ${s.target.rps} req/s (${s.target.distribution}) for ${s.target.durationS} s: ${s.completed}/${s.issued} completed, achieved ${s.achievedRps} req/s (${(s.achievedRatio * 100).toFixed(2)}%)`);
+  console.log(
+    `target ${s.target.rps} req/s (${s.target.distribution}) for ${s.target.durationS} s: ${s.completed}/${s.issued} completed, achieved ${s.achievedRps} req/s (${(s.achievedRatio * 100).toFixed(2)}%)`,
+  );
   console.log(`latency ms: p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} p99.9 ${l.p999} max ${l.max}`);
-  console.log(`send-schedule error ms: p50 ${s.scheduleErrorMs.p50} p99 ${s.scheduleErrorMs.p99} max ${s.scheduleErrorMs.max}; ${s.sender.lateOver1Ms} sends over 1 ms late (${s.sender.lateOver1MsDuringGc} during a GC pause; ${s.sender.gcPauses.count} pauses, ${s.sender.gcPauses.totalMs} ms), ${s.sender.involuntaryContextSwitches} involuntary context switches`);
+  console.log(
+    `send-schedule error ms: p50 ${s.scheduleErrorMs.p50} p99 ${s.scheduleErrorMs.p99} max ${s.scheduleErrorMs.max}; ${s.sender.lateOver1Ms} sends over 1 ms late (${s.sender.lateOver1MsDuringGc} during a GC pause; ${s.sender.gcPauses.count} pauses, ${s.sender.gcPauses.totalMs} ms), ${s.sender.involuntaryContextSwitches} involuntary context switches`,
+  );
   for (const [code, count] of Object.entries(s.errorsByCode)) console.log(`failed ${count} × ${s.errorExamples[code] ?? code}`);
   for (const [k, f] of Object.entries(s.files)) console.log(`${k}: ${f}`);
 }
@@ -162,7 +184,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
     (s) => process.exit(s.failed > 0 && s.completed === 0 ? 1 : 0),
     (err: unknown) => {
       const known = err instanceof InvokerError || err instanceof EndpointsError || (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION";
-      console.error(`invoke: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}`);
+      console.error(`invoke: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}`);
       process.exit(known ? 2 : 1);
     },
   );

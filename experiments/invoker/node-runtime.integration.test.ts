@@ -16,7 +16,10 @@ import { NodeRuntimeTarget, type InvokeReply } from "../targets/node-runtime-tar
 import { encodeTraceRequest, parseTraceReply } from "../trace-func/protocol.js";
 import { runInvoker } from "./run.js";
 
-const haveContainerd = await access("/usr/bin/containerd").then(() => true, () => false);
+const haveContainerd = await access("/usr/bin/containerd").then(
+  () => true,
+  () => false,
+);
 const isRoot = process.getuid?.() === 0;
 const skip = !haveContainerd || !isRoot;
 if (skip) console.warn(`invoker node-runtime integration skipped: ${!haveContainerd ? "containerd is not installed" : "needs root"}`);
@@ -34,7 +37,14 @@ describe.skipIf(skip)("invoker → node runtime → trace function in containerd
     img = await ensureTraceFuncImage();
     containerd = await startContainerd();
     rt = await createNodeRuntime(
-      parseRuntimeConfig({ sandbox: "containerd", dataDir: path.join(root, "data"), readyTimeoutMs: 30_000, logLevel: "warn", containerdAddress: containerd.address, containerdNamespace: "inv-e2e" }),
+      parseRuntimeConfig({
+        sandbox: "containerd",
+        dataDir: path.join(root, "data"),
+        readyTimeoutMs: 30_000,
+        logLevel: "warn",
+        containerdAddress: containerd.address,
+        containerdNamespace: "inv-e2e",
+      }),
     );
     await rt.images.loadOciLayout(img.layoutDir, img.ref);
     server = await startApiServer(rt, { socket: path.join(root, "api.sock") });
@@ -54,7 +64,13 @@ describe.skipIf(skip)("invoker → node runtime → trace function in containerd
     const replies: InvokeReply[] = [];
     const target = new NodeRuntimeTarget(api, "tf-1", (r) => replies.push(r));
     const { summary } = await runInvoker({
-      targets: [target], rps: 20, durationS: 2, warmupS: 0, distribution: "poisson", seed: 4, deadlineMs: 30_000,
+      targets: [target],
+      rps: 20,
+      durationS: 2,
+      warmupS: 0,
+      distribution: "poisson",
+      seed: 4,
+      deadlineMs: 30_000,
       payload: encodeTraceRequest({ durationMs: 5, memoryMiB: 4 }),
     });
     expect(summary).toMatchObject({ completed: summary.issued, failed: 0 });
@@ -67,7 +83,17 @@ describe.skipIf(skip)("invoker → node runtime → trace function in containerd
     await api.runtimeCall("StopInstance", { instance_id: "tf-1" });
 
     const gone = new NodeRuntimeTarget(api, "tf-1");
-    const after = await runInvoker({ targets: [gone], rps: 10, durationS: 0.5, warmupS: 0, distribution: "uniform", seed: 1, deadlineMs: 5000, payload: "x", preflight: false });
+    const after = await runInvoker({
+      targets: [gone],
+      rps: 10,
+      durationS: 0.5,
+      warmupS: 0,
+      distribution: "uniform",
+      seed: 1,
+      deadlineMs: 5000,
+      payload: "x",
+      preflight: false,
+    });
     expect(after.summary).toMatchObject({ completed: 0, errorsByCode: { NOT_FOUND: 5 } });
     expect(after.summary.errorExamples.NOT_FOUND).toMatch(/node-runtime instance tf-1: NOT_FOUND: .*the node runtime has no such instance/);
   }, 300_000);

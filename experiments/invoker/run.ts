@@ -46,7 +46,10 @@ export interface InvokerOptions {
 }
 
 export interface InvokerSummary {
-  target: { rps: number; distribution: ArrivalDistribution; seed: number; durationS: number; warmupS: number; deadlineMs: number; targets: string[] } & Record<string, unknown>;
+  target: { rps: number; distribution: ArrivalDistribution; seed: number; durationS: number; warmupS: number; deadlineMs: number; targets: string[] } & Record<
+    string,
+    unknown
+  >;
   /** Requests due in the measured window. */
   issued: number;
   completed: number;
@@ -57,7 +60,16 @@ export interface InvokerSummary {
   achievedRatio: number;
   /** Seconds the measured window lasted: its length, or longer when its last response came later. */
   measuredS: number;
-  latencyMs: { n: number | null; mean: number | null; min: number | null; p50: number | null; p90: number | null; p99: number | null; p999: number | null; max: number | null };
+  latencyMs: {
+    n: number | null;
+    mean: number | null;
+    min: number | null;
+    p50: number | null;
+    p90: number | null;
+    p99: number | null;
+    p999: number | null;
+    max: number | null;
+  };
   errorsByCode: Record<string, number>;
   /** One message (with a hint) per error code. */
   errorExamples: Record<string, string>;
@@ -111,7 +123,10 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   }
 
   const warmNs = opts.warmupS * 1e9;
-  const warm = opts.warmupS > 0 ? arrivalOffsetsNs({ rps: opts.rps, durationS: opts.warmupS, distribution: opts.distribution, seed: opts.seed ^ 0x5eed }) : new Float64Array(0);
+  const warm =
+    opts.warmupS > 0
+      ? arrivalOffsetsNs({ rps: opts.rps, durationS: opts.warmupS, distribution: opts.distribution, seed: opts.seed ^ 0x5eed })
+      : new Float64Array(0);
   const measured = arrivalOffsetsNs({ rps: opts.rps, durationS: opts.durationS, distribution: opts.distribution, seed: opts.seed });
   const n = warm.length + measured.length;
   const dueNs = new Float64Array(n);
@@ -128,7 +143,12 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   const startNs = process.hrtime.bigint() + 5_000_000n;
 
   const showBar = opts.progress ?? (opts.durationS + opts.warmupS >= 10 && process.stderr.isTTY === true);
-  const bar = showBar ? new cliProgress.SingleBar({ format: "invoke [{bar}] {value}/{total} sent, {inflight} in flight, {failed} failed", stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = showBar
+    ? new cliProgress.SingleBar(
+        { format: "invoke [{bar}] {value}/{total} sent, {inflight} in flight, {failed} failed", stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   let failedSoFar = 0;
   bar?.start(n, 0, { inflight: 0, failed: 0 });
 
@@ -203,7 +223,12 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
       // Raising it back to a higher priority than now may need CAP_SYS_NICE; it stays lowered.
     }
   }
-  const senderInfo = { mode: useThread ? ("thread" as const) : ("loop" as const), priority, gc, involuntaryContextSwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore };
+  const senderInfo = {
+    mode: useThread ? ("thread" as const) : ("loop" as const),
+    priority,
+    gc,
+    involuntaryContextSwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
+  };
 
   const records: RunRecords = { dueNs, sentNs, doneNs, code, codes, warmupCount: warm.length };
   const summary = summarize(opts, records, examples, warmNs, senderInfo);
@@ -223,9 +248,12 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
   const lat: number[] = [];
   const errorsByCode: Record<string, number> = {};
   let lastDone = warmNs + opts.durationS * 1e9;
-  let wIssued = 0, wDone = 0, wFailed = 0;
+  let wIssued = 0,
+    wDone = 0,
+    wFailed = 0;
   const sched: number[] = [];
-  let late = 0, lateInGc = 0;
+  let late = 0,
+    lateInGc = 0;
   for (let i = 0; i < n; i++) {
     const ok = r.code[i] === 0;
     if (i < r.warmupCount) {
@@ -301,7 +329,8 @@ async function writeOutputs(opts: InvokerOptions, summary: InvokerSummary, r: Ru
   for (let i = r.warmupCount; i < r.dueNs.length; i++) {
     const us = (r.doneNs[i]! - r.sentNs[i]!) / 1e3;
     if (r.code[i] === 0) okUs.push(us);
-    else failures += `${r.codes[r.code[i]!]},${Math.trunc(us)},${Math.trunc((r.sentNs[i]! - warmNs) / 1e3)},${csvField(opts.targets[i % opts.targets.length]!.label)}\n`;
+    else
+      failures += `${r.codes[r.code[i]!]},${Math.trunc(us)},${Math.trunc((r.sentNs[i]! - warmNs) / 1e3)},${csvField(opts.targets[i % opts.targets.length]!.label)}\n`;
   }
   const latFile = path.join(dir, vswarmLatencyFileName(summary.completed / summary.measuredS, opts.latf ?? "lat.csv"));
   await writeFile(latFile, vswarmLatencyCsv(okUs));

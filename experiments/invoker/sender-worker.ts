@@ -62,7 +62,9 @@ export function sendInWorker(o: WorkerSendOptions): Promise<SenderThreadResult> 
   return new Promise((resolve, reject) => {
     if (SEMI_SPACE_MB > 0) setFlagsFromString(`--min-semi-space-size=${SEMI_SPACE_MB}`);
     const worker = new Worker(BOOT, { eval: true, workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
-    const timer = o.onProgress ? setInterval(() => o.onProgress!(Atomics.load(counters, 0), Atomics.load(counters, 1), Atomics.load(counters, 2)), 100) : undefined;
+    const timer = o.onProgress
+      ? setInterval(() => o.onProgress!(Atomics.load(counters, 0), Atomics.load(counters, 1), Atomics.load(counters, 2)), 100)
+      : undefined;
     let result: SenderThreadResult | undefined;
     worker.on("message", (m: SenderThreadResult) => (result = m));
     worker.on("error", (err) => {

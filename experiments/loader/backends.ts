@@ -38,15 +38,22 @@ export class KnativeBackend implements LoaderBackend {
   readonly kind = "knative" as const;
   private targets: GrpcTarget[] = [];
 
-  constructor(private readonly endpoints: Endpoint[], private readonly opts: { port: number; connect?: string; perRequestConnection?: boolean }) {}
+  constructor(
+    private readonly endpoints: Endpoint[],
+    private readonly opts: { port: number; connect?: string; perRequestConnection?: boolean },
+  ) {}
 
   async prepare(fns: TraceFunction[]): Promise<string[]> {
-    this.targets = this.endpoints.map((e) => new GrpcTarget({ address: `${e.hostname}:${this.opts.port}`, connect: this.opts.connect, perRequestConnection: this.opts.perRequestConnection }));
+    this.targets = this.endpoints.map(
+      (e) => new GrpcTarget({ address: `${e.hostname}:${this.opts.port}`, connect: this.opts.connect, perRequestConnection: this.opts.perRequestConnection }),
+    );
     return fns.map((_, i) => this.targets[i % this.targets.length]!.label);
   }
 
   invoke(fn: number, payload: string, deadlineMs: number, done: (o: Outcome) => void): void {
-    this.targets[fn % this.targets.length]!.invoke(payload, deadlineMs, (failure, reply, connectNs) => done({ failure, reply, connectUs: (connectNs ?? 0) / 1e3, coldStart: null }));
+    this.targets[fn % this.targets.length]!.invoke(payload, deadlineMs, (failure, reply, connectNs) =>
+      done({ failure, reply, connectUs: (connectNs ?? 0) / 1e3, coldStart: null }),
+    );
   }
 
   async coldStarts(): Promise<null> {
@@ -202,7 +209,14 @@ export class NodeRuntimeBackend implements LoaderBackend {
 
   async close(): Promise<void> {
     for (const inst of this.live.values()) if (inst.idleTimer) clearTimeout(inst.idleTimer);
-    const stops = [...this.live.values()].map((inst) => inst.ready.then(() => this.api.runtimeCall("StopInstance", { instance_id: inst.id }), () => undefined).catch(() => undefined));
+    const stops = [...this.live.values()].map((inst) =>
+      inst.ready
+        .then(
+          () => this.api.runtimeCall("StopInstance", { instance_id: inst.id }),
+          () => undefined,
+        )
+        .catch(() => undefined),
+    );
     this.live.clear();
     await Promise.all([...stops, ...this.stopping]);
     this.api.close();

@@ -36,12 +36,25 @@ export class KnativeDeployBackend implements LoaderBackend {
   async prepare(fns: TraceFunction[]): Promise<string[]> {
     const log = this.opts.log ?? (() => undefined);
     const specs = traceFunctionSpecs(fns, this.opts.services);
-    this.stack = await TraceServicesStack.open(this.opts.services.runId, traceServicesProgram(this.opts.target, specs), { stateDir: this.opts.stateDir, ...(this.opts.engineOutput ? { onOutput: this.opts.engineOutput } : {}) });
-    log(`deploying ${specs.length} Knative Services of ${this.opts.services.image} (stack ${this.stack.stack.name}, state in ${this.stack.stateDir}); waiting until they are Ready`);
+    this.stack = await TraceServicesStack.open(this.opts.services.runId, traceServicesProgram(this.opts.target, specs), {
+      stateDir: this.opts.stateDir,
+      ...(this.opts.engineOutput ? { onOutput: this.opts.engineOutput } : {}),
+    });
+    log(
+      `deploying ${specs.length} Knative Services of ${this.opts.services.image} (stack ${this.stack.stack.name}, state in ${this.stack.stateDir}); waiting until they are Ready`,
+    );
     try {
       this.endpoints = await this.stack.up();
     } catch (err) {
-      throw new Error(`deploying the trace functions as Knative Services failed (the stack's state is in ${this.stack.stateDir}; remove what was made with \`npm run loader -- remove-functions --state ${this.stack.stateDir} --run ${this.opts.services.runId}\`): ${(err as Error).message.split("\n").filter((l) => l.trim()).slice(-5).join(" | ")}`);
+      throw new Error(
+        `deploying the trace functions as Knative Services failed (the stack's state is in ${this.stack.stateDir}; remove what was made with \`npm run loader -- remove-functions --state ${this.stack.stateDir} --run ${this.opts.services.runId}\`): ${(
+          err as Error
+        ).message
+          .split("\n")
+          .filter((l) => l.trim())
+          .slice(-5)
+          .join(" | ")}`,
+      );
     }
     if (this.endpoints.length !== fns.length) throw new Error(`the loader's Knative stack made ${this.endpoints.length} Services for ${fns.length} functions`);
     log(`ready: ${this.endpoints.map((e) => e.hostname).join(", ")}`);
@@ -61,7 +74,9 @@ export class KnativeDeployBackend implements LoaderBackend {
     await this.inner?.close();
     if (!this.stack) return;
     if (this.opts.keep) {
-      this.opts.log?.(`kept the Knative Services; remove them with \`npm run loader -- remove-functions --state ${this.stack.stateDir} --run ${this.opts.services.runId}\``);
+      this.opts.log?.(
+        `kept the Knative Services; remove them with \`npm run loader -- remove-functions --state ${this.stack.stateDir} --run ${this.opts.services.runId}\``,
+      );
       return;
     }
     this.opts.log?.("removing the Knative Services");

@@ -32,7 +32,9 @@ current-context: none
 let trace: TraceFunction[] = [];
 
 beforeAll(async () => {
-  trace = await readTrace(await writeGeneratedTrace(path.join(work, "trace"), { functions: 12, minutes: 3, seed: 7, maxPerMinute: 30, maxDurationMs: 500, maxMemoryMb: 128 }));
+  trace = await readTrace(
+    await writeGeneratedTrace(path.join(work, "trace"), { functions: 12, minutes: 3, seed: 7, maxPerMinute: 30, maxDurationMs: 500, maxMemoryMb: 128 }),
+  );
   await ensureTools(PULUMI_TOOLS);
   // The test's own passphrase: the stack lives and dies in the test's directory.
   process.env.PULUMI_CONFIG_PASSPHRASE = "loader knative preview test";
@@ -91,9 +93,17 @@ describe("specs and program inputs", () => {
 
   it("the CLI names what a deploying run lacks before anything is deployed", async () => {
     const dir = path.join(work, "trace");
-    await expect(loaderCommand(["--trace", dir, "--kubeconfig", path.join(work, "none.yaml"), "--domain", "d.example"])).rejects.toThrow(/--kubeconfig needs --image/);
-    await expect(loaderCommand(["--trace", dir, "--kubeconfig", path.join(work, "none.yaml"), "--image", "r/i:1"])).rejects.toThrow(/--kubeconfig needs --domain/);
-    await expect(loaderCommand(["--trace", dir, "--kubeconfig", path.join(work, "none.yaml"), "--image", "r/i:1", "--domain", "d.example"])).rejects.toThrow(/--kubeconfig: cannot read .*none\.yaml/);
-    await expect(loaderCommand(["--trace", dir, "--kubeconfig", path.join(work, "none.yaml"), "--image", "r/i:1", "--domain", "d.example", "--sandbox", "kata"])).rejects.toThrow(/--sandbox: expected one of gvisor, containerd, firecracker/);
+    await expect(loaderCommand(["--trace", dir, "--kubeconfig", path.join(work, "none.yaml"), "--domain", "d.example"])).rejects.toThrow(
+      /--kubeconfig needs --image/,
+    );
+    await expect(loaderCommand(["--trace", dir, "--kubeconfig", path.join(work, "none.yaml"), "--image", "r/i:1"])).rejects.toThrow(
+      /--kubeconfig needs --domain/,
+    );
+    await expect(loaderCommand(["--trace", dir, "--kubeconfig", path.join(work, "none.yaml"), "--image", "r/i:1", "--domain", "d.example"])).rejects.toThrow(
+      /--kubeconfig: cannot read .*none\.yaml/,
+    );
+    await expect(
+      loaderCommand(["--trace", dir, "--kubeconfig", path.join(work, "none.yaml"), "--image", "r/i:1", "--domain", "d.example", "--sandbox", "kata"]),
+    ).rejects.toThrow(/--sandbox: expected one of gvisor, containerd, firecracker/);
   });
 });

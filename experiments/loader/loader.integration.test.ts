@@ -14,12 +14,18 @@ import { INVOCATION_HEADER, runLoader } from "./run.js";
 
 const FUNC = path.resolve("experiments/trace-func/trace_func.py");
 // Debian's python3 (what the image has: python3-grpcio, python3-protobuf), else the first on PATH.
-const probes = ["/usr/bin/python3", "python3"].map((python) => ({ python, r: spawnSync(python, ["-c", "import grpc, google.protobuf"], { encoding: "utf8" }) }));
+const probes = ["/usr/bin/python3", "python3"].map((python) => ({
+  python,
+  r: spawnSync(python, ["-c", "import grpc, google.protobuf"], { encoding: "utf8" }),
+}));
 const found = probes.find((p) => p.r.status === 0);
 const PYTHON = found?.python ?? "python3";
 const pythonGrpc = found?.r ?? probes[probes.length - 1]!.r;
 const skip = !found;
-if (skip) console.warn(`loader integration skipped: the trace function needs python3 with grpcio and protobuf on this host (${(pythonGrpc.stderr || pythonGrpc.error?.message || "").trim().split("\n").pop()})`);
+if (skip)
+  console.warn(
+    `loader integration skipped: the trace function needs python3 with grpcio and protobuf on this host (${(pythonGrpc.stderr || pythonGrpc.error?.message || "").trim().split("\n").pop()})`,
+  );
 
 let func: ChildProcess | undefined;
 let port = 0;
@@ -48,11 +54,28 @@ describe.skipIf(skip)("loader → trace function on loopback", () => {
 
   it("replays a generated trace: one row per invocation, durations and memory as asked, per-minute counts, plots", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "loader-"));
-    const files = await writeGeneratedTrace(path.join(dir, "trace"), { functions: 6, minutes: 3, seed: 5, maxPerMinute: 8, maxDurationMs: 40, maxMemoryMb: 16 });
+    const files = await writeGeneratedTrace(path.join(dir, "trace"), {
+      functions: 6,
+      minutes: 3,
+      seed: 5,
+      maxPerMinute: 8,
+      maxDurationMs: 40,
+      maxMemoryMb: 16,
+    });
     const trace = await readTrace(files);
     const backend = new KnativeBackend([{ hostname: "127.0.0.1", eventing: false, matchers: null }], { port });
     const out = path.join(dir, "out");
-    const { summary, rows, minutes } = await runLoader({ trace, backend, functions: 3, seed: 2, minutes: 3, minuteSeconds: 1.5, interArrival: "exponential", deadlineMs: 20_000, outDir: out });
+    const { summary, rows, minutes } = await runLoader({
+      trace,
+      backend,
+      functions: 3,
+      seed: 2,
+      minutes: 3,
+      minuteSeconds: 1.5,
+      interArrival: "exponential",
+      deadlineMs: 20_000,
+      outDir: out,
+    });
     await backend.close();
 
     const expected = summary.functions.reduce((a, f) => a + f.invocations, 0);
@@ -76,7 +99,15 @@ describe.skipIf(skip)("loader → trace function on loopback", () => {
     const csv = (await readFile(path.join(out, "loader-invocations.csv"), "utf8")).trimEnd().split("\n");
     expect(csv[0]).toBe(INVOCATION_HEADER);
     expect(csv).toHaveLength(expected + 1);
-    expect((await readdir(out)).sort()).toEqual(["loader-cdf.png", "loader-cdf.svg", "loader-invocations.csv", "loader-minutes.csv", "loader-minutes.png", "loader-minutes.svg", "loader-summary.json"]);
+    expect((await readdir(out)).sort()).toEqual([
+      "loader-cdf.png",
+      "loader-cdf.svg",
+      "loader-invocations.csv",
+      "loader-minutes.csv",
+      "loader-minutes.png",
+      "loader-minutes.svg",
+      "loader-summary.json",
+    ]);
   }, 60_000);
 
   it("a request that is not trace JSON gets helloworld's answer; a bad one is INVALID_ARGUMENT", async () => {

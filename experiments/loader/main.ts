@@ -51,13 +51,25 @@ function intOpt(v: string | undefined, name: string, dflt: number, min = 0): num
 export async function loaderCommand(argv: string[]): Promise<LoaderSummary | undefined> {
   if (argv[0] === "remove-functions") {
     const { values } = parseArgs({ args: argv.slice(1), options: { state: { type: "string" }, run: { type: "string" } } });
-    if (!values.state || !values.run) throw new Error("remove-functions: --state DIR and --run ID are required (the loader printed both when it kept the Services)");
+    if (!values.state || !values.run)
+      throw new Error("remove-functions: --state DIR and --run ID are required (the loader printed both when it kept the Services)");
     const stack = await TraceServicesStack.open(values.run, async () => ({}), { stateDir: values.state, onOutput: (t) => process.stderr.write(t) });
     await stack.remove();
     return undefined;
   }
   if (argv[0] === "generate") {
-    const { values } = parseArgs({ args: argv.slice(1), options: { out: { type: "string" }, functions: { type: "string" }, minutes: { type: "string" }, seed: { type: "string" }, "max-per-minute": { type: "string" }, "max-duration-ms": { type: "string" }, "max-memory-mb": { type: "string" } } });
+    const { values } = parseArgs({
+      args: argv.slice(1),
+      options: {
+        out: { type: "string" },
+        functions: { type: "string" },
+        minutes: { type: "string" },
+        seed: { type: "string" },
+        "max-per-minute": { type: "string" },
+        "max-duration-ms": { type: "string" },
+        "max-memory-mb": { type: "string" },
+      },
+    });
     if (!values.out) throw new Error("generate: --out DIR is required");
     const files = await writeGeneratedTrace(values.out, {
       functions: intOpt(values.functions, "functions", 20, 1),
@@ -74,15 +86,39 @@ export async function loaderCommand(argv: string[]): Promise<LoaderSummary | und
     args: argv,
     allowNegative: true,
     options: {
-      trace: { type: "string" }, invocations: { type: "string" }, durations: { type: "string" }, memory: { type: "string" },
-      functions: { type: "string" }, seed: { type: "string" }, minutes: { type: "string" }, "warmup-minutes": { type: "string" },
-      "minute-seconds": { type: "string" }, iat: { type: "string" }, "deadline-ms": { type: "string" },
-      "max-duration-ms": { type: "string" }, "max-memory-mib": { type: "string" },
-      out: { type: "string" }, plots: { type: "boolean", default: true }, progress: { type: "boolean" }, json: { type: "boolean" },
-      endpointsFile: { type: "string" }, port: { type: "string" }, connect: { type: "string" }, "per-request-connection": { type: "boolean" },
-      "node-runtime": { type: "string" }, image: { type: "string" }, sandbox: { type: "string" }, "snapshot-mode": { type: "string" },
-      "memory-mib": { type: "string" }, "keepalive-seconds": { type: "string" },
-      kubeconfig: { type: "string" }, domain: { type: "string" }, namespace: { type: "string" }, "min-scale": { type: "string" }, "max-scale": { type: "string" }, "keep-functions": { type: "boolean" },
+      trace: { type: "string" },
+      invocations: { type: "string" },
+      durations: { type: "string" },
+      memory: { type: "string" },
+      functions: { type: "string" },
+      seed: { type: "string" },
+      minutes: { type: "string" },
+      "warmup-minutes": { type: "string" },
+      "minute-seconds": { type: "string" },
+      iat: { type: "string" },
+      "deadline-ms": { type: "string" },
+      "max-duration-ms": { type: "string" },
+      "max-memory-mib": { type: "string" },
+      out: { type: "string" },
+      plots: { type: "boolean", default: true },
+      progress: { type: "boolean" },
+      json: { type: "boolean" },
+      endpointsFile: { type: "string" },
+      port: { type: "string" },
+      connect: { type: "string" },
+      "per-request-connection": { type: "boolean" },
+      "node-runtime": { type: "string" },
+      image: { type: "string" },
+      sandbox: { type: "string" },
+      "snapshot-mode": { type: "string" },
+      "memory-mib": { type: "string" },
+      "keepalive-seconds": { type: "string" },
+      kubeconfig: { type: "string" },
+      domain: { type: "string" },
+      namespace: { type: "string" },
+      "min-scale": { type: "string" },
+      "max-scale": { type: "string" },
+      "keep-functions": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -144,7 +180,11 @@ export async function loaderCommand(argv: string[]): Promise<LoaderSummary | und
     });
   } else if (values.endpointsFile) {
     const endpoints = await readEndpointsFile(values.endpointsFile);
-    backend = new KnativeBackend(endpoints, { port: intOpt(values.port, "port", 80, 1), connect: values.connect, perRequestConnection: values["per-request-connection"] });
+    backend = new KnativeBackend(endpoints, {
+      port: intOpt(values.port, "port", 80, 1),
+      connect: values.connect,
+      perRequestConnection: values["per-request-connection"],
+    });
   } else throw new Error("give a target: --endpointsFile FILE, --kubeconfig FILE --domain D --image REF, or --node-runtime API --image REF");
 
   try {
@@ -166,8 +206,12 @@ export async function loaderCommand(argv: string[]): Promise<LoaderSummary | und
     });
     if (values.json) console.log(JSON.stringify(summary, null, 2));
     else {
-      console.log(`replayed ${summary.minutes} minutes of ${summary.functions.length} functions (${summary.minuteSeconds} s each): ${summary.completed}/${summary.scheduled} completed, ${summary.failed} failed (${JSON.stringify(summary.errorsByCode)})`);
-      console.log(`response ms: p50 ${summary.responseMs.p50} p99 ${summary.responseMs.p99}; cold starts: ${summary.coldStarts ? summary.coldStarts.total : "n/a (Knative target)"}`);
+      console.log(
+        `replayed ${summary.minutes} minutes of ${summary.functions.length} functions (${summary.minuteSeconds} s each): ${summary.completed}/${summary.scheduled} completed, ${summary.failed} failed (${JSON.stringify(summary.errorsByCode)})`,
+      );
+      console.log(
+        `response ms: p50 ${summary.responseMs.p50} p99 ${summary.responseMs.p99}; cold starts: ${summary.coldStarts ? summary.coldStarts.total : "n/a (Knative target)"}`,
+      );
       for (const [k, f] of Object.entries(summary.files)) console.log(`${k}: ${f}`);
     }
     return summary;

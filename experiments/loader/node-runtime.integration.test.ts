@@ -15,7 +15,10 @@ import { writeGeneratedTrace } from "../trace/generate.js";
 import { NodeRuntimeBackend } from "./backends.js";
 import { runLoader } from "./run.js";
 
-const haveRunsc = await access("/usr/bin/runsc").then(() => true, () => false);
+const haveRunsc = await access("/usr/bin/runsc").then(
+  () => true,
+  () => false,
+);
 const isRoot = process.getuid?.() === 0;
 const skip = !haveRunsc || !isRoot;
 if (skip) console.warn(`loader node-runtime integration skipped: ${!haveRunsc ? "runsc is not installed" : "needs root"}`);
@@ -30,7 +33,14 @@ describe.skipIf(skip)("loader → node runtime → trace functions in gVisor", (
     root = await mkdtemp(path.join(tmpdir(), "loader-gv-"));
     img = await ensureTraceFuncImage();
     rt = await createNodeRuntime(
-      parseRuntimeConfig({ sandbox: "gvisor", dataDir: path.join(root, "data"), snapshotMode: "vanilla", readyTimeoutMs: 30_000, logLevel: "warn", gvisorBaseDir: path.join(root, "gv") }),
+      parseRuntimeConfig({
+        sandbox: "gvisor",
+        dataDir: path.join(root, "data"),
+        snapshotMode: "vanilla",
+        readyTimeoutMs: 30_000,
+        logLevel: "warn",
+        gvisorBaseDir: path.join(root, "gv"),
+      }),
     );
     await rt.images.loadOciLayout(img.layoutDir, img.ref);
     server = await startApiServer(rt, { socket: path.join(root, "api.sock") });
@@ -43,13 +53,30 @@ describe.skipIf(skip)("loader → node runtime → trace functions in gVisor", (
   });
 
   it("replays a generated trace with every invocation accounted for, cold starts per minute from the metrics", async () => {
-    const files = await writeGeneratedTrace(path.join(root, "trace"), { functions: 6, minutes: 3, seed: 5, maxPerMinute: 5, maxDurationMs: 60, maxMemoryMb: 24 });
+    const files = await writeGeneratedTrace(path.join(root, "trace"), {
+      functions: 6,
+      minutes: 3,
+      seed: 5,
+      maxPerMinute: 5,
+      maxDurationMs: 60,
+      maxMemoryMb: 24,
+    });
     const trace = await readTrace(files);
     // Instances idle for 2 s are stopped: with 6 s minutes, quiet stretches make later invocations cold again.
     const backend = new NodeRuntimeBackend({ api: server.target, image: img.ref, keepAliveMs: 2_000, runId: "it", startTimeoutMs: 120_000 });
     let result: Awaited<ReturnType<typeof runLoader>>;
     try {
-      result = await runLoader({ trace, backend, functions: 2, seed: 3, minutes: 3, minuteSeconds: 6, interArrival: "exponential", deadlineMs: 120_000, outDir: path.join(root, "out") });
+      result = await runLoader({
+        trace,
+        backend,
+        functions: 2,
+        seed: 3,
+        minutes: 3,
+        minuteSeconds: 6,
+        interArrival: "exponential",
+        deadlineMs: 120_000,
+        outDir: path.join(root, "out"),
+      });
     } finally {
       await backend.close();
     }

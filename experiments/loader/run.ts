@@ -86,11 +86,29 @@ export interface LoaderSummary {
   files: Record<string, string>;
 }
 
-export const INVOCATION_HEADER = "function,hash_function,minute,warmup,scheduled_us,start_us,response_us,connection_us,requested_duration_ms,actual_duration_us,requested_memory_mib,actual_memory_mib,cold_start,timeout,failed,code";
+export const INVOCATION_HEADER =
+  "function,hash_function,minute,warmup,scheduled_us,start_us,response_us,connection_us,requested_duration_ms,actual_duration_us,requested_memory_mib,actual_memory_mib,cold_start,timeout,failed,code";
 
 const b = (v: boolean | null) => (v === null ? "" : v ? "1" : "0");
 export function invocationCsvLine(r: InvocationRow): string {
-  return [r.function, r.hashFunction, r.minute, b(r.warmup), Math.round(r.scheduledUs), Math.round(r.startUs), Math.round(r.responseUs), Math.round(r.connectionUs), r.requestedDurationMs, r.actualDurationUs ?? "", r.requestedMemoryMiB, r.actualMemoryMiB ?? "", b(r.coldStart), b(r.timeout), b(r.failed), r.code].join(",");
+  return [
+    r.function,
+    r.hashFunction,
+    r.minute,
+    b(r.warmup),
+    Math.round(r.scheduledUs),
+    Math.round(r.startUs),
+    Math.round(r.responseUs),
+    Math.round(r.connectionUs),
+    r.requestedDurationMs,
+    r.actualDurationUs ?? "",
+    r.requestedMemoryMiB,
+    r.actualMemoryMiB ?? "",
+    b(r.coldStart),
+    b(r.timeout),
+    b(r.failed),
+    r.code,
+  ].join(",");
 }
 
 export async function runLoader(opts: LoaderOptions): Promise<{ summary: LoaderSummary; rows: InvocationRow[]; minutes: MinuteRow[] }> {
@@ -99,7 +117,14 @@ export async function runLoader(opts: LoaderOptions): Promise<{ summary: LoaderS
   const minutes = opts.minutes ?? lastActiveMinute(sampled);
   const warmupMinutes = opts.warmupMinutes ?? 0;
   if (warmupMinutes >= minutes) throw new Error(`warm-up minutes (${warmupMinutes}) must be fewer than the minutes replayed (${minutes})`);
-  const schedule = buildSchedule(sampled, { minutes, minuteSeconds: opts.minuteSeconds, interArrival: opts.interArrival, seed: opts.seed, maxDurationMs: opts.maxDurationMs, maxMemoryMiB: opts.maxMemoryMiB });
+  const schedule = buildSchedule(sampled, {
+    minutes,
+    minuteSeconds: opts.minuteSeconds,
+    interArrival: opts.interArrival,
+    seed: opts.seed,
+    maxDurationMs: opts.maxDurationMs,
+    maxMemoryMiB: opts.maxMemoryMiB,
+  });
   const labels = await opts.backend.prepare(sampled);
 
   const n = schedule.length;
@@ -108,11 +133,16 @@ export async function runLoader(opts: LoaderOptions): Promise<{ summary: LoaderS
   const payloads = schedule.map((s) => encodeTraceRequest({ durationMs: s.durationMs, memoryMiB: s.memoryMiB }));
   const startNs = process.hrtime.bigint() + 20_000_000n;
   const runStartWallMs = Date.now() + 20;
-  let inFlight = 0, doneCount = 0;
+  let inFlight = 0,
+    doneCount = 0;
   let settled: (() => void) | undefined;
-  const bar = opts.progress ?? (opts.minuteSeconds * minutes >= 10 && process.stderr.isTTY === true)
-    ? new cliProgress.SingleBar({ format: "replay [{bar}] {value}/{total} invocations, minute {minute}/{minutes}", stream: process.stderr }, cliProgress.Presets.shades_classic)
-    : undefined;
+  const bar =
+    (opts.progress ?? (opts.minuteSeconds * minutes >= 10 && process.stderr.isTTY === true))
+      ? new cliProgress.SingleBar(
+          { format: "replay [{bar}] {value}/{total} invocations, minute {minute}/{minutes}", stream: process.stderr },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
   bar?.start(n, 0, { minute: 0, minutes });
 
   await runSendLoop({
@@ -155,10 +185,22 @@ export async function runLoader(opts: LoaderOptions): Promise<{ summary: LoaderS
   const coldStarts = await opts.backend.coldStarts(runStartWallMs, minuteMs, minutes);
   const perMinute: MinuteRow[] = Array.from({ length: minutes }, (_, m) => {
     const c = coldStarts?.perMinute[m];
-    return { minute: m, warmup: m < warmupMinutes, scheduled: 0, completed: 0, failed: 0, timeouts: 0, coldStarts: c ? c.boot + c.restore : null, coldStartsBoot: c ? c.boot : null, coldStartsRestore: c ? c.restore : null };
+    return {
+      minute: m,
+      warmup: m < warmupMinutes,
+      scheduled: 0,
+      completed: 0,
+      failed: 0,
+      timeouts: 0,
+      coldStarts: c ? c.boot + c.restore : null,
+      coldStartsBoot: c ? c.boot : null,
+      coldStartsRestore: c ? c.restore : null,
+    };
   });
   const errorsByCode: Record<string, number> = {};
-  const resp: number[] = [], durErr: number[] = [], sched: number[] = [];
+  const resp: number[] = [],
+    durErr: number[] = [],
+    sched: number[] = [];
   for (const r of rows) {
     const m = perMinute[r.minute]!;
     m.scheduled++;
@@ -177,7 +219,13 @@ export async function runLoader(opts: LoaderOptions): Promise<{ summary: LoaderS
   const p = percentiles(sched);
   const summary: LoaderSummary = {
     backend: opts.backend.kind,
-    functions: sampled.map((f, i) => ({ index: i, hashFunction: f.function, trigger: f.trigger, target: labels[i]!, invocations: f.perMinute.slice(0, minutes).reduce((a, c) => a + c, 0) })),
+    functions: sampled.map((f, i) => ({
+      index: i,
+      hashFunction: f.function,
+      trigger: f.trigger,
+      target: labels[i]!,
+      invocations: f.perMinute.slice(0, minutes).reduce((a, c) => a + c, 0),
+    })),
     eligibleFunctions: eligible,
     skippedFunctions: skipped,
     minutes,
@@ -202,7 +250,14 @@ export async function runLoader(opts: LoaderOptions): Promise<{ summary: LoaderS
     await writeFile(f("loader-invocations.csv"), [INVOCATION_HEADER, ...rows.map(invocationCsvLine)].join("\n") + "\n");
     await writeFile(
       f("loader-minutes.csv"),
-      ["minute,warmup,scheduled,completed,failed,timeouts,cold_starts,cold_starts_boot,cold_starts_restore", ...perMinute.map((m) => [m.minute, b(m.warmup), m.scheduled, m.completed, m.failed, m.timeouts, m.coldStarts ?? "", m.coldStartsBoot ?? "", m.coldStartsRestore ?? ""].join(","))].join("\n") + "\n",
+      [
+        "minute,warmup,scheduled,completed,failed,timeouts,cold_starts,cold_starts_boot,cold_starts_restore",
+        ...perMinute.map((m) =>
+          [m.minute, b(m.warmup), m.scheduled, m.completed, m.failed, m.timeouts, m.coldStarts ?? "", m.coldStartsBoot ?? "", m.coldStartsRestore ?? ""].join(
+            ",",
+          ),
+        ),
+      ].join("\n") + "\n",
     );
     summary.files = { invocations: f("loader-invocations.csv"), minutes: f("loader-minutes.csv"), summary: f("loader-summary.json") };
     if (opts.plots !== false) summary.files.plots = (await drawLoaderPlots(rows, perMinute, f("loader"))).join(",");
@@ -210,4 +265,3 @@ export async function runLoader(opts: LoaderOptions): Promise<{ summary: LoaderS
   }
   return { summary, rows, minutes: perMinute };
 }
-

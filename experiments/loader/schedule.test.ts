@@ -4,7 +4,11 @@ import { parseInvocations, type TraceFunction } from "../trace/azure-trace.js";
 import { buildSchedule, lastActiveMinute, minuteArrivals, sampleFunctions } from "./schedule.js";
 
 const fn = (name: string, perMinute: number[], extra: Partial<TraceFunction> = {}): TraceFunction => ({
-  owner: "o", app: `app-${name}`, function: name, trigger: "http", perMinute,
+  owner: "o",
+  app: `app-${name}`,
+  function: name,
+  trigger: "http",
+  perMinute,
   durations: { averageMs: 10, count: 1, minimumMs: 1, maximumMs: 100, percentilesMs: [1, 2, 5, 10, 20, 80, 100] },
   memory: { sampleCount: 1, averageMb: 100, percentilesMb: [50, 60, 80, 100, 120, 140, 150, 400] },
   ...extra,

@@ -65,7 +65,10 @@ export function sampleFunctions(all: TraceFunction[], opts: SampleOptions): { sa
     }
     return true;
   });
-  if (opts.count > eligible.length) throw new Error(`asked for ${opts.count} functions, the trace has ${eligible.length} with durations, memory and invocations in the first ${opts.minutes} minutes`);
+  if (opts.count > eligible.length)
+    throw new Error(
+      `asked for ${opts.count} functions, the trace has ${eligible.length} with durations, memory and invocations in the first ${opts.minutes} minutes`,
+    );
   const prng = new Prng(opts.seed);
   const pool = [...eligible];
   for (let i = 0; i < opts.count; i++) {
@@ -110,7 +113,6 @@ export function buildSchedule(fns: TraceFunction[], opts: ScheduleOptions): Invo
 /** The last minute (1-based count) in which any of the functions is invoked. */
 export function lastActiveMinute(fns: TraceFunction[]): number {
   let last = 0;
-  for (const f of fns)
-    for (const [m, c] of f.perMinute.entries()) if (c > 0 && m + 1 > last) last = m + 1;
+  for (const f of fns) for (const [m, c] of f.perMinute.entries()) if (c > 0 && m + 1 > last) last = m + 1;
   return last;
 }

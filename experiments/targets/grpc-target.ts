@@ -7,7 +7,12 @@ import type { SpecifiedTarget, TargetSpec } from "./target-spec.js";
 // The same service the node runtime calls (vHive's helloworld Greeter).
 export const HELLOWORLD_PROTO = fileURLToPath(new URL("../../node-runtime/api/protos/helloworld.proto", import.meta.url));
 
-type Unary = (req: { name: string }, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { message: string }) => void) => grpc.ClientUnaryCall;
+type Unary = (
+  req: { name: string },
+  meta: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: { message: string }) => void,
+) => grpc.ClientUnaryCall;
 type GreeterClient = grpc.Client & { SayHello: Unary };
 type GreeterCtor = new (address: string, creds: grpc.ChannelCredentials, opts?: grpc.ChannelOptions) => GreeterClient;
 
@@ -63,7 +68,9 @@ export class GrpcTarget implements SpecifiedTarget {
     const deadline = Date.now() + deadlineMs;
     if (this.opts.perRequestConnection !== true) {
       this.shared ??= this.newClient();
-      this.shared.SayHello({ name: payload }, new grpc.Metadata(), { deadline }, (err, res) => (err ? done(grpcFailure(err), "") : done(null, res?.message ?? "")));
+      this.shared.SayHello({ name: payload }, new grpc.Metadata(), { deadline }, (err, res) =>
+        err ? done(grpcFailure(err), "") : done(null, res?.message ?? ""),
+      );
       return;
     }
     // vSwarm's method: dial and wait for the connection (its grpc.WithBlock), then call; the
@@ -74,7 +81,11 @@ export class GrpcTarget implements SpecifiedTarget {
       const connectNs = Number(process.hrtime.bigint() - t0);
       if (connectErr) {
         client.close();
-        done({ code: /deadline/i.test(connectErr.message) ? "DEADLINE_EXCEEDED" : "UNAVAILABLE", message: `could not connect: ${connectErr.message}` }, "", connectNs);
+        done(
+          { code: /deadline/i.test(connectErr.message) ? "DEADLINE_EXCEEDED" : "UNAVAILABLE", message: `could not connect: ${connectErr.message}` },
+          "",
+          connectNs,
+        );
         return;
       }
       client.SayHello({ name: payload }, new grpc.Metadata(), { deadline }, (err, res) => {
@@ -103,4 +114,3 @@ export class GrpcTarget implements SpecifiedTarget {
     this.shared = undefined;
   }
 }
-

@@ -21,7 +21,11 @@ export class NodeRuntimeTarget implements Target {
   /** Only when made from the API's address (a shared client cannot move to another thread). */
   readonly spec?: TargetSpec;
 
-  constructor(api: ApiClient | string, readonly instanceId: string, private readonly onReply?: (r: InvokeReply) => void) {
+  constructor(
+    api: ApiClient | string,
+    readonly instanceId: string,
+    private readonly onReply?: (r: InvokeReply) => void,
+  ) {
     this.ownClient = typeof api === "string";
     this.api = typeof api === "string" ? new ApiClient(api) : api;
     this.label = `node-runtime instance ${instanceId}`;
@@ -29,7 +33,8 @@ export class NodeRuntimeTarget implements Target {
   }
 
   invoke(payload: string, deadlineMs: number, done: Done): void {
-    const client = this.api.runtime as grpc.Client & Record<string, (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: InvokeReply) => void) => void>;
+    const client = this.api.runtime as grpc.Client &
+      Record<string, (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: InvokeReply) => void) => void>;
     client.Invoke!({ instance_id: this.instanceId, name: payload }, { deadline: Date.now() + deadlineMs }, (err, res) => {
       if (err) done(grpcFailure(err), "");
       else {

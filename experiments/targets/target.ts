@@ -25,13 +25,16 @@ export function hintFor(code: string, message: string): string {
   if (/ENOTFOUND|EAI_AGAIN|Name resolution failed|DNS resolution failed/i.test(m)) {
     return "the host name does not resolve: with Knative's magic DNS the resolver must reach it; otherwise pass --connect HOST:PORT (the ingress address) to dial it while keeping the host name as authority";
   }
-  if (/ECONNREFUSED|Connection refused/i.test(m)) return "nothing listens at that address and port: is the function deployed, and is --port right (vSwarm's default is 80)?";
+  if (/ECONNREFUSED|Connection refused/i.test(m))
+    return "nothing listens at that address and port: is the function deployed, and is --port right (vSwarm's default is 80)?";
   if (/^HTTP_502|^HTTP_503|status code 502|status code 503|Bad Gateway/i.test(m)) {
     return "the ingress answered but had no healthy function behind it: the revision may be scaling from zero, crashing, or not Ready (kubectl get ksvc)";
   }
   if (/HTTP_404/.test(m)) return "the ingress has no route for this host name: check the hostname in endpoints.json against `kubectl get ksvc`";
-  if (/DEADLINE_EXCEEDED|ETIMEDOUT/i.test(m)) return "no answer within the deadline (--deadline-ms): a cold start, an overloaded function or a black-holed route";
-  if (/UNIMPLEMENTED/i.test(m)) return "the server does not implement helloworld.Greeter/SayHello: is this a vSwarm/vHive function, or an HTTP one (--protocol http)?";
+  if (/DEADLINE_EXCEEDED|ETIMEDOUT/i.test(m))
+    return "no answer within the deadline (--deadline-ms): a cold start, an overloaded function or a black-holed route";
+  if (/UNIMPLEMENTED/i.test(m))
+    return "the server does not implement helloworld.Greeter/SayHello: is this a vSwarm/vHive function, or an HTTP one (--protocol http)?";
   if (/NOT_FOUND/.test(code)) return "the node runtime has no such instance";
   return "";
 }

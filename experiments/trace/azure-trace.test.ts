@@ -14,8 +14,12 @@ describe("Azure Functions trace format", () => {
     expect(header.slice(4)).toEqual(Array.from({ length: 1440 }, (_, i) => String(i + 1)));
     expect(inv).toHaveLength(7);
     expect(t.durations.split("\n")[0]).toBe(DURATION_COLUMNS.join(","));
-    expect(t.durations.split("\n")[0]).toBe("HashOwner,HashApp,HashFunction,Average,Count,Minimum,Maximum,percentile_Average_0,percentile_Average_1,percentile_Average_25,percentile_Average_50,percentile_Average_75,percentile_Average_99,percentile_Average_100");
-    expect(t.memory.split("\n")[0]).toBe("HashOwner,HashApp,SampleCount,AverageAllocatedMb,AverageAllocatedMb_pct1,AverageAllocatedMb_pct5,AverageAllocatedMb_pct25,AverageAllocatedMb_pct50,AverageAllocatedMb_pct75,AverageAllocatedMb_pct95,AverageAllocatedMb_pct99,AverageAllocatedMb_pct100");
+    expect(t.durations.split("\n")[0]).toBe(
+      "HashOwner,HashApp,HashFunction,Average,Count,Minimum,Maximum,percentile_Average_0,percentile_Average_1,percentile_Average_25,percentile_Average_50,percentile_Average_75,percentile_Average_99,percentile_Average_100",
+    );
+    expect(t.memory.split("\n")[0]).toBe(
+      "HashOwner,HashApp,SampleCount,AverageAllocatedMb,AverageAllocatedMb_pct1,AverageAllocatedMb_pct5,AverageAllocatedMb_pct25,AverageAllocatedMb_pct50,AverageAllocatedMb_pct75,AverageAllocatedMb_pct95,AverageAllocatedMb_pct99,AverageAllocatedMb_pct100",
+    );
     expect(MEMORY_COLUMNS).toHaveLength(12);
     // Hashes look like the dataset's (64 hex digits); only the first 5 minutes carry invocations.
     const fns = parseInvocations(t.invocations);
@@ -48,16 +52,24 @@ describe("Azure Functions trace format", () => {
   });
 
   it("accepts a memory file with a HashFunction column (invitro's preprocessed traces)", () => {
-    const m = parseMemory("HashOwner,HashApp,HashFunction,SampleCount,AverageAllocatedMb,AverageAllocatedMb_pct1,AverageAllocatedMb_pct5,AverageAllocatedMb_pct25,AverageAllocatedMb_pct50,AverageAllocatedMb_pct75,AverageAllocatedMb_pct95,AverageAllocatedMb_pct99,AverageAllocatedMb_pct100\no,a,f,10,120,100,102,114,123,127,136,143,152\n");
+    const m = parseMemory(
+      "HashOwner,HashApp,HashFunction,SampleCount,AverageAllocatedMb,AverageAllocatedMb_pct1,AverageAllocatedMb_pct5,AverageAllocatedMb_pct25,AverageAllocatedMb_pct50,AverageAllocatedMb_pct75,AverageAllocatedMb_pct95,AverageAllocatedMb_pct99,AverageAllocatedMb_pct100\no,a,f,10,120,100,102,114,123,127,136,143,152\n",
+    );
     expect(m.get("o/a")).toEqual({ sampleCount: 10, averageMb: 120, percentilesMb: [100, 102, 114, 123, 127, 136, 143, 152] });
   });
 
   it("says which file, line and column is wrong", () => {
     expect(() => parseInvocations("HashOwner,HashApp,Func,Trigger,1\n", "inv.csv")).toThrow('inv.csv: header column 3 should be HashFunction, is "Func"');
     expect(() => parseInvocations("HashOwner,HashApp,HashFunction,Trigger,1,3\n", "inv.csv")).toThrow('inv.csv: header column 6 should be minute 2, is "3"');
-    expect(() => parseInvocations("HashOwner,HashApp,HashFunction,Trigger,1,2\no,a,f,http,1,x\n", "inv.csv")).toThrow('inv.csv: line 2, column 2: expected a non-negative integer, got "x"');
-    expect(() => parseInvocations("HashOwner,HashApp,HashFunction,Trigger,1,2\no,a,f,http,1\n", "inv.csv")).toThrow("inv.csv: line 2 has 5 fields, the header 6");
-    expect(() => parseDurations(`${DURATION_COLUMNS.join(",")}\no,a,f,1,1,1,1,5,4,6,7,8,9,10\n`, "d.csv")).toThrow("d.csv: line 2: percentiles must not decrease");
+    expect(() => parseInvocations("HashOwner,HashApp,HashFunction,Trigger,1,2\no,a,f,http,1,x\n", "inv.csv")).toThrow(
+      'inv.csv: line 2, column 2: expected a non-negative integer, got "x"',
+    );
+    expect(() => parseInvocations("HashOwner,HashApp,HashFunction,Trigger,1,2\no,a,f,http,1\n", "inv.csv")).toThrow(
+      "inv.csv: line 2 has 5 fields, the header 6",
+    );
+    expect(() => parseDurations(`${DURATION_COLUMNS.join(",")}\no,a,f,1,1,1,1,5,4,6,7,8,9,10\n`, "d.csv")).toThrow(
+      "d.csv: line 2: percentiles must not decrease",
+    );
   });
 
   it("draws from percentiles by linear interpolation", () => {

@@ -7,10 +7,31 @@
 import { readFile } from "node:fs/promises";
 
 export const INVOCATION_KEYS = ["HashOwner", "HashApp", "HashFunction", "Trigger"] as const;
-export const DURATION_COLUMNS = ["HashOwner", "HashApp", "HashFunction", "Average", "Count", "Minimum", "Maximum", "percentile_Average_0", "percentile_Average_1", "percentile_Average_25", "percentile_Average_50", "percentile_Average_75", "percentile_Average_99", "percentile_Average_100"] as const;
+export const DURATION_COLUMNS = [
+  "HashOwner",
+  "HashApp",
+  "HashFunction",
+  "Average",
+  "Count",
+  "Minimum",
+  "Maximum",
+  "percentile_Average_0",
+  "percentile_Average_1",
+  "percentile_Average_25",
+  "percentile_Average_50",
+  "percentile_Average_75",
+  "percentile_Average_99",
+  "percentile_Average_100",
+] as const;
 export const DURATION_PERCENTILES = [0, 1, 25, 50, 75, 99, 100] as const;
 export const MEMORY_PERCENTILES = [1, 5, 25, 50, 75, 95, 99, 100] as const;
-export const MEMORY_COLUMNS = ["HashOwner", "HashApp", "SampleCount", "AverageAllocatedMb", ...MEMORY_PERCENTILES.map((p) => `AverageAllocatedMb_pct${p}`)] as const;
+export const MEMORY_COLUMNS = [
+  "HashOwner",
+  "HashApp",
+  "SampleCount",
+  "AverageAllocatedMb",
+  ...MEMORY_PERCENTILES.map((p) => `AverageAllocatedMb_pct${p}`),
+] as const;
 
 export class TraceFormatError extends Error {
   override name = "TraceFormatError";
@@ -59,22 +80,21 @@ export function parseCsv(text: string): string[][] {
       continue;
     }
     const fields: string[] = [];
-    let cur = "", quoted = false;
+    let cur = "",
+      quoted = false;
     for (let i = 0; i < line.length; i++) {
       const c = line[i]!;
       if (quoted) {
         if (c === '"' && line[i + 1] === '"') {
           cur += '"';
           i++;
-        }
-        else if (c === '"') quoted = false;
+        } else if (c === '"') quoted = false;
         else cur += c;
       } else if (c === '"') quoted = true;
       else if (c === ",") {
         fields.push(cur);
         cur = "";
-      }
-      else cur += c;
+      } else cur += c;
     }
     fields.push(cur);
     rows.push(fields);
@@ -86,14 +106,17 @@ function numberAt(file: string, row: number, header: string[], fields: string[],
   const raw = fields[col];
   const v = Number(raw);
   if (raw === undefined || raw.trim() === "" || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
-    throw new TraceFormatError(`${file}: line ${row + 1}, column ${header[col] ?? col + 1}: expected a ${integer ? "non-negative integer" : "non-negative number"}, got ${JSON.stringify(raw ?? "")}`);
+    throw new TraceFormatError(
+      `${file}: line ${row + 1}, column ${header[col] ?? col + 1}: expected a ${integer ? "non-negative integer" : "non-negative number"}, got ${JSON.stringify(raw ?? "")}`,
+    );
   }
   return v;
 }
 
 function checkHeader(file: string, header: string[], expected: readonly string[]): void {
   expected.forEach((name, i) => {
-    if (header[i] !== name) throw new TraceFormatError(`${file}: header column ${i + 1} should be ${name}, is ${JSON.stringify(header[i] ?? "")} (is this the right file?)`);
+    if (header[i] !== name)
+      throw new TraceFormatError(`${file}: header column ${i + 1} should be ${name}, is ${JSON.stringify(header[i] ?? "")} (is this the right file?)`);
   });
 }
 
@@ -104,7 +127,10 @@ export function parseInvocations(text: string, file = "invocations.csv"): Functi
   const minutes = header.length - INVOCATION_KEYS.length;
   if (minutes < 1) throw new TraceFormatError(`${file}: no minute columns after ${INVOCATION_KEYS.join(",")}`);
   for (let m = 1; m <= minutes; m++) {
-    if (header[INVOCATION_KEYS.length + m - 1] !== String(m)) throw new TraceFormatError(`${file}: header column ${INVOCATION_KEYS.length + m} should be minute ${m}, is ${JSON.stringify(header[INVOCATION_KEYS.length + m - 1])}`);
+    if (header[INVOCATION_KEYS.length + m - 1] !== String(m))
+      throw new TraceFormatError(
+        `${file}: header column ${INVOCATION_KEYS.length + m} should be minute ${m}, is ${JSON.stringify(header[INVOCATION_KEYS.length + m - 1])}`,
+      );
   }
   return rows.map((fields, r) => {
     if (fields.length !== header.length) throw new TraceFormatError(`${file}: line ${r + 2} has ${fields.length} fields, the header ${header.length}`);
@@ -123,9 +149,16 @@ export function parseDurations(text: string, file = "durations.csv"): Map<string
     const n = (c: number, int = false) => numberAt(file, r + 1, header, fields, c, int);
     const percentilesMs = DURATION_PERCENTILES.map((_, i) => n(7 + i));
     for (let i = 1; i < percentilesMs.length; i++) {
-      if (percentilesMs[i]! < percentilesMs[i - 1]!) throw new TraceFormatError(`${file}: line ${r + 2}: percentiles must not decrease (${header[7 + i]} < ${header[6 + i]})`);
+      if (percentilesMs[i]! < percentilesMs[i - 1]!)
+        throw new TraceFormatError(`${file}: line ${r + 2}: percentiles must not decrease (${header[7 + i]} < ${header[6 + i]})`);
     }
-    out.set(functionKey({ owner: fields[0]!, app: fields[1]!, function: fields[2]! }), { averageMs: n(3), count: n(4), minimumMs: n(5), maximumMs: n(6), percentilesMs });
+    out.set(functionKey({ owner: fields[0]!, app: fields[1]!, function: fields[2]! }), {
+      averageMs: n(3),
+      count: n(4),
+      minimumMs: n(5),
+      maximumMs: n(6),
+      percentilesMs,
+    });
   });
   return out;
 }
@@ -154,9 +187,10 @@ export interface TraceFiles {
 
 /** Reads the three files and joins them per function. */
 export async function readTrace(files: TraceFiles): Promise<TraceFunction[]> {
-  const read = (f: string) => readFile(f, "utf8").catch((err: Error) => {
-    throw new TraceFormatError(`${f}: cannot read: ${err.message}`);
-  });
+  const read = (f: string) =>
+    readFile(f, "utf8").catch((err: Error) => {
+      throw new TraceFormatError(`${f}: cannot read: ${err.message}`);
+    });
   const invocations = parseInvocations(await read(files.invocations), files.invocations);
   const durations = files.durations ? parseDurations(await read(files.durations), files.durations) : new Map<string, FunctionDurations>();
   const memory = files.memory ? parseMemory(await read(files.memory), files.memory) : new Map<string, AppMemory>();

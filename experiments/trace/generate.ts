@@ -39,7 +39,8 @@ function hash(p: Prng): string {
 function poisson(p: Prng, mean: number): number {
   if (mean > 50) return Math.max(0, Math.round(mean + Math.sqrt(mean) * Math.sqrt(-2 * Math.log(1 - p.next())) * Math.cos(2 * Math.PI * p.next())));
   const limit = Math.exp(-mean);
-  let k = 0, prod = p.next();
+  let k = 0,
+    prod = p.next();
   while (prod > limit) {
     k++;
     prod *= p.next();
@@ -49,7 +50,8 @@ function poisson(p: Prng, mean: number): number {
 
 export function generateTrace(opts: GenerateOptions): GeneratedTrace {
   if (!Number.isInteger(opts.functions) || opts.functions < 1) throw new Error(`functions: expected a positive integer, got ${opts.functions}`);
-  if (!Number.isInteger(opts.minutes) || opts.minutes < 1 || opts.minutes > MINUTES_IN_DAY) throw new Error(`minutes: expected 1-${MINUTES_IN_DAY}, got ${opts.minutes}`);
+  if (!Number.isInteger(opts.minutes) || opts.minutes < 1 || opts.minutes > MINUTES_IN_DAY)
+    throw new Error(`minutes: expected 1-${MINUTES_IN_DAY}, got ${opts.minutes}`);
   const p = new Prng(opts.seed);
   const maxPerMinute = opts.maxPerMinute ?? 60;
   const maxDurationMs = opts.maxDurationMs ?? 1000;
@@ -59,7 +61,8 @@ export function generateTrace(opts: GenerateOptions): GeneratedTrace {
   const inv = [[...INVOCATION_KEYS, ...minuteCols].join(",")];
   const dur = [DURATION_COLUMNS.join(",")];
   const mem = [MEMORY_COLUMNS.join(",")];
-  let owner = hash(p), app = hash(p);
+  let owner = hash(p),
+    app = hash(p);
   for (let f = 0; f < opts.functions; f++) {
     if (f > 0 && f % perApp === 0) {
       if (p.next() < 0.5) owner = hash(p);

@@ -15,7 +15,10 @@ export class ApiClient {
   readonly vhive: grpc.Client;
   readonly runtime: grpc.Client;
 
-  constructor(target: string, private readonly timeoutMs = 120_000) {
+  constructor(
+    target: string,
+    private readonly timeoutMs = 120_000,
+  ) {
     const defs = apiDefinitions();
     this.vhive = new defs.vhiveOrchestrator(target, grpc.credentials.createInsecure());
     this.runtime = new defs.nodeRuntime(target, grpc.credentials.createInsecure());

@@ -39,7 +39,9 @@ export async function startApiServer(
     address = `${listen.host}:${listen.port}`;
   }
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(p))),
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(p),
+    ),
   );
   const target = "socket" in listen ? address : `${listen.host}:${port}`;
   return {

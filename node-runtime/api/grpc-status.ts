@@ -21,10 +21,7 @@ export function toGrpcError(err: unknown): Partial<grpc.ServiceError> {
 }
 
 /** Adapts an async function to a unary handler that answers with a proper status on failure. */
-export function unary<Req, Res>(
-  fn: (req: Req) => Promise<Res>,
-  onError?: (err: unknown) => void,
-): grpc.handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(fn: (req: Req) => Promise<Res>, onError?: (err: unknown) => void): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     fn(call.request).then(
       (res) => callback(null, res),

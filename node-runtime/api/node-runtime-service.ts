@@ -56,21 +56,23 @@ export function nodeRuntimeHandlers(
     return value;
   };
   return {
-    StartInstance: unary(async (req: StartInstanceMsg) =>
-      instanceMsg(
-        await orchestrator.start({
-          instanceId: req.instance_id || undefined,
-          revision: req.revision || undefined,
-          image: req.image,
-          port: req.port || undefined,
-          sandbox: (req.sandbox || undefined) as SandboxKind | undefined,
-          snapshotMode: (req.snapshot_mode || undefined) as SnapshotMode | undefined,
-          vcpus: req.vcpus || undefined,
-          memoryMiB: req.memory_mib || undefined,
-          env: Object.keys(req.env ?? {}).length ? req.env : undefined,
-        }),
-      ),
-    onError),
+    StartInstance: unary(
+      async (req: StartInstanceMsg) =>
+        instanceMsg(
+          await orchestrator.start({
+            instanceId: req.instance_id || undefined,
+            revision: req.revision || undefined,
+            image: req.image,
+            port: req.port || undefined,
+            sandbox: (req.sandbox || undefined) as SandboxKind | undefined,
+            snapshotMode: (req.snapshot_mode || undefined) as SnapshotMode | undefined,
+            vcpus: req.vcpus || undefined,
+            memoryMiB: req.memory_mib || undefined,
+            env: Object.keys(req.env ?? {}).length ? req.env : undefined,
+          }),
+        ),
+      onError,
+    ),
     StopInstance: unary(async (req: { instance_id: string }) => {
       const r = await orchestrator.stop(required(req.instance_id, "instance_id"));
       return { instance_id: r.instanceId, snapshot: r.snapshot, snapshot_error: r.snapshotError ?? "" };
@@ -105,18 +107,18 @@ export function nodeRuntimeHandlers(
     GetMetrics: unary(async () => {
       await orchestrator.coldStartsRecorded();
       return {
-      prometheus_text: await metrics.prometheusText(),
-      vhive_csv: metrics.csv(),
-      cold_starts: metrics.coldStarts().map((c) => ({
-        instance_id: c.instanceId,
-        revision: c.revision,
-        sandbox: c.sandbox,
-        start_kind: c.startKind,
-        snapshot_mode: c.snapshotMode,
-        stages_us: c.stages,
-        rss_bytes: c.rssBytes ?? 0,
-        at: c.at,
-      })),
+        prometheus_text: await metrics.prometheusText(),
+        vhive_csv: metrics.csv(),
+        cold_starts: metrics.coldStarts().map((c) => ({
+          instance_id: c.instanceId,
+          revision: c.revision,
+          sandbox: c.sandbox,
+          start_kind: c.startKind,
+          snapshot_mode: c.snapshotMode,
+          stages_us: c.stages,
+          rss_bytes: c.rssBytes ?? 0,
+          at: c.at,
+        })),
       };
     }, onError),
   };

@@ -3,10 +3,19 @@ import type { Orchestrator } from "../orchestrator/orchestrator.js";
 import { grpcAddress } from "../orchestrator/function-client.js";
 import { unary } from "./grpc-status.js";
 
-interface StartVMReq { image: string; id: string }
-interface StopVMsReq { all_vms: boolean }
-interface StopSingleVMReq { id: string }
-interface Status { message: string }
+interface StartVMReq {
+  image: string;
+  id: string;
+}
+interface StopVMsReq {
+  all_vms: boolean;
+}
+interface StopSingleVMReq {
+  id: string;
+}
+interface Status {
+  message: string;
+}
 
 /**
  * vHive's Orchestrator service on top of ours: StartVM starts instance `id` of image `image` with the

@@ -3,7 +3,10 @@ import { errorMessage } from "../system/error-message.js";
 
 /** A user-facing failure: printed as one line, exit status 1 (2 for usage errors). */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }

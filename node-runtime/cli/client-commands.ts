@@ -29,7 +29,14 @@ function print(json: boolean | undefined, value: unknown, human: () => string): 
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 /** The fields of a ListInstances reply's instance that `ls` prints. */
@@ -93,15 +100,17 @@ export async function clientCommand(command: string, argv: string[]): Promise<vo
       if (!Number.isInteger(port)) throw new CliError(`start: --port expects an integer, got ${JSON.stringify(values.port)}`, 2);
       const c = client(values.api);
       try {
-        const inst = await withProgress(`starting ${values.revision ?? values.image}`, () => c.runtimeCall("StartInstance", {
-          image: values.image,
-          revision: values.revision ?? "",
-          instance_id: values.id ?? "",
-          port,
-          sandbox: values.sandbox ?? "",
-          snapshot_mode: values["snapshot-mode"] ?? "",
-          env,
-        }));
+        const inst = await withProgress(`starting ${values.revision ?? values.image}`, () =>
+          c.runtimeCall("StartInstance", {
+            image: values.image,
+            revision: values.revision ?? "",
+            instance_id: values.id ?? "",
+            port,
+            sandbox: values.sandbox ?? "",
+            snapshot_mode: values["snapshot-mode"] ?? "",
+            env,
+          }),
+        );
         const invoked = values.invoke !== undefined ? await c.runtimeCall("Invoke", { instance_id: inst.instance_id, name: values.invoke }) : undefined;
         print(values.json, invoked ? { instance: inst, invoke: invoked } : inst, () =>
           [
@@ -158,11 +167,21 @@ export async function clientCommand(command: string, argv: string[]): Promise<vo
       try {
         if (sub === "ls" && positionals.length === 1) {
           const r = await c.runtimeCall<{ snapshots: SnapshotRow[]; total_bytes: number; budget_bytes: number }>("ListSnapshots");
-          print(values.json, r, () =>
-            table([
-              ["REVISION", "SANDBOX", "SIZE", "FILES", "LAST USED", "IN USE"],
-              ...r.snapshots.map((s) => [s.revision, s.sandbox, `${(s.size_bytes / 1024 ** 2).toFixed(1)} MiB`, String(s.files), s.last_used_at, String(s.in_use)]),
-            ]) + `\n${(r.total_bytes / 1024 ** 2).toFixed(1)} MiB of ${(r.budget_bytes / 1024 ** 2).toFixed(0)} MiB budget`,
+          print(
+            values.json,
+            r,
+            () =>
+              table([
+                ["REVISION", "SANDBOX", "SIZE", "FILES", "LAST USED", "IN USE"],
+                ...r.snapshots.map((s) => [
+                  s.revision,
+                  s.sandbox,
+                  `${(s.size_bytes / 1024 ** 2).toFixed(1)} MiB`,
+                  String(s.files),
+                  s.last_used_at,
+                  String(s.in_use),
+                ]),
+              ]) + `\n${(r.total_bytes / 1024 ** 2).toFixed(1)} MiB of ${(r.budget_bytes / 1024 ** 2).toFixed(0)} MiB budget`,
           );
         } else if (sub === "rm" && revision && positionals.length === 2) {
           await c.runtimeCall("DeleteSnapshot", { revision });

@@ -21,7 +21,9 @@ export async function imageCommand(argv: string[]): Promise<void> {
   if (sub === "load" && source && positionals.length === 2) {
     const st = await stat(source).catch(() => undefined);
     if (!st) throw new CliError(`image load: ${source} does not exist`);
-    const img = await withProgress(`loading ${source}`, () => (st.isDirectory() ? store.loadOciLayout(source, values.ref) : store.loadTarball(source, values.ref)));
+    const img = await withProgress(`loading ${source}`, () =>
+      st.isDirectory() ? store.loadOciLayout(source, values.ref) : store.loadTarball(source, values.ref),
+    );
     process.stdout.write(values.json ? JSON.stringify(img, null, 2) + "\n" : `${img.digest} ${img.references.join(" ")}\n`);
   } else if (sub === "ls" && positionals.length === 1) {
     const images = await store.list();

@@ -5,7 +5,6 @@ import { startMetricsExporter } from "../metrics/http-exporter.js";
 import { createNodeRuntime, type NodeRuntime } from "../index.js";
 export { SERVE_USAGE } from "./serve-usage.js";
 
-
 const int = (v: string | undefined, flag: string) => {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -75,7 +74,14 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const exporter = config.metricsPort !== undefined ? await startMetricsExporter(runtime.metrics, config.host, config.metricsPort) : undefined;
   const cri = config.criSocket ? await startCriFrontEnd(runtime, config.criSocket) : undefined;
   log.info(
-    { api: server.target, metricsPort: exporter?.port, criSocket: cri?.socketPath, sandboxes: runtime.orchestrator.sandboxKinds, snapshotMode: config.snapshotMode, dataDir: config.dataDir },
+    {
+      api: server.target,
+      metricsPort: exporter?.port,
+      criSocket: cri?.socketPath,
+      sandboxes: runtime.orchestrator.sandboxKinds,
+      snapshotMode: config.snapshotMode,
+      dataDir: config.dataDir,
+    },
     "node runtime serving",
   );
   await new Promise<void>((resolve) => {

@@ -12,4 +12,3 @@ export const SERVE_USAGE = `node-runtime serve [options]
   --cri-upstream PATH    containerd's CRI socket behind it (default: containerd's socket)
   --cri-relay-host ADDR  address function relays of hostNetwork pods listen on (127.0.0.1)
   --log-level LEVEL      pino level (info)`;
-

@@ -56,7 +56,10 @@ export const runtimeConfigSchema = z
     gvisorNetwork: z.enum(["none", "netns"]).default("none"),
     gvisorNetworkSubnet: z.string().min(1).default("10.212.0.0/16"),
     /** Prefix of the gVisor namespaces (`<prefix>-ns-<n>`) and host links; unused ones are swept at start. */
-    gvisorNetworkPrefix: z.string().regex(/^[a-z][a-z0-9]{0,6}$/, "1-7 characters of [a-z0-9], starting with a letter").default("vhgv"),
+    gvisorNetworkPrefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9]{0,6}$/, "1-7 characters of [a-z0-9], starting with a letter")
+      .default("vhgv"),
     /** containerd driver: the daemon's socket and the namespace holding this node's containers. */
     containerdAddress: z.string().min(1).default("/run/containerd/containerd.sock"),
     containerdNamespace: z.string().min(1).default("vhive-node"),
@@ -70,8 +73,16 @@ export const runtimeConfigSchema = z
     firecrackerJailer: z
       .object({
         bin: z.string().min(1).optional(),
-        uid: z.number().int().min(1).max(2 ** 32 - 2),
-        gid: z.number().int().min(1).max(2 ** 32 - 2),
+        uid: z
+          .number()
+          .int()
+          .min(1)
+          .max(2 ** 32 - 2),
+        gid: z
+          .number()
+          .int()
+          .min(1)
+          .max(2 ** 32 - 2),
         chrootBaseDir: z.string().min(1).default("/srv/jailer"),
       })
       .strict()
@@ -94,10 +105,19 @@ export const runtimeConfigSchema = z
       .optional(),
     /** Network slots built for Firecracker VMs, and the prefix of their namespaces and links. */
     networkPoolSize: z.number().int().min(1).max(1000).default(16),
-    networkPrefix: z.string().regex(/^[a-z][a-z0-9]{0,7}$/).default("vhnr"),
+    networkPrefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9]{0,7}$/)
+      .default("vhnr"),
     /** Address blocks of those slots: clone IPs the host reaches VMs at, and the host–namespace links (default 10.210.0.0/16, 10.211.0.0/16). */
-    networkCloneCidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR").optional(),
-    networkTransitCidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR").optional(),
+    networkCloneCidr: z
+      .string()
+      .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR")
+      .optional(),
+    networkTransitCidr: z
+      .string()
+      .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR")
+      .optional(),
     /**
      * CRI front end (node-runtime/api/cri): served on this socket when set; every non-function call
      * goes to `criUpstream` (default: containerdAddress). Function relays of hostNetwork pods listen on

@@ -24,7 +24,10 @@ export class BlobStore {
   }
 
   async has(digest: string): Promise<boolean> {
-    return stat(this.path(digest)).then((s) => s.isFile(), () => false);
+    return stat(this.path(digest)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
   }
 
   read(digest: string): Promise<Buffer> {

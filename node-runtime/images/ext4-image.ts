@@ -41,8 +41,21 @@ export async function buildExt4Image(rootfs: string, image: string): Promise<Ext
     await handle.close();
   }
   await runCommand("mkfs.ext4", [
-    "-q", "-F", "-b", "4096", "-m", "0", "-N", String(sizing.inodes), "-L", "rootfs",
-    "-E", "lazy_itable_init=0,lazy_journal_init=0", "-d", rootfs, image,
+    "-q",
+    "-F",
+    "-b",
+    "4096",
+    "-m",
+    "0",
+    "-N",
+    String(sizing.inodes),
+    "-L",
+    "rootfs",
+    "-E",
+    "lazy_itable_init=0,lazy_journal_init=0",
+    "-d",
+    rootfs,
+    image,
   ]).catch((error: Error) => {
     throw new Error(`cannot build ext4 image from ${rootfs}: ${error.message}`);
   });

@@ -14,11 +14,7 @@ function processAlive(pid: number): boolean {
  * Runs `work` while holding an exclusive lock file shared by every process on this host.
  * The file holds the owner's PID; a lock left by a process that died is taken over.
  */
-export async function withFileLock<T>(
-  lockPath: string,
-  work: () => Promise<T>,
-  options: { timeoutMs?: number; pollMs?: number } = {},
-): Promise<T> {
+export async function withFileLock<T>(lockPath: string, work: () => Promise<T>, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
   const pollMs = options.pollMs ?? 200;
   for (;;) {

@@ -12,8 +12,18 @@ import { digestHex, isDigest } from "./digest.js";
 import { buildExt4Image } from "./ext4-image.js";
 import { applyLayer } from "./layer-apply.js";
 import {
-  documentKind, imageConfigOf, layerCompression, LINUX_AMD64, parseConfigFile, parseIndex, parseJson, parseManifest,
-  selectPlatform, type Descriptor, type ImageManifest, type Platform,
+  documentKind,
+  imageConfigOf,
+  layerCompression,
+  LINUX_AMD64,
+  parseConfigFile,
+  parseIndex,
+  parseJson,
+  parseManifest,
+  selectPlatform,
+  type Descriptor,
+  type ImageManifest,
+  type Platform,
 } from "./oci.js";
 import { RegistryClient, type RegistryOptions } from "./registry-client.js";
 import { runCommand } from "./run-command.js";
@@ -152,7 +162,8 @@ export class LocalImageStore implements ImageStore {
     if (typeof ref !== "string" || ref.trim() === "") throw new ImageError("INVALID_ARGUMENT", "image reference is empty");
     const found = await this.lookup(ref);
     if (found) return found;
-    if (isDigest(ref)) throw new ImageError("NOT_FOUND", `image ${ref} is not in the image store at ${this.root}, and a bare digest names no registry to pull from`);
+    if (isDigest(ref))
+      throw new ImageError("NOT_FOUND", `image ${ref} is not in the image store at ${this.root}, and a bare digest names no registry to pull from`);
     return this.once(`pull:${ref}`, async () => {
       const pulled = await this.registry.pull(ref, this.platform, this.blobs);
       const record = await this.registerManifest(pulled.manifestDigest, pulled.manifestMediaType, `registry image ${ref}`);
@@ -170,7 +181,13 @@ export class LocalImageStore implements ImageStore {
     const blobFile = (d: Descriptor) => path.join(dir, "blobs", "sha256", digestHex(d.digest, `${dir} descriptor digest`));
     const importBlob = async (d: Descriptor) => {
       const file = blobFile(d);
-      if (!(await this.blobs.has(d.digest)) && !(await stat(file).then(() => true, () => false))) {
+      if (
+        !(await this.blobs.has(d.digest)) &&
+        !(await stat(file).then(
+          () => true,
+          () => false,
+        ))
+      ) {
         throw new ImageError("INVALID_ARGUMENT", `OCI layout ${dir} lacks blob ${d.digest} (${d.mediaType})`);
       }
       await this.blobs.writeFile(d.digest, file, d.size);
@@ -203,7 +220,8 @@ export class LocalImageStore implements ImageStore {
     if (ref !== undefined) {
       const tag = ref.includes(":") ? ref.slice(ref.lastIndexOf(":") + 1) : ref;
       const named = manifests.filter((m) =>
-        REF_ANNOTATIONS.some((key) => m.annotations?.[key] === ref || (key === "org.opencontainers.image.ref.name" && m.annotations?.[key] === tag)));
+        REF_ANNOTATIONS.some((key) => m.annotations?.[key] === ref || (key === "org.opencontainers.image.ref.name" && m.annotations?.[key] === tag)),
+      );
       if (named.length >= 1) return named[0]!;
       if (manifests.length === 1) return manifests[0]!;
       const offered = manifests.map((m) => m.annotations?.["org.opencontainers.image.ref.name"] ?? m.digest).join(", ");
@@ -224,7 +242,10 @@ export class LocalImageStore implements ImageStore {
     const existing = await this.record(manifestDigest);
     if (existing) return existing;
     const manifest = this.readManifest(await this.blobs.read(manifestDigest), manifestDigest);
-    const configFile = parseConfigFile(parseJson(await this.blobs.read(manifest.config.digest), `config ${manifest.config.digest}`), `config ${manifest.config.digest} of ${source}`);
+    const configFile = parseConfigFile(
+      parseJson(await this.blobs.read(manifest.config.digest), `config ${manifest.config.digest}`),
+      `config ${manifest.config.digest} of ${source}`,
+    );
     if (configFile.rootfs.diff_ids.length !== manifest.layers.length) {
       throw new Error(`${source}: manifest has ${manifest.layers.length} layers but config lists ${configFile.rootfs.diff_ids.length} diff_ids`);
     }
@@ -257,7 +278,12 @@ export class LocalImageStore implements ImageStore {
       await runCommand("tar", ["--extract", "--file", file, "--directory", dir, "--no-same-owner", "--no-same-permissions"]).catch((error: Error) => {
         throw new Error(`cannot unpack image tarball ${file}: ${error.message}`);
       });
-      if (!(await stat(path.join(dir, "oci-layout")).then(() => true, () => false))) {
+      if (
+        !(await stat(path.join(dir, "oci-layout")).then(
+          () => true,
+          () => false,
+        ))
+      ) {
         throw new ImageError("INVALID_ARGUMENT", `image tarball ${file} is not an OCI image layout archive (no oci-layout file at its top)`);
       }
       return await this.loadOciLayout(dir, ref);
@@ -269,7 +295,13 @@ export class LocalImageStore implements ImageStore {
   async rootfs(digest: string): Promise<string> {
     const record = await this.requireRecord(digest);
     const final = path.join(this.root, "rootfs", digestHex(digest));
-    if (await stat(path.join(final, ".vhimg-complete")).then(() => true, () => false)) return path.join(final, "rootfs");
+    if (
+      await stat(path.join(final, ".vhimg-complete")).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path.join(final, "rootfs");
     return this.once(`rootfs:${digest}`, async () => {
       await mkdir(path.dirname(final), { recursive: true });
       await mkdir(this.tmpDir(), { recursive: true });
@@ -302,7 +334,13 @@ export class LocalImageStore implements ImageStore {
   async ext4(digest: string): Promise<string> {
     await this.requireRecord(digest);
     const final = path.join(this.root, "ext4", `${digestHex(digest)}.ext4`);
-    if (await stat(final).then(() => true, () => false)) return final;
+    if (
+      await stat(final).then(
+        () => true,
+        () => false,
+      )
+    )
+      return final;
     return this.once(`ext4:${digest}`, async () => {
       const rootfs = await this.rootfs(digest);
       await mkdir(path.dirname(final), { recursive: true });
@@ -328,7 +366,13 @@ export class LocalImageStore implements ImageStore {
     const imageName = name ?? record.references[0] ?? "";
     const tag = createHash("sha256").update(imageName).digest("hex").slice(0, 12);
     const final = path.join(this.root, "archives", `${digestHex(digest)}-${tag}.tar`);
-    if (await stat(final).then(() => true, () => false)) return final;
+    if (
+      await stat(final).then(
+        () => true,
+        () => false,
+      )
+    )
+      return final;
     return this.once(`archive:${digest}:${imageName}`, async () => {
       await mkdir(path.dirname(final), { recursive: true });
       await mkdir(this.tmpDir(), { recursive: true });
@@ -338,15 +382,24 @@ export class LocalImageStore implements ImageStore {
         await mkdir(path.join(layout, "blobs", "sha256"), { recursive: true });
         for (const blob of [record.digest, record.configDigest, ...record.layers]) {
           const target = path.join(layout, "blobs", "sha256", digestHex(blob));
-          if (!(await stat(target).then(() => true, () => false))) await link(this.blobs.path(blob), target);
+          if (
+            !(await stat(target).then(
+              () => true,
+              () => false,
+            ))
+          )
+            await link(this.blobs.path(blob), target);
         }
         const manifestSize = (await stat(this.blobs.path(record.digest))).size;
         const annotations = imageName ? { "io.containerd.image.name": imageName, "org.opencontainers.image.ref.name": imageName } : undefined;
         await writeFile(path.join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-        await writeFile(path.join(layout, "index.json"), JSON.stringify({
-          schemaVersion: 2,
-          manifests: [{ mediaType: record.manifestMediaType, digest: record.digest, size: manifestSize, ...(annotations ? { annotations } : {}) }],
-        }));
+        await writeFile(
+          path.join(layout, "index.json"),
+          JSON.stringify({
+            schemaVersion: 2,
+            manifests: [{ mediaType: record.manifestMediaType, digest: record.digest, size: manifestSize, ...(annotations ? { annotations } : {}) }],
+          }),
+        );
         const archive = path.join(work, "image.tar");
         await runCommand("tar", ["--create", "--file", archive, "--directory", layout, "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "."]);
         await rename(archive, final);
@@ -384,11 +437,15 @@ async function assertOnlyFilesAndDirectories(file: string): Promise<void> {
   const source = createReadStream(file);
   let stream: Readable = source;
   if (head[0] === 0x1f && head[1] === 0x8b) stream = source.pipe(createGunzip());
-  else if (head.readUInt32LE(0) === 0xfd2fb528) throw new ImageError("INVALID_ARGUMENT", `image tarball ${file} is zstd-compressed; give it uncompressed or gzip-compressed`);
+  else if (head.readUInt32LE(0) === 0xfd2fb528)
+    throw new ImageError("INVALID_ARGUMENT", `image tarball ${file} is zstd-compressed; give it uncompressed or gzip-compressed`);
   try {
     for await (const entry of readTarEntries(stream)) {
       if (entry.type !== "file" && entry.type !== "directory") {
-        throw new ImageError("INVALID_ARGUMENT", `image tarball ${file} contains ${entry.type} "${entry.path}"; an OCI layout archive holds only files and directories`);
+        throw new ImageError(
+          "INVALID_ARGUMENT",
+          `image tarball ${file} contains ${entry.type} "${entry.path}"; an OCI layout archive holds only files and directories`,
+        );
       }
     }
   } catch (error) {
@@ -404,4 +461,3 @@ function documentKindOfMediaType(mediaType: string): "index" | "manifest" {
     ? "index"
     : "manifest";
 }
-

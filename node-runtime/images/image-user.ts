@@ -13,8 +13,7 @@ export async function resolveImageUser(user: string, rootfs: () => Promise<strin
   let gid = groupPart === undefined ? undefined : numeric(groupPart);
   if (uid !== undefined && (groupPart === undefined || gid !== undefined)) return { uid, gid: gid ?? 0 };
   const root = await rootfs();
-  const table = async (file: string) =>
-    (await readFile(path.join(root, file), "utf8").catch(() => "")).split("\n").map((line) => line.split(":"));
+  const table = async (file: string) => (await readFile(path.join(root, file), "utf8").catch(() => "")).split("\n").map((line) => line.split(":"));
   if (uid === undefined) {
     const entry = (await table("etc/passwd")).find((fields) => fields[0] === userPart);
     if (!entry) throw new Error(`image user "${user}": no user "${userPart}" in the image's /etc/passwd`);

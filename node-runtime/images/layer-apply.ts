@@ -95,13 +95,7 @@ async function planLayer(layer: LayerToApply, root: string): Promise<LayerPlan> 
  * absolute or escaping symlink would land outside the image root. Relative links that stay
  * inside are followed the same way the container will see them, and are allowed.
  */
-async function assertInsideRoot(
-  root: string,
-  relDir: string,
-  members: Map<string, TarEntryType>,
-  layer: LayerToApply,
-  member: string,
-): Promise<void> {
+async function assertInsideRoot(root: string, relDir: string, members: Map<string, TarEntryType>, layer: LayerToApply, member: string): Promise<void> {
   let parts = relDir === "" || relDir === "." ? [] : relDir.split("/");
   let resolved: string[] = [];
   for (let hops = 0; parts.length > 0; ) {
@@ -123,7 +117,9 @@ async function assertInsideRoot(
       continue;
     }
     if (link === "" || path.posix.isAbsolute(link)) {
-      throw new Error(`member ${member} of layer ${layer.digest} is written through symlink /${rel}, which is absolute or defined by the same layer; refusing to follow it outside the image root`);
+      throw new Error(
+        `member ${member} of layer ${layer.digest} is written through symlink /${rel}, which is absolute or defined by the same layer; refusing to follow it outside the image root`,
+      );
     }
     const joined = path.posix.normalize(path.posix.join(resolved.join("/") || ".", link));
     if (joined === ".." || joined.startsWith("../")) {
@@ -161,8 +157,17 @@ export async function applyLayer(root: string, layer: LayerToApply): Promise<voi
     }
   }
   await runCommand("tar", [
-    "--extract", "--file", layer.blobPath, "--directory", root, ...tarFlags(layer.compression),
-    "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=*",
+    "--extract",
+    "--file",
+    layer.blobPath,
+    "--directory",
+    root,
+    ...tarFlags(layer.compression),
+    "--numeric-owner",
+    "--same-owner",
+    "--same-permissions",
+    "--xattrs",
+    "--xattrs-include=*",
     `--exclude=${WHITEOUT_PREFIX}*`,
   ]).catch((error: Error) => {
     throw new Error(`cannot apply layer ${layer.digest}: ${error.message}`);

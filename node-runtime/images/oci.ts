@@ -161,7 +161,9 @@ export function imageConfigOf(file: ImageConfigFile): ImageConfig {
 export function selectPlatform(index: ImageIndex, platform: Platform, where: string): Descriptor {
   const candidates = index.manifests.filter((m) => MANIFEST_MEDIA_TYPES.includes(m.mediaType) || INDEX_MEDIA_TYPES.includes(m.mediaType));
   const match = candidates.find(
-    (m) => m.platform?.os === platform.os && m.platform.architecture === platform.architecture &&
+    (m) =>
+      m.platform?.os === platform.os &&
+      m.platform.architecture === platform.architecture &&
       (platform.variant === undefined || m.platform.variant === platform.variant),
   );
   if (match) return match;

@@ -8,9 +8,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { BlobStore } from "./blob-store.js";
 import { sha256Digest } from "./digest.js";
-import {
-  documentKind, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, parseIndex, parseJson, parseManifest, selectPlatform, type Platform,
-} from "./oci.js";
+import { documentKind, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, parseIndex, parseJson, parseManifest, selectPlatform, type Platform } from "./oci.js";
 import { parseReference, type ImageReference } from "./reference.js";
 
 export interface RegistryCredentials {
@@ -102,7 +100,10 @@ export class RegistryClient {
       if (accept) headers.accept = accept;
       if (authorization) headers.authorization = authorization;
       return fetch(url, { headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000) }).catch((error: Error) => {
-        throw new ImageError("UNAVAILABLE", `registry ${ref.registry} unreachable (${url}): ${error.cause instanceof Error ? error.cause.message : error.message}`);
+        throw new ImageError(
+          "UNAVAILABLE",
+          `registry ${ref.registry} unreachable (${url}): ${error.cause instanceof Error ? error.cause.message : error.message}`,
+        );
       });
     };
     const cached = this.tokens.get(scopeKey);
@@ -116,7 +117,10 @@ export class RegistryClient {
     response = await send(authorization);
     if (response.status === 401 || response.status === 403) {
       await response.body?.cancel();
-      throw new ImageError("PERMISSION_DENIED", `registry ${ref.registry} refused access to ${ref.repository} (HTTP ${response.status}) with the configured credentials`);
+      throw new ImageError(
+        "PERMISSION_DENIED",
+        `registry ${ref.registry} refused access to ${ref.repository} (HTTP ${response.status}) with the configured credentials`,
+      );
     }
     return response;
   }
@@ -142,7 +146,10 @@ export class RegistryClient {
     });
     if (!response.ok) {
       await response.body?.cancel();
-      throw new ImageError("PERMISSION_DENIED", `token service of registry ${ref.registry} refused ${credentials ? "the configured credentials" : "anonymous access"} (HTTP ${response.status})`);
+      throw new ImageError(
+        "PERMISSION_DENIED",
+        `token service of registry ${ref.registry} refused ${credentials ? "the configured credentials" : "anonymous access"} (HTTP ${response.status})`,
+      );
     }
     const body = (await response.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
@@ -166,12 +173,21 @@ export class RegistryClient {
     const digest = sha256Digest(bytes);
     const claimed = expectedDigest ?? response.headers.get("docker-content-digest") ?? undefined;
     if (claimed && claimed !== digest) {
-      throw new ImageError("DATA_LOSS", `digest mismatch for manifest ${reference} of ${ref.registry}/${ref.repository}: expected ${claimed}, content hashes to ${digest}`);
+      throw new ImageError(
+        "DATA_LOSS",
+        `digest mismatch for manifest ${reference} of ${ref.registry}/${ref.repository}: expected ${claimed}, content hashes to ${digest}`,
+      );
     }
     const headerType = response.headers.get("content-type")?.split(";")[0]?.trim();
     const value = parseJson(bytes, `manifest ${reference} from ${ref.registry}`) as { mediaType?: string };
     const kind = documentKind(value, `manifest ${reference} from ${ref.registry}`);
-    const mediaType = value.mediaType ?? (headerType && [...MANIFEST_MEDIA_TYPES, ...INDEX_MEDIA_TYPES].includes(headerType) ? headerType : kind === "index" ? INDEX_MEDIA_TYPES[0]! : MANIFEST_MEDIA_TYPES[0]!);
+    const mediaType =
+      value.mediaType ??
+      (headerType && [...MANIFEST_MEDIA_TYPES, ...INDEX_MEDIA_TYPES].includes(headerType)
+        ? headerType
+        : kind === "index"
+          ? INDEX_MEDIA_TYPES[0]!
+          : MANIFEST_MEDIA_TYPES[0]!);
     return { bytes, digest, mediaType };
   }
 

@@ -26,13 +26,25 @@ describe("parseUffdHandshake", () => {
 
   const bad: [string, string, number, number, RegExp][] = [
     ["no fd", JSON.stringify([region(4096, 4096, 0)]), 0, 4096, /no userfaultfd arrived/],
-    ["two fds", JSON.stringify([region(4096, 4096, 0)]), 2, 4096, /exactly one file descriptor \(the userfaultfd\), got 2: guest_memfd-backed guest memory is not served/],
+    [
+      "two fds",
+      JSON.stringify([region(4096, 4096, 0)]),
+      2,
+      4096,
+      /exactly one file descriptor \(the userfaultfd\), got 2: guest_memfd-backed guest memory is not served/,
+    ],
     ["malformed JSON", "[{", 1, 4096, /not valid JSON/],
     ["not an array", "{}", 1, 4096, /non-empty JSON array/],
     ["empty array", "[]", 1, 4096, /non-empty JSON array/],
     ["missing size", JSON.stringify([{ base_host_virt_addr: 4096, offset: 0 }]), 1, 4096, /regions\[0\]\.size must be a non-negative integer/],
     ["string address", JSON.stringify([{ ...region(4096, 4096, 0), base_host_virt_addr: "0x1000" }]), 1, 4096, /base_host_virt_addr must be/],
-    ["hugetlbfs", JSON.stringify([region(0, 2 * MiB, 0, { page_size: 2 * MiB, page_size_kib: 2 * MiB })]), 1, 2 * MiB, /huge-page \(hugetlbfs\) guest memory is not served by this handler, only 4096-byte pages; restore such VMs with the File memory backend/],
+    [
+      "hugetlbfs",
+      JSON.stringify([region(0, 2 * MiB, 0, { page_size: 2 * MiB, page_size_kib: 2 * MiB })]),
+      1,
+      2 * MiB,
+      /huge-page \(hugetlbfs\) guest memory is not served by this handler, only 4096-byte pages; restore such VMs with the File memory backend/,
+    ],
     ["disagreeing page sizes", JSON.stringify([region(0, 4096, 0, { page_size: 4096, page_size_kib: 4 })]), 1, 4096, /disagree/],
     ["unaligned offset", JSON.stringify([region(4096, 4096, 100)]), 1, 8192, /offset 0x64 is not a multiple/],
     ["beyond the file", JSON.stringify([region(4096, 8192, 4096)]), 1, 8192, /regions\[0\] reaches beyond the memory file/],

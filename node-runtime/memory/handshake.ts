@@ -79,13 +79,15 @@ export function parseUffdHandshake(message: string, fdCount: number, memFileSize
       );
     }
     if (size === 0) throw new UffdHandshakeError(`${where}.size must be positive`);
-    for (const [k, v] of [["base_host_virt_addr", hostBase], ["size", size], ["offset", offset]] as const) {
+    for (const [k, v] of [
+      ["base_host_virt_addr", hostBase],
+      ["size", size],
+      ["offset", offset],
+    ] as const) {
       if (v % ps !== 0) throw new UffdHandshakeError(`${where}.${k} ${hex(v)} is not a multiple of the page size ${ps}`);
     }
     if (offset + size > memFileSize) {
-      throw new UffdHandshakeError(
-        `${where} reaches beyond the memory file: offset ${hex(offset)} + size ${hex(size)} > file size ${hex(memFileSize)}`,
-      );
+      throw new UffdHandshakeError(`${where} reaches beyond the memory file: offset ${hex(offset)} + size ${hex(size)} > file size ${hex(memFileSize)}`);
     }
     return { hostBase, size, offset, pageSize: ps };
   });

@@ -4,12 +4,7 @@ import type { StageTimer } from "../metrics/stages.js";
 import { loadUffdNative, type NativeEvent, type NativeHandle, type NativeStats, type UffdNative } from "./native-binding.js";
 import { parseUffdHandshake, UffdHandshakeError, type UffdRegion } from "./handshake.js";
 import { buildWorkingSetImage, writeFileAtomically } from "./working-set-file.js";
-import {
-  clearWorkingSetStale,
-  DEFAULT_RERECORD_THRESHOLD,
-  markWorkingSetStale,
-  workingSetPathFor,
-} from "./working-set-policy.js";
+import { clearWorkingSetStale, DEFAULT_RERECORD_THRESHOLD, markWorkingSetStale, workingSetPathFor } from "./working-set-policy.js";
 
 export type UffdMode = "lazy" | "record" | "prefetch";
 
@@ -209,15 +204,14 @@ class UffdHandlerImpl implements UffdHandler {
   }
 
   start(): void {
-    this.handle = this.native.createHandler(this.opts.socketPath, this.opts.memFilePath, this.opts.handshakeTimeoutMs ?? 10_000, (e) =>
-      this.onEvent(e),
-    );
+    this.handle = this.native.createHandler(this.opts.socketPath, this.opts.memFilePath, this.opts.handshakeTimeoutMs ?? 10_000, (e) => this.onEvent(e));
   }
 
   private onEvent(e: NativeEvent): void {
     switch (e.kind) {
       case "handshake":
-        return this.onHandshake(e);
+        this.onHandshake(e);
+        return;
       case "warning":
         // The native side prefixes working-set problems; anything else is informational.
         if (e.message?.startsWith("working set")) this.warning = e.message;
@@ -246,7 +240,8 @@ class UffdHandlerImpl implements UffdHandler {
         // The set is at fault, not the VMM: the next load of this snapshot records a fresh one
         // (marked in teardown, before `stopped` resolves).
         if (e.workingSetBad) this.workingSetFailure = e.message ?? "working set failed";
-        return this.fail(error, e.killedPid);
+        this.fail(error, e.killedPid);
+        return;
       }
       case "exited":
         if (!this.settled) this.fail(new Error(`UFFD handler: stopped before serving (${e.message})`), 0);
@@ -257,7 +252,10 @@ class UffdHandlerImpl implements UffdHandler {
 
   private onHandshake(e: NativeEvent): void {
     this.peerPid = e.peerPid;
-    if (e.error) return this.fail(new UffdHandshakeError(stripPrefix(e.message ?? "failed")), 0);
+    if (e.error) {
+      this.fail(new UffdHandshakeError(stripPrefix(e.message ?? "failed")), 0);
+      return;
+    }
     try {
       const memFileSize = this.native.stats(this.handle!).memFileSize;
       this.regions = parseUffdHandshake(e.message ?? "", e.fdCount, memFileSize);
@@ -340,10 +338,7 @@ class UffdHandlerImpl implements UffdHandler {
       this.opts.timer?.add("ServeUnique", s.serveUs);
       const rerecord = s.outsideShare > this.threshold || this.warning !== undefined;
       if (rerecord) {
-        await markWorkingSetStale(
-          this.workingSetPath,
-          this.warning ?? `outside share ${s.outsideShare.toFixed(3)} > threshold ${this.threshold}`,
-        );
+        await markWorkingSetStale(this.workingSetPath, this.warning ?? `outside share ${s.outsideShare.toFixed(3)} > threshold ${this.threshold}`);
       }
       return { mode: "prefetch", reusedPages: s.reusedPages, uniquePages: s.uniquePages, outsideShare: s.outsideShare, rerecord };
     }

@@ -26,10 +26,20 @@ describe("working-set file image", () => {
   });
 
   it("refuses a page listed twice and mismatched data; keeps pages in the order given (install order)", () => {
-    expect(() => buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([4, 3, 4]), data: new Uint8Array(3 * 4096), recordedAtMs: 0 }, sumHash)).toThrow(/page 4 appears twice/);
-    const img = buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([4, 3]), data: new Uint8Array(8192), recordedAtMs: 0 }, sumHash);
+    expect(() =>
+      buildWorkingSetImage(
+        { pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([4, 3, 4]), data: new Uint8Array(3 * 4096), recordedAtMs: 0 },
+        sumHash,
+      ),
+    ).toThrow(/page 4 appears twice/);
+    const img = buildWorkingSetImage(
+      { pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([4, 3]), data: new Uint8Array(8192), recordedAtMs: 0 },
+      sumHash,
+    );
     expect([img.readUInt32LE(4096), img.readUInt32LE(4100)]).toEqual([4, 3]);
-    expect(() => buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(10), recordedAtMs: 0 }, sumHash)).toThrow(/expected 1 pages/);
+    expect(() =>
+      buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(10), recordedAtMs: 0 }, sumHash),
+    ).toThrow(/expected 1 pages/);
   });
 
   it("rejects files that are not working sets", () => {

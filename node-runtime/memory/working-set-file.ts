@@ -78,7 +78,8 @@ export function buildWorkingSetImage(
 /** Parses and sanity-checks a header (the checksum is verified by whoever reads the data). */
 export function parseWorkingSetHeader(buf: Uint8Array, where = "working set"): WorkingSetHeader {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < SNAPSHOT_ID_OFFSET + SNAPSHOT_ID_BYTES || b.toString("latin1", 0, 8) !== WS_MAGIC) throw new Error(`${where}: not a working-set file (bad magic)`);
+  if (b.length < SNAPSHOT_ID_OFFSET + SNAPSHOT_ID_BYTES || b.toString("latin1", 0, 8) !== WS_MAGIC)
+    throw new Error(`${where}: not a working-set file (bad magic)`);
   const h: WorkingSetHeader = {
     version: b.readUInt32LE(8),
     pageSize: b.readUInt32LE(12),

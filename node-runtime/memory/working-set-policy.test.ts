@@ -14,7 +14,10 @@ describe("working-set policy", () => {
   it("records when there is no set, prefetches a usable one, re-records a stale one", async () => {
     expect(await planReapLoad(dir, 1 << 20)).toMatchObject({ mode: "record", reason: "no working set yet" });
     const ws = workingSetPathFor(dir);
-    writeFileSync(ws, buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(4096), recordedAtMs: 0 }, hash));
+    writeFileSync(
+      ws,
+      buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(4096), recordedAtMs: 0 }, hash),
+    );
     expect(await planReapLoad(dir, 1 << 20)).toEqual({ mode: "prefetch", workingSetPath: ws, reason: "ok" });
     expect(await planReapLoad(dir, 2 << 20)).toMatchObject({ mode: "record", reason: expect.stringMatching(/1048576-byte memory file/) });
     await markWorkingSetStale(ws, "outside share 0.4 > threshold 0.25");
@@ -30,7 +33,13 @@ describe("working-set policy", () => {
     const ws = workingSetPathFor(dir, id);
     expect(ws).toBe(join(dir, `working-set.${id}.reap`));
     expect(() => workingSetPathFor(dir, "../x")).toThrow(/snapshotId must be 32 hex digits/);
-    writeFileSync(ws, buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(4096), recordedAtMs: 5_000, snapshotId: id }, hash));
+    writeFileSync(
+      ws,
+      buildWorkingSetImage(
+        { pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(4096), recordedAtMs: 5_000, snapshotId: id },
+        hash,
+      ),
+    );
     expect(await planWorkingSet(ws, { notBefore: new Date(5_000), snapshotId: id })).toMatchObject({ mode: "prefetch" });
     const other = "f".repeat(32);
     expect(await planWorkingSet(ws, { snapshotId: other })).toEqual({
@@ -38,8 +47,14 @@ describe("working-set policy", () => {
       workingSetPath: ws,
       reason: `unreadable: recorded on snapshot ${id}, not on this one (${other})`,
     });
-    writeFileSync(ws, buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(4096), recordedAtMs: 5_000 }, hash));
-    expect(await planWorkingSet(ws, { snapshotId: id })).toMatchObject({ mode: "record", reason: `unreadable: recorded on no snapshot, not on this one (${id})` });
+    writeFileSync(
+      ws,
+      buildWorkingSetImage({ pageSize: 4096, memFileSize: 1 << 20, pages: Uint32Array.from([1]), data: new Uint8Array(4096), recordedAtMs: 5_000 }, hash),
+    );
+    expect(await planWorkingSet(ws, { snapshotId: id })).toMatchObject({
+      mode: "record",
+      reason: `unreadable: recorded on no snapshot, not on this one (${id})`,
+    });
     expect(await planWorkingSet(ws, { notBefore: new Date(5_001) })).toMatchObject({
       mode: "record",
       reason: "unreadable: recorded at 1970-01-01T00:00:05.000Z, before its snapshot was taken (1970-01-01T00:00:05.001Z)",

@@ -51,9 +51,15 @@ export async function planReapLoad(snapshotDir: string, memFileSize?: number): P
 
 /** Same decision for a working set at a given path (a committed snapshot's: see workingSetPathFor). */
 export async function planWorkingSet(workingSetPath: string, expect: WorkingSetExpectations = {}): Promise<ReapLoadPlan> {
-  const exists = await stat(workingSetPath).then(() => true, () => false);
+  const exists = await stat(workingSetPath).then(
+    () => true,
+    () => false,
+  );
   if (!exists) return { mode: "record", workingSetPath, reason: "no working set yet" };
-  const stale = await stat(workingSetPath + STALE_SUFFIX).then(() => true, () => false);
+  const stale = await stat(workingSetPath + STALE_SUFFIX).then(
+    () => true,
+    () => false,
+  );
   if (stale) return { mode: "record", workingSetPath, reason: "stale: too many faults outside it on a previous load" };
   try {
     const h = await readWorkingSetHeader(workingSetPath);
@@ -65,7 +71,11 @@ export async function planWorkingSet(workingSetPath: string, expect: WorkingSetE
       return { mode: "record", workingSetPath, reason: `unreadable: recorded on ${of}, not on this one (${expect.snapshotId})` };
     }
     if (expect.notBefore !== undefined && h.recordedAtMs < expect.notBefore.getTime()) {
-      return { mode: "record", workingSetPath, reason: `unreadable: recorded at ${new Date(h.recordedAtMs).toISOString()}, before its snapshot was taken (${expect.notBefore.toISOString()})` };
+      return {
+        mode: "record",
+        workingSetPath,
+        reason: `unreadable: recorded at ${new Date(h.recordedAtMs).toISOString()}, before its snapshot was taken (${expect.notBefore.toISOString()})`,
+      };
     }
   } catch (err) {
     return { mode: "record", workingSetPath, reason: `unreadable: ${(err as Error).message}` };
@@ -83,5 +93,8 @@ export async function clearWorkingSetStale(workingSetPath: string): Promise<void
 }
 
 export async function isWorkingSetStale(workingSetPath: string): Promise<boolean> {
-  return stat(workingSetPath + STALE_SUFFIX).then(() => true, () => false);
+  return stat(workingSetPath + STALE_SUFFIX).then(
+    () => true,
+    () => false,
+  );
 }

@@ -4,7 +4,13 @@ import { meanStd, vhiveCsv } from "./vhive-csv.js";
 describe("vhiveCsv", () => {
   it("writes vHive's bench layout: FuncName, sorted stages each with StdDev, Total with StdDev", () => {
     const csv = vhiveCsv([
-      { funcName: "hello/gvisor/restore", samples: [{ LoadVMM: 100, AddInstance: 300 }, { LoadVMM: 200, AddInstance: 400 }] },
+      {
+        funcName: "hello/gvisor/restore",
+        samples: [
+          { LoadVMM: 100, AddInstance: 300 },
+          { LoadVMM: 200, AddInstance: 400 },
+        ],
+      },
       { funcName: "hello/gvisor/boot", samples: [{ NewTask: 900, AddInstance: 1000 }] },
     ]);
     expect(csv).toBe(

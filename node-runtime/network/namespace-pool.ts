@@ -164,7 +164,12 @@ async function removeForwardChain(prefix: string): Promise<void> {
 
 async function listNamespaces(): Promise<Set<string>> {
   const out = await runTool("ip", ["netns", "list"]);
-  return new Set(out.split("\n").map((l) => l.split(" ")[0] ?? "").filter((n) => n.length > 0));
+  return new Set(
+    out
+      .split("\n")
+      .map((l) => l.split(" ")[0] ?? "")
+      .filter((n) => n.length > 0),
+  );
 }
 
 /** Clone and transit ranges must be unused on this host, or traffic would go elsewhere. */
@@ -177,7 +182,7 @@ async function checkNoRouteOverlap(opts: NamespaceNetworkPoolOptions, plans: Slo
   const routes = await runTool("ip", ["-4", "-o", "route", "show", "table", "all"]);
   for (const line of routes.split("\n")) {
     const words = line.trim().split(/\s+/);
-    const dest = parseRouteDestination(words[0] === "local" || words[0] === "broadcast" ? words[1] ?? "" : words[0] ?? "");
+    const dest = parseRouteDestination(words[0] === "local" || words[0] === "broadcast" ? (words[1] ?? "") : (words[0] ?? ""));
     const dev = words[words.indexOf("dev") + 1];
     // Aggregates broader than a /16 (a VPN's 10.0.0.0/8, say) lose to our more specific routes.
     if (dest === undefined || dest.size > 2 ** 16 || (dev !== undefined && ours.has(dev))) continue;

@@ -14,7 +14,11 @@ describe("planSlots", () => {
 
   it("builds the same commands and NAT rules every time", () => {
     const [p] = planSlots({ namePrefix: "vhnet" }, 1);
-    expect(slotIpCommands(p!).map((a) => `ip ${a.join(" ")}`).join("\n")).toMatchSnapshot();
+    expect(
+      slotIpCommands(p!)
+        .map((a) => `ip ${a.join(" ")}`)
+        .join("\n"),
+    ).toMatchSnapshot();
     expect(slotNatRules(p!)).toMatchSnapshot();
   });
 

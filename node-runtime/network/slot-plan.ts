@@ -33,7 +33,8 @@ export interface SlotPlan {
 
 export function planSlots(layout: NetworkPoolLayout, size: number): SlotPlan[] {
   if (!Number.isInteger(size) || size < 1) throw new Error(`network pool size must be a positive integer, got ${size}`);
-  if (!/^[a-z][a-z0-9]*$/.test(layout.namePrefix)) throw new Error(`namePrefix ${JSON.stringify(layout.namePrefix)} must be lowercase letters and digits, starting with a letter`);
+  if (!/^[a-z][a-z0-9]*$/.test(layout.namePrefix))
+    throw new Error(`namePrefix ${JSON.stringify(layout.namePrefix)} must be lowercase letters and digits, starting with a letter`);
   const longest = `${layout.namePrefix}h${size - 1}`;
   if (longest.length > 15) throw new Error(`namePrefix ${layout.namePrefix} too long: host link ${longest} exceeds 15 characters`);
   const tapName = layout.tapName ?? "tap0";
@@ -46,7 +47,8 @@ export function planSlots(layout: NetworkPoolLayout, size: number): SlotPlan[] {
   const gw = parseIpv4(gatewayIp, "gatewayIp");
   if (!Number.isInteger(prefixLength) || prefixLength < 1 || prefixLength > 30) throw new Error(`prefixLength must be in 1..30, got ${prefixLength}`);
   const net = 2 ** (32 - prefixLength);
-  if (Math.floor(g / net) !== Math.floor(gw / net) || g === gw) throw new Error(`guestIp ${guestIp} and gatewayIp ${gatewayIp} must be distinct addresses of one /${prefixLength}`);
+  if (Math.floor(g / net) !== Math.floor(gw / net) || g === gw)
+    throw new Error(`guestIp ${guestIp} and gatewayIp ${gatewayIp} must be distinct addresses of one /${prefixLength}`);
   checkMac(guestMac, "guestMac");
   const clone = parseCidr(layout.cloneCidr ?? "10.210.0.0/16", "cloneCidr");
   const transit = parseCidr(layout.transitCidr ?? "10.211.0.0/16", "transitCidr");

@@ -36,7 +36,8 @@ function intToIp(value: number): string {
 export function parseSubnet(subnet: string, label: string): { base: number; blocks: number } {
   const [ip, bitsText] = subnet.split("/");
   const bits = Number(bitsText);
-  if (!ip || !Number.isInteger(bits) || bits < 8 || bits > 30) throw new Error(`${label} subnet "${subnet}" must be an IPv4 CIDR with a prefix of 8 to 30 bits`);
+  if (!ip || !Number.isInteger(bits) || bits < 8 || bits > 30)
+    throw new Error(`${label} subnet "${subnet}" must be an IPv4 CIDR with a prefix of 8 to 30 bits`);
   const size = 2 ** (32 - bits);
   const base = ipToInt(ip);
   if (base % size !== 0) throw new Error(`${label} subnet "${subnet}" is not aligned to its prefix length`);

@@ -4,8 +4,14 @@ import { RuntimeError, classifyDriverError } from "./errors.js";
 
 describe("classifyDriverError", () => {
   it("files a driver's failure under the code its error class carries, keeping its message", () => {
-    const timeout = classifyDriverError(new SandboxTimeoutError("the function did not listen on port 50052 within 15000 ms"), "sandbox gvisor could not start instance a");
-    expect(timeout).toMatchObject({ code: "DEADLINE_EXCEEDED", message: "sandbox gvisor could not start instance a: the function did not listen on port 50052 within 15000 ms" });
+    const timeout = classifyDriverError(
+      new SandboxTimeoutError("the function did not listen on port 50052 within 15000 ms"),
+      "sandbox gvisor could not start instance a",
+    );
+    expect(timeout).toMatchObject({
+      code: "DEADLINE_EXCEEDED",
+      message: "sandbox gvisor could not start instance a: the function did not listen on port 50052 within 15000 ms",
+    });
     expect(classifyDriverError(new SandboxExitedError("the function exited with code 1 before listening"), "x").code).toBe("UNAVAILABLE");
     expect(classifyDriverError(new SandboxStateError("instance a is already running"), "x").code).toBe("FAILED_PRECONDITION");
     expect(classifyDriverError(new SandboxHostError("runsc create: permission denied"), "x").code).toBe("INTERNAL");

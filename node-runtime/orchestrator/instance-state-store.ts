@@ -13,10 +13,7 @@ export const instanceRecordSchema = z.object({
   snapshotMode: z.enum(["off", "vanilla", "reap"]),
   startKind: z.enum(["boot", "restore"]),
   port: z.number().int(),
-  endpoint: z.union([
-    z.object({ kind: z.literal("tcp"), host: z.string(), port: z.number().int() }),
-    z.object({ kind: z.literal("unix"), path: z.string() }),
-  ]),
+  endpoint: z.union([z.object({ kind: z.literal("tcp"), host: z.string(), port: z.number().int() }), z.object({ kind: z.literal("unix"), path: z.string() })]),
   pid: z.number().int().optional(),
   networkSlot: z.number().int().optional(),
   startedAt: z.string(),

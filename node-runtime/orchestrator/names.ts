@@ -8,18 +8,14 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function checkRevision(revision: string): string {
   if (!NAME.test(revision) || revision.includes("..")) {
-    throw invalidArgument(
-      `revision ${JSON.stringify(revision)} is invalid: use 1-64 characters from [A-Za-z0-9._-], starting with a letter or digit`,
-    );
+    throw invalidArgument(`revision ${JSON.stringify(revision)} is invalid: use 1-64 characters from [A-Za-z0-9._-], starting with a letter or digit`);
   }
   return revision;
 }
 
 export function checkInstanceId(id: string): string {
   if (!NAME.test(id) || id.includes("..")) {
-    throw invalidArgument(
-      `instance id ${JSON.stringify(id)} is invalid: use 1-64 characters from [A-Za-z0-9._-], starting with a letter or digit`,
-    );
+    throw invalidArgument(`instance id ${JSON.stringify(id)} is invalid: use 1-64 characters from [A-Za-z0-9._-], starting with a letter or digit`);
   }
   return id;
 }

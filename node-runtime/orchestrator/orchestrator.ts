@@ -378,15 +378,30 @@ export class Orchestrator {
   private async snapshotOnTeardown(live: LiveInstance, result: StopResult): Promise<void> {
     const { info, handle } = live;
     const driver = this.opts.drivers.get(info.sandbox);
-    if (info.snapshotMode === "off") return void (result.snapshot = "off");
-    if (!driver.capabilities.snapshots || !handle || info.recovered) return void (result.snapshot = "unsupported");
-    if (info.startKind !== "boot") return void (result.snapshot = "exists");
-    if (this.snapshotting.has(info.revision)) return void (result.snapshot = "not-first");
+    if (info.snapshotMode === "off") {
+      result.snapshot = "off";
+      return;
+    }
+    if (!driver.capabilities.snapshots || !handle || info.recovered) {
+      result.snapshot = "unsupported";
+      return;
+    }
+    if (info.startKind !== "boot") {
+      result.snapshot = "exists";
+      return;
+    }
+    if (this.snapshotting.has(info.revision)) {
+      result.snapshot = "not-first";
+      return;
+    }
     // Claim the revision before any await so a concurrent teardown cannot start a second snapshot.
     this.snapshotting.add(info.revision);
     let staging: string | undefined;
     try {
-      if (await this.opts.snapshots.has(info.revision)) return void (result.snapshot = "exists");
+      if (await this.opts.snapshots.has(info.revision)) {
+        result.snapshot = "exists";
+        return;
+      }
       staging = await this.opts.snapshots.stage(info.revision);
       await driver.pause(handle);
       try {
@@ -453,16 +468,15 @@ export class Orchestrator {
   async stopAll(): Promise<StopResult[]> {
     const ids = [...this.instances.keys()];
     const results = await Promise.allSettled(ids.map((id) => this.stop(id)));
-    return results.map((r, i) =>
-      r.status === "fulfilled" ? r.value : { instanceId: ids[i]!, snapshot: "failed", snapshotError: errorMessage(r.reason) },
-    );
+    return results.map((r, i) => (r.status === "fulfilled" ? r.value : { instanceId: ids[i]!, snapshot: "failed", snapshotError: errorMessage(r.reason) }));
   }
 
   async invoke(instanceId: string, name = "world"): Promise<InvokeResult> {
     const live = this.instances.get(instanceId);
     if (!live) throw new RuntimeError("NOT_FOUND", `no instance ${JSON.stringify(instanceId)}`);
     if (live.info.state !== "running" || !live.client) {
-      const why = live.info.state === "exited" ? `its sandbox exited (code ${live.info.exit?.code}, signal ${live.info.exit?.signal})` : `it is ${live.info.state}`;
+      const why =
+        live.info.state === "exited" ? `its sandbox exited (code ${live.info.exit?.code}, signal ${live.info.exit?.signal})` : `it is ${live.info.state}`;
       throw new RuntimeError("UNAVAILABLE", `instance ${instanceId} cannot be invoked: ${why}`);
     }
     const timer = new StageTimer();

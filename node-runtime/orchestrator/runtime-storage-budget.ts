@@ -29,9 +29,9 @@ export function runtimeStorageBudget(opts: {
       { kind: "prepared-image", dir: path.join(config.dataDir, "firecracker", "prepared-images") },
       ...(imageRoot
         ? [
-          { kind: "ext4", dir: path.join(imageRoot, "ext4"), digestHexOf: (name: string) => name.replace(/\.ext4$/, "") },
-          { kind: "rootfs", dir: path.join(imageRoot, "rootfs"), digestHexOf: (name: string) => name },
-        ]
+            { kind: "ext4", dir: path.join(imageRoot, "ext4"), digestHexOf: (name: string) => name.replace(/\.ext4$/, "") },
+            { kind: "rootfs", dir: path.join(imageRoot, "rootfs"), digestHexOf: (name: string) => name },
+          ]
         : []),
     ],
     snapshots: opts.snapshots,

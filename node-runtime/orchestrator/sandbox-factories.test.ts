@@ -27,8 +27,8 @@ describe("createSandboxDriver", () => {
   });
 
   it("needs the node's LocalImageStore for containerd", async () => {
-    await expect(createSandboxDriver("containerd", { images: {} as ImageStore, config: parseRuntimeConfig({}), logger: pino({ level: "silent" }) })).rejects.toThrow(
-      /containerd driver needs the node's LocalImageStore/,
-    );
+    await expect(
+      createSandboxDriver("containerd", { images: {} as ImageStore, config: parseRuntimeConfig({}), logger: pino({ level: "silent" }) }),
+    ).rejects.toThrow(/containerd driver needs the node's LocalImageStore/);
   });
 });

@@ -57,13 +57,13 @@ export async function createSandboxDriver(kind: SandboxKind, res: SandboxResourc
         kernelPath: config.firecrackerKernel ?? process.env.FIRECRACKER_KERNEL ?? FIRECRACKER_INSTALL_PATHS.kernel,
         ...(jailer
           ? {
-            jailer: {
-              jailerBin: jailer.bin ?? process.env.JAILER_BIN ?? FIRECRACKER_INSTALL_PATHS.jailer,
-              uid: jailer.uid,
-              gid: jailer.gid,
-              chrootBaseDir: jailer.chrootBaseDir,
-            },
-          }
+              jailer: {
+                jailerBin: jailer.bin ?? process.env.JAILER_BIN ?? FIRECRACKER_INSTALL_PATHS.jailer,
+                uid: jailer.uid,
+                gid: jailer.gid,
+                chrootBaseDir: jailer.chrootBaseDir,
+              },
+            }
           : {}),
         snapshotType: config.firecrackerSnapshotType,
         network: {

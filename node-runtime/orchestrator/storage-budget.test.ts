@@ -115,7 +115,14 @@ describe("StorageBudget", () => {
     const l = await layout();
     const mnt = path.join(root, "mnt");
     for (const d of ["upper", "work", "mnt"]) await mkdir(path.join(root, d));
-    execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${path.join(l.rootfsDir, "rootfs")},upperdir=${path.join(root, "upper")},workdir=${path.join(root, "work")}`, mnt]);
+    execFileSync("mount", [
+      "-t",
+      "overlay",
+      "overlay",
+      "-o",
+      `lowerdir=${path.join(l.rootfsDir, "rootfs")},upperdir=${path.join(root, "upper")},workdir=${path.join(root, "work")}`,
+      mnt,
+    ]);
     try {
       const usage = await l.budget(1).usage();
       const report = await l.budget(usage - 600 * KiB).collect();

@@ -155,7 +155,14 @@ function topLevel(roots: string[]): string[] {
 
 async function existing(paths: string[]): Promise<string[]> {
   const found: string[] = [];
-  for (const p of paths) if (await stat(p).then(() => true, () => false)) found.push(p);
+  for (const p of paths)
+    if (
+      await stat(p).then(
+        () => true,
+        () => false,
+      )
+    )
+      found.push(p);
   return found;
 }
 
@@ -164,9 +171,9 @@ async function existing(paths: string[]): Promise<string[]> {
  * of them). A path that vanished meanwhile counts 0.
  */
 async function du(paths: string[]): Promise<number[]> {
-  const { stdout } = await run("du", ["-s", "--block-size=1", "--", ...paths], { maxBuffer: 16 * 1024 * 1024 }).catch(
-    (err: { stdout?: string }) => ({ stdout: err.stdout ?? "" }),
-  );
+  const { stdout } = await run("du", ["-s", "--block-size=1", "--", ...paths], { maxBuffer: 16 * 1024 * 1024 }).catch((err: { stdout?: string }) => ({
+    stdout: err.stdout ?? "",
+  }));
   const bytes = new Map<string, number>();
   for (const line of stdout.split("\n")) {
     const tab = line.indexOf("\t");

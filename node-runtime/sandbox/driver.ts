@@ -17,9 +17,7 @@ export type MemoryBackend =
     };
 
 /** Where a running function answers. */
-export type FunctionEndpoint =
-  | { kind: "tcp"; host: string; port: number }
-  | { kind: "unix"; path: string };
+export type FunctionEndpoint = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
 
 export interface BootRequest {
   /** Unique per instance; used for names of namespaces, jails and files. */

@@ -3,13 +3,7 @@ import { errorMessage } from "../system/error-message.js";
  * What a sandbox driver throws: one class per kind of failure, each carrying the gRPC status code
  * the node runtime's API answers with. The orchestrator maps by class, never by message text.
  */
-export type SandboxErrorCode =
-  | "INVALID_ARGUMENT"
-  | "NOT_FOUND"
-  | "FAILED_PRECONDITION"
-  | "UNAVAILABLE"
-  | "DEADLINE_EXCEEDED"
-  | "INTERNAL";
+export type SandboxErrorCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "FAILED_PRECONDITION" | "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INTERNAL";
 
 export abstract class SandboxError extends Error {
   abstract readonly code: SandboxErrorCode;

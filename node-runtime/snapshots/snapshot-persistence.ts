@@ -95,7 +95,10 @@ export class SnapshotPersistence {
 
   async listRevisions(): Promise<string[]> {
     const entries = await readdir(this.committedRoot, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
   }
 
   async lastUsed(revision: string): Promise<Date> {

@@ -16,7 +16,6 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-
 async function store(budgetBytes: number, opts: Partial<SnapshotStoreOptions> = {}) {
   const s = new SnapshotStore({ root, budgetBytes, onEvent: (e) => events.push(e), ...opts });
   opened.push(s);

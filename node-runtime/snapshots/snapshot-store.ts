@@ -331,7 +331,9 @@ export class SnapshotStore {
       });
       if (now.size !== f.size) throw new Error(`file ${f.path} has ${now.size} bytes, manifest says ${f.size}`);
       if (now.ino !== f.ino || now.mtimeNs !== f.mtimeNs) {
-        throw new Error(`file ${f.path} was replaced or rewritten after the commit (inode ${now.ino}, mtime ${now.mtimeNs} ns; manifest says ${f.ino}, ${f.mtimeNs} ns)`);
+        throw new Error(
+          `file ${f.path} was replaced or rewritten after the commit (inode ${now.ino}, mtime ${now.mtimeNs} ns; manifest says ${f.ino}, ${f.mtimeNs} ns)`,
+        );
       }
       if (this.checksums === "every-load") {
         const sum = await sha256File(full);
@@ -390,9 +392,7 @@ export class SnapshotStore {
     const all = await this.list();
     let total = all.reduce((sum, s) => sum + s.sizeBytes, 0);
     const evicted: string[] = [];
-    const candidates = all
-      .filter((s) => s.revision !== keep)
-      .sort((a, b) => a.lastUsedAt.localeCompare(b.lastUsedAt));
+    const candidates = all.filter((s) => s.revision !== keep).sort((a, b) => a.lastUsedAt.localeCompare(b.lastUsedAt));
     for (const s of candidates) {
       if (total <= this.opts.budgetBytes) break;
       if ((this.leases.get(s.revision) ?? 0) > 0) continue;

@@ -10,7 +10,9 @@ const SCRIPT = `${DIR}build.sh`;
 const FRAGMENT = readFileSync(`${DIR}microvm-x86_64.config`, "utf8");
 
 function option(name: string): string | undefined {
-  return FRAGMENT.split("\n").find((l) => l.startsWith(`${name}=`))?.slice(name.length + 1);
+  return FRAGMENT.split("\n")
+    .find((l) => l.startsWith(`${name}=`))
+    ?.slice(name.length + 1);
 }
 
 describe("scripts/guest-kernel/build.sh", () => {
@@ -21,7 +23,17 @@ describe("scripts/guest-kernel/build.sh", () => {
   });
 
   it("builds in what Firecracker's virtio-mmio devices and serial console need, with no modules or initramfs", () => {
-    for (const name of ["CONFIG_VIRTIO_MMIO", "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES", "CONFIG_VIRTIO_BLK", "CONFIG_VIRTIO_NET", "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_EXT4_FS", "CONFIG_KVM_GUEST", "CONFIG_DEVTMPFS", "CONFIG_OVERLAY_FS"]) {
+    for (const name of [
+      "CONFIG_VIRTIO_MMIO",
+      "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES",
+      "CONFIG_VIRTIO_BLK",
+      "CONFIG_VIRTIO_NET",
+      "CONFIG_SERIAL_8250_CONSOLE",
+      "CONFIG_EXT4_FS",
+      "CONFIG_KVM_GUEST",
+      "CONFIG_DEVTMPFS",
+      "CONFIG_OVERLAY_FS",
+    ]) {
       expect(option(name), name).toBe("y");
     }
     expect(option("CONFIG_MODULES")).toBeUndefined();

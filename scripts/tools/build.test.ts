@@ -72,7 +72,8 @@ describe("scripts/tools/build.sh", () => {
     /** A clone with a tag v3.248.0 on a commit of its own: not the commit the recipes pin. */
     function cloneWithMovedTag(): { dir: string; commit: string } {
       const dir = mkdtempSync(join(tmpdir(), "vhive-tools-clone-"));
-      const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.invalid", ...args], { encoding: "utf8" }).trim();
+      const git = (...args: string[]) =>
+        execFileSync("git", ["-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.invalid", ...args], { encoding: "utf8" }).trim();
       git("init", "-q");
       git("commit", "-q", "--allow-empty", "-m", "not upstream");
       git("tag", "v3.248.0");
@@ -89,7 +90,9 @@ describe("scripts/tools/build.sh", () => {
         });
         expect(result.status).toBe(1);
         expect(result.stderr.trim().split("\n").at(-1)).toMatch(
-          new RegExp(`^\\[tools\\] error: pulumi-language-nodejs 3\\.248\\.0: tag v3\\.248\\.0 in ${clone.dir} points at ${clone.commit}, the recipe pins [0-9a-f]{40}$`),
+          new RegExp(
+            `^\\[tools\\] error: pulumi-language-nodejs 3\\.248\\.0: tag v3\\.248\\.0 in ${clone.dir} points at ${clone.commit}, the recipe pins [0-9a-f]{40}$`,
+          ),
         );
         // Nothing complete: an unfinished entry (.partial) is never taken for a built tool.
         expect(readdirSync(cache).filter((f) => !f.startsWith(".") && !f.endsWith(".partial"))).toEqual([]);
@@ -121,7 +124,10 @@ describe("scripts/tools/build.sh", () => {
     try {
       mkdirSync(join(copy, "recipes"));
       copyFileSync(SCRIPT, join(copy, "build.sh"));
-      const recipe = readFileSync(`${DIR}recipes/pulumi-language-nodejs.sh`, "utf8").replace(/^tool_git_repo_default=.*$/m, `tool_git_repo_default=${join(copy, "no-clone")}`);
+      const recipe = readFileSync(`${DIR}recipes/pulumi-language-nodejs.sh`, "utf8").replace(
+        /^tool_git_repo_default=.*$/m,
+        `tool_git_repo_default=${join(copy, "no-clone")}`,
+      );
       writeFileSync(join(copy, "recipes", "pulumi-language-nodejs.sh"), recipe);
       const env: NodeJS.ProcessEnv = { ...process.env, VHIVE_TOOLS_DIR: join(copy, "cache"), VHIVE_TOOLS_FROM: "build", GOPROXY: "off" };
       delete env.VHIVE_UPSTREAM_GIT_PULUMI;
@@ -144,7 +150,10 @@ describe("scripts/tools/build.sh", () => {
       mkdirSync(join(copy, "recipes"));
       copyFileSync(SCRIPT, join(copy, "build.sh"));
       writeFileSync(join(copy, "recipes", "broken.sh"), 'tool_version=1.0.0\ntool_modules=()\ntool_build_dir=.\ntool_packages=("broken=./does-not-exist")\n');
-      const result = spawnSync("bash", [join(copy, "build.sh"), "broken"], { encoding: "utf8", env: { ...process.env, VHIVE_TOOLS_DIR: cache, VHIVE_TOOLS_FROM: "auto" } });
+      const result = spawnSync("bash", [join(copy, "build.sh"), "broken"], {
+        encoding: "utf8",
+        env: { ...process.env, VHIVE_TOOLS_DIR: cache, VHIVE_TOOLS_FROM: "auto" },
+      });
       expect(result.status).toBe(1);
       expect(result.stderr.trim().split("\n").at(-1)).toBe("[tools] error: broken 1.0.0: the build failed (see above)");
       expect(result.stderr).not.toContain("built broken");
@@ -173,7 +182,9 @@ describe("scripts/tools/build.sh", () => {
         env: { ...process.env, PATH: "/usr/bin:/bin", VHIVE_TOOLS_DIR: empty, VHIVE_TOOLS_FROM: "build" },
       });
       expect(result.status).toBe(1);
-      expect(result.stderr.trim().split("\n").at(-1)).toBe(`[tools] error: pulumi ${lockVersion("@pulumi/pulumi")}: building it needs Go (1.25 or later) on the PATH, and there is none`);
+      expect(result.stderr.trim().split("\n").at(-1)).toBe(
+        `[tools] error: pulumi ${lockVersion("@pulumi/pulumi")}: building it needs Go (1.25 or later) on the PATH, and there is none`,
+      );
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
@@ -198,7 +209,8 @@ describe("scripts/tools/build.sh", () => {
       expect(result.status, result.stderr).toBe(0);
       const bin = result.stdout.trim();
       expect(execFileSync(`${bin}/${host}`, ["-version"], { encoding: "utf8" }).trim()).toBe(`v${lockVersion("@pulumi/pulumi")}`);
-      if (host === "pulumi-language-python") expect(readdirSync(bin).sort()).toEqual(["pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-pulumi-python"]);
+      if (host === "pulumi-language-python")
+        expect(readdirSync(bin).sort()).toEqual(["pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-pulumi-python"]);
     }
   }, 1_800_000);
 });

@@ -23,7 +23,9 @@ const netIstioYaml = [
     metadata: { name: "config.webhook.istio.networking.internal.knative.dev" },
     webhooks: [{ name: "x", clientConfig: { service: { name: "net-istio-webhook", namespace: "knative-serving" } } }],
   },
-].map((o) => stringify(o)).join("---\n");
+]
+  .map((o) => stringify(o))
+  .join("---\n");
 
 const bodies: Record<string, string> = {
   calico: calicoYaml,
@@ -77,9 +79,7 @@ beforeAll(async () => {
   process.env.XDG_CACHE_HOME = chartTmp;
   cluster = await installMockCluster((type, _name, inputs) =>
     // What the provider reports for the ingress gateway Service MetalLB gave an address.
-    type === "kubernetes:core/v1:Service" && inputs.spec === undefined
-      ? { status: { loadBalancer: { ingress: [{ ip: "192.0.2.240" }] } } }
-      : {},
+    type === "kubernetes:core/v1:Service" && inputs.spec === undefined ? { status: { loadBalancer: { ingress: [{ ip: "192.0.2.240" }] } } } : {},
   );
   mod = await import("#components/addons/index.js");
   functionsMod = await import("#components/functions/index.js");
@@ -92,17 +92,21 @@ describe("ClusterAddons under mocks", () => {
     const fetcher = new FixtureFetcher((url) => bodies[urlKey(url)]!);
     // Stands in for the worker joins the program passes as dependsOn.
     const joined = new StandInResource("workers-joined");
-    const addons = new mod.ClusterAddons("fc", {
-      provider: provider(),
-      sandbox: "firecracker",
-      versions,
-      checksums,
-      podCidr: "10.244.0.0/16",
-      metallbPool: { addresses: ["192.0.2.240-192.0.2.250"] },
-      nodeNames: ["cp-0", "worker-1"],
-      registry: {},
-      fetcher,
-    }, { dependsOn: [joined] });
+    const addons = new mod.ClusterAddons(
+      "fc",
+      {
+        provider: provider(),
+        sandbox: "firecracker",
+        versions,
+        checksums,
+        podCidr: "10.244.0.0/16",
+        metallbPool: { addresses: ["192.0.2.240-192.0.2.250"] },
+        nodeNames: ["cp-0", "worker-1"],
+        registry: {},
+        fetcher,
+      },
+      { dependsOn: [joined] },
+    );
     expect(await outputValue(addons.domain)).toBe("192.0.2.240.sslip.io");
     expect(await outputValue(addons.registryEndpoint)).toBe("localhost:30500");
     await settle(50);
@@ -133,7 +137,8 @@ describe("ClusterAddons under mocks", () => {
     expect(deps("fc-net-istio")).toEqual(expect.arrayContaining(["fc-knative-serving-webhooks"]));
     expect(deps("fc-config-domain")).toEqual(expect.arrayContaining(["fc-knative-serving-webhooks"]));
 
-    const objs = (n: string) => (cluster.byName(n).inputs as { objs: { apiVersion: string; kind: string; metadata: { name: string }; data?: any; spec?: any }[] }).objs;
+    const objs = (n: string) =>
+      (cluster.byName(n).inputs as { objs: { apiVersion: string; kind: string; metadata: { name: string }; data?: any; spec?: any }[] }).objs;
     expect(objs("fc-knative-serving-webhooks").map((o) => o.kind)).toEqual(["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]);
     expect(objs("fc-knative-serving").find((o) => o.metadata.name === "config-deployment")!.data["queue-sidecar-image"]).toBe(
       mod.VHIVE_FIRECRACKER_QUEUE_PROXY,
@@ -194,7 +199,11 @@ describe("ClusterAddons under mocks", () => {
       nodeNames: ["n0"],
       fetcher,
     });
-    const fns = new functionsMod.Functions("fns", { provider: p, sandbox: "containerd", functions: ["helloworld"], domain: addons.domain }, { dependsOn: addons.knativeReady });
+    const fns = new functionsMod.Functions(
+      "fns",
+      { provider: p, sandbox: "containerd", functions: ["helloworld"], domain: addons.domain },
+      { dependsOn: addons.knativeReady },
+    );
     expect(JSON.parse(await outputValue(fns.endpointsJson))).toEqual([
       { hostname: "helloworld-0.default.192.0.2.240.sslip.io", eventing: false, matchers: null },
     ]);

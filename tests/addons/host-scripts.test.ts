@@ -49,9 +49,7 @@ describe("OpenYurt host scripts", () => {
   });
 
   it("refuses a malformed bootstrap token without echoing it", () => {
-    expect(() => yurthubJoinScript({ ...joinOpts, bootstrapToken: "not-a-token" })).toThrow(
-      "openyurt.bootstrapToken: must look like abcdef.0123456789abcdef",
-    );
+    expect(() => yurthubJoinScript({ ...joinOpts, bootstrapToken: "not-a-token" })).toThrow("openyurt.bootstrapToken: must look like abcdef.0123456789abcdef");
   });
 
   it("install_file really replaces only changed files (run against a temp dir)", () => {
@@ -62,7 +60,9 @@ describe("OpenYurt host scripts", () => {
     const dir = execFileSync("mktemp", ["-d", "/tmp/h2-addons-XXXXXX"], { encoding: "utf8" }).trim();
     try {
       const run = (body: string) =>
-        execFileSync("bash", ["-c", `set -euo pipefail\n${helper}\ninstall_file ${dir}/f 0600 <<'E'\n${body}\nE\necho "$changed"`], { encoding: "utf8" }).trim();
+        execFileSync("bash", ["-c", `set -euo pipefail\n${helper}\ninstall_file ${dir}/f 0600 <<'E'\n${body}\nE\necho "$changed"`], {
+          encoding: "utf8",
+        }).trim();
       expect(run("one")).toBe("1");
       expect(run("one")).toBe("0");
       expect(run("two")).toBe("1");

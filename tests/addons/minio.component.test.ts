@@ -54,9 +54,9 @@ describe("Minio component", () => {
   it("refuses a relative host path before registering anything, naming the field", () => {
     const provider = new k8s.Provider("k8s2", {});
     const before = cluster.registrations.length;
-    expect(
-      () => new Minio("bad", { provider, nodeName: "n", hostPath: "minio", accessKey: "a", secretKey: pulumi.secret("longenough") }),
-    ).toThrow('minio.hostPath: "minio" must be an absolute path');
+    expect(() => new Minio("bad", { provider, nodeName: "n", hostPath: "minio", accessKey: "a", secretKey: pulumi.secret("longenough") })).toThrow(
+      'minio.hostPath: "minio" must be an absolute path',
+    );
     expect(cluster.registrations.slice(before).filter((r) => r.parent.endsWith("::bad"))).toEqual([]);
   });
 });

@@ -92,7 +92,8 @@ describe("release files", () => {
     mirror.serve(CALICO, `${calicoYaml}# changed upstream\n`);
     const objects = files(false).objects("calico");
     // The Output's own bookkeeping promises reject as well: the engine reports that once; here, catch them.
-    for (const p of [(objects as unknown as { isKnown: Promise<boolean> }).isKnown, (objects as unknown as { isSecret: Promise<boolean> }).isSecret]) p.catch(() => undefined);
+    for (const p of [(objects as unknown as { isKnown: Promise<boolean> }).isKnown, (objects as unknown as { isSecret: Promise<boolean> }).isSecret])
+      p.catch(() => undefined);
     await expect(outputValue(objects)).rejects.toThrow(
       `checksums.calico: ${mirror.url}/raw.githubusercontent.com/projectcalico/calico/v3.31.5/manifests/calico.yaml has sha256 `,
     );

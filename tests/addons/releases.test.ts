@@ -53,15 +53,31 @@ describe("release file table", () => {
       algorithm: "sha256",
       fileName: "serving-core.yaml",
     });
-    expect(r.istiod?.published).toEqual({ kind: "helm-index", url: "https://istio-release.storage.googleapis.com/charts/index.yaml", chart: "istiod", version: "1.29.2" });
-    expect(r.yurthub?.published).toEqual({ kind: "helm-index", url: "https://openyurtio.github.io/openyurt-helm/index.yaml", chart: "yurthub", version: "1.7.0" });
+    expect(r.istiod?.published).toEqual({
+      kind: "helm-index",
+      url: "https://istio-release.storage.googleapis.com/charts/index.yaml",
+      chart: "istiod",
+      version: "1.29.2",
+    });
+    expect(r.yurthub?.published).toEqual({
+      kind: "helm-index",
+      url: "https://openyurtio.github.io/openyurt-helm/index.yaml",
+      chart: "yurthub",
+      version: "1.7.0",
+    });
   });
 
   it("takes the stack's checksum, with or without the sha256: prefix, over the table", () => {
-    const r = resolveArtifacts([{ key: "metallb", version: "0.15.3" }, { key: "calico", version: "3.31.5" }], {
-      metallb: `sha256:${hex("B")}`,
-      calico: hex("c"),
-    });
+    const r = resolveArtifacts(
+      [
+        { key: "metallb", version: "0.15.3" },
+        { key: "calico", version: "3.31.5" },
+      ],
+      {
+        metallb: `sha256:${hex("B")}`,
+        calico: hex("c"),
+      },
+    );
     expect(r.metallb?.sha256).toBe(hex("b"));
     expect(r.calico?.sha256).toBe(hex("c"));
   });
@@ -80,7 +96,12 @@ describe("release file table", () => {
     } catch (e) {
       message = (e as Error).message;
     }
-    expect(message.split("\n").slice(1).map((l) => l.trim())).toEqual([
+    expect(
+      message
+        .split("\n")
+        .slice(1)
+        .map((l) => l.trim()),
+    ).toEqual([
       "checksums.kourier: unknown artifact (known: calico, metallb, istio-base, istiod, istio-gateway, knative-serving-crds, knative-serving-core, net-istio, net-kourier, knative-eventing-crds, knative-eventing-core, knative-in-memory-channel, knative-mt-channel-broker, yurt-manager, yurthub)",
       'versions of calico: "v3.31.5" is not a plain x.y.z version (no leading "v")',
       'checksums.metallb: "md5:abc" is not a sha256 ("sha256:" and 64 hex digits)',

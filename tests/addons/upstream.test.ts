@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseManifest } from "#components/manifests/yaml.js";
-import {
-  splitWebhookRegistrations,
-  webhookServices,
-  withCalicoSettings,
-  withKnativeServingSettings,
-} from "#components/manifests/upstream.js";
+import { splitWebhookRegistrations, webhookServices, withCalicoSettings, withKnativeServingSettings } from "#components/manifests/upstream.js";
 import { knativeServingSettings, magicDnsDomain, VHIVE_FIRECRACKER_QUEUE_PROXY } from "#components/addons/knative-settings.js";
 import { calicoYaml, metallbYaml, servingCoreYaml } from "../doubles/addons/release-fixtures.js";
 

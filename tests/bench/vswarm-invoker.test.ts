@@ -18,7 +18,9 @@ const MIRROR = "/work/.mirror/vhive-serverless+vSwarm/repo";
 const gitDir = process.env[GIT_DIR_SETTING] ?? (existsSync(MIRROR) ? MIRROR : undefined);
 const reason = skipReason("vSwarm's invoker build", {
   commands: ["go", "git", "tar"],
-  unavailable: gitDir ? undefined : `no vSwarm checkout (set ${GIT_DIR_SETTING} to the git directory of a clone of vhive-serverless/vSwarm with commit ${VSWARM_COMMIT})`,
+  unavailable: gitDir
+    ? undefined
+    : `no vSwarm checkout (set ${GIT_DIR_SETTING} to the git directory of a clone of vhive-serverless/vSwarm with commit ${VSWARM_COMMIT})`,
 });
 
 const work = await mkdtemp(path.join(tmpdir(), "vswarm-inv-"));
@@ -78,7 +80,10 @@ describe("a checkout that is not there", () => {
       const got = await obtainVswarmInvoker();
       expect(got).toEqual({ reason: expect.stringMatching(new RegExp(`${GIT_DIR_SETTING} \\(.*no-such-repo\\) does not exist`)) });
     } finally {
-      for (const [k, v] of [[GIT_DIR_SETTING, saved.dir], ["XDG_CACHE_HOME", saved.cache]] as const) {
+      for (const [k, v] of [
+        [GIT_DIR_SETTING, saved.dir],
+        ["XDG_CACHE_HOME", saved.cache],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

@@ -192,7 +192,12 @@ describe.skipIf(skip !== undefined)("CRI proxy: function containers", () => {
     const all = await cri.call<Listing>("ListContainers", {});
     expect(all.containers.find((c) => c.id === p.user)?.state).toBe("CONTAINER_EXITED");
     const dead = await cri.call<Status>("ContainerStatus", { containerId: p.user });
-    expect(dead.status).toMatchObject({ state: "CONTAINER_EXITED", exitCode: 137, reason: "SandboxExited", message: "gvisor sandbox killed by signal SIGKILL" });
+    expect(dead.status).toMatchObject({
+      state: "CONTAINER_EXITED",
+      exitCode: 137,
+      reason: "SandboxExited",
+      message: "gvisor sandbox killed by signal SIGKILL",
+    });
     expect(dead.status.finishedAt).toBe(String(BigInt(finishedAt.getTime()) * 1_000_000n));
     expect(dead.status.labels["serving.knative.dev/revision"]).toBe("hello-00002");
     // The dead function's instance is released and its stub stopped, so containerd agrees.
@@ -237,7 +242,12 @@ describe.skipIf(skip !== undefined)("CRI proxy: function containers", () => {
     const err = await cri
       .call("CreateContainer", {
         podSandboxId: pod.podSandboxId,
-        config: { metadata: { name: "user-container" }, image: { image: PAUSE_REF }, envs: env({ GUEST_IMAGE: "helloworld:missing", K_REVISION: "broken-1" }), logPath: "u.log" },
+        config: {
+          metadata: { name: "user-container" },
+          image: { image: PAUSE_REF },
+          envs: env({ GUEST_IMAGE: "helloworld:missing", K_REVISION: "broken-1" }),
+          logPath: "u.log",
+        },
         sandboxConfig,
       })
       .catch((e: grpc.ServiceError) => e);

@@ -161,12 +161,18 @@ describe.skipIf(skip)("CRI front end with the real orchestrator (gVisor, hellowo
         config: {
           metadata: { name: "user-container" },
           image: { image: PAUSE_REF },
-          envs: [{ key: "GUEST_IMAGE", value: "localhost/vhive/nothing-here:1" }, { key: "K_REVISION", value: "nothing-00001" }],
+          envs: [
+            { key: "GUEST_IMAGE", value: "localhost/vhive/nothing-here:1" },
+            { key: "K_REVISION", value: "nothing-00001" },
+          ],
           logPath: "u.log",
         },
         sandboxConfig,
       })
-      .then(() => undefined, (e: { code: number; details: string }) => e);
+      .then(
+        () => undefined,
+        (e: { code: number; details: string }) => e,
+      );
     expect(err?.code).toBe(5); // NOT_FOUND, as the orchestrator classified it
     expect(err?.details).toMatch(/^function nothing-00001 \(image localhost\/vhive\/nothing-here:1\) did not start: /);
     expect(rt.orchestrator.list()).toEqual([]);

@@ -101,10 +101,10 @@ describe.skipIf(skip !== undefined)("CRI proxy pass-through", () => {
       expect(r.proxied.equals(r.direct), method).toBe(true);
     }
 
-    const status = await cri.call<{ status: { state: string; labels: Record<string, string> }; info: Record<string, string> }>(
-      "ContainerStatus",
-      { containerId: created.containerId, verbose: true },
-    );
+    const status = await cri.call<{ status: { state: string; labels: Record<string, string> }; info: Record<string, string> }>("ContainerStatus", {
+      containerId: created.containerId,
+      verbose: true,
+    });
     expect(status.status.state).toBe("CONTAINER_RUNNING");
     expect(status.status.labels.role).toBe("plain");
     expect(status.info.info).toContain(String(64 * 1024 * 1024));
@@ -119,7 +119,11 @@ describe.skipIf(skip !== undefined)("CRI proxy pass-through", () => {
   it("passes containerd's errors through with their code and message", async () => {
     const bytes = encode("RuntimeService", "ContainerStatus", { containerId: "no-such-container" });
     const path = methodPath({ service: "RuntimeService", name: "ContainerStatus" });
-    const errOf = (c: RawCriClient) => c.unary(path, bytes).then(() => undefined, (e: grpc.ServiceError) => e);
+    const errOf = (c: RawCriClient) =>
+      c.unary(path, bytes).then(
+        () => undefined,
+        (e: grpc.ServiceError) => e,
+      );
     const [d, p] = [await errOf(direct), await errOf(viaProxy)];
     expect(d?.code).toBe(grpc.status.NOT_FOUND);
     expect(p?.code).toBe(d?.code);
@@ -137,7 +141,14 @@ describe.skipIf(skip !== undefined)("CRI proxy pass-through", () => {
       const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
       const events: { id: string; type: string }[] = [];
       let code: number | undefined;
-      const stream = client.makeServerStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), new grpc.Metadata(), {});
+      const stream = client.makeServerStreamRequest(
+        path,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        new grpc.Metadata(),
+        {},
+      );
       stream.on("data", (b: Buffer) => {
         const e = codec.responseDeserialize(b) as { containerId: string; containerEventType: string };
         events.push({ id: e.containerId, type: e.containerEventType });
@@ -171,7 +182,7 @@ describe.skipIf(skip !== undefined)("CRI proxy pass-through", () => {
     let subscribed = false;
     for (let i = 0; i < 5 && !subscribed && !bothEnded(); i++) {
       const id = await podComesAndGoes(`events-warmup-${i}`);
-      subscribed = await waitFor(() => bothEnded() || (deleted(d, id) && deleted(p, id)), 10_000) && !bothEnded();
+      subscribed = (await waitFor(() => bothEnded() || (deleted(d, id) && deleted(p, id)), 10_000)) && !bothEnded();
     }
     expect(subscribed || bothEnded(), "neither did both streams end nor did both see a pod's events").toBe(true);
     if (subscribed) {
@@ -206,7 +217,11 @@ describe.skipIf(skip !== undefined)("CRI proxy pass-through", () => {
     });
     await cri.call("StartContainer", { containerId: created.containerId });
     const bytes = 4_500_005;
-    const exec = await both("RuntimeService", "ExecSync", { containerId: created.containerId, cmd: ["/usr/bin/head", "-c", String(bytes), "/dev/zero"], timeout: 60 });
+    const exec = await both("RuntimeService", "ExecSync", {
+      containerId: created.containerId,
+      cmd: ["/usr/bin/head", "-c", String(bytes), "/dev/zero"],
+      timeout: 60,
+    });
     expect(exec.proxied.equals(exec.direct)).toBe(true);
     const decoded = methodCodec("RuntimeService", "ExecSync").responseDeserialize(exec.proxied) as { stdout: Buffer; exitCode: number };
     expect([decoded.stdout.length, decoded.exitCode]).toEqual([bytes, 0]);

@@ -48,9 +48,7 @@ export class CriTestClient {
     const fn = (client as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>)[method];
     if (!fn) throw new Error(`no CRI method ${method}`);
     return new Promise((resolvePromise, reject) => {
-      fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: T) =>
-        err ? reject(err) : resolvePromise(res),
-      );
+      fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolvePromise(res)));
     });
   }
 

@@ -7,7 +7,12 @@ const report = (states: Record<string, string>) => [
   {
     SpecReports: [
       { LeafNodeType: "BeforeSuite", LeafNodeText: "", State: "passed" },
-      ...Object.entries(states).map(([leaf, State]) => ({ ContainerHierarchyTexts: ["[k8s.io] Image Manager"], LeafNodeText: leaf, LeafNodeType: "It", State })),
+      ...Object.entries(states).map(([leaf, State]) => ({
+        ContainerHierarchyTexts: ["[k8s.io] Image Manager"],
+        LeafNodeText: leaf,
+        LeafNodeType: "It",
+        State,
+      })),
     ],
   },
 ];

@@ -28,13 +28,16 @@ describe.skipIf(skipReason !== undefined)("image store across processes", () => 
     const hello = await ensureHelloworldImage();
     const root = await mkdtemp("/var/tmp/vhimg-store-");
     scratch.push(root);
-    const results = (await Promise.all([tsx("store", root, hello.tarball), tsx("store", root, hello.tarball)]))
-      .map((out) => JSON.parse(out) as { digest: string; rootfs: string; ext4: string });
+    const results = (await Promise.all([tsx("store", root, hello.tarball), tsx("store", root, hello.tarball)])).map(
+      (out) => JSON.parse(out) as { digest: string; rootfs: string; ext4: string },
+    );
     expect(results[0]).toEqual(results[1]);
     expect(await readdir(path.join(root, "tmp"))).toEqual([]);
     expect(await readdir(path.join(root, "rootfs"))).toHaveLength(1);
     execFileSync("e2fsck", ["-fn", results[0]!.ext4], { stdio: "ignore" });
-    expect(execFileSync("debugfs", ["-R", "cat /app/server.py", results[0]!.ext4], { stdio: ["ignore", "pipe", "ignore"] }).toString()).toContain("helloworld.Greeter");
+    expect(execFileSync("debugfs", ["-R", "cat /app/server.py", results[0]!.ext4], { stdio: ["ignore", "pipe", "ignore"] }).toString()).toContain(
+      "helloworld.Greeter",
+    );
   });
 });
 
@@ -45,7 +48,10 @@ describe("withFileLock", () => {
     const lock = path.join(dir, "lock");
     const log = path.join(dir, "log");
     await Promise.all([1, 2, 3].map(() => tsx("lock", lock, log)));
-    const events = (await readFile(log, "utf8")).trim().split("\n").map((line) => line.split(" "));
+    const events = (await readFile(log, "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => line.split(" "));
     expect(events).toHaveLength(6);
     // Strictly alternating start/end of the same process: no two holders overlapped.
     for (let i = 0; i < events.length; i += 2) {

@@ -108,7 +108,11 @@ afterAll(async () => {
 describe.skipIf(skipReason !== undefined)("layer application with whiteouts", () => {
   it("unpacks the rootfs with lower files deleted, opaque dirs emptied and types replaced", async () => {
     const rootfs = await store.rootfs(image.manifestDigest);
-    const exists = (rel: string) => lstat(path.join(rootfs, rel)).then(() => true, () => false);
+    const exists = (rel: string) =>
+      lstat(path.join(rootfs, rel)).then(
+        () => true,
+        () => false,
+      );
     expect(await exists("etc/gone")).toBe(false);
     expect(await exists(".wh.gone")).toBe(false);
     expect(await exists("etc/.wh.gone")).toBe(false);
@@ -162,7 +166,12 @@ describe.skipIf(skipReason !== undefined)("layer application with whiteouts", ()
     ]);
     await store.loadOciLayout(layoutDir);
     await expect(store.rootfs(escaping.manifestDigest)).rejects.toThrow("is written through symlink /escape");
-    expect(await lstat("/tmp/vhimg-should-not-exist").then(() => true, () => false)).toBe(false);
+    expect(
+      await lstat("/tmp/vhimg-should-not-exist").then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(false);
   });
 
   it("refuses members and hard links that climb out of the root with ..", async () => {
@@ -192,11 +201,22 @@ describe.skipIf(skipReason !== undefined)("layer application with whiteouts", ()
     const { createHash } = await import("node:crypto");
     const configBytes = Buffer.from(JSON.stringify(config));
     const configDigest = `sha256:${createHash("sha256").update(configBytes).digest("hex")}`;
-    const newManifest = Buffer.from(JSON.stringify({ ...JSON.parse(built.blobs.get(built.manifestDigest)!.bytes.toString()), config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: configBytes.length } }));
+    const newManifest = Buffer.from(
+      JSON.stringify({
+        ...JSON.parse(built.blobs.get(built.manifestDigest)!.bytes.toString()),
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: configBytes.length },
+      }),
+    );
     const manifestDigest = `sha256:${createHash("sha256").update(newManifest).digest("hex")}`;
     await writeFile(path.join(layoutDir, "blobs/sha256", configDigest.slice(7)), configBytes);
     await writeFile(path.join(layoutDir, "blobs/sha256", manifestDigest.slice(7)), newManifest);
-    await writeFile(path.join(layoutDir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: manifestDigest, size: newManifest.length }] }));
+    await writeFile(
+      path.join(layoutDir, "index.json"),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: manifestDigest, size: newManifest.length }],
+      }),
+    );
     await other.loadOciLayout(layoutDir);
     await expect(other.rootfs(manifestDigest)).rejects.toThrow("but the image config's diff_id says sha256:1111");
   });
@@ -207,13 +227,24 @@ describe.skipIf(skipReason !== undefined)("layer application with whiteouts", ()
     const mixed = await buildTestImage(layoutDir, [
       { fill: (d) => put(d, "plain", "none\n"), compression: "none" },
       { fill: (d) => put(d, "zipped", "gzip\n"), compression: "gzip" },
-      { fill: async (d) => { await put(d, "zst", "zstd\n"); await put(d, ".wh.plain", ""); }, compression: "zstd" },
+      {
+        fill: async (d) => {
+          await put(d, "zst", "zstd\n");
+          await put(d, ".wh.plain", "");
+        },
+        compression: "zstd",
+      },
     ]);
     await store.loadOciLayout(layoutDir);
     const rootfs = await store.rootfs(mixed.manifestDigest);
     expect(await readFile(path.join(rootfs, "zipped"), "utf8")).toBe("gzip\n");
     expect(await readFile(path.join(rootfs, "zst"), "utf8")).toBe("zstd\n");
-    expect(await lstat(path.join(rootfs, "plain")).then(() => true, () => false)).toBe(false);
+    expect(
+      await lstat(path.join(rootfs, "plain")).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(false);
   });
 
   it("sizes ext4 images with headroom", () => {

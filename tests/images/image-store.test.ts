@@ -91,7 +91,9 @@ describe.skipIf(skipReason !== undefined)("LocalImageStore with the helloworld i
     scratch.push(bad);
     await cp(image.layoutDir, bad, { recursive: true });
     const index = JSON.parse(await readFile(path.join(bad, "index.json"), "utf8")) as { manifests: { digest: string }[] };
-    const manifest = JSON.parse(await readFile(path.join(bad, "blobs/sha256", index.manifests[0]!.digest.slice(7)), "utf8")) as { layers: { digest: string }[] };
+    const manifest = JSON.parse(await readFile(path.join(bad, "blobs/sha256", index.manifests[0]!.digest.slice(7)), "utf8")) as {
+      layers: { digest: string }[];
+    };
     const appLayer = path.join(bad, "blobs/sha256", manifest.layers[2]!.digest.slice(7));
     const bytes = await readFile(appLayer);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);

@@ -67,31 +67,42 @@ export async function buildTestImage(
     await rm(work, { recursive: true, force: true });
   }
   const platform = options.platform ?? { os: "linux", architecture: "amd64" };
-  const config = Buffer.from(JSON.stringify({
-    ...platform,
-    config: { Entrypoint: options.entrypoint ?? ["/bin/true"], Env: ["PATH=/bin"], WorkingDir: "/" },
-    rootfs: { type: "layers", diff_ids: diffIds },
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      ...platform,
+      config: { Entrypoint: options.entrypoint ?? ["/bin/true"], Env: ["PATH=/bin"], WorkingDir: "/" },
+      rootfs: { type: "layers", diff_ids: diffIds },
+    }),
+  );
   const configDigest = sha256(config);
   blobs.set(configDigest, { bytes: config, mediaType: "application/vnd.oci.image.config.v1+json" });
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length },
-    layers: layerDescriptors,
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length },
+      layers: layerDescriptors,
+    }),
+  );
   const manifestDigest = sha256(manifest);
   blobs.set(manifestDigest, { bytes: manifest, mediaType: "application/vnd.oci.image.manifest.v1+json" });
   await mkdir(path.join(layoutDir, "blobs", "sha256"), { recursive: true });
   for (const [digest, blob] of blobs) await writeFile(path.join(layoutDir, "blobs", "sha256", digest.slice(7)), blob.bytes);
   await writeFile(path.join(layoutDir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  await writeFile(path.join(layoutDir, "index.json"), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{
-      mediaType: "application/vnd.oci.image.manifest.v1+json", digest: manifestDigest, size: manifest.length,
-      ...(options.name ? { annotations: { "org.opencontainers.image.ref.name": options.name } } : {}),
-    }],
-  }));
+  await writeFile(
+    path.join(layoutDir, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: manifestDigest,
+          size: manifest.length,
+          ...(options.name ? { annotations: { "org.opencontainers.image.ref.name": options.name } } : {}),
+        },
+      ],
+    }),
+  );
   return { layoutDir, manifestDigest, layerDigests: layerDescriptors.map((l) => l.digest), blobs };
 }
 

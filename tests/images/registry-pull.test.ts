@@ -32,7 +32,10 @@ async function layoutBlobs(layoutDir: string): Promise<{ blobs: Map<string, Regi
   const read = async (digest: string, mediaType: string) =>
     blobs.set(digest, { bytes: await readFile(path.join(layoutDir, "blobs/sha256", digest.slice(7))), mediaType });
   await read(manifestDigest, index.manifests[0]!.mediaType);
-  const manifest = JSON.parse(blobs.get(manifestDigest)!.bytes.toString()) as { config: { digest: string; mediaType: string }; layers: { digest: string; mediaType: string }[] };
+  const manifest = JSON.parse(blobs.get(manifestDigest)!.bytes.toString()) as {
+    config: { digest: string; mediaType: string };
+    layers: { digest: string; mediaType: string }[];
+  };
   await read(manifest.config.digest, manifest.config.mediaType);
   for (const layer of manifest.layers) await read(layer.digest, layer.mediaType);
   return { blobs, manifest: manifestDigest };
@@ -50,16 +53,32 @@ async function startRegistry(auth: "none" | "bearer" | "basic"): Promise<TestReg
   registries.push(registry);
   // vhive/helloworld:latest is a two-platform index: the real helloworld for linux/amd64 and a
   // one-file image for linux/arm64 that must not be chosen on this node.
-  const index = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: [
-      { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: armImage.manifestDigest, size: armImage.blobs.get(armImage.manifestDigest)!.bytes.length, platform: { os: "linux", architecture: "arm64" } },
-      { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: helloworldManifest, size: helloworldBlobs.get(helloworldManifest)!.bytes.length, platform: { os: "linux", architecture: "amd64" } },
-    ],
-  }));
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: armImage.manifestDigest,
+          size: armImage.blobs.get(armImage.manifestDigest)!.bytes.length,
+          platform: { os: "linux", architecture: "arm64" },
+        },
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: helloworldManifest,
+          size: helloworldBlobs.get(helloworldManifest)!.bytes.length,
+          platform: { os: "linux", architecture: "amd64" },
+        },
+      ],
+    }),
+  );
   indexDigest = TestRegistry.digestOf(index);
-  registry.add("vhive/helloworld", new Map([...helloworldBlobs, ...armImage.blobs, [indexDigest, { bytes: index, mediaType: "application/vnd.oci.image.index.v1+json" }]]), { latest: indexDigest });
+  registry.add(
+    "vhive/helloworld",
+    new Map([...helloworldBlobs, ...armImage.blobs, [indexDigest, { bytes: index, mediaType: "application/vnd.oci.image.index.v1+json" }]]),
+    { latest: indexDigest },
+  );
   return registry;
 }
 
@@ -69,7 +88,9 @@ beforeAll(async () => {
   ({ blobs: helloworldBlobs, manifest: helloworldManifest } = await layoutBlobs(hello.layoutDir));
   const armLayout = await mkdtemp("/var/tmp/vhimg-layout-");
   scratch.push(armLayout);
-  armImage = await buildTestImage(armLayout, [{ fill: (d) => writeFile(path.join(d, "arm"), "arm64\n") }], { platform: { os: "linux", architecture: "arm64" } });
+  armImage = await buildTestImage(armLayout, [{ fill: (d) => writeFile(path.join(d, "arm"), "arm64\n") }], {
+    platform: { os: "linux", architecture: "arm64" },
+  });
 });
 
 afterAll(async () => {
@@ -97,7 +118,9 @@ describe.skipIf(skipReason !== undefined)("registry pulls", () => {
     expect((await store.get(ref)).digest).toBe(helloworldManifest);
     expect(registry.requests.length).toBe(before);
     // And by digest, pinned.
-    const pinned = await (await freshStore({ registry: { credentials: { [registry.host]: { username: "puller", password: "s3cret-for-tests" } } } })).get(`${registry.host}/vhive/helloworld@${helloworldManifest}`);
+    const pinned = await (await freshStore({ registry: { credentials: { [registry.host]: { username: "puller", password: "s3cret-for-tests" } } } })).get(
+      `${registry.host}/vhive/helloworld@${helloworldManifest}`,
+    );
     expect(pinned.digest).toBe(helloworldManifest);
   });
 
@@ -141,7 +164,9 @@ describe.skipIf(skipReason !== undefined)("registry pulls", () => {
     await expect(wrong.get(ref)).rejects.toThrow(`token service of registry ${registry.host} refused the configured credentials`);
     await expect(wrong.get(ref)).rejects.toMatchObject({ code: "PERMISSION_DENIED" });
     const open = await startRegistry("none");
-    await expect((await freshStore()).get(`${open.host}/vhive/nothing:latest`)).rejects.toThrow(`image ${open.host}/vhive/nothing:latest not found in registry ${open.host}`);
+    await expect((await freshStore()).get(`${open.host}/vhive/nothing:latest`)).rejects.toThrow(
+      `image ${open.host}/vhive/nothing:latest not found in registry ${open.host}`,
+    );
     await expect((await freshStore()).get(`${open.host}/vhive/helloworld:v9`)).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect((await freshStore()).get("127.0.0.1:1/vhive/helloworld:latest")).rejects.toThrow("registry 127.0.0.1:1 unreachable");
     await expect((await freshStore()).get("127.0.0.1:1/vhive/helloworld:latest")).rejects.toMatchObject({ code: "UNAVAILABLE" });
@@ -168,7 +193,9 @@ describe.skipIf(skipReason !== undefined)("registry pulls", () => {
     await expect(store.get(`${registry.host}/vhive/helloworld@${helloworldManifest}`)).rejects.toThrow(`digest mismatch for manifest ${helloworldManifest}`);
     registry.corrupt.delete(helloworldManifest);
     registry.corrupt.add(indexDigest);
-    await expect(store.get(`${registry.host}/vhive/helloworld:latest`)).rejects.toThrow(`digest mismatch for manifest latest of ${registry.host}/vhive/helloworld: expected ${indexDigest}`);
+    await expect(store.get(`${registry.host}/vhive/helloworld:latest`)).rejects.toThrow(
+      `digest mismatch for manifest latest of ${registry.host}/vhive/helloworld: expected ${indexDigest}`,
+    );
   });
 
   it("parses references and refuses ones without a registry host", () => {

@@ -13,11 +13,15 @@ if (mode === "store" && a && b) {
   const ext4 = await store.ext4(image.digest);
   process.stdout.write(JSON.stringify({ digest: image.digest, rootfs, ext4 }));
 } else if (mode === "lock" && a && b) {
-  await withFileLock(a, async () => {
-    await appendFile(b, `start ${process.pid} ${Date.now()}\n`);
-    await sleep(300);
-    await appendFile(b, `end ${process.pid} ${Date.now()}\n`);
-  }, { pollMs: 20 });
+  await withFileLock(
+    a,
+    async () => {
+      await appendFile(b, `start ${process.pid} ${Date.now()}\n`);
+      await sleep(300);
+      await appendFile(b, `end ${process.pid} ${Date.now()}\n`);
+    },
+    { pollMs: 20 },
+  );
 } else {
   process.stderr.write("usage: store-worker store <root> <tarball> | lock <lockfile> <logfile>\n");
   process.exit(2);

@@ -84,9 +84,11 @@ export class TestRegistry {
     const match = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
     const repo = match?.[1] ?? "";
     if (this.options.auth === "bearer" && !(auth?.startsWith("Bearer ") && this.tokens.has(auth.slice(7)))) {
-      res.writeHead(401, {
-        "www-authenticate": `Bearer realm="http://${this.host}/token",service="vhimg-test-registry",scope="repository:${repo}:pull"`,
-      }).end();
+      res
+        .writeHead(401, {
+          "www-authenticate": `Bearer realm="http://${this.host}/token",service="vhimg-test-registry",scope="repository:${repo}:pull"`,
+        })
+        .end();
       return;
     }
     if (this.options.auth === "basic" && !this.basicUser(auth)) {
@@ -102,7 +104,9 @@ export class TestRegistry {
     const digest = reference.startsWith("sha256:") ? reference : entry.tags.get(reference);
     const blob = digest ? entry.blobs.get(digest) : undefined;
     if (!digest || !blob) {
-      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ errors: [{ code: match[2] === "blobs" ? "BLOB_UNKNOWN" : "MANIFEST_UNKNOWN" }] }));
+      res
+        .writeHead(404, { "content-type": "application/json" })
+        .end(JSON.stringify({ errors: [{ code: match[2] === "blobs" ? "BLOB_UNKNOWN" : "MANIFEST_UNKNOWN" }] }));
       return;
     }
     let bytes = blob.bytes;

@@ -15,10 +15,12 @@ if (unavailable) console.warn(`kubelet gVisor netns tests skipped: ${unavailable
 const node = new KubeletNode(`n${process.pid % 100000}`, "ours", 62, { gvisorNetwork: "netns" });
 let kernelBefore: Record<string, string>;
 
-
 /** The function sandboxes' own namespaces (the node's prefix). */
 function functionNamespaces(): string[] {
-  return execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").map((l) => l.split(" ")[0]!).filter((n) => n.startsWith(`${node.gvisorNetworkPrefix}-`));
+  return execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.split(" ")[0]!)
+    .filter((n) => n.startsWith(`${node.gvisorNetworkPrefix}-`));
 }
 
 async function endpointOf(instanceId: string): Promise<unknown> {
@@ -80,7 +82,15 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
       1_000,
     ).catch(async () => node.leftovers());
     expect(left).toEqual({
-      processes: [], shims: [], mounts: [], namespaces: [], ipAllocations: [], instanceFiles: [], gvisorInstances: [], criContainers: [], criRelays: [],
+      processes: [],
+      shims: [],
+      mounts: [],
+      namespaces: [],
+      ipAllocations: [],
+      instanceFiles: [],
+      gvisorInstances: [],
+      criContainers: [],
+      criRelays: [],
     });
   }, 900_000);
 });

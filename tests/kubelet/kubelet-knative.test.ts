@@ -19,7 +19,6 @@ if (unavailable) console.warn(`kubelet tests skipped: ${unavailable}`);
 const node = new KubeletNode(`t${process.pid % 100000}`, "ours", 61);
 let kernelBefore: Record<string, string>;
 
-
 async function queueProxyEnv(containerId: string): Promise<Record<string, string>> {
   const s = await node.cri.call<{ info: { info: string } }>("ContainerStatus", { containerId, verbose: true });
   const env = (JSON.parse(s.info.info) as { runtimeSpec: { process: { env: string[] } } }).runtimeSpec.process.env;
@@ -27,7 +26,11 @@ async function queueProxyEnv(containerId: string): Promise<Record<string, string
 }
 
 async function podGone(name: string): Promise<void> {
-  await waitFor(`pod ${name} to be gone`, async () => ((await node.podSandbox(name)) === undefined && (await node.containers(name, "user-container")).length === 0 ? true : undefined), 180_000);
+  await waitFor(
+    `pod ${name} to be gone`,
+    async () => ((await node.podSandbox(name)) === undefined && (await node.containers(name, "user-container")).length === 0 ? true : undefined),
+    180_000,
+  );
 }
 
 describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI socket (gVisor functions, CNI bridge)", () => {

@@ -274,7 +274,17 @@ export class KubeletNode {
       ].join("\n"),
     );
     this.containerd.start("containerd", ["--config", config]);
-    await waitFor(`containerd of kubelet node ${this.id}`, async () => ((await this.ctr("version").then(() => true, () => false)) ? true : undefined), 30_000);
+    await waitFor(
+      `containerd of kubelet node ${this.id}`,
+      async () =>
+        (await this.ctr("version").then(
+          () => true,
+          () => false,
+        ))
+          ? true
+          : undefined,
+      30_000,
+    );
     await this.ctr("images", "import", "--base-name", PAUSE_REF.replace(/:1$/, ""), await buildPauseImage());
     await this.ctr("images", "import", "--base-name", this.img.ref.replace(/:[^:/]+$/, ""), this.img.tarball);
   }
@@ -298,7 +308,11 @@ export class KubeletNode {
         "snapshotMode: vanilla",
         "sandbox: gvisor",
         ...(this.options.gvisorNetwork === "netns"
-          ? ["gvisorNetwork: netns", `gvisorNetworkSubnet: ${JSON.stringify(this.gvisorNetworkSubnet)}`, `gvisorNetworkPrefix: ${JSON.stringify(this.gvisorNetworkPrefix)}`]
+          ? [
+              "gvisorNetwork: netns",
+              `gvisorNetworkSubnet: ${JSON.stringify(this.gvisorNetworkSubnet)}`,
+              `gvisorNetworkPrefix: ${JSON.stringify(this.gvisorNetworkPrefix)}`,
+            ]
           : []),
         "",
       ].join("\n"),
@@ -494,9 +508,19 @@ export class KubeletNode {
     return items.map((s) => s.id);
   }
 
-  async instances(): Promise<{ instanceId: string; revision: string; sandbox: string; startKind: string; state: string; pid: number; coldStartUs: Record<string, number> }[]> {
+  async instances(): Promise<
+    { instanceId: string; revision: string; sandbox: string; startKind: string; state: string; pid: number; coldStartUs: Record<string, number> }[]
+  > {
     if (!this.api) throw new Error("the node runtime is not running");
-    type Wire = { instance_id: string; revision: string; sandbox: string; start_kind: string; state: string; pid: number; cold_start_us: Record<string, number> };
+    type Wire = {
+      instance_id: string;
+      revision: string;
+      sandbox: string;
+      start_kind: string;
+      state: string;
+      pid: number;
+      cold_start_us: Record<string, number>;
+    };
     const { instances } = await this.api.runtimeCall<{ instances: Wire[] }>("ListInstances", {});
     return instances.map((i) => ({
       instanceId: i.instance_id,
@@ -524,7 +548,9 @@ export class KubeletNode {
     const ipam = await readdir(path.join(this.root, "cni", "ipam", `vhkl-${this.id}`)).catch(() => [] as string[]);
     const instanceFiles = await readdir(path.join(this.dataDir, "instances")).catch(() => [] as string[]);
     const gvisorInstances = await readdir(path.join(this.gvisorBaseDir, "instances")).catch(() => [] as string[]);
-    const criState = existsSync(this.criStateFile) ? (JSON.parse(await readFile(this.criStateFile, "utf8")) as { containers: unknown[]; relays: unknown[] }) : { containers: [], relays: [] };
+    const criState = existsSync(this.criStateFile)
+      ? (JSON.parse(await readFile(this.criStateFile, "utf8")) as { containers: unknown[]; relays: unknown[] })
+      : { containers: [], relays: [] };
     return {
       processes,
       shims: shims.map(String),
@@ -542,7 +568,9 @@ export class KubeletNode {
   async destroy(): Promise<void> {
     for (const f of await readdir(this.manifests).catch(() => [] as string[])) await rm(path.join(this.manifests, f), { force: true });
     if (this.kubelet.running) {
-      await waitFor("kubelet to remove its pods", async () => ((await this.sandboxes().catch(() => [])).length === 0 ? true : undefined), 120_000).catch(() => undefined);
+      await waitFor("kubelet to remove its pods", async () => ((await this.sandboxes().catch(() => [])).length === 0 ? true : undefined), 120_000).catch(
+        () => undefined,
+      );
     }
     await this.kubelet.stop("SIGTERM");
     // Whatever kubelet left: removed through our CRI socket, so function instances go too.
@@ -555,7 +583,10 @@ export class KubeletNode {
     this.cri?.close();
     this.direct?.close();
     await this.stopNodeRuntime();
-    for (const id of await new CriTestClient(this.containerdSocket).call<{ items: { id: string }[] }>("ListPodSandbox", {}).then((r) => r.items.map((s) => s.id), () => [] as string[])) {
+    for (const id of await new CriTestClient(this.containerdSocket).call<{ items: { id: string }[] }>("ListPodSandbox", {}).then(
+      (r) => r.items.map((s) => s.id),
+      () => [] as string[],
+    )) {
       const c = new CriTestClient(this.containerdSocket);
       await c.call("StopPodSandbox", { podSandboxId: id }).catch(() => undefined);
       await c.call("RemovePodSandbox", { podSandboxId: id }).catch(() => undefined);

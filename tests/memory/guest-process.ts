@@ -97,18 +97,20 @@ export class GuestProcess {
   }
 
   async nextLine<T = Record<string, unknown>>(timeoutMs = 30_000): Promise<T> {
-    const l = this.lines.shift() ?? (await new Promise<string>((res, rej) => {
-      if (this.exitNote) return rej(new Error(this.exitNote));
-      const t = setTimeout(() => rej(new Error(`fc-guest gave no output in ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
-      this.exitListeners.push((why) => {
-        clearTimeout(t);
-        rej(new Error(why));
-      });
-      this.waiters.push((x) => {
-        clearTimeout(t);
-        res(x);
-      });
-    }));
+    const l =
+      this.lines.shift() ??
+      (await new Promise<string>((res, rej) => {
+        if (this.exitNote) return rej(new Error(this.exitNote));
+        const t = setTimeout(() => rej(new Error(`fc-guest gave no output in ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
+        this.exitListeners.push((why) => {
+          clearTimeout(t);
+          rej(new Error(why));
+        });
+        this.waiters.push((x) => {
+          clearTimeout(t);
+          res(x);
+        });
+      }));
     return JSON.parse(l) as T;
   }
 

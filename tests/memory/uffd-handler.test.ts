@@ -74,7 +74,10 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
   it("lazy: every touched page equals the memory file's page, in both regions", async () => {
     const { h, g } = await launch({ mode: "lazy" });
     const ready = await h.ready;
-    expect(ready.regions.map((r) => [r.size, r.offset])).toEqual([[REGIONS[0], 0], [REGIONS[1], REGIONS[0]]]);
+    expect(ready.regions.map((r) => [r.size, r.offset])).toEqual([
+      [REGIONS[0], 0],
+      [REGIONS[1], REGIONS[0]],
+    ]);
     expect(ready.peerPid).toBe(g.pid);
     const trace = pickPages(400, 1);
     const res = await g.command<{ sums: number[]; residentBefore: number }>(`touch ${writeTrace(join(tmp.dir, "t-lazy"), trace)} sums`);
@@ -191,9 +194,7 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     good.writeUInt8(good.readUInt8(good.length - 1) ^ 0xff, good.length - 1);
     writeFileSync(wsPath, good);
     const { h, g } = await launch({ mode: "prefetch", workingSetPath: wsPath });
-    const failure = new Promise<{ killedPid: number; message: string }>((res) =>
-      h.onFailure((f) => res({ killedPid: f.killedPid, message: f.error.message })),
-    );
+    const failure = new Promise<{ killedPid: number; message: string }>((res) => h.onFailure((f) => res({ killedPid: f.killedPid, message: f.error.message })));
     await h.ready; // the guest may already run on installed pages when the last chunk disagrees
     await expect(h.installed).rejects.toThrow(/checksum mismatch after its pages were installed/);
     const f = await failure;
@@ -220,7 +221,10 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     // The guest starts touching right after its handshake, before the set can be in.
     const { h, g } = await launch({ mode: "prefetch", workingSetPath: wsPath }, ["--trace", traceFile]);
     void h.ready.then(() => order.push("ready"));
-    const installed = h.installed.then((i) => (order.push("installed"), i));
+    const installed = h.installed.then((i) => {
+      order.push("installed");
+      return i;
+    });
     const touched = await g.nextLine<{ pages: number }>(60_000);
     expect(touched.pages).toBe(trace.length);
     expect((await installed).installedPages).toBe(ws.size);
@@ -334,7 +338,7 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     const expected = fileSums(trace);
     // A page ends as the file's contents (never removed, or refaulted before any removal) or as
     // zeroes (removed by the balloon, then faulted in again): nothing else.
-    res.sums.forEach((sum, i) => expect([expected[i], zero]).toContain(sum));
+    for (const [i, sum] of res.sums.entries()) expect([expected[i], zero]).toContain(sum);
     const s = h.stats();
     expect(s.removeEvents).toBeGreaterThan(0);
     expect(s.zeroPages).toBeGreaterThan(0);
@@ -381,10 +385,13 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
 
   it("bad handshake: overlapping regions", async () => {
     const f = join(tmp.dir, "overlap.json");
-    writeFileSync(f, JSON.stringify([
-      { base_host_virt_addr: 0x7f0000000000, size: 2 * PS, offset: 0, page_size: PS, page_size_kib: PS },
-      { base_host_virt_addr: 0x7f0000001000, size: PS, offset: 2 * PS, page_size: PS, page_size_kib: PS },
-    ]));
+    writeFileSync(
+      f,
+      JSON.stringify([
+        { base_host_virt_addr: 0x7f0000000000, size: 2 * PS, offset: 0, page_size: PS, page_size_kib: PS },
+        { base_host_virt_addr: 0x7f0000001000, size: PS, offset: 2 * PS, page_size: PS, page_size_kib: PS },
+      ]),
+    );
     await expectBadHandshake(["--message-file", f], /regions\[0\] and regions\[1\] overlap in their VMM address ranges/);
   });
 
@@ -394,9 +401,7 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
 
   it("a fault the handler cannot serve kills the VMM and reports the failure", async () => {
     const { h, g } = await launch({ mode: "lazy" }, ["--lie-base"]);
-    const failure = new Promise<{ killedPid: number; message: string }>((res) =>
-      h.onFailure((f) => res({ killedPid: f.killedPid, message: f.error.message })),
-    );
+    const failure = new Promise<{ killedPid: number; message: string }>((res) => h.onFailure((f) => res({ killedPid: f.killedPid, message: f.error.message })));
     await h.ready; // the lie is only visible at the first fault
     g.child.stdin.write(`touch ${writeTrace(join(tmp.dir, "t-lie"), [1])}\n`);
     const f = await failure;
@@ -421,4 +426,3 @@ describe.skipIf(skipReason !== undefined)("userfaultfd handler against a Firecra
     expect((await h.stopped).reason).toBe("vmm-exited");
   });
 });
-

@@ -10,7 +10,10 @@ import { skipReason } from "../requirements.js";
 
 const runnable = skipReason("namespace-pool.test", { root: "network namespaces and iptables" }) === undefined;
 
-const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
+const tag = Math.random()
+  .toString(36)
+  .slice(2, 6)
+  .replace(/[^a-z0-9]/g, "x");
 const prefix = `vhnt${tag}`;
 // This suite's address block: 10.151.<random>.0/24 (clone IPs in the low half, transit links above).
 const octet = Math.floor(Math.random() * 256);
@@ -61,10 +64,18 @@ function ask(host: string, port: number): Promise<string> {
 }
 
 function leftovers(): { netns: string[]; links: string[]; rules: string[]; routes: string[] } {
-  const netns = sh("ip", ["netns", "list"]).split("\n").filter((l) => l.includes(prefix));
-  const links = sh("ip", ["-o", "link"]).split("\n").filter((l) => l.includes(prefix));
-  const rules = sh("iptables-save", []).split("\n").filter((l) => l.toLowerCase().includes(prefix));
-  const routes = sh("ip", ["route"]).split("\n").filter((l) => l.startsWith(`10.151.${octet}.`));
+  const netns = sh("ip", ["netns", "list"])
+    .split("\n")
+    .filter((l) => l.includes(prefix));
+  const links = sh("ip", ["-o", "link"])
+    .split("\n")
+    .filter((l) => l.includes(prefix));
+  const rules = sh("iptables-save", [])
+    .split("\n")
+    .filter((l) => l.toLowerCase().includes(prefix));
+  const routes = sh("ip", ["route"])
+    .split("\n")
+    .filter((l) => l.startsWith(`10.151.${octet}.`));
   return { netns, links, rules, routes };
 }
 
@@ -91,7 +102,9 @@ describe.skipIf(!runnable)("NamespaceNetworkPool (real namespaces and NAT)", () 
     for (const s of slots) {
       const inside = sh("ip", ["-n", s.netns, "-o", "addr", "show", "dev", s.tapName]);
       expect(inside).toContain(`${s.gatewayIp}/${s.prefixLength}`);
-      expect(sh("ip", ["netns", "exec", s.netns, "iptables-save", "-t", "nat"])).toMatch(new RegExp(`-A PREROUTING -d ${s.cloneIp}/32 .*-j DNAT --to-destination ${s.guestIp}`));
+      expect(sh("ip", ["netns", "exec", s.netns, "iptables-save", "-t", "nat"])).toMatch(
+        new RegExp(`-A PREROUTING -d ${s.cloneIp}/32 .*-j DNAT --to-destination ${s.guestIp}`),
+      );
     }
     await expect(pool.acquire()).rejects.toThrow(/exhausted/);
     for (const s of slots) await pool.release(s);

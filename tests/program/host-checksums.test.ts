@@ -87,9 +87,7 @@ describe("host download checksums at pulumi up", () => {
     expect(lock.get(upstreamUrl("guestKernel", "6.1.141"))).toEqual({ checksum: `sha256:${sums.guestKernel}`, source: "first download" });
     // The hosts download through the mirror and verify against the resolved checksum.
     const kubernetes = hostBootstrapSteps(config, { name: "w", runsSandbox: true }).find((s) => s.name === "kubernetes")!;
-    expect(kubernetes.create).toContain(
-      `fetch_verified '${mirror.url}/dl.k8s.io/release/v1.35.3/bin/linux/amd64/kubeadm' 'sha256:${sums.kubeadm}'`,
-    );
+    expect(kubernetes.create).toContain(`fetch_verified '${mirror.url}/dl.k8s.io/release/v1.35.3/bin/linux/amd64/kubeadm' 'sha256:${sums.kubeadm}'`);
     expect(kubernetes.create).not.toMatch(/^missing_checksum '/m);
 
     const before = mirror.requests.length;

@@ -97,7 +97,17 @@ export function commandStdout(name: string): string {
   // The playground's hosts script: one JSON line per host (the key file is the test home's).
   if (name === "playground-machines")
     return [61, 62]
-      .map((i) => JSON.stringify({ index: i, name: `vht-${i}`, address: `10.231.0.${100 + i}`, port: 22, user: "vhive", privateKeyPath: `${process.env.HOME}/.ssh/id_ed25519`, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestDoubleHostKeyOfAPlaygroundHost" }))
+      .map((i) =>
+        JSON.stringify({
+          index: i,
+          name: `vht-${i}`,
+          address: `10.231.0.${100 + i}`,
+          port: 22,
+          user: "vhive",
+          privateKeyPath: `${process.env.HOME}/.ssh/id_ed25519`,
+          hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestDoubleHostKeyOfAPlaygroundHost",
+        }),
+      )
       .join("\n");
   return `vhive-step ${name}: changed`;
 }
@@ -153,7 +163,10 @@ export async function runStack(stack: string, configMap?: Record<string, string>
   for (const key of referenced) config[`${PROJECT}:${key}`] = TEST_SECRETS[key]!;
   const checksums = config[`${PROJECT}:checksums`] ? JSON.parse(config[`${PROJECT}:checksums`]!) : {};
   config[`${PROJECT}:checksums`] = JSON.stringify({ ...checksums, ...addonChecksums });
-  pulumi.runtime.setAllConfig(config, referenced.map((k) => `${PROJECT}:${k}`));
+  pulumi.runtime.setAllConfig(
+    config,
+    referenced.map((k) => `${PROJECT}:${k}`),
+  );
 
   const resources: RecordedResource[] = [];
   const nameOf = (r: unknown): string | undefined => (r as { __name?: string } | undefined)?.__name;

@@ -51,7 +51,7 @@ export function defineStackTests(stack: string): void {
     it("gives every command a delete script, so destroy undoes it", async () => {
       const commands = run.resources.filter((r) => r.type === "vhive:index:HostCommand" || r.type === "vhive:index:LocalCommand");
       expect(commands.length).toBeGreaterThan(5);
-      for (const c of commands) expect(String(await resolved(c.inputs.delete) ?? "").trim(), `${c.name} delete`).not.toBe("");
+      for (const c of commands) expect(String((await resolved(c.inputs.delete)) ?? "").trim(), `${c.name} delete`).not.toBe("");
     });
 
     it("applies every Kubernetes object through the cluster provider, after every node joined", () => {
@@ -78,14 +78,17 @@ export function defineStackTests(stack: string): void {
     if (target === "hosts") {
       it("bootstraps every host with its own graph of steps, hosts in parallel", () => {
         for (const host of hosts) {
-          const steps = run.resources.filter((r) => r.type === "vhive:index:HostCommand" && r.name.startsWith(`${host.name}-`) && byName(r.name)!.deps.includes("hosts"));
+          const steps = run.resources.filter(
+            (r) => r.type === "vhive:index:HostCommand" && r.name.startsWith(`${host.name}-`) && byName(r.name)!.deps.includes("hosts"),
+          );
           expect(steps.length, `${host.name} steps`).toBeGreaterThanOrEqual(8);
           const names = steps.map((s) => s.name);
           steps.forEach((step, i) => {
             // Registered after what it needs, and never waiting for another host.
             for (const d of step.deps) if (names.includes(d)) expect(names.indexOf(d), `${step.name} after ${d}`).toBeLessThan(i);
             for (const d of run.dependsOn(step.name))
-              for (const other of hosts) if (other.name !== host.name) expect(d.startsWith(`${other.name}-`), `${step.name} must not wait for ${d}`).toBe(false);
+              for (const other of hosts)
+                if (other.name !== host.name) expect(d.startsWith(`${other.name}-`), `${step.name} must not wait for ${d}`).toBe(false);
           });
           // The last step (kubelet) waits for every other; packages go one after another (dpkg's
           // lock); steps that need nothing of each other do not wait for each other.

@@ -18,7 +18,14 @@ describe("scripts/up.sh", () => {
     try {
       const run = spawnSync("bash", [join(REPO, "scripts", "up.sh")], {
         encoding: "utf8",
-        env: { ...process.env, VHIVE_STACK: "dev", VHIVE_TOOLS_DIR: tools, VHIVE_TOOLS_FROM: "release", https_proxy: "http://127.0.0.1:9", HTTPS_PROXY: "http://127.0.0.1:9" },
+        env: {
+          ...process.env,
+          VHIVE_STACK: "dev",
+          VHIVE_TOOLS_DIR: tools,
+          VHIVE_TOOLS_FROM: "release",
+          https_proxy: "http://127.0.0.1:9",
+          HTTPS_PROXY: "http://127.0.0.1:9",
+        },
         timeout: 120_000,
       });
       expect(run.status).toBe(1);

@@ -204,13 +204,19 @@ describe.skipIf(skip !== undefined)("a stack made before the components, under t
     // between the two runs; that is the runtime's own update, not the move.)
     const REMOVALS = ["delete", "replace", "create-replacement", "delete-replaced", "discard"];
     expect(preview.changeSummary.create, output).toBe(1);
-    expect(Object.entries(preview.changeSummary).filter(([op, n]) => REMOVALS.includes(op) && n > 0), output).toEqual([]);
+    expect(
+      Object.entries(preview.changeSummary).filter(([op, n]) => REMOVALS.includes(op) && n > 0),
+      output,
+    ).toEqual([]);
     expect(output).toContain("vhive-cluster:index:NodeRuntimeHosts");
 
     // And `up` keeps it that way: the hosts' resources are moved under the component, not replaced.
     const rerun = await after.up({ onOutput: (text) => (output += text) });
     expect(rerun.summary.resourceChanges?.create, output).toBe(1);
-    expect(Object.entries(rerun.summary.resourceChanges ?? {}).filter(([op, n]) => REMOVALS.includes(op) && n > 0), output).toEqual([]);
+    expect(
+      Object.entries(rerun.summary.resourceChanges ?? {}).filter(([op, n]) => REMOVALS.includes(op) && n > 0),
+      output,
+    ).toEqual([]);
     expect(await before.resourceNames()).toEqual([...names, "vhive"].sort());
   }, 1_800_000);
 });

@@ -46,7 +46,12 @@ function packageDirState(): string[] {
   return readdirSync(PACKAGE_DIR, { recursive: true, encoding: "utf8" })
     .filter((f) => statSync(join(PACKAGE_DIR, f)).isFile())
     .sort()
-    .map((f) => `${f} ${createHash("sha256").update(readFileSync(join(PACKAGE_DIR, f))).digest("hex")}`);
+    .map(
+      (f) =>
+        `${f} ${createHash("sha256")
+          .update(readFileSync(join(PACKAGE_DIR, f)))
+          .digest("hex")}`,
+    );
 }
 
 /**
@@ -145,7 +150,10 @@ describe.skipIf(pythonSkip !== undefined)("examples/python: VhiveCluster from a 
     expect(added).toContain(`Added package ${PACKAGE_NAME}`);
     const python = join(work, "python-venv", "bin", "python");
     const module = `pulumi_${PACKAGE_NAME.replaceAll("-", "_")}`;
-    const classes = execFileSync(python, ["-c", `import ${module} as m; print(m.VhiveCluster.__name__, m.NodeRuntimeHosts.__name__)`], { encoding: "utf8", cwd: dir }).trim();
+    const classes = execFileSync(python, ["-c", `import ${module} as m; print(m.VhiveCluster.__name__, m.NodeRuntimeHosts.__name__)`], {
+      encoding: "utf8",
+      cwd: dir,
+    }).trim();
     expect(classes).toBe("VhiveCluster NodeRuntimeHosts");
   });
 

@@ -27,7 +27,10 @@ describe.skipIf(skip !== undefined)("provisioning failures through the real engi
 
   /** Adds vht-22 as `view` describes it; the run must fail with `error` on at least one vht-22 step. */
   async function addBroken(view: TestHost[], error: RegExp): Promise<string[]> {
-    expect((await stack!.resourceNames()).filter((n) => n.startsWith("vht-22-")), "vht-22 not in the stack yet").toEqual([]);
+    expect(
+      (await stack!.resourceNames()).filter((n) => n.startsWith("vht-22-")),
+      "vht-22 not in the stack yet",
+    ).toEqual([]);
     const before = await stack!.resourceNames();
     stack!.reconfigure(configFor(view));
     const run = await stack!.upAllowingFailure();
@@ -48,7 +51,10 @@ describe.skipIf(skip !== undefined)("provisioning failures through the real engi
     const before = await stack!.resourceNames();
     const result = await stack!.up();
     const changes = result.summary.resourceChanges ?? {};
-    expect(Object.keys(changes).filter((op) => op !== "same" && op !== "create"), JSON.stringify(changes)).toEqual([]);
+    expect(
+      Object.keys(changes).filter((op) => op !== "same" && op !== "create"),
+      JSON.stringify(changes),
+    ).toEqual([]);
     expect(changes.same).toBe(before.length);
     const created = (await stack!.resourceNames()).filter((n) => !before.includes(n));
     for (const name of created) expect(name.startsWith("vht-22-"), `${name} created by the re-run`).toBe(true);
@@ -106,7 +112,10 @@ describe.skipIf(skip !== undefined)("provisioning failures through the real engi
   it("wrong user key: the host refuses it, naming host and step", async () => {
     const wrongKey = join(keyDir, "wrong_ed25519");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", wrongKey]);
-    const present = await addBroken([healthy(), { ...broken(), privateKeyPath: wrongKey }], new RegExp(`${where}: step vht-22-limits \\(create\\): vhive@10\\.231\\.0\\.122:22 refused the configured private key`));
+    const present = await addBroken(
+      [healthy(), { ...broken(), privateKeyPath: wrongKey }],
+      new RegExp(`${where}: step vht-22-limits \\(create\\): vhive@10\\.231\\.0\\.122:22 refused the configured private key`),
+    );
     await rerunAfterFix(present);
   }, 600_000);
 
@@ -114,7 +123,10 @@ describe.skipIf(skip !== undefined)("provisioning failures through the real engi
     const rekeyed = await rekeyHost(broken().index);
     let present: string[];
     try {
-      present = await addBroken(hosts, new RegExp(`${where}: step vht-22-limits \\(create\\): host key of vhive@10\\.231\\.0\\.122:22 is SHA256:\\S+, not the pinned SHA256:`));
+      present = await addBroken(
+        hosts,
+        new RegExp(`${where}: step vht-22-limits \\(create\\): host key of vhive@10\\.231\\.0\\.122:22 is SHA256:\\S+, not the pinned SHA256:`),
+      );
     } finally {
       hosts[1] = rekeyed;
     }

@@ -38,7 +38,10 @@ export interface HostSnapshot {
 }
 
 function lines(text: string): string[] {
-  return text.split("\n").filter((l) => l.trim() !== "").sort();
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .sort();
 }
 
 export function snapshot(index: number): HostSnapshot {

@@ -35,7 +35,12 @@ const work = mkdtempSync(join(tmpdir(), "vhive-preview-"));
 const home = join(work, "home");
 const lockPath = join(work, "checksums.lock.json");
 const cacheHome = join(work, "cache");
-const saved = { HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, VHIVE_CHECKSUM_LOCK: process.env.VHIVE_CHECKSUM_LOCK, VHIVE_TOOLS_DIR: process.env.VHIVE_TOOLS_DIR };
+const saved = {
+  HOME: process.env.HOME,
+  XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
+  VHIVE_CHECKSUM_LOCK: process.env.VHIVE_CHECKSUM_LOCK,
+  VHIVE_TOOLS_DIR: process.env.VHIVE_TOOLS_DIR,
+};
 const realFetch = globalThis.fetch;
 const fetched: string[] = [];
 

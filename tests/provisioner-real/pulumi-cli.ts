@@ -62,7 +62,11 @@ export class PulumiCli {
   /** Runs `pulumi <args>` in `cwd`; never throws for a non-zero exit (the caller asserts). */
   run(cwd: string, args: readonly string[], extraEnv: Readonly<Record<string, string>> = {}): Promise<CliResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(join(this.bins.pulumi, "pulumi"), [...args, "--non-interactive"], { cwd, env: { ...this.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(join(this.bins.pulumi, "pulumi"), [...args, "--non-interactive"], {
+        cwd,
+        env: { ...this.env, ...extraEnv },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));

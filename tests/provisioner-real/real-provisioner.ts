@@ -147,4 +147,3 @@ export class EngineStack {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
-

@@ -97,7 +97,9 @@ function sampleProcesses(index: number, into: string[]): { stop(): void } {
   let running = true;
   void (async () => {
     while (running) {
-      const sample = await execFileAsync("bash", [SCRIPT, "exec", String(index), "ps", "-eo", "args", "--no-headers"], { encoding: "utf8" }).catch(() => undefined);
+      const sample = await execFileAsync("bash", [SCRIPT, "exec", String(index), "ps", "-eo", "args", "--no-headers"], { encoding: "utf8" }).catch(
+        () => undefined,
+      );
       if (sample) into.push(sample.stdout);
       await new Promise((r) => setTimeout(r, 300));
     }

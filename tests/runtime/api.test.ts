@@ -18,7 +18,11 @@ async function setup() {
   const h = await orchestratorHarness();
   const server: ApiServer = await startApiServer(h, { socket: path.join(h.root, "api.sock") });
   const client = new ApiClient(server.target, 30_000);
-  cleanup.push(() => h.dispose(), () => server.close(), async () => client.close());
+  cleanup.push(
+    () => h.dispose(),
+    () => server.close(),
+    async () => client.close(),
+  );
   return { h, client };
 }
 
@@ -76,8 +80,11 @@ describe("gRPC API", () => {
     const def = protoLoader.loadSync(path.resolve("node-runtime/api/protos/orchestrator.proto"), { keepCase: true });
     expect(Object.keys(def["proto.Orchestrator"]!).sort()).toEqual(["StartVM", "StopSingleVM", "StopVMs"]);
     const fields = (name: string) =>
-      ((def[`proto.${name}`] as { type: { field: { name: string; number: number; type: string }[] } }).type.field).map((f) => [f.name, f.number, f.type]);
-    expect(fields("StartVMReq")).toEqual([["image", 1, "TYPE_STRING"], ["id", 2, "TYPE_STRING"]]);
+      (def[`proto.${name}`] as { type: { field: { name: string; number: number; type: string }[] } }).type.field.map((f) => [f.name, f.number, f.type]);
+    expect(fields("StartVMReq")).toEqual([
+      ["image", 1, "TYPE_STRING"],
+      ["id", 2, "TYPE_STRING"],
+    ]);
     expect(fields("StopVMsReq")).toEqual([["all_vms", 1, "TYPE_BOOL"]]);
     expect(fields("StopSingleVMReq")).toEqual([["id", 1, "TYPE_STRING"]]);
     expect(fields("Status")).toEqual([["message", 1, "TYPE_STRING"]]);

@@ -74,7 +74,9 @@ describe.skipIf(skip)("containerd end to end (real containerd + runc, real hello
     expect(a).toMatchObject({ sandbox: "containerd", start_kind: "boot", state: "running" });
     expect((await api.runtimeCall("Invoke", { instance_id: "ctd-a", name: "containerd" })).message).toBe("Hello, containerd!");
     expect((await api.runtimeCall("StopInstance", { instance_id: "ctd-a" })).snapshot).toBe("unsupported");
-    const more = await Promise.all(["ctd-b", "ctd-c"].map((id) => api.runtimeCall("StartInstance", { revision: "ctd-00001", image: img.ref, instance_id: id })));
+    const more = await Promise.all(
+      ["ctd-b", "ctd-c"].map((id) => api.runtimeCall("StartInstance", { revision: "ctd-00001", image: img.ref, instance_id: id })),
+    );
     expect(more.map((m) => m.start_kind)).toEqual(["boot", "boot"]);
     for (const m of more) expect((await api.runtimeCall("Invoke", { instance_id: m.instance_id, name: "x" })).message).toBe("Hello, x!");
     expect((await api.vhiveCall("StopVMs", { all_vms: true })).message).toBe("stopped 2 instances; the runtime keeps running");

@@ -26,7 +26,10 @@ const missing = [bin ? "" : "FIRECRACKER_BIN", kernel ? "" : "FIRECRACKER_KERNEL
 if (missing.length > 0) console.warn(`firecracker-served.kvm.test: skipped, ${missing.join(" and ")} missing`);
 
 const octet = Math.floor(Math.random() * 255);
-const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
+const tag = Math.random()
+  .toString(36)
+  .slice(2, 6)
+  .replace(/[^a-z0-9]/g, "x");
 const work = mkdtempSync(path.join(tmpdir(), "vhfc-served-kvm-"));
 let rt: NodeRuntime | undefined;
 let server: ApiServer | undefined;
@@ -79,7 +82,10 @@ describe.skipIf(missing.length > 0)("served runtime on a real Firecracker, throu
     await client.vhiveCall("StopSingleVM", { id: `vm2-${tag}` });
 
     // REAP through our API: the first load records the working set, the next prefetches it.
-    for (const [i, stage] of [[3, "record"], [4, "prefetch"]] as const) {
+    for (const [i, stage] of [
+      [3, "record"],
+      [4, "prefetch"],
+    ] as const) {
       // Nothing but the handler's mode tells the two apart from outside: both must restore and answer.
       const inst = await client.runtimeCall("StartInstance", { revision: "", image, instance_id: `vm${i}-${tag}`, snapshot_mode: "reap" });
       expect(inst.start_kind).toBe("restore");
@@ -141,7 +147,11 @@ describe.skipIf(missing.length > 0)("served runtime on a real Firecracker, throu
     let first: NodeRuntime | undefined = await createNodeRuntime(configWith(), { logger, images });
     try {
       const o = first.orchestrator;
-      for (const [id, revision, snapshotMode] of [["gca1", "gc-a", undefined], ["gca2", "gc-a", "reap"], ["gcb1", "gc-b", undefined]] as const) {
+      for (const [id, revision, snapshotMode] of [
+        ["gca1", "gc-a", undefined],
+        ["gca2", "gc-a", "reap"],
+        ["gcb1", "gc-b", undefined],
+      ] as const) {
         const started = await o.start({ instanceId: `${id}-${tag}`, revision, image, ...(snapshotMode ? { snapshotMode } : {}) });
         expect(started.startKind).toBe(id === "gca2" ? "restore" : "boot");
         expect((await o.invoke(`${id}-${tag}`, id)).message).toBe(`Hello, ${id}!`);
@@ -153,7 +163,10 @@ describe.skipIf(missing.length > 0)("served runtime on a real Firecracker, throu
       first = undefined;
     }
     const aFiles = readdirSync(path.join(committed, "gc-a"));
-    expect(aFiles.filter((f) => /^working-set\..*\.reap$/.test(f)), "REAP recorded no working set beside gc-a's snapshot").toHaveLength(1);
+    expect(
+      aFiles.filter((f) => /^working-set\..*\.reap$/.test(f)),
+      "REAP recorded no working set beside gc-a's snapshot",
+    ).toHaveLength(1);
     // A budget that the caches alone cannot meet but dropping gc-a's own files (not the image it
     // shares with gc-b) does: half of those files' bytes under what the runtime stores now.
     const used = duBytes(dataDir);

@@ -19,11 +19,15 @@ import { firecrackerSpec } from "../upstream-specs.js";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 
 // The Firecracker double validates requests against Firecracker's API spec of v1.16.1.
-const skip = skipReason("firecracker-served.test", { root: "network namespaces and the jailer's uid switch", specs: [firecrackerSpec("1.16.1")] }) !== undefined;
+const skip =
+  skipReason("firecracker-served.test", { root: "network namespaces and the jailer's uid switch", specs: [firecrackerSpec("1.16.1")] }) !== undefined;
 const JAILER_DOUBLE = fileURLToPath(new URL("../doubles/firecracker/jailer-double.sh", import.meta.url));
 // This suite's address block: 10.156.<random>.0/24.
 const octet = Math.floor(Math.random() * 256);
-const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
+const tag = Math.random()
+  .toString(36)
+  .slice(2, 6)
+  .replace(/[^a-z0-9]/g, "x");
 const work = mkdtempSync(path.join(tmpdir(), "vhfc-served-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -73,7 +77,10 @@ describe.skipIf(skip)("served runtime on Firecracker (API and jailer doubles)", 
       const start = rt.orchestrator.start({ image: image.digest, revision: `fc-${tag}`, instanceId: `fcserved-${tag}` });
       await expect(start).rejects.toBeInstanceOf(RuntimeError);
       await expect(start).rejects.toMatchObject({ code: "DEADLINE_EXCEEDED" });
-      const sent = readFileSync(record, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { method: string; path: string; body?: Record<string, unknown> });
+      const sent = readFileSync(record, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { method: string; path: string; body?: Record<string, unknown> });
       expect(sent.find((e) => e.path === "/machine-config")?.body).toMatchObject({ track_dirty_pages: true });
       expect(sent.find((e) => e.path === "/actions")?.body).toEqual({ action_type: "InstanceStart" });
       // Everything of the failed start is gone: the jail and the instance; the pool stays until close.

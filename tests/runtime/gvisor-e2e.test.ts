@@ -58,7 +58,14 @@ describe.skipIf(skip)("gVisor end to end (real runsc, real helloworld)", () => {
     root = await mkdtemp(path.join(tmpdir(), "vhor-e2e-gv-"));
     img = await ensureHelloworldImage();
     rt = await createNodeRuntime(
-      parseRuntimeConfig({ sandbox: "gvisor", dataDir: path.join(root, "data"), snapshotMode: "vanilla", readyTimeoutMs: 15_000, logLevel: "warn", gvisorBaseDir: path.join(root, "gv") }),
+      parseRuntimeConfig({
+        sandbox: "gvisor",
+        dataDir: path.join(root, "data"),
+        snapshotMode: "vanilla",
+        readyTimeoutMs: 15_000,
+        logLevel: "warn",
+        gvisorBaseDir: path.join(root, "gv"),
+      }),
     );
     await rt.images.loadOciLayout(img.layoutDir, img.ref);
     server = await startApiServer(rt, { socket: path.join(root, "api.sock") });
@@ -109,12 +116,16 @@ describe.skipIf(skip)("gVisor end to end (real runsc, real helloworld)", () => {
     expect(a).toMatchObject({ start_kind: "boot", state: "running", sandbox: "gvisor" });
     expect((await api.runtimeCall("Invoke", { instance_id: "ours-a", name: "ours" })).message).toBe("Hello, ours!");
     expect((await api.runtimeCall("StopInstance", { instance_id: "ours-a" })).snapshot).toBe("taken");
-    const rs = await Promise.all(["ours-b", "ours-c", "ours-d"].map((id) => api.runtimeCall("StartInstance", { revision: "hello-00002", image: img.ref, instance_id: id })));
+    const rs = await Promise.all(
+      ["ours-b", "ours-c", "ours-d"].map((id) => api.runtimeCall("StartInstance", { revision: "hello-00002", image: img.ref, instance_id: id })),
+    );
     expect(rs.map((r) => r.start_kind)).toEqual(["restore", "restore", "restore"]);
     for (const r of rs) expect((await api.runtimeCall("Invoke", { instance_id: r.instance_id, name: "x" })).message).toBe("Hello, x!");
     expect((await api.runtimeCall("ListInstances")).instances).toHaveLength(3);
     const metrics = await api.runtimeCall("GetMetrics");
-    expect(metrics.prometheus_text).toMatch(/node_runtime_cold_start_stage_microseconds_count\{stage="AddInstance",sandbox="gvisor",start_kind="restore"\} [1-9]/);
+    expect(metrics.prometheus_text).toMatch(
+      /node_runtime_cold_start_stage_microseconds_count\{stage="AddInstance",sandbox="gvisor",start_kind="restore"\} [1-9]/,
+    );
     expect(metrics.vhive_csv).toMatch(/\nhello-00002\/gvisor\/restore,\d+/);
     for (const r of rs) await api.runtimeCall("StopInstance", { instance_id: r.instance_id });
     expect((await api.runtimeCall("ListSnapshots")).snapshots.map((s: { revision: string }) => s.revision).sort()).toEqual(
@@ -175,20 +186,46 @@ describe.skipIf(skip)("gVisor end to end (real runsc, real helloworld)", () => {
     const main = path.resolve("node-runtime/cli/main.ts");
     const serve: ChildProcess = spawn(
       tsx,
-      [main, "serve", "--config", cfgFile, "--sandbox", "gvisor", "--socket", sock, "--data-dir", path.join(cliRoot, "data"), "--disk-budget", "2GiB", "--log-level", "warn"],
+      [
+        main,
+        "serve",
+        "--config",
+        cfgFile,
+        "--sandbox",
+        "gvisor",
+        "--socket",
+        sock,
+        "--data-dir",
+        path.join(cliRoot, "data"),
+        "--disk-budget",
+        "2GiB",
+        "--log-level",
+        "warn",
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let serveLog = "";
     serve.stderr!.on("data", (d) => (serveLog += d));
     const exited = new Promise<number | null>((r) => serve.once("exit", (code) => r(code)));
     try {
-      for (let i = 0; i < 100 && !(await access(sock).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 200));
+      for (
+        let i = 0;
+        i < 100 &&
+        !(await access(sock).then(
+          () => true,
+          () => false,
+        ));
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 200));
       const cli = (...args: string[]) => run(tsx, [main, ...args, "--api", `unix:${sock}`], { timeout: 120_000 }).then((r) => r.stdout);
       // The server's image store is a directory the CLI loads images into directly.
       const loaded = await run(tsx, [main, "image", "load", img.layoutDir, "--ref", img.ref, "--image-dir", path.join(cliRoot, "images")]);
       expect(loaded.stdout).toMatch(/^sha256:[0-9a-f]{64} /);
       expect(loaded.stdout).toContain(img.ref);
-      expect(await cli("start", "--image", img.ref, "--revision", "cli-00001", "--id", "c1", "--invoke", "cli")).toMatch(/^c1: revision cli-00001 on gvisor, boot \(running\)[\s\S]*Hello, cli!/);
+      expect(await cli("start", "--image", img.ref, "--revision", "cli-00001", "--id", "c1", "--invoke", "cli")).toMatch(
+        /^c1: revision cli-00001 on gvisor, boot \(running\)[\s\S]*Hello, cli!/,
+      );
       expect(await cli("stop", "c1")).toBe("stopped c1 (snapshot: taken)\n");
       expect(await cli("start", "--image", img.ref, "--revision", "cli-00001", "--id", "c2")).toMatch(/^c2: revision cli-00001 on gvisor, restore \(running\)/);
       expect(await cli("invoke", "c2", "--name", "again")).toMatch(/^Hello, again! /);
@@ -203,4 +240,3 @@ describe.skipIf(skip)("gVisor end to end (real runsc, real helloworld)", () => {
     expect(await readdir(path.join(cliRoot, "data", "instances"))).toEqual([]);
   }, 300_000);
 });
-

@@ -19,7 +19,10 @@ export async function hostLeftovers(marker: string, netnsPrefix?: string): Promi
     if (line.includes(marker)) out.push(`mount: ${line.split(" ")[4]}`);
   }
   if (netnsPrefix) {
-    const ns = await run("ip", ["netns", "list"]).then((r) => r.stdout, () => "");
+    const ns = await run("ip", ["netns", "list"]).then(
+      (r) => r.stdout,
+      () => "",
+    );
     for (const line of ns.split("\n")) if (line.startsWith(netnsPrefix)) out.push(`netns: ${line}`);
   }
   return out;

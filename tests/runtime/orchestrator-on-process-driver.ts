@@ -13,13 +13,15 @@ export const IMAGE = "helloworld:latest";
 export const DIGEST = "sha256:" + "ab".repeat(32);
 
 /** An orchestrator wired to the process driver double, in its own temp dir (prefix vhor-). */
-export async function orchestratorHarness(opts: {
-  budgetBytes?: number;
-  checksums?: SnapshotStoreOptions["checksums"];
-  defaults?: Partial<OrchestratorDefaults>;
-  snapshots?: boolean;
-  root?: string;
-} = {}) {
+export async function orchestratorHarness(
+  opts: {
+    budgetBytes?: number;
+    checksums?: SnapshotStoreOptions["checksums"];
+    defaults?: Partial<OrchestratorDefaults>;
+    snapshots?: boolean;
+    root?: string;
+  } = {},
+) {
   const root = opts.root ?? (await mkdtemp(path.join(tmpdir(), "vhor-orch-")));
   const driver = new ProcessDriver("gvisor", path.join(root, "sandboxes"), { snapshots: opts.snapshots });
   const images = new ImageStoreDouble();

@@ -137,7 +137,13 @@ describe("orchestrator with the driver double", () => {
     expect(h.driver.firstInvocations).toEqual(["b"]);
     // What the REAP handler leaves after recording: a working-set file in its format.
     const pages = Uint32Array.from([0, 3]);
-    await writeFile(wsPath, buildWorkingSetImage({ pageSize: 4096, memFileSize: 16 * 4096, pages, data: Buffer.alloc(2 * 4096, 1), recordedAtMs: Date.now(), snapshotId: snap!.snapshotId }, () => 0n));
+    await writeFile(
+      wsPath,
+      buildWorkingSetImage(
+        { pageSize: 4096, memFileSize: 16 * 4096, pages, data: Buffer.alloc(2 * 4096, 1), recordedAtMs: Date.now(), snapshotId: snap!.snapshotId },
+        () => 0n,
+      ),
+    );
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "c" });
     expect(h.driver.restores[1]!.memory).toEqual({ kind: "uffd", mode: "prefetch", workingSetPath: wsPath, snapshotId: snap!.snapshotId });
     expect((await h.snapshots.list())[0]!.sizeBytes).toBe(snap!.sizeBytes + (await stat(wsPath)).size);
@@ -151,7 +157,12 @@ describe("orchestrator with the driver double", () => {
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "e" });
     const [again] = await h.snapshots.list();
     expect(again!.snapshotId).not.toBe(snap!.snapshotId);
-    expect(h.driver.restores[2]!.memory).toEqual({ kind: "uffd", mode: "record", workingSetPath: path.join(snapDir, `working-set.${again!.snapshotId}.reap`), snapshotId: again!.snapshotId });
+    expect(h.driver.restores[2]!.memory).toEqual({
+      kind: "uffd",
+      mode: "record",
+      workingSetPath: path.join(snapDir, `working-set.${again!.snapshotId}.reap`),
+      snapshotId: again!.snapshotId,
+    });
   });
 
   it("a working set recorded before its snapshot was taken is recorded again", async () => {
@@ -161,7 +172,13 @@ describe("orchestrator with the driver double", () => {
     const [snap] = await h.snapshots.list();
     const wsPath = path.join(h.root, "snapshots", "committed", "old-1", `working-set.${snap!.snapshotId}.reap`);
     const recordedAtMs = Date.parse(snap!.createdAt) - 60_000;
-    await writeFile(wsPath, buildWorkingSetImage({ pageSize: 4096, memFileSize: 16 * 4096, pages: Uint32Array.from([1]), data: Buffer.alloc(4096), recordedAtMs, snapshotId: snap!.snapshotId }, () => 0n));
+    await writeFile(
+      wsPath,
+      buildWorkingSetImage(
+        { pageSize: 4096, memFileSize: 16 * 4096, pages: Uint32Array.from([1]), data: Buffer.alloc(4096), recordedAtMs, snapshotId: snap!.snapshotId },
+        () => 0n,
+      ),
+    );
     const b = await h.orchestrator.start({ revision: "old-1", image: IMAGE, instanceId: "b" });
     expect(h.driver.restores[0]!.memory).toMatchObject({ mode: "record", workingSetPath: wsPath });
     expect(b.notes.join()).toMatch(/REAP records the working set \(unreadable: recorded at .*, before its snapshot was taken/);
@@ -263,8 +280,12 @@ describe("orchestrator with the driver double", () => {
     expect(await codeOf(o.start({ revision: "", image: IMAGE }))).toMatch(/^INVALID_ARGUMENT: revision "" is invalid/);
     expect(await codeOf(o.start({ revision: "ok-1", image: "" }))).toMatch(/^INVALID_ARGUMENT: image is required/);
     expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, port: 70000 }))).toMatch(/^INVALID_ARGUMENT: port 70000/);
-    expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, sandbox: "qemu" as never }))).toMatch(/^INVALID_ARGUMENT: sandbox "qemu" is not a sandbox kind/);
-    expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, sandbox: "firecracker" }))).toMatch(/^FAILED_PRECONDITION: sandbox "firecracker" is not available on this node \(available: gvisor\)/);
+    expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, sandbox: "qemu" as never }))).toMatch(
+      /^INVALID_ARGUMENT: sandbox "qemu" is not a sandbox kind/,
+    );
+    expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, sandbox: "firecracker" }))).toMatch(
+      /^FAILED_PRECONDITION: sandbox "firecracker" is not available on this node \(available: gvisor\)/,
+    );
     expect(await codeOf(o.start({ revision: "ok-1", image: IMAGE, snapshotMode: "fast" as never }))).toMatch(/^INVALID_ARGUMENT: snapshot mode "fast"/);
     expect(await codeOf(o.invoke("ghost"))).toMatch(/^NOT_FOUND: no instance "ghost"/);
     expect(await codeOf(o.stop("ghost"))).toMatch(/^NOT_FOUND/);
@@ -356,7 +377,9 @@ describe("orchestrator with the driver double", () => {
     await o.start({ revision: "net-1", image: IMAGE, instanceId: "g" }); // gVisor: no slot
     expect([...pool.out]).toEqual([0]);
     await o.start({ revision: "net-1", image: IMAGE, instanceId: "b", sandbox: "firecracker" });
-    expect(await codeOf(o.start({ revision: "net-1", image: IMAGE, sandbox: "firecracker" }))).toMatch(/^RESOURCE_EXHAUSTED: no network slot available: all network slots are in use/);
+    expect(await codeOf(o.start({ revision: "net-1", image: IMAGE, sandbox: "firecracker" }))).toMatch(
+      /^RESOURCE_EXHAUSTED: no network slot available: all network slots are in use/,
+    );
     await o.stop("a");
     fc.faults.neverListen.add("mute-1");
     expect(await codeOf(o.start({ revision: "mute-1", image: IMAGE, sandbox: "firecracker" }))).toMatch(/^DEADLINE_EXCEEDED/);
@@ -367,4 +390,3 @@ describe("orchestrator with the driver double", () => {
     expect(fc.live.size + h.driver.live.size).toBe(0);
   });
 });
-

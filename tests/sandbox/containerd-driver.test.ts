@@ -26,9 +26,11 @@ const PROTO = path.resolve("node-runtime/api/protos/helloworld.proto");
 type GreeterClient = grpc.Client & {
   SayHello(req: { name: string }, options: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: { message: string }) => void): void;
 };
-const Greeter = (grpc.loadPackageDefinition(protoLoader.loadSync(PROTO)) as unknown as {
-  helloworld: { Greeter: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => GreeterClient };
-}).helloworld.Greeter;
+const Greeter = (
+  grpc.loadPackageDefinition(protoLoader.loadSync(PROTO)) as unknown as {
+    helloworld: { Greeter: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => GreeterClient };
+  }
+).helloworld.Greeter;
 
 function sayHello(handle: SandboxHandle, name: string, timeoutMs: number): Promise<string> {
   if (handle.endpoint.kind !== "tcp") throw new Error("expected a TCP endpoint");
@@ -238,14 +240,22 @@ describe.skipIf(skip)("containerd driver", () => {
 
   it("rejects unknown images and bad requests with clear errors and creates nothing", async () => {
     const unknown = `sha256:${"ab".repeat(32)}`;
-    await expect(driver.boot(request("vhctr-unknown", { imageDigest: unknown }), new StageTimer())).rejects.toThrow(`image ${unknown} is not in the image store`);
+    await expect(driver.boot(request("vhctr-unknown", { imageDigest: unknown }), new StageTimer())).rejects.toThrow(
+      `image ${unknown} is not in the image store`,
+    );
     await expect(driver.boot(request("bad/id"), new StageTimer())).rejects.toThrow(`instanceId "bad/id"`);
     await expect(driver.boot(request("vhctr-mem", { memoryMiB: 0 }), new StageTimer())).rejects.toThrow("memoryMiB must be at least 16");
     const empty = { ...image.config, entrypoint: [], cmd: [] };
     await expect(driver.boot(request("vhctr-empty", { image: empty }), new StageTimer())).rejects.toThrow("neither Entrypoint nor Cmd");
-    await expect(driver.restore({ ...request("vhctr-restore"), snapshotDir: "/nonexistent", memory: { kind: "file" } }, new StageTimer()))
-      .rejects.toThrow("containerd sandboxes have no snapshots");
+    await expect(driver.restore({ ...request("vhctr-restore"), snapshotDir: "/nonexistent", memory: { kind: "file" } }, new StageTimer())).rejects.toThrow(
+      "containerd sandboxes have no snapshots",
+    );
     await expectNothingLeft(["vhctr-unknown", "vhctr-mem", "vhctr-empty"]);
-    expect(await stat(path.join(daemon!.state, "instances")).then((s) => s.isDirectory(), () => true)).toBe(true);
+    expect(
+      await stat(path.join(daemon!.state, "instances")).then(
+        (s) => s.isDirectory(),
+        () => true,
+      ),
+    ).toBe(true);
   });
 });

@@ -98,8 +98,12 @@ describe.skipIf(skip).each(["1.13.1", "1.16.1"] as const)("Firecracker API doubl
     expect((await refusal(c.instanceStart())).faultMessage).toMatch(/not supported after starting/);
     expect((await refusal(c.createSnapshot({ snapshot_path: join(work, "s"), mem_file_path: join(work, "m") }))).faultMessage).toMatch(/must be paused/);
     await c.patchVm({ state: "Paused" });
-    expect((await refusal(c.createSnapshot({ snapshot_path: join(work, "s"), mem_file_path: join(work, "m"), snapshot_type: "Diff" }))).faultMessage).toMatch(/Diff snapshots are not enabled/);
-    expect((await refusal(c.loadSnapshot({ snapshot_path: "x", mem_backend: { backend_type: "File", backend_path: "y" } }))).faultMessage).toMatch(/not allowed after the microVM has started/);
+    expect((await refusal(c.createSnapshot({ snapshot_path: join(work, "s"), mem_file_path: join(work, "m"), snapshot_type: "Diff" }))).faultMessage).toMatch(
+      /Diff snapshots are not enabled/,
+    );
+    expect((await refusal(c.loadSnapshot({ snapshot_path: "x", mem_backend: { backend_type: "File", backend_path: "y" } }))).faultMessage).toMatch(
+      /not allowed after the microVM has started/,
+    );
   });
 
   it("loads a snapshot only on a fresh process, with exactly one memory source", async () => {
@@ -112,14 +116,22 @@ describe.skipIf(skip).each(["1.13.1", "1.16.1"] as const)("Firecracker API doubl
 
     const configured = await startDouble(version);
     await configured.putMachineConfig({ vcpu_count: 1, mem_size_mib: 64 });
-    expect((await refusal(configured.loadSnapshot({ snapshot_path: snap, mem_backend: { backend_type: "File", backend_path: mem } }))).faultMessage).toMatch(/after configuring boot-specific resources/);
+    expect((await refusal(configured.loadSnapshot({ snapshot_path: snap, mem_backend: { backend_type: "File", backend_path: mem } }))).faultMessage).toMatch(
+      /after configuring boot-specific resources/,
+    );
 
     const fresh = await startDouble(version);
-    expect((await refusal(fresh.loadSnapshot({ snapshot_path: snap, mem_file_path: mem, mem_backend: { backend_type: "File", backend_path: mem } }))).faultMessage).toMatch(/exactly one of mem_backend and mem_file_path/);
-    expect((await refusal(fresh.loadSnapshot({ snapshot_path: snap, mem_backend: { backend_type: "File", backend_path: join(work, "nope") } }))).faultMessage).toMatch(/memory backing file/);
+    expect(
+      (await refusal(fresh.loadSnapshot({ snapshot_path: snap, mem_file_path: mem, mem_backend: { backend_type: "File", backend_path: mem } }))).faultMessage,
+    ).toMatch(/exactly one of mem_backend and mem_file_path/);
+    expect(
+      (await refusal(fresh.loadSnapshot({ snapshot_path: snap, mem_backend: { backend_type: "File", backend_path: join(work, "nope") } }))).faultMessage,
+    ).toMatch(/memory backing file/);
     await fresh.loadSnapshot({ snapshot_path: snap, mem_backend: { backend_type: "File", backend_path: mem }, resume_vm: true });
     expect((await fresh.describeInstance()).state).toBe("Running");
-    expect((await refusal(fresh.loadSnapshot({ snapshot_path: snap, mem_backend: { backend_type: "File", backend_path: mem } }))).faultMessage).toMatch(/not allowed after the microVM has started/);
+    expect((await refusal(fresh.loadSnapshot({ snapshot_path: snap, mem_backend: { backend_type: "File", backend_path: mem } }))).faultMessage).toMatch(
+      /not allowed after the microVM has started/,
+    );
   });
 
   it("refuses unknown paths and methods like Firecracker", async () => {
@@ -143,13 +155,22 @@ describe.skipIf(skip)("spec differences between v1.13.1 and v1.16.1", () => {
     const body = { snapshot_path: join(work, "none"), mem_backend: { backend_type: "File" as const, backend_path: "m" }, clock_realtime: true };
     const old = await startDouble("1.13.1");
     expect((await refusal(old.loadSnapshot(body))).faultMessage).toMatch(/additional properties 'clock_realtime'/);
-    expect((await refusal(old.loadSnapshot({ ...body, clock_realtime: undefined, vsock_override: { uds_path: "v" } }))).faultMessage).toMatch(/additional properties 'vsock_override'/);
+    expect((await refusal(old.loadSnapshot({ ...body, clock_realtime: undefined, vsock_override: { uds_path: "v" } }))).faultMessage).toMatch(
+      /additional properties 'vsock_override'/,
+    );
     const current = await startDouble("1.16.1");
     // Valid per v1.16.1: the refusal now comes from the missing snapshot file, not the schema.
     expect((await refusal(current.loadSnapshot(body))).faultMessage).toMatch(/Cannot deserialize the microVM state/);
     for (const v of ["1.13.1", "1.16.1"] as const) {
       const c = await startDouble(v);
-      const e = await refusal(c.loadSnapshot({ snapshot_path: join(work, "none"), mem_backend: { backend_type: "Uffd", backend_path: "u" }, track_dirty_pages: true, network_overrides: [{ iface_id: "eth0", host_dev_name: "tap1" }] }));
+      const e = await refusal(
+        c.loadSnapshot({
+          snapshot_path: join(work, "none"),
+          mem_backend: { backend_type: "Uffd", backend_path: "u" },
+          track_dirty_pages: true,
+          network_overrides: [{ iface_id: "eth0", host_dev_name: "tap1" }],
+        }),
+      );
       expect(e.faultMessage).toMatch(/Cannot deserialize the microVM state/);
     }
   });

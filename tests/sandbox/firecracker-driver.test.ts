@@ -6,12 +6,27 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:net";
-import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync, readSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  readSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { FirecrackerDriver, FIRECRACKER_DEFAULT_MACHINE, type FirecrackerDriverOptions } from "#node-runtime/sandbox/firecracker/driver.js";
-import { FirecrackerApiClient, FirecrackerApiError } from "#node-runtime/sandbox/firecracker/api-client.js";
+import { FirecrackerApiError } from "#node-runtime/sandbox/firecracker/api-client.js";
 import type { FirecrackerApiVersion } from "#node-runtime/sandbox/firecracker/api-types.js";
 import type { UffdHandlerLauncher, UffdHandlerStart } from "#node-runtime/sandbox/firecracker/uffd-seam.js";
 import { buildGuestInit } from "#node-runtime/sandbox/firecracker/guest-init/build.js";
@@ -37,13 +52,17 @@ try {
 }
 
 // The double validates requests against Firecracker's API spec of each version.
-const runnable = skipReason("firecracker-driver.test", { root: "network namespaces", specs: [firecrackerSpec("1.13.1"), firecrackerSpec("1.16.1")] }) === undefined;
+const runnable =
+  skipReason("firecracker-driver.test", { root: "network namespaces", specs: [firecrackerSpec("1.13.1"), firecrackerSpec("1.16.1")] }) === undefined;
 const JAILER_DOUBLE = fileURLToPath(new URL("../doubles/firecracker/jailer-double.sh", import.meta.url));
 
 const DIGEST = "sha256:" + "ab".repeat(32);
 // This suite's address block: 10.152.<random>.0/24.
 const octet = Math.floor(Math.random() * 256);
-const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
+const tag = Math.random()
+  .toString(36)
+  .slice(2, 6)
+  .replace(/[^a-z0-9]/g, "x");
 const work = mkdtempSync(join(tmpdir(), "vhfc-drv-"));
 let pool: NamespaceNetworkPool | undefined;
 let baseImage = "";
@@ -61,7 +80,11 @@ interface Exchange {
 
 function readRecord(file: string): Exchange[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Exchange);
+  return readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Exchange);
 }
 
 /** The conversation without the readiness probes (GET / and GET /version). */
@@ -290,18 +313,28 @@ describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDrive
       // The snapshot links the read-only image instead of copying it.
       expect(statSync(join(snapDir, "rootfs.ext4")).ino).toBe(statSync(disk).ino);
       expect(statSync(join(snapDir, "memory")).size).toBe(512 * 1024 * 1024);
-      expect(writes(record).slice(6).map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([
-        "PUT /snapshot/create 400",
-        "PUT /snapshot/create 400",
-        "PATCH /vm 204",
-        "PUT /snapshot/create 204",
-        "PATCH /vm 204",
-      ]);
+      expect(
+        writes(record)
+          .slice(6)
+          .map((e) => `${e.method} ${e.path} ${e.status}`),
+      ).toEqual(["PUT /snapshot/create 400", "PUT /snapshot/create 400", "PATCH /vm 204", "PUT /snapshot/create 204", "PATCH /vm 204"]);
       const create = writes(record).find((e) => e.path === "/snapshot/create" && e.status === 204)!;
       expect(create.body).toEqual({ snapshot_path: "snapshot/vmstate", mem_file_path: "snapshot/memory", snapshot_type: "Full" });
-      expect(writes(record).filter((e) => e.path === "/vm").map((e) => e.body!.state)).toEqual(["Paused", "Resumed"]);
+      expect(
+        writes(record)
+          .filter((e) => e.path === "/vm")
+          .map((e) => e.body!.state),
+      ).toEqual(["Paused", "Resumed"]);
       const meta = JSON.parse(readFileSync(join(snapDir, "firecracker-snapshot.json"), "utf8"));
-      expect(meta).toMatchObject({ format: 1, snapshotType: "Full", firecrackerVersion: version, hostCpu: await describeHostCpu(), vcpus: 1, memoryMiB: 512, network: { tapName: slot.tapName, guestIp: slot.guestIp } });
+      expect(meta).toMatchObject({
+        format: 1,
+        snapshotType: "Full",
+        firecrackerVersion: version,
+        hostCpu: await describeHostCpu(),
+        vcpus: 1,
+        memoryMiB: 512,
+        network: { tapName: slot.tapName, guestIp: slot.guestIp },
+      });
     } finally {
       await driver.stop(h);
       await give(slot);
@@ -322,9 +355,18 @@ describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDrive
       expect(loads).toHaveLength(2);
       for (const l of loads) {
         expect(l.status).toBe(204);
-        expect(l.body).toEqual({ snapshot_path: "snapshot/vmstate", mem_backend: { backend_type: "File", backend_path: "snapshot/memory" }, track_dirty_pages: false, resume_vm: false });
+        expect(l.body).toEqual({
+          snapshot_path: "snapshot/vmstate",
+          mem_backend: { backend_type: "File", backend_path: "snapshot/memory" },
+          track_dirty_pages: false,
+          resume_vm: false,
+        });
       }
-      expect(writes(record).filter((e) => e.path === "/vm").map((e) => e.body!.state)).toEqual(["Resumed", "Resumed"]);
+      expect(
+        writes(record)
+          .filter((e) => e.path === "/vm")
+          .map((e) => e.body!.state),
+      ).toEqual(["Resumed", "Resumed"]);
       // Nothing but the load may precede it on a fresh process.
       expect(writes(record).filter((e) => e.path !== "/snapshot/load" && e.path !== "/vm")).toEqual([]);
       for (const [i, h] of handles.entries()) {
@@ -349,7 +391,10 @@ describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDrive
     const slot = await take();
     execFileSync("ip", ["-n", slot.netns, "tuntap", "add", "dev", "vhfctap1", "mode", "tap"]);
     try {
-      const h = await driver.restore({ ...request(`ovr-${tag}`, { ...slot, tapName: "vhfctap1" }), snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer());
+      const h = await driver.restore(
+        { ...request(`ovr-${tag}`, { ...slot, tapName: "vhfctap1" }), snapshotDir: snapDir, memory: { kind: "file" } },
+        new StageTimer(),
+      );
       const load = writes(record).find((e) => e.path === "/snapshot/load")!;
       expect(load.status).toBe(204);
       expect(load.body!.network_overrides).toEqual([{ iface_id: "eth0", host_dev_name: "vhfctap1" }]);
@@ -366,16 +411,25 @@ describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDrive
     for (const f of ["vmstate", "memory", "rootfs.ext4", "rw.ext4"]) linkSync(join(snapDir, f), join(other, f));
     const meta = JSON.parse(readFileSync(join(snapDir, "firecracker-snapshot.json"), "utf8"));
     const otherVersion = version === "1.13.1" ? "1.16.1" : "1.13.1";
-    writeFileSync(join(other, "firecracker-snapshot.json"), JSON.stringify({ ...meta, firecrackerVersion: otherVersion, hostCpu: "SomeVendor family 1 model 2 stepping 3 (elsewhere)" }));
+    writeFileSync(
+      join(other, "firecracker-snapshot.json"),
+      JSON.stringify({ ...meta, firecrackerVersion: otherVersion, hostCpu: "SomeVendor family 1 model 2 stepping 3 (elsewhere)" }),
+    );
     const slot = await take();
     try {
-      const err = await driver.restore({ ...request(`incomp-${tag}`, slot), snapshotDir: other, memory: { kind: "file" } }, new StageTimer()).catch((e: unknown) => e);
+      const err = await driver
+        .restore({ ...request(`incomp-${tag}`, slot), snapshotDir: other, memory: { kind: "file" } }, new StageTimer())
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SandboxStateError);
       expect((err as Error).message).toMatch(
-        new RegExp(`cannot be loaded here: written by Firecracker ${otherVersion}, this is Firecracker ${version}; taken on CPU "SomeVendor family 1 model 2 stepping 3 \\(elsewhere\\)", this host has `),
+        new RegExp(
+          `cannot be loaded here: written by Firecracker ${otherVersion}, this is Firecracker ${version}; taken on CPU "SomeVendor family 1 model 2 stepping 3 \\(elsewhere\\)", this host has `,
+        ),
       );
       // The request's machine must be the snapshot's too.
-      const bigger = await driver.restore({ ...request(`incomp2-${tag}`, slot), vcpus: 2, snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer()).catch((e: unknown) => e);
+      const bigger = await driver
+        .restore({ ...request(`incomp2-${tag}`, slot), vcpus: 2, snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer())
+        .catch((e: unknown) => e);
       expect((bigger as Error).message).toMatch(/cannot be loaded here: machine of 1 vCPU\(s\) and 512 MiB, the request asks for 2 and 512 MiB$/);
       expect(writes(record).filter((e) => e.path === "/snapshot/load")).toEqual([]);
       expect(driver.liveInstances()).toEqual([]);
@@ -395,7 +449,12 @@ describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDrive
       const load = writes(record).find((e) => e.path === "/snapshot/load")!;
       expect(load.status).toBe(204);
       expect(load.body!.mem_backend).toEqual({ backend_type: "Uffd", backend_path: "uffd.socket" });
-      expect(uffd.starts[0]).toMatchObject({ instanceId: `uffd-${tag}`, memoryFile: join(snapDir, "memory"), socketPath: join(runDir, `uffd-${tag}`, "uffd.socket"), mode: "record" });
+      expect(uffd.starts[0]).toMatchObject({
+        instanceId: `uffd-${tag}`,
+        memoryFile: join(snapDir, "memory"),
+        socketPath: join(runDir, `uffd-${tag}`, "uffd.socket"),
+        mode: "record",
+      });
       // Firecracker (here its double) connected to the handler and described the guest memory.
       expect(JSON.parse(uffd.received[0]!)[0]).toMatchObject({ size: 512 * 1024 * 1024, offset: 0 });
       // The memory file is the handler's business: it is not linked into the jail.
@@ -499,7 +558,8 @@ describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDrive
         await driver.stop(h);
         expect(readdirSync(cache).filter((f) => f.endsWith(".ext4") && !f.startsWith("writable-layer-"))).toHaveLength(i < 2 ? 1 : 2);
       }
-      for (const f of readdirSync(cache).filter((f) => !f.startsWith("writable-layer-"))) expect(debugfsCat(join(cache, f), "/.vhfc/config")).toMatch(/env A=[12]\n/);
+      for (const f of readdirSync(cache).filter((f) => !f.startsWith("writable-layer-")))
+        expect(debugfsCat(join(cache, f), "/.vhfc/config")).toMatch(/env A=[12]\n/);
     } finally {
       await give(slot);
     }
@@ -542,7 +602,9 @@ describe.skipIf(!runnable).each(["1.13.1", "1.16.1"] as const)("FirecrackerDrive
     const h = await driver.boot(request(`dup-${tag}`, slot), new StageTimer());
     await expect(driver.boot(request(`dup-${tag}`, slot), new StageTimer())).rejects.toThrow(/already running/);
     await expect(driver.boot(request(`dup-${tag}`, slot), new StageTimer())).rejects.toBeInstanceOf(SandboxStateError);
-    await expect(driver.restore({ ...request(`dup-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer())).rejects.toThrow(/already running/);
+    await expect(driver.restore({ ...request(`dup-${tag}`, slot), snapshotDir: snapDir, memory: { kind: "file" } }, new StageTimer())).rejects.toThrow(
+      /already running/,
+    );
     expect(driver.liveInstances()).toEqual([`dup-${tag}`]);
     expect(alive(h.pid)).toBe(true);
     await driver.stop(h);
@@ -670,7 +732,11 @@ describe.skipIf(!runnable)("FirecrackerDriver in jailer mode (jailer double, v1.
     const clone = await driver.restore({ ...request(`jclone-${tag}`, slot), snapshotDir: snap, memory: { kind: "uffd", mode: "lazy" } }, new StageTimer());
     // The jailed VMM could connect to the handler's socket and loaded the snapshot.
     expect(JSON.parse(uffd.received[0]!)[0]).toMatchObject({ size: 512 * 1024 * 1024 });
-    expect(writes(record).filter((e) => e.path === "/snapshot/load").map((e) => e.status)).toEqual([204, 204]);
+    expect(
+      writes(record)
+        .filter((e) => e.path === "/snapshot/load")
+        .map((e) => e.status),
+    ).toEqual([204, 204]);
     expect(readFileSync(`/proc/${clone.pid}/status`, "utf8")).toMatch(/^Uid:\s+10000/m);
     await driver.stop(clone);
     expect(existsSync(jailOf(`jclone-${tag}`))).toBe(false);

@@ -19,11 +19,15 @@ import { skipReason } from "../requirements.js";
 import { firecrackerSpec } from "../upstream-specs.js";
 
 // The Firecracker double validates requests against Firecracker's API spec of v1.16.1.
-const skip = skipReason("firecracker-factory.test", { root: "network namespaces and the jailer's uid switch", specs: [firecrackerSpec("1.16.1")] }) !== undefined;
+const skip =
+  skipReason("firecracker-factory.test", { root: "network namespaces and the jailer's uid switch", specs: [firecrackerSpec("1.16.1")] }) !== undefined;
 const JAILER_DOUBLE = fileURLToPath(new URL("../doubles/firecracker/jailer-double.sh", import.meta.url));
 // This suite's address block: 10.155.<random>.0/24.
 const octet = Math.floor(Math.random() * 256);
-const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
+const tag = Math.random()
+  .toString(36)
+  .slice(2, 6)
+  .replace(/[^a-z0-9]/g, "x");
 const work = mkdtempSync(join(tmpdir(), "vhfc-factory-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -56,12 +60,24 @@ describe.skipIf(skip)("createFirecrackerSandbox", () => {
     await expect(createFirecrackerSandbox({ ...base, firecrackerBin: join(work, "none"), kernelPath: join(work, "none") })).rejects.toThrow(
       /firecrackerBin .*none does not exist or is not executable/,
     );
-    await expect(createFirecrackerSandbox({ ...base, firecrackerBin: "/bin/true", kernelPath: join(work, "none") })).rejects.toThrow(/firecrackerKernel .*none/);
+    await expect(createFirecrackerSandbox({ ...base, firecrackerBin: "/bin/true", kernelPath: join(work, "none") })).rejects.toThrow(
+      /firecrackerKernel .*none/,
+    );
     await expect(
-      createFirecrackerSandbox({ ...base, firecrackerBin: "/bin/true", kernelPath: "/bin/true", jailer: { jailerBin: join(work, "none"), uid: 10000, gid: 10000, chrootBaseDir: work } }),
+      createFirecrackerSandbox({
+        ...base,
+        firecrackerBin: "/bin/true",
+        kernelPath: "/bin/true",
+        jailer: { jailerBin: join(work, "none"), uid: 10000, gid: 10000, chrootBaseDir: work },
+      }),
     ).rejects.toThrow(/jailer.bin .*none does not exist/);
     await expect(
-      createFirecrackerSandbox({ ...base, firecrackerBin: "/bin/true", kernelPath: "/bin/true", jailer: { jailerBin: "/bin/true", uid: 0, gid: 10000, chrootBaseDir: work } }),
+      createFirecrackerSandbox({
+        ...base,
+        firecrackerBin: "/bin/true",
+        kernelPath: "/bin/true",
+        jailer: { jailerBin: "/bin/true", uid: 0, gid: 10000, chrootBaseDir: work },
+      }),
     ).rejects.toThrow(/jailer.uid and jailer.gid must be ≥ 1/);
     expect(existsSync(base.dataDir)).toBe(false);
   });

@@ -29,7 +29,10 @@ const runnable = skipReason("firecracker-guest-e2e.test", { root: "namespaces, c
 
 // This suite's address block: 10.153.<random>.0/24.
 const octet = Math.floor(Math.random() * 256);
-const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
+const tag = Math.random()
+  .toString(36)
+  .slice(2, 6)
+  .replace(/[^a-z0-9]/g, "x");
 const work = mkdtempSync(join(tmpdir(), "vhfc-e2e-"));
 const PROTO = fileURLToPath(new URL("../../node-runtime/api/protos/helloworld.proto", import.meta.url));
 
@@ -41,7 +44,9 @@ let rootfs = "";
 let init = "";
 const running: ChildProcess[] = [];
 
-type Greeter = grpc.Client & { SayHello(req: { name: string }, opts: { deadline: number }, cb: (e: grpc.ServiceError | null, r?: { message: string }) => void): void };
+type Greeter = grpc.Client & {
+  SayHello(req: { name: string }, opts: { deadline: number }, cb: (e: grpc.ServiceError | null, r?: { message: string }) => void): void;
+};
 
 function greeterAt(host: string): Greeter {
   const def = protoLoader.loadSync(PROTO);
@@ -55,9 +60,7 @@ async function sayHelloWithin(host: string, name: string, ms: number): Promise<s
   while (Date.now() < deadline) {
     const client = greeterAt(host);
     try {
-      return await new Promise<string>((ok, fail) =>
-        client.SayHello({ name }, { deadline: Date.now() + 2_000 }, (e, r) => (e ? fail(e) : ok(r!.message))),
-      );
+      return await new Promise<string>((ok, fail) => client.SayHello({ name }, { deadline: Date.now() + 2_000 }, (e, r) => (e ? fail(e) : ok(r!.message))));
     } catch (e) {
       last = e;
       await new Promise((ok) => setTimeout(ok, 250));
@@ -84,9 +87,13 @@ function startGuest(user: string, instanceId: string): { proc: ChildProcess; out
     `mount -t sysfs sysfs ${m}/sys`,
     `exec chroot ${m} /.vhfc/init --cmdline-file /.vhfc/cmdline --config /.vhfc/config`,
   ].join("\n");
-  const proc = spawn("ip", ["netns", "exec", guest!.netns, "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "sh", "-c", script], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc = spawn(
+    "ip",
+    ["netns", "exec", guest!.netns, "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "sh", "-c", script],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   proc.stdout!.on("data", (d) => (out += d.toString()));
   proc.stderr!.on("data", (d) => (out += d.toString()));
@@ -101,7 +108,10 @@ function startGuest(user: string, instanceId: string): { proc: ChildProcess; out
 async function stopGuest(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const done = new Promise((ok) => proc.once("exit", ok));
-  const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(proc.pid)], { encoding: "utf8" }).trim().split(/\s+/).filter(Boolean);
+  const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(proc.pid)], { encoding: "utf8" })
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
   for (const pid of children) process.kill(Number(pid), "SIGTERM");
   const force = setTimeout(() => proc.kill("SIGKILL"), 5_000);
   await done;
@@ -134,7 +144,9 @@ describe.skipIf(!runnable)("helloworld image booted by our guest init (no VMM)",
     try {
       const answer = await sayHelloWithin(slot!.cloneIp, "vhfc", 30_000).catch((e: Error) => `${e.message}\nguest output:\n${g.output()}`);
       expect(answer).toBe("Hello, vhfc!");
-      expect(execFileSync("ip", ["-n", guest!.netns, "-o", "-4", "addr", "show", "eth0"], { encoding: "utf8" })).toContain(`${slot!.guestIp}/${slot!.prefixLength}`);
+      expect(execFileSync("ip", ["-n", guest!.netns, "-o", "-4", "addr", "show", "eth0"], { encoding: "utf8" })).toContain(
+        `${slot!.guestIp}/${slot!.prefixLength}`,
+      );
       expect(execFileSync("ip", ["-n", guest!.netns, "route", "show", "default"], { encoding: "utf8" })).toContain(`via ${slot!.gatewayIp} dev eth0`);
       // The server runs as the image's nobody (uid 65534) from the image's /etc/passwd, in /app.
       const pids = execFileSync("pgrep", ["-f", "/app/server.py"], { encoding: "utf8" }).trim().split("\n");

@@ -20,8 +20,14 @@ const netns = `vhfc-init-${process.pid}`;
 let init = "";
 
 const slot: NetworkSlot = {
-  index: 0, netns, tapName: "tap0", guestIp: "172.16.0.2", guestMac: "02:fc:00:00:00:01",
-  gatewayIp: "172.16.0.1", prefixLength: 30, cloneIp: "10.0.0.1",
+  index: 0,
+  netns,
+  tapName: "tap0",
+  guestIp: "172.16.0.2",
+  guestMac: "02:fc:00:00:00:01",
+  gatewayIp: "172.16.0.1",
+  prefixLength: 30,
+  cloneIp: "10.0.0.1",
 };
 
 function run(config: string, cmdline: string, inNetns: boolean): { code: number | null; out: string; err: string } {

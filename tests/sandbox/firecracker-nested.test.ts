@@ -50,46 +50,52 @@ afterAll(() => {
 });
 
 describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM machine", () => {
-  it("passes the whole real-Firecracker suite", async () => {
-    const kernel = guestKernel();
-    // Built on this host, where it is fast; the machine only reads the cache.
-    const hello = await ensureHelloworldImage();
-    const imageCache = dirname(dirname(hello.layoutDir)); // <cache>/helloworld-<key>/layout
-    const jailer = jailerBinary(firecracker!);
-    const env: Record<string, string> = {
-      FIRECRACKER_BIN: firecracker!,
-      FIRECRACKER_KERNEL: kernel,
-      VHIMG_CACHE_DIR: imageCache,
-      // One image store for the suite's files, on the machine's own (copy-on-write) disk.
-      KVM_TEST_IMAGE_DIR: "/var/tmp/vhive-kvm-images",
-      ...(jailer ? { JAILER_BIN: jailer } : {}),
-      ...(process.env.KVM_TEST_FILTER ? { KVM_TEST_FILTER: process.env.KVM_TEST_FILTER } : {}),
-    };
-    const script = [
-      "set -e",
-      `cd ${shellQuote(REPO)}`,
-      ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
-      "ls -l /dev/kvm",
-      // KVM_TEST_FILTER runs only the tests whose names match (a debugging aid; skips then fail here).
-      'node node_modules/vitest/vitest.mjs run --config vitest.kvm.config.ts --reporter=default --reporter=json --outputFile.json=/job/report.json ${KVM_TEST_FILTER:+-t "$KVM_TEST_FILTER"}',
-    ].join("\n");
-    const shares = [...new Set([REPO, dirname(firecracker!), ...(jailer ? [dirname(jailer)] : []), dirname(kernel), imageCache])];
-    result = await runInNestedMachine({ script, shares, memoryMiB: 6144, cpus: 2, timeoutMs: 40 * 60_000 });
-    console.log(result.output);
-    const reportFile = join(result.jobDir, "report.json");
-    if (!existsSync(reportFile)) {
-      throw new Error(`the nested machine produced no test report (exit ${result.exitCode}, timed out: ${result.timedOut})\n--- console ---\n${result.console.slice(-4000)}`);
-    }
-    const report = JSON.parse(readFileSync(reportFile, "utf8")) as VitestReport;
-    const failures = report.testResults.flatMap((f) => {
-      const failed = f.assertionResults.filter((a) => a.status === "failed").map((a) => `${a.fullName}: ${a.failureMessages.join("\n").slice(0, 2000)}`);
-      // A file whose hooks failed has its tests skipped, not failed: its own message says why.
-      return failed.length === 0 && f.status === "failed" ? [`${f.name}: ${f.message ?? "failed"}`] : failed;
-    });
-    expect(failures).toEqual([]);
-    // Inside the machine nothing may be missing: a skipped real-Firecracker test is a failure here.
-    expect(report.numPendingTests).toBe(0);
-    expect(report.numPassedTests).toBeGreaterThan(0);
-    expect(result.exitCode).toBe(0);
-  }, 45 * 60_000);
+  it(
+    "passes the whole real-Firecracker suite",
+    async () => {
+      const kernel = guestKernel();
+      // Built on this host, where it is fast; the machine only reads the cache.
+      const hello = await ensureHelloworldImage();
+      const imageCache = dirname(dirname(hello.layoutDir)); // <cache>/helloworld-<key>/layout
+      const jailer = jailerBinary(firecracker!);
+      const env: Record<string, string> = {
+        FIRECRACKER_BIN: firecracker!,
+        FIRECRACKER_KERNEL: kernel,
+        VHIMG_CACHE_DIR: imageCache,
+        // One image store for the suite's files, on the machine's own (copy-on-write) disk.
+        KVM_TEST_IMAGE_DIR: "/var/tmp/vhive-kvm-images",
+        ...(jailer ? { JAILER_BIN: jailer } : {}),
+        ...(process.env.KVM_TEST_FILTER ? { KVM_TEST_FILTER: process.env.KVM_TEST_FILTER } : {}),
+      };
+      const script = [
+        "set -e",
+        `cd ${shellQuote(REPO)}`,
+        ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
+        "ls -l /dev/kvm",
+        // KVM_TEST_FILTER runs only the tests whose names match (a debugging aid; skips then fail here).
+        'node node_modules/vitest/vitest.mjs run --config vitest.kvm.config.ts --reporter=default --reporter=json --outputFile.json=/job/report.json ${KVM_TEST_FILTER:+-t "$KVM_TEST_FILTER"}',
+      ].join("\n");
+      const shares = [...new Set([REPO, dirname(firecracker!), ...(jailer ? [dirname(jailer)] : []), dirname(kernel), imageCache])];
+      result = await runInNestedMachine({ script, shares, memoryMiB: 6144, cpus: 2, timeoutMs: 40 * 60_000 });
+      console.log(result.output);
+      const reportFile = join(result.jobDir, "report.json");
+      if (!existsSync(reportFile)) {
+        throw new Error(
+          `the nested machine produced no test report (exit ${result.exitCode}, timed out: ${result.timedOut})\n--- console ---\n${result.console.slice(-4000)}`,
+        );
+      }
+      const report = JSON.parse(readFileSync(reportFile, "utf8")) as VitestReport;
+      const failures = report.testResults.flatMap((f) => {
+        const failed = f.assertionResults.filter((a) => a.status === "failed").map((a) => `${a.fullName}: ${a.failureMessages.join("\n").slice(0, 2000)}`);
+        // A file whose hooks failed has its tests skipped, not failed: its own message says why.
+        return failed.length === 0 && f.status === "failed" ? [`${f.name}: ${f.message ?? "failed"}`] : failed;
+      });
+      expect(failures).toEqual([]);
+      // Inside the machine nothing may be missing: a skipped real-Firecracker test is a failure here.
+      expect(report.numPendingTests).toBe(0);
+      expect(report.numPassedTests).toBeGreaterThan(0);
+      expect(result.exitCode).toBe(0);
+    },
+    45 * 60_000,
+  );
 });

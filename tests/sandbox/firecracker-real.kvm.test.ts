@@ -40,7 +40,10 @@ const PROTO = fileURLToPath(new URL("../../node-runtime/api/protos/helloworld.pr
 const ANSWER_WITHIN_MS = 180_000;
 // This suite's address blocks: 10.154.<random>.0/24 (and the next octet for the jailer's pool).
 const octet = Math.floor(Math.random() * 255);
-const tag = Math.random().toString(36).slice(2, 6).replace(/[^a-z0-9]/g, "x");
+const tag = Math.random()
+  .toString(36)
+  .slice(2, 6)
+  .replace(/[^a-z0-9]/g, "x");
 let work = "";
 let images: LocalImageStore | undefined;
 let image: StoredImage | undefined;
@@ -48,7 +51,9 @@ const sandboxes: FirecrackerSandbox[] = [];
 const live: { sandbox: FirecrackerSandbox; handle: SandboxHandle }[] = [];
 let fullSnapshot = "";
 
-type Greeter = grpc.Client & { SayHello(req: { name: string }, opts: { deadline: number }, cb: (e: grpc.ServiceError | null, r?: { message: string }) => void): void };
+type Greeter = grpc.Client & {
+  SayHello(req: { name: string }, opts: { deadline: number }, cb: (e: grpc.ServiceError | null, r?: { message: string }) => void): void;
+};
 
 async function sayHello(host: string, name: string, withinMs = ANSWER_WITHIN_MS): Promise<string> {
   const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO)) as unknown as {
@@ -125,7 +130,10 @@ async function start<T extends SandboxHandle>(s: FirecrackerSandbox, run: Promis
 
 async function stop(s: FirecrackerSandbox, handle: SandboxHandle): Promise<void> {
   await s.driver.stop(handle);
-  live.splice(live.findIndex((l) => l.handle === handle), 1);
+  live.splice(
+    live.findIndex((l) => l.handle === handle),
+    1,
+  );
 }
 
 /** Processes whose command line names this suite's VMs (all gone once they are stopped). */
@@ -201,7 +209,13 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     const s = sandboxes[0]!;
     const workingSetPath = join(work, "helloworld.reap");
     const slot = await s.pool.acquire();
-    const rec = await start(s, s.driver.restore({ ...request(`rec-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "record", workingSetPath } }, new StageTimer()));
+    const rec = await start(
+      s,
+      s.driver.restore(
+        { ...request(`rec-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "record", workingSetPath } },
+        new StageTimer(),
+      ),
+    );
     expect(await answers("fc", rec, slot.cloneIp, "record")).toBe("Hello, record!");
     const recorded = (await s.driver.firstInvocationDone(rec)) as { mode: string; recordedPages: Uint32Array; workingSetBytes: number };
     expect(recorded.mode).toBe("record");
@@ -210,7 +224,10 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     await stop(s, rec);
 
     const timer = new StageTimer();
-    const pre = await start(s, s.driver.restore({ ...request(`pre-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath } }, timer));
+    const pre = await start(
+      s,
+      s.driver.restore({ ...request(`pre-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath } }, timer),
+    );
     expect(await answers("fc", pre, slot.cloneIp, "record")).toBe("Hello, record!");
     const prefetched = (await s.driver.firstInvocationDone(pre)) as { mode: string; reusedPages: number; uniquePages: number; rerecord: boolean };
     console.log("REAP record:", recorded.recordedPages.length, "pages; prefetch:", prefetched, "stages (µs):", timer.snapshot());
@@ -231,7 +248,10 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     type Prefetched = { mode: string; reusedPages: number; uniquePages: number; outsideShare: number; rerecord: boolean };
     type Recorded = { mode: string; recordedPages: Uint32Array };
     const load = async (id: string, mode: "record" | "prefetch", invokeFirst: boolean): Promise<Recorded | Prefetched> => {
-      const h = await start(s, s.driver.restore({ ...request(`${id}-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode, workingSetPath } }, new StageTimer()));
+      const h = await start(
+        s,
+        s.driver.restore({ ...request(`${id}-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode, workingSetPath } }, new StageTimer()),
+      );
       if (invokeFirst) expect(await answers("fc", h, slot.cloneIp, id)).toBe(`Hello, ${id}!`);
       const result = (await s.driver.firstInvocationDone(h)) as Recorded | Prefetched;
       await stop(s, h);
@@ -274,8 +294,17 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     const slot = await s.pool.acquire();
     let outcome: string;
     try {
-      const h = await start(s, s.driver.restore({ ...request(`bad-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath: bad } }, new StageTimer()));
-      const exit = await Promise.race([h.exited, new Promise<never>((_, fail) => setTimeout(() => fail(new Error("the VMM still runs 5 minutes after its working set failed its checksum")), 300_000))]);
+      const h = await start(
+        s,
+        s.driver.restore(
+          { ...request(`bad-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath: bad } },
+          new StageTimer(),
+        ),
+      );
+      const exit = await Promise.race([
+        h.exited,
+        new Promise<never>((_, fail) => setTimeout(() => fail(new Error("the VMM still runs 5 minutes after its working set failed its checksum")), 300_000)),
+      ]);
       outcome = `VMM exited (signal ${exit.signal}, code ${exit.code})`;
       await stop(s, h);
     } catch (e) {
@@ -306,7 +335,13 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     launcher.endWhenServing.add(midId);
     let mid: string;
     try {
-      const h = await start(s, s.driver.restore({ ...request(midId, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath: good } }, new StageTimer()));
+      const h = await start(
+        s,
+        s.driver.restore(
+          { ...request(midId, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath: good } },
+          new StageTimer(),
+        ),
+      );
       const exit = await within("the VMM whose handler ended was not killed", h.exited);
       mid = `VMM exited (signal ${exit.signal}, code ${exit.code})`;
       expect(exit.signal).toBe("SIGKILL");
@@ -321,7 +356,10 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
 
     // While serving a running guest (lazy: every page the invocation touches is a fault): the
     // invocation is in flight when the handler ends; the VMM is killed and the call fails.
-    const lazy = await start(s, s.driver.restore({ ...request(`hdlazy-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "lazy" } }, new StageTimer()));
+    const lazy = await start(
+      s,
+      s.driver.restore({ ...request(`hdlazy-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "lazy" } }, new StageTimer()),
+    );
     const call = sayHello(slot.cloneIp, "lost", 25_000).then(
       (m) => `answered: ${m}`,
       (e: Error) => `failed: ${e.message}`,
@@ -335,7 +373,13 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
     expect(readdirSync(join(work, "hd", "firecracker", "vms"))).toEqual([]);
 
     // The next restore of the same snapshot, with the same working set, serves and answers.
-    const next = await start(s, s.driver.restore({ ...request(`hdnext-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath: good } }, new StageTimer()));
+    const next = await start(
+      s,
+      s.driver.restore(
+        { ...request(`hdnext-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "uffd", mode: "prefetch", workingSetPath: good } },
+        new StageTimer(),
+      ),
+    );
     expect(await answers("hd", next, slot.cloneIp, "after")).toBe("Hello, after!");
     await stop(s, next);
     await s.pool.release(slot);
@@ -345,7 +389,10 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
   it("Diff snapshot: a restored VM with dirty-page tracking is snapshotted on top of its base memory and restores again", async () => {
     const s = await sandbox("df", { snapshotType: "Diff" }, (octet + 1) % 255);
     const slot = await s.pool.acquire();
-    const restored = await start(s, s.driver.restore({ ...request(`diffbase-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "file" } }, new StageTimer()));
+    const restored = await start(
+      s,
+      s.driver.restore({ ...request(`diffbase-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "file" } }, new StageTimer()),
+    );
     expect(await answers("df", restored, slot.cloneIp, "before-diff")).toBe("Hello, before-diff!");
     const diff = join(work, "snapshot-diff");
     mkdirSync(diff);
@@ -361,7 +408,19 @@ describe.skipIf(missing.length > 0)("FirecrackerDriver with a real Firecracker",
 
   it("restores into a slot whose tap has another name, through network_overrides", async () => {
     // Same guest address and MAC as the snapshot's slot, another tap name: the load must rename it.
-    const s = await sandbox("ov", { network: { namePrefix: `vhov${tag}`, size: 2, tapName: "vhtap1", cloneCidr: `10.154.${(octet + 3) % 255}.0/25`, transitCidr: `10.154.${(octet + 3) % 255}.128/25` } }, (octet + 3) % 255);
+    const s = await sandbox(
+      "ov",
+      {
+        network: {
+          namePrefix: `vhov${tag}`,
+          size: 2,
+          tapName: "vhtap1",
+          cloneCidr: `10.154.${(octet + 3) % 255}.0/25`,
+          transitCidr: `10.154.${(octet + 3) % 255}.128/25`,
+        },
+      },
+      (octet + 3) % 255,
+    );
     const slot = await s.pool.acquire();
     expect(slot.tapName).toBe("vhtap1");
     const h = await start(s, s.driver.restore({ ...request(`ovr-${tag}`, slot), snapshotDir: needSnapshot(), memory: { kind: "file" } }, new StageTimer()));

@@ -22,8 +22,14 @@ let snapshotRoot: string;
 
 function request(instanceId: string, overrides: Partial<BootRequest> = {}): BootRequest {
   return {
-    instanceId, revision: "hello-1", imageDigest: hw.image.digest, image: hw.image.config, port: hw.port,
-    vcpus: 1, memoryMiB: 256, ...overrides,
+    instanceId,
+    revision: "hello-1",
+    imageDigest: hw.image.digest,
+    image: hw.image.config,
+    port: hw.port,
+    vcpus: 1,
+    memoryMiB: 256,
+    ...overrides,
   };
 }
 
@@ -143,7 +149,10 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
   });
 
   it("snapshots and restores with runsc's checkpoint options where this runsc has them, and refuses them up front where not", async () => {
-    const tuned = new GvisorDriver(hw.store, { baseDir: BASE, snapshot: { uncompressed: true, excludeZeroPages: true, backgroundRestore: true, directIo: true } });
+    const tuned = new GvisorDriver(hw.store, {
+      baseDir: BASE,
+      snapshot: { uncompressed: true, excludeZeroPages: true, backgroundRestore: true, directIo: true },
+    });
     const release = await tuned.cli().release();
     const source = await tuned.boot(request("opt-src"), new StageTimer());
     started.push(source);
@@ -156,7 +165,9 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     } else {
       await tuned.snapshot(source, dir);
       await tuned.stop(source);
-      const restored = await Promise.all(["opt-r1", "opt-r2"].map((id) => tuned.restore({ ...request(id), snapshotDir: dir, memory: { kind: "file" } }, new StageTimer())));
+      const restored = await Promise.all(
+        ["opt-r1", "opt-r2"].map((id) => tuned.restore({ ...request(id), snapshotDir: dir, memory: { kind: "file" } }, new StageTimer())),
+      );
       started.push(...restored);
       expect(await Promise.all(restored.map((h) => sayHello(h.endpoint, h.instanceId)))).toEqual(["Hello, opt-r1!", "Hello, opt-r2!"]);
       for (const h of restored) await tuned.stop(h);
@@ -189,9 +200,7 @@ describe.skipIf(unavailable !== undefined)("gVisor driver (real runsc)", () => {
     const quick = new GvisorDriver(hw.store, { baseDir: BASE, bootTimeoutMs: 3_000 });
     const image = { ...hw.image.config, entrypoint: ["/usr/bin/python3", "-c", "import time; print('sleeping', flush=True); time.sleep(600)"], cmd: [] };
     const boot = quick.boot(request("noport", { image }), new StageTimer());
-    await expect(boot).rejects.toThrow(
-      /gVisor boot of instance noport failed: the function did not listen on port 50051 within 3000 ms[\s\S]*sleeping/,
-    );
+    await expect(boot).rejects.toThrow(/gVisor boot of instance noport failed: the function did not listen on port 50051 within 3000 ms[\s\S]*sleeping/);
     await expect(boot).rejects.toBeInstanceOf(SandboxTimeoutError);
     await expectNothingLeft();
   });

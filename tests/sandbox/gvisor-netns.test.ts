@@ -34,8 +34,14 @@ function request(instanceId: string): BootRequest {
 }
 
 function ours(): { namespaces: string[]; links: string[] } {
-  const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").map((l) => l.split(" ")[0]!).filter((n) => n.startsWith(`${PREFIX}-`));
-  const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).split("\n").map((l) => l.split(": ")[1]?.split("@")[0] ?? "").filter((n) => n.startsWith(`${PREFIX}h`));
+  const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.split(" ")[0]!)
+    .filter((n) => n.startsWith(`${PREFIX}-`));
+  const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.split(": ")[1]?.split("@")[0] ?? "")
+    .filter((n) => n.startsWith(`${PREFIX}h`));
   return { namespaces, links };
 }
 
@@ -81,8 +87,12 @@ describe.skipIf(unavailable !== undefined)("gVisor driver in network namespaces 
   });
 
   it("refuses bad network options, naming them", () => {
-    expect(() => new GvisorDriver(hw.store, { baseDir: BASE, network: "netns", networkPrefix: "Bad-Prefix" })).toThrow(/gVisor driver network prefix "Bad-Prefix" must be/);
-    expect(() => new GvisorDriver(hw.store, { baseDir: BASE, network: "netns", networkSubnet: "10.0.0.1/24" })).toThrow(/gVisor driver network subnet "10.0.0.1\/24" is not aligned/);
+    expect(() => new GvisorDriver(hw.store, { baseDir: BASE, network: "netns", networkPrefix: "Bad-Prefix" })).toThrow(
+      /gVisor driver network prefix "Bad-Prefix" must be/,
+    );
+    expect(() => new GvisorDriver(hw.store, { baseDir: BASE, network: "netns", networkSubnet: "10.0.0.1/24" })).toThrow(
+      /gVisor driver network subnet "10.0.0.1\/24" is not aligned/,
+    );
     expect(new GvisorDriver(hw.store, { baseDir: BASE, network: "netns" }).capabilities.needsNetwork).toBe(false);
   });
 
@@ -119,7 +129,9 @@ describe.skipIf(unavailable !== undefined)("gVisor driver in network namespaces 
     await driver.snapshot(source, dir);
     await driver.stop(source);
     expect(ours().namespaces).toEqual([]);
-    const restored = await Promise.all(["ns-r1", "ns-r2"].map((id) => driver.restore({ ...request(id), snapshotDir: dir, memory: { kind: "file" } }, new StageTimer())));
+    const restored = await Promise.all(
+      ["ns-r1", "ns-r2"].map((id) => driver.restore({ ...request(id), snapshotDir: dir, memory: { kind: "file" } }, new StageTimer())),
+    );
     started.push(...restored);
     const hosts = restored.map((h) => (h.endpoint.kind === "tcp" ? h.endpoint.host : ""));
     expect(new Set(hosts).size).toBe(2);
@@ -138,7 +150,8 @@ describe.skipIf(unavailable !== undefined)("gVisor driver in network namespaces 
     await driver.stop(h);
     await expectNothingLeft();
     const quick = new GvisorDriver(hw.store, { baseDir: BASE, network: "netns", networkSubnet: SUBNET, networkPrefix: PREFIX, bootTimeoutMs: 4_000 });
-    const loopbackOnly = "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',50051))\ns.listen()\nprint('bound to loopback',flush=True)\ntime.sleep(600)";
+    const loopbackOnly =
+      "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',50051))\ns.listen()\nprint('bound to loopback',flush=True)\ntime.sleep(600)";
     const image = { ...hw.image.config, entrypoint: ["/usr/bin/python3", "-c", loopbackOnly], cmd: [] };
     await expect(quick.boot({ ...request("ns-lo"), image }, new StageTimer())).rejects.toThrow(
       /the function listens on port 50051 inside its sandbox but did not answer at 10\.156\.[\d.]+:50051 within 4000 ms \(does it bind only 127\.0\.0\.1\?\)[\s\S]*bound to loopback/,

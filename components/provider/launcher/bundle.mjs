@@ -38,7 +38,14 @@ export function bundleIsFresh(root, bundlePath) {
   const saved = savedStamp(bundlePath);
   if (!Array.isArray(saved) || saved.length === 0) return false;
   try {
-    return JSON.stringify(stampOf(root, saved.map((entry) => entry[0]))) === JSON.stringify(saved);
+    return (
+      JSON.stringify(
+        stampOf(
+          root,
+          saved.map((entry) => entry[0]),
+        ),
+      ) === JSON.stringify(saved)
+    );
   } catch {
     // A source was removed or renamed.
     return false;

@@ -16,8 +16,7 @@ describe("provider bundle", () => {
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  const load = async (): Promise<number> =>
-    ((await import(`${pathToFileURL(bundlePath).href}?t=${Date.now()}`)) as { answer: number }).answer;
+  const load = async (): Promise<number> => ((await import(`${pathToFileURL(bundlePath).href}?t=${Date.now()}`)) as { answer: number }).answer;
 
   it("builds once, then reuses the bundle while no source changed", async () => {
     expect(await ensureBundle({ root, entry: "entry.ts", bundlePath })).toBe(true);

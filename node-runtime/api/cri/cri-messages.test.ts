@@ -62,7 +62,10 @@ describe.skipIf(skip !== undefined)("CRI message editing", () => {
   it("adds envs inside the container config and keeps every other field", () => {
     const out = appendContainerEnvs(create.requestSerialize(request), [{ key: "GUEST_ADDR", value: "10.0.0.2" }]);
     const decoded = create.requestDeserialize(out) as typeof request & { config: { envs: { key: string; value: string }[] } };
-    expect(decoded.config.envs).toEqual([{ key: "A", value: "1" }, { key: "GUEST_ADDR", value: "10.0.0.2" }]);
+    expect(decoded.config.envs).toEqual([
+      { key: "A", value: "1" },
+      { key: "GUEST_ADDR", value: "10.0.0.2" },
+    ]);
     expect(decoded.config.linux.resources).toMatchObject({ memoryLimitInBytes: "1048576", cpuShares: "512" });
     expect(decoded.config.mounts[0]).toMatchObject({ containerPath: "/data", hostPath: "/srv/data", readonly: true });
     expect(decoded.config.labels).toEqual({ l: "v" });
@@ -116,7 +119,12 @@ describe.skipIf(skip !== undefined)("CRI message editing", () => {
 
   it("reads a pod's state, IPs and network namespace mode from PodSandboxStatus", () => {
     const onCni = podStatus.responseSerialize({
-      status: { id: "p", state: "SANDBOX_READY", network: { ip: "10.88.0.7", additionalIps: [{ ip: "fd00::7" }] }, linux: { namespaces: { options: { network: "POD" } } } },
+      status: {
+        id: "p",
+        state: "SANDBOX_READY",
+        network: { ip: "10.88.0.7", additionalIps: [{ ip: "fd00::7" }] },
+        linux: { namespaces: { options: { network: "POD" } } },
+      },
       info: { k: "v" },
     });
     expect(decodePodSandboxStatus(onCni)).toEqual({ ready: true, hostNetwork: false, ips: ["10.88.0.7", "fd00::7"] });

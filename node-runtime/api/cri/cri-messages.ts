@@ -93,10 +93,7 @@ export function encodeContainerIdRequest(containerId: string): Buffer {
 }
 
 export function decodeCreateContainerResponse(bytes: Buffer): string {
-  return (
-    (CreateContainerResponse.toObject(CreateContainerResponse.decode(bytes)) as { containerId?: string })
-      .containerId ?? ""
-  );
+  return (CreateContainerResponse.toObject(CreateContainerResponse.decode(bytes)) as { containerId?: string }).containerId ?? "";
 }
 
 export interface ContainerStatusOverride {

@@ -83,9 +83,7 @@ export class CriProxy {
     await mkdir(dirname(this.socketPath), { recursive: true });
     await rm(this.socketPath, { force: true });
     await new Promise<void>((resolve, reject) =>
-      this.server.bindAsync(`unix://${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(err) : resolve(),
-      ),
+      this.server.bindAsync(`unix://${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
     );
     this.healthTimer = setInterval(() => void this.checkInstances(), this.opts.healthCheckIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS);
     this.healthTimer.unref();
@@ -341,10 +339,7 @@ export class CriProxy {
    */
   private async functionDied(record: FunctionContainerRecord, health: Exclude<FunctionHealth, { state: "running" }>): Promise<void> {
     if (record.exit !== undefined) return;
-    const exit =
-      health.state === "exited"
-        ? health
-        : { exitCode: 255, reason: "FunctionInstanceLost", message: health.message, finishedAt: new Date() };
+    const exit = health.state === "exited" ? health : { exitCode: 255, reason: "FunctionInstanceLost", message: health.message, finishedAt: new Date() };
     record.exit = {
       exitCode: exit.exitCode,
       reason: exit.reason,

@@ -67,8 +67,7 @@ export function functionSpecOf(c: CreateContainerInfo): FunctionContainerSpec | 
     throw new FunctionSpecError(`container ${c.containerName} of pod ${c.podNamespace}/${c.podName}: function image is empty`);
   }
   const port = portText === undefined || portText === "" ? DEFAULT_GUEST_PORT : parsePort(portText, portSource);
-  const revision =
-    env.K_REVISION ?? c.podAnnotations[FUNCTION_ANNOTATIONS.revision] ?? image;
+  const revision = env.K_REVISION ?? c.podAnnotations[FUNCTION_ANNOTATIONS.revision] ?? image;
   const functionEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !CONTROL_ENVS.has(k)));
   return { image, port, revision, env: functionEnv };
 }

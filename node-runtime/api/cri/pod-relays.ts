@@ -47,7 +47,10 @@ export class PodRelays {
       return relay;
     } catch (e) {
       // The queue-proxy keeps the address it was given; nothing else would reach it.
-      this.logger?.error({ pod: r.podSandboxId, container: r.containerName, address: `${r.host}:${r.port}`, err: String(e) }, "could not re-open a function relay at its address");
+      this.logger?.error(
+        { pod: r.podSandboxId, container: r.containerName, address: `${r.host}:${r.port}`, err: String(e) },
+        "could not re-open a function relay at its address",
+      );
       return undefined;
     }
   }

@@ -79,14 +79,7 @@ export function extendEmbeddedField(message: Buffer, field: number, extra: Uint8
   const tag = writeVarint(field * 8 + 2);
   if (last === undefined) return Buffer.concat([message, tag, writeVarint(extra.length), extra]);
   const payload = message.subarray(last.payloadStart, last.end);
-  return Buffer.concat([
-    message.subarray(0, last.start),
-    tag,
-    writeVarint(payload.length + extra.length),
-    payload,
-    extra,
-    message.subarray(last.end),
-  ]);
+  return Buffer.concat([message.subarray(0, last.start), tag, writeVarint(payload.length + extra.length), payload, extra, message.subarray(last.end)]);
 }
 
 /**

@@ -62,14 +62,8 @@ export class RawCriClient {
   /** Forwards one unary call as it came, keeping metadata and deadline. */
   forwardUnary(path: string): RawUnaryHandler {
     return (call, callback) => {
-      const upstream = this.client.makeUnaryRequest(
-        path,
-        identity,
-        identity,
-        call.request,
-        call.metadata,
-        callOptions(call),
-        (err, res) => (err ? callback(err) : callback(null, res)),
+      const upstream = this.client.makeUnaryRequest(path, identity, identity, call.request, call.metadata, callOptions(call), (err, res) =>
+        err ? callback(err) : callback(null, res),
       );
       call.on("cancelled", () => upstream.cancel());
     };

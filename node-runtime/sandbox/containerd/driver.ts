@@ -21,7 +21,15 @@ import { resolveImageUser } from "#node-runtime/images/image-user.js";
 import { runCommand } from "#node-runtime/images/run-command.js";
 import type { StageTimer } from "#node-runtime/metrics/stages.js";
 import type {
-  BootRequest, DriverCapabilities, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxExit, SandboxHandle, SandboxStats, SnapshotFiles,
+  BootRequest,
+  DriverCapabilities,
+  FunctionEndpoint,
+  RestoreRequest,
+  SandboxDriver,
+  SandboxExit,
+  SandboxHandle,
+  SandboxStats,
+  SnapshotFiles,
 } from "../driver.js";
 import { SandboxError, SandboxNotFoundError, SandboxRequestError, SandboxStateError } from "../errors.js";
 import { ContainerdClient, isNotFound, type ContainerRecord, type Mount } from "./client.js";
@@ -131,18 +139,28 @@ export class ContainerdDriver implements SandboxDriver {
     if (!record) throw new ImageError("NOT_FOUND", `image ${digest} is not in the image store at ${this.options.images.root}; load or pull it first`);
     const name = ContainerdDriver.imageName(digest);
     const chain = chainId(record.diffIds);
-    const present = await this.client.getImage(name).then((r) => r.image.target.digest === digest, (error: unknown) => {
-      if (isNotFound(error)) return false;
-      throw error;
-    });
+    const present = await this.client.getImage(name).then(
+      (r) => r.image.target.digest === digest,
+      (error: unknown) => {
+        if (isNotFound(error)) return false;
+        throw error;
+      },
+    );
     if (present && (await this.hasSnapshot(chain))) return { name, chain };
     let running = this.imports.get(digest);
     if (!running) {
       running = (async () => {
         const archive = await this.options.images.ociArchive(digest, name);
         await runCommand(this.options.ctrPath ?? "ctr", [
-          "--address", this.options.address, "--namespace", this.client.namespace,
-          "images", "import", "--snapshotter", this.snapshotter, archive,
+          "--address",
+          this.options.address,
+          "--namespace",
+          this.client.namespace,
+          "images",
+          "import",
+          "--snapshotter",
+          this.snapshotter,
+          archive,
         ]).catch((error: Error) => {
           throw new Error(`cannot import image ${digest} into containerd at ${this.options.address}: ${error.message}`);
         });
@@ -155,17 +173,21 @@ export class ContainerdDriver implements SandboxDriver {
   }
 
   private hasSnapshot(key: string): Promise<boolean> {
-    return this.client.statSnapshot(this.snapshotter, key).then(() => true, (error: unknown) => {
-      if (isNotFound(error)) return false;
-      throw error;
-    });
+    return this.client.statSnapshot(this.snapshotter, key).then(
+      () => true,
+      (error: unknown) => {
+        if (isNotFound(error)) return false;
+        throw error;
+      },
+    );
   }
 
   async boot(req: BootRequest, timer: StageTimer): Promise<SandboxHandle> {
     if (!INSTANCE_ID.test(req.instanceId)) throw new SandboxRequestError(`instanceId "${req.instanceId}" must be 1-76 letters, digits, '_', '.' or '-'`);
     if (!(req.vcpus > 0)) throw new SandboxRequestError(`vcpus must be positive (got ${req.vcpus})`);
     if (!(req.memoryMiB >= 16)) throw new SandboxRequestError(`memoryMiB must be at least 16 (got ${req.memoryMiB})`);
-    if (this.networks && !(Number.isInteger(req.port) && req.port > 0 && req.port < 65536)) throw new SandboxRequestError(`port must be a TCP port number (got ${req.port})`);
+    if (this.networks && !(Number.isInteger(req.port) && req.port > 0 && req.port < 65536))
+      throw new SandboxRequestError(`port must be a TCP port number (got ${req.port})`);
     const containerId = req.instanceId;
     const undo: (() => Promise<unknown>)[] = [];
     try {
@@ -189,7 +211,11 @@ export class ContainerdDriver implements SandboxDriver {
         const spec = buildContainerSpec({
           hostname: containerId,
           args: [...req.image.entrypoint, ...req.image.cmd],
-          env: mergeEnv(req.image.env, Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`), [`PORT=${port}`]),
+          env: mergeEnv(
+            req.image.env,
+            Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`),
+            [`PORT=${port}`],
+          ),
           cwd: req.image.workingDir,
           uid: user.uid,
           gid: user.gid,
@@ -217,7 +243,8 @@ export class ContainerdDriver implements SandboxDriver {
       });
 
       const created = await timer.time("NewTask", () =>
-        this.client.createTask({ container_id: containerId, rootfs: mounts as Mount[], stdout: `file://${logPath}`, stderr: `file://${logPath}` }));
+        this.client.createTask({ container_id: containerId, rootfs: mounts as Mount[], stdout: `file://${logPath}`, stderr: `file://${logPath}` }),
+      );
       undo.push(async () => {
         await this.client.killTask(containerId, osConstants.signals.SIGKILL, true).catch(() => undefined);
         await this.deleteTaskWhenStopped(containerId);
@@ -252,10 +279,13 @@ export class ContainerdDriver implements SandboxDriver {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
-    const live = await this.client.getContainer(containerId).then(() => true, (error: unknown) => {
-      if (isNotFound(error)) return false;
-      throw error;
-    });
+    const live = await this.client.getContainer(containerId).then(
+      () => true,
+      (error: unknown) => {
+        if (isNotFound(error)) return false;
+        throw error;
+      },
+    );
     if (live) throw new SandboxStateError(`instance ${containerId} already exists in containerd namespace ${this.client.namespace}`);
     await rm(instanceDir, { recursive: true, force: true });
     await mkdir(instanceDir);
@@ -281,7 +311,9 @@ export class ContainerdDriver implements SandboxDriver {
   }
 
   restore(req: RestoreRequest, _timer: StageTimer): Promise<SandboxHandle> {
-    return Promise.reject(new SandboxStateError(`containerd sandboxes have no snapshots (capabilities.snapshots is false); cannot restore ${req.instanceId}, boot it instead`));
+    return Promise.reject(
+      new SandboxStateError(`containerd sandboxes have no snapshots (capabilities.snapshots is false); cannot restore ${req.instanceId}, boot it instead`),
+    );
   }
 
   snapshot(h: SandboxHandle): Promise<SnapshotFiles> {
@@ -337,10 +369,13 @@ export class ContainerdDriver implements SandboxDriver {
     const ignoreNotFound = (error: unknown) => {
       if (!isNotFound(error)) throw error;
     };
-    const container = await this.client.getContainer(id).then((r) => r.container, (error: unknown) => {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    });
+    const container = await this.client.getContainer(id).then(
+      (r) => r.container,
+      (error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      },
+    );
     const task = await this.client.getTask(id).catch((error: unknown) => {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -388,7 +423,13 @@ export class ContainerdDriver implements SandboxDriver {
     const found: string[] = [];
     for (const root of roots) {
       const dir = path.join(root, tail);
-      if (await stat(dir).then((s) => s.isDirectory(), () => false)) found.push(dir);
+      if (
+        await stat(dir).then(
+          (s) => s.isDirectory(),
+          () => false,
+        )
+      )
+        found.push(dir);
     }
     return found;
   }

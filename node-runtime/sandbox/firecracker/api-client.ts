@@ -84,9 +84,7 @@ export class FirecrackerApiClient {
           path,
           headers: {
             Accept: "application/json",
-            ...(payload === undefined
-              ? {}
-              : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) }),
+            ...(payload === undefined ? {} : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) }),
           },
           timeout: this.timeoutMs,
         },

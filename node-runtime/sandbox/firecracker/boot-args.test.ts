@@ -3,7 +3,16 @@ import { buildBootArgs, DEFAULT_BASE_BOOT_ARGS, prefixToNetmask } from "./boot-a
 import { buildGuestConfig } from "./guest-config.js";
 import { buildInjectScript } from "./rootfs.js";
 
-const slot = { index: 0, netns: "n", tapName: "tap0", guestIp: "172.16.0.2", guestMac: "02:fc:00:00:00:01", gatewayIp: "172.16.0.1", prefixLength: 30, cloneIp: "10.210.0.1" };
+const slot = {
+  index: 0,
+  netns: "n",
+  tapName: "tap0",
+  guestIp: "172.16.0.2",
+  guestMac: "02:fc:00:00:00:01",
+  gatewayIp: "172.16.0.1",
+  prefixLength: 30,
+  cloneIp: "10.210.0.1",
+};
 
 describe("kernel command line", () => {
   it("adds our init, the writable layer's device and the guest address in ip= syntax", () => {

@@ -57,7 +57,9 @@ export async function createFirecrackerSandbox(opts: FirecrackerSandboxOptions):
     });
   }
   if (opts.jailer && (opts.jailer.uid < 1 || opts.jailer.gid < 1)) {
-    throw new Error(`sandbox firecracker: jailer.uid and jailer.gid must be ≥ 1 (got ${opts.jailer.uid}:${opts.jailer.gid}); a jail running as root protects nothing`);
+    throw new Error(
+      `sandbox firecracker: jailer.uid and jailer.gid must be ≥ 1 (got ${opts.jailer.uid}:${opts.jailer.gid}); a jail running as root protects nothing`,
+    );
   }
   const home = join(opts.dataDir, "firecracker");
   const driver = new FirecrackerDriver({

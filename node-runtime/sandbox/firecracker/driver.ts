@@ -12,9 +12,7 @@ import type {
   SnapshotFiles,
   FunctionEndpoint,
 } from "../driver.js";
-import {
-  SandboxError, SandboxExitedError, SandboxNotFoundError, SandboxRequestError, SandboxStateError, SandboxTimeoutError,
-} from "../errors.js";
+import { SandboxError, SandboxExitedError, SandboxNotFoundError, SandboxRequestError, SandboxStateError, SandboxTimeoutError } from "../errors.js";
 import type { StageTimer } from "#node-runtime/metrics/stages.js";
 import type { ImageStore } from "#node-runtime/images/types.js";
 import type { NetworkSlot } from "#node-runtime/network/types.js";
@@ -128,7 +126,8 @@ export class FirecrackerDriver implements SandboxDriver {
     this.snapshotType = opts.snapshotType ?? "Full";
     this.preparedDir = resolve(opts.preparedImageDir ?? join(opts.runDir, "..", "prepared-images"));
     this.writableLayerMiB = opts.writableLayerMiB ?? 1024;
-    if (!Number.isInteger(this.writableLayerMiB) || this.writableLayerMiB < 16) throw new Error(`FirecrackerDriver: option writableLayerMiB must be an integer ≥ 16, got ${opts.writableLayerMiB}`);
+    if (!Number.isInteger(this.writableLayerMiB) || this.writableLayerMiB < 16)
+      throw new Error(`FirecrackerDriver: option writableLayerMiB must be an integer ≥ 16, got ${opts.writableLayerMiB}`);
     checkSocketPathRoom(this.mode, resolve(opts.runDir), opts.firecrackerBin);
   }
 
@@ -216,7 +215,12 @@ export class FirecrackerDriver implements SandboxDriver {
         await this.handOver(root, [IN_JAIL.writableLayer, IN_JAIL.snapshotDir]);
         record = await this.startVmm(req, root, jail.removeOnStop, meta.vcpus, meta.memoryMiB);
         // Only a running VMM says its version; check before loading anything into it.
-        const problems = snapshotLoadProblems(meta, { firecrackerVersion: record.firecrackerVersion, hostCpu: await describeHostCpu(), vcpus: req.vcpus, memoryMiB: req.memoryMiB });
+        const problems = snapshotLoadProblems(meta, {
+          firecrackerVersion: record.firecrackerVersion,
+          hostCpu: await describeHostCpu(),
+          vcpus: req.vcpus,
+          memoryMiB: req.memoryMiB,
+        });
         if (problems.length > 0) throw new SandboxStateError(`snapshot ${snapDir} cannot be loaded here: ${problems.join("; ")}`);
         let backendPath: string = IN_JAIL.memory;
         if (req.memory.kind === "uffd") {
@@ -259,7 +263,8 @@ export class FirecrackerDriver implements SandboxDriver {
         }),
       );
       // A handler gone before the vCPUs ran leaves a VM that hangs on its first fault: not a restore.
-      if (live.handlerLost !== undefined) throw new SandboxExitedError(`the page-fault handler ended as the VM resumed (${live.handlerLost}); the VMM was killed`);
+      if (live.handlerLost !== undefined)
+        throw new SandboxExitedError(`the page-fault handler ended as the VM resumed (${live.handlerLost}); the VMM was killed`);
       live.baseMemory = { file: join(snapDir, SNAPSHOT_FILES.memory), snapshotDir: snapDir };
       return live.handle;
     } catch (e) {
@@ -378,7 +383,16 @@ export class FirecrackerDriver implements SandboxDriver {
       // Only a process that is still this VM's VMM (pids get reused): its command line has --id <name>.
       if (cmdline.split("\0").includes(name)) {
         process.kill(pid, "SIGKILL");
-        for (let i = 0; i < 200 && (await stat(`/proc/${pid}`).then(() => true, () => false)); i++) await new Promise((ok) => setTimeout(ok, 10));
+        for (
+          let i = 0;
+          i < 200 &&
+          (await stat(`/proc/${pid}`).then(
+            () => true,
+            () => false,
+          ));
+          i++
+        )
+          await new Promise((ok) => setTimeout(ok, 10));
       }
     }
     await rm(home, { recursive: true, force: true });
@@ -529,7 +543,8 @@ function checkRequest(req: BootRequest): void {
   checkInstanceId(req.instanceId);
   if (!Number.isInteger(req.vcpus) || req.vcpus < 1 || req.vcpus > 32) throw new SandboxRequestError(`vcpus must be an integer in 1..32, got ${req.vcpus}`);
   if (!Number.isInteger(req.memoryMiB) || req.memoryMiB < 1) throw new SandboxRequestError(`memoryMiB must be a positive integer, got ${req.memoryMiB}`);
-  if (req.network === undefined) throw new SandboxRequestError(`instance ${req.instanceId}: Firecracker VMs need a network slot (BootRequest.network) to be reachable`);
+  if (req.network === undefined)
+    throw new SandboxRequestError(`instance ${req.instanceId}: Firecracker VMs need a network slot (BootRequest.network) to be reachable`);
 }
 
 /** Same guest address and MAC are required; a different tap name is handled with network_overrides. */
@@ -594,12 +609,16 @@ async function waitForApi(r: VmRecord, exited: Promise<unknown>, logPath: string
   void exited.then(() => (gone = true));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (gone || r.child.exitCode !== null || r.child.signalCode !== null) throw new SandboxExitedError(`Firecracker for ${r.handle.instanceId} exited before opening its API socket: ${await tail(logPath)}`);
+    if (gone || r.child.exitCode !== null || r.child.signalCode !== null)
+      throw new SandboxExitedError(`Firecracker for ${r.handle.instanceId} exited before opening its API socket: ${await tail(logPath)}`);
     try {
       await r.client.describeInstance();
       return;
     } catch {
-      if (Date.now() > deadline) throw new SandboxTimeoutError(`Firecracker for ${r.handle.instanceId} did not open ${r.client.socketPath} within ${timeoutMs} ms: ${await tail(logPath)}`);
+      if (Date.now() > deadline)
+        throw new SandboxTimeoutError(
+          `Firecracker for ${r.handle.instanceId} did not open ${r.client.socketPath} within ${timeoutMs} ms: ${await tail(logPath)}`,
+        );
       await new Promise((ok) => setTimeout(ok, 5));
     }
   }

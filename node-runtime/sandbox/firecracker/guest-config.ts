@@ -5,7 +5,10 @@ import type { ImageConfig } from "#node-runtime/images/types.js";
  * The file our guest init reads (GUEST_CONFIG_PATH): one `key value` record per line, values with
  * `\` and newlines escaped. Keys: `arg` (argv, in order), `env` (KEY=VALUE), `cwd`, `user`.
  */
-export function buildGuestConfig(image: Pick<ImageConfig, "entrypoint" | "cmd" | "env" | "workingDir" | "user">, extraEnv: Record<string, string> = {}): string {
+export function buildGuestConfig(
+  image: Pick<ImageConfig, "entrypoint" | "cmd" | "env" | "workingDir" | "user">,
+  extraEnv: Record<string, string> = {},
+): string {
   const argv = [...image.entrypoint, ...image.cmd];
   if (argv.length === 0) throw new SandboxRequestError("image config has neither Entrypoint nor Cmd: nothing to start in the guest");
   const env = new Map<string, string>();

@@ -44,6 +44,8 @@ describe("VMM command and jail layout", () => {
     expect(() => checkSocketPathRoom({ kind: "direct" }, `/${"d".repeat(80)}`, "/usr/local/bin/firecracker")).toThrow(
       /socket paths would be 119 bytes .* more than the 107 .*: use a shorter runDir/,
     );
-    expect(() => checkSocketPathRoom({ ...jailer, chrootBaseDir: `/${"j".repeat(60)}` }, "/unused", "/usr/local/bin/firecracker")).toThrow(/use a shorter jailer.chrootBaseDir/);
+    expect(() => checkSocketPathRoom({ ...jailer, chrootBaseDir: `/${"j".repeat(60)}` }, "/unused", "/usr/local/bin/firecracker")).toThrow(
+      /use a shorter jailer.chrootBaseDir/,
+    );
   });
 });

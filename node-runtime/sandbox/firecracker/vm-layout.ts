@@ -32,9 +32,7 @@ export const SNAPSHOT_FILES = {
   meta: "firecracker-snapshot.json",
 } as const;
 
-export type JailMode =
-  | { kind: "direct" }
-  | { kind: "jailer"; jailerBin: string; uid: number; gid: number; chrootBaseDir: string };
+export type JailMode = { kind: "direct" } | { kind: "jailer"; jailerBin: string; uid: number; gid: number; chrootBaseDir: string };
 
 /** The host directory holding every VM's directory (direct: runDir; jailer: <chroot base>/<exec file name>). */
 export function vmsDir(mode: JailMode, runDir: string, firecrackerBin: string): string {
@@ -51,21 +49,24 @@ export function jailRoot(mode: JailMode, runDir: string, instanceId: string, fir
 }
 
 /** The command line that starts Firecracker for one VM (pure; the spawn happens elsewhere). */
-export function buildVmmCommand(opts: {
-  mode: JailMode;
-  firecrackerBin: string;
-  instanceId: string;
-  root: string;
-  netns?: string;
-}): { file: string; args: string[]; cwd: string } {
+export function buildVmmCommand(opts: { mode: JailMode; firecrackerBin: string; instanceId: string; root: string; netns?: string }): {
+  file: string;
+  args: string[];
+  cwd: string;
+} {
   const { mode, firecrackerBin, instanceId, root, netns } = opts;
   if (mode.kind === "jailer") {
     const args = [
-      "--id", instanceId,
-      "--exec-file", firecrackerBin,
-      "--uid", String(mode.uid),
-      "--gid", String(mode.gid),
-      "--chroot-base-dir", mode.chrootBaseDir,
+      "--id",
+      instanceId,
+      "--exec-file",
+      firecrackerBin,
+      "--uid",
+      String(mode.uid),
+      "--gid",
+      String(mode.gid),
+      "--chroot-base-dir",
+      mode.chrootBaseDir,
     ];
     if (netns !== undefined) args.push("--netns", `/var/run/netns/${netns}`);
     args.push("--", "--api-sock", `/${IN_JAIL.apiSocket}`);
@@ -113,6 +114,8 @@ export function checkSocketPathRoom(mode: JailMode, runDir: string, firecrackerB
 /** Instance ids the driver accepts: the orchestrator's alphabet and length (vmName() makes them jailer ids). */
 export function checkInstanceId(id: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id) || id.includes("..")) {
-    throw new SandboxRequestError(`instanceId ${JSON.stringify(id)} must be 1-64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit`);
+    throw new SandboxRequestError(
+      `instanceId ${JSON.stringify(id)} must be 1-64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit`,
+    );
   }
 }

@@ -10,10 +10,24 @@ import type { ImageStore } from "#node-runtime/images/types.js";
 import { VethNetworks, type VethNetwork } from "#node-runtime/network/veth-networks.js";
 import type { StageTimer } from "#node-runtime/metrics/stages.js";
 import type {
-  BootRequest, DriverCapabilities, FunctionEndpoint, RestoreRequest, SandboxDriver, SandboxExit, SandboxHandle, SandboxStats, SnapshotFiles,
+  BootRequest,
+  DriverCapabilities,
+  FunctionEndpoint,
+  RestoreRequest,
+  SandboxDriver,
+  SandboxExit,
+  SandboxHandle,
+  SandboxStats,
+  SnapshotFiles,
 } from "../driver.js";
 import {
-  SandboxError, SandboxExitedError, SandboxHostError, SandboxNotFoundError, SandboxRequestError, SandboxStateError, SandboxTimeoutError,
+  SandboxError,
+  SandboxExitedError,
+  SandboxHostError,
+  SandboxNotFoundError,
+  SandboxRequestError,
+  SandboxStateError,
+  SandboxTimeoutError,
 } from "../errors.js";
 import { resolveImageUser } from "./image-user.js";
 import { prepareInstanceRootfs, unmountInstanceRootfs } from "./instance-rootfs.js";
@@ -163,7 +177,10 @@ export class GvisorDriver implements SandboxDriver {
   private readonly clis = new Map<RunscNetwork, RunscCli>();
   private runscCleanup: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly images: ImageStore, options: GvisorDriverOptions = {}) {
+  constructor(
+    private readonly images: ImageStore,
+    options: GvisorDriverOptions = {},
+  ) {
     this.baseDir = path.resolve(options.baseDir ?? DEFAULT_GVISOR_BASE_DIR);
     this.runscRoot = path.join(this.baseDir, "runsc");
     this.opts = {
@@ -185,9 +202,10 @@ export class GvisorDriver implements SandboxDriver {
       throw new Error(`gVisor driver option network must be "none" or "netns", not ${JSON.stringify(this.opts.network)}`);
     }
     // Validates networkSubnet and networkPrefix up front, naming the field.
-    this.networks = this.opts.network === "netns"
-      ? new VethNetworks({ subnet: this.opts.networkSubnet, prefix: this.opts.networkPrefix, label: "gVisor driver network" })
-      : undefined;
+    this.networks =
+      this.opts.network === "netns"
+        ? new VethNetworks({ subnet: this.opts.networkSubnet, prefix: this.opts.networkPrefix, label: "gVisor driver network" })
+        : undefined;
     // The driver makes its sandboxes' namespaces itself: none from the node's (Firecracker-shaped) pool.
     this.capabilities = { snapshots: true, stopsOnSnapshot: true, needsNetwork: false };
   }
@@ -196,7 +214,14 @@ export class GvisorDriver implements SandboxDriver {
   cli(network: RunscNetwork = this.opts.network === "netns" ? "sandbox" : "none"): RunscCli {
     let cli = this.clis.get(network);
     if (!cli) {
-      cli = new RunscCli({ binary: this.opts.runsc, root: this.runscRoot, platform: this.opts.platform, network, debugLogDir: this.opts.debugLogDir, snapshot: this.opts.snapshot });
+      cli = new RunscCli({
+        binary: this.opts.runsc,
+        root: this.runscRoot,
+        platform: this.opts.platform,
+        network,
+        debugLogDir: this.opts.debugLogDir,
+        snapshot: this.opts.snapshot,
+      });
       this.clis.set(network, cli);
     }
     return cli;
@@ -217,9 +242,12 @@ export class GvisorDriver implements SandboxDriver {
 
   private relayPath(): Promise<string> {
     this.relay ??= this.opts.relayBinary
-      ? stat(this.opts.relayBinary).then(() => this.opts.relayBinary as string, () => {
-        throw new SandboxStateError(`gVisor relay binary ${this.opts.relayBinary} does not exist`);
-      })
+      ? stat(this.opts.relayBinary).then(
+          () => this.opts.relayBinary as string,
+          () => {
+            throw new SandboxStateError(`gVisor relay binary ${this.opts.relayBinary} does not exist`);
+          },
+        )
       : ensureRelayBinary(this.opts.relayCacheDir);
     this.relay.catch(() => (this.relay = undefined));
     return this.relay;
@@ -280,7 +308,9 @@ export class GvisorDriver implements SandboxDriver {
         [reaper, ...h.mountArgs],
       )
       .then(
-        () => void (h.restoredAt = performance.now()),
+        () => {
+          h.restoredAt = performance.now();
+        },
         (error: unknown) => {
           restoreFailed = true;
           throw error;
@@ -397,7 +427,13 @@ export class GvisorDriver implements SandboxDriver {
     if (!INSTANCE_ID.test(instanceId)) throw new SandboxRequestError(`instanceId ${JSON.stringify(instanceId)} is not one this driver makes`);
     const dir = path.join(this.baseDir, "instances", instanceId);
     const netnsPath = await bundleNetnsPath(path.join(dir, "bundle"));
-    const h = new GvisorHandle(instanceId, `vhgv-${instanceId}`, dir, { kind: "unix", path: path.join(dir, "sock", SOCKET_NAME) }, this.cli(netnsPath ? "sandbox" : "none"));
+    const h = new GvisorHandle(
+      instanceId,
+      `vhgv-${instanceId}`,
+      dir,
+      { kind: "unix", path: path.join(dir, "sock", SOCKET_NAME) },
+      this.cli(netnsPath ? "sandbox" : "none"),
+    );
     h.pid = await readPid(h.pidFile).catch(() => undefined);
     try {
       await this.destroy(h);
@@ -411,9 +447,11 @@ export class GvisorDriver implements SandboxDriver {
 
   /** runsc's checkpoint/restore flags; options this runsc lacks are refused before anything is touched. */
   private snapshotFlags(instanceId: string, what: string): Promise<{ checkpoint: string[]; restore: string[] }> {
-    return this.cli().snapshotFlags().catch((error: Error) => {
-      throw new SandboxStateError(`gVisor ${what} of instance ${instanceId}: ${error.message}`);
-    });
+    return this.cli()
+      .snapshotFlags()
+      .catch((error: Error) => {
+        throw new SandboxStateError(`gVisor ${what} of instance ${instanceId}: ${error.message}`);
+      });
   }
 
   private own(handle: SandboxHandle): GvisorHandle {
@@ -439,7 +477,8 @@ export class GvisorDriver implements SandboxDriver {
     const netns = this.networks !== undefined;
     if (netns) {
       const support = await this.netstackSupport();
-      if (!support.supported) throw new SandboxStateError(`this host's runsc cannot use netstack networking (${support.reason}); run the gVisor driver with network "none"`);
+      if (!support.supported)
+        throw new SandboxStateError(`this host's runsc cannot use netstack networking (${support.reason}); run the gVisor driver with network "none"`);
     }
     const dir = path.join(this.baseDir, "instances", req.instanceId);
     const socketPath = path.join(dir, "sock", SOCKET_NAME);
@@ -466,8 +505,17 @@ export class GvisorDriver implements SandboxDriver {
       const rootfs = await prepareInstanceRootfs(lower, dir);
       h.mountArgs = ["--mount-overlay", rootfs.options, rootfs.mountPoint];
       const spec = buildSandboxSpec({
-        image: req.image, user, rootfs: rootfs.mountPoint, relayBinary, socketDir: h.socketDir, port: req.port,
-        driverEnv: this.opts.env, requestEnv: req.env, vcpus: req.vcpus, memoryMiB: req.memoryMiB, netnsPath,
+        image: req.image,
+        user,
+        rootfs: rootfs.mountPoint,
+        relayBinary,
+        socketDir: h.socketDir,
+        port: req.port,
+        driverEnv: this.opts.env,
+        requestEnv: req.env,
+        vcpus: req.vcpus,
+        memoryMiB: req.memoryMiB,
+        netnsPath,
       });
       await mkdir(h.bundleDir);
       await writeFile(path.join(h.bundleDir, "config.json"), JSON.stringify(spec, null, 2));
@@ -516,7 +564,8 @@ export class GvisorDriver implements SandboxDriver {
 
   /** Waits for the relay's socket; fails early, with the function's log, if the sandbox exits. */
   private async waitReady(h: GvisorHandle, port: number, timeoutMs: number, restored: boolean, startFailed?: () => string | undefined): Promise<void> {
-    const abortReason = () => startFailed?.() ?? (h.exitedInfo ? `the function exited with code ${h.exitedInfo.code} before listening on port ${port}` : undefined);
+    const abortReason = () =>
+      startFailed?.() ?? (h.exitedInfo ? `the function exited with code ${h.exitedInfo.code} before listening on port ${port}` : undefined);
     const start = performance.now();
     let listening = false;
     try {
@@ -530,7 +579,13 @@ export class GvisorDriver implements SandboxDriver {
           ? {
               afterMs: 1_000,
               when: () => h.restoredAt !== undefined && performance.now() - h.restoredAt >= 1_000,
-              run: () => rm(h.socketPath, { force: true }).then(() => h.cli.run(["kill", h.containerId, "USR1"])).then(() => undefined, () => undefined),
+              run: () =>
+                rm(h.socketPath, { force: true })
+                  .then(() => h.cli.run(["kill", h.containerId, "USR1"]))
+                  .then(
+                    () => undefined,
+                    () => undefined,
+                  ),
             }
           : undefined,
       });
@@ -546,9 +601,11 @@ export class GvisorDriver implements SandboxDriver {
       if (h.exitedInfo) throw new SandboxExitedError(`the function exited with code ${h.exitedInfo.code} before listening on port ${port}${tail}`);
       if (error instanceof SandboxTimeoutError) {
         const endpoint = h.endpoint.kind === "tcp" ? `${h.endpoint.host}:${port}` : "";
-        throw new SandboxTimeoutError(listening
-          ? `the function listens on port ${port} inside its sandbox but did not answer at ${endpoint} within ${timeoutMs} ms (does it bind only 127.0.0.1?)${tail}`
-          : `the function did not listen on port ${port} within ${timeoutMs} ms${tail}`);
+        throw new SandboxTimeoutError(
+          listening
+            ? `the function listens on port ${port} inside its sandbox but did not answer at ${endpoint} within ${timeoutMs} ms (does it bind only 127.0.0.1?)${tail}`
+            : `the function did not listen on port ${port} within ${timeoutMs} ms${tail}`,
+        );
       }
       throw SandboxError.withContext(error, `waiting for the function on port ${port}${tail}`);
     }
@@ -640,7 +697,10 @@ export class GvisorDriver implements SandboxDriver {
     }
     h.paused = false;
     const stillListed = (await this.serialised(() => h.cli.list().catch(() => []))).some((c) => c.id === h.containerId);
-    const unremoved = await stat(h.dir).then(() => true, () => false);
+    const unremoved = await stat(h.dir).then(
+      () => true,
+      () => false,
+    );
     if (stillListed || unremoved) {
       throw new SandboxHostError(`gVisor stop of instance ${h.instanceId} left ${stillListed ? "runsc state" : h.dir} behind: ${problems.join("; ")}`);
     }
@@ -667,7 +727,13 @@ async function readPid(file: string): Promise<number> {
 async function waitForFile(file: string, timeoutMs: number, abortReason: () => string | undefined): Promise<void> {
   const start = Date.now();
   for (;;) {
-    if (await stat(file).then(() => true, () => false)) return;
+    if (
+      await stat(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     const reason = abortReason();
     if (reason) throw new SandboxExitedError(`${reason} while its relay prepared for the checkpoint`);
     if (Date.now() - start > timeoutMs) throw new SandboxTimeoutError(`the relay did not confirm it closed its sockets within ${timeoutMs} ms`);
@@ -703,7 +769,13 @@ async function exitOnceLogged(file: string, sandboxPid: number | undefined): Pro
   for (let waited = 0; sandboxPid !== undefined && waited < 2_000; waited += 50) {
     const exit = await exitFromLog(file, sandboxPid);
     if (exit.code !== null || exit.signal !== null) return exit;
-    if (!(await stat(`/proc/${sandboxPid}`).then(() => true, () => false))) break;
+    if (
+      !(await stat(`/proc/${sandboxPid}`).then(
+        () => true,
+        () => false,
+      ))
+    )
+      break;
     await sleep(50);
   }
   return exitFromLog(file, sandboxPid);

@@ -3,8 +3,12 @@ import { buildSandboxSpec, mergeEnv, type SandboxSpecInput } from "./oci-spec.js
 
 const input: SandboxSpecInput = {
   image: {
-    entrypoint: ["/usr/bin/python3", "-u"], cmd: ["/app/server.py"], env: ["PATH=/usr/bin:/bin", "PORT=50051", "MODE=image"],
-    workingDir: "/app", user: "", exposedPorts: [50051],
+    entrypoint: ["/usr/bin/python3", "-u"],
+    cmd: ["/app/server.py"],
+    env: ["PATH=/usr/bin:/bin", "PORT=50051", "MODE=image"],
+    workingDir: "/app",
+    user: "",
+    exposedPorts: [50051],
   },
   user: { uid: 0, gid: 0 },
   rootfs: "/run/vhgv-gvisor/instances/a/rootfs",
@@ -43,7 +47,12 @@ describe("buildSandboxSpec", () => {
 
 describe("mergeEnv", () => {
   it("lets later sources win, keeps order, and supplies PATH when the image has none", () => {
-    expect(mergeEnv(["A=1", "B=2"], { B: "3" }, { C: "4" })).toEqual(["A=1", "B=3", "C=4", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
+    expect(mergeEnv(["A=1", "B=2"], { B: "3" }, { C: "4" })).toEqual([
+      "A=1",
+      "B=3",
+      "C=4",
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ]);
     expect(mergeEnv(["PATH=/x", "EMPTY="], undefined)).toEqual(["PATH=/x", "EMPTY="]);
   });
 });

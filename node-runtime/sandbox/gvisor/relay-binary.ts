@@ -20,7 +20,13 @@ export async function ensureHelperBinary(name: GvisorHelper, cacheDir = DEFAULT_
   const source = await readFile(sourceFile);
   const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
   const target = path.join(cacheDir, `${name}-${hash}`);
-  if (await access(target).then(() => true, () => false)) return target;
+  if (
+    await access(target).then(
+      () => true,
+      () => false,
+    )
+  )
+    return target;
   await mkdir(cacheDir, { recursive: true });
   const partial = `${target}.${process.pid}.${Date.now()}.tmp`;
   try {

@@ -1,10 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { MEASURED_SNAPSHOT_OPTIONS, platformForRelease, RunscCli, runscReleaseDate, snapshotFlags, snapshotOptionsFor, summariseRunscError } from "./runsc-cli.js";
+import {
+  MEASURED_SNAPSHOT_OPTIONS,
+  platformForRelease,
+  RunscCli,
+  runscReleaseDate,
+  snapshotFlags,
+  snapshotOptionsFor,
+  summariseRunscError,
+} from "./runsc-cli.js";
 
 describe("RunscCli", () => {
   it("repeats the same global flags on every call (runsc does not remember create's)", async () => {
     const cli = new RunscCli({ binary: "runsc", root: "/run/vhgv-gvisor/runsc", platform: "ptrace", network: "none" });
-    expect(cli.globalFlags(await cli.platform())).toEqual(["--root=/run/vhgv-gvisor/runsc", "--platform=ptrace", "--network=none", "--host-uds=create", "--overlay2=root:memory"]);
+    expect(cli.globalFlags(await cli.platform())).toEqual([
+      "--root=/run/vhgv-gvisor/runsc",
+      "--platform=ptrace",
+      "--network=none",
+      "--host-uds=create",
+      "--overlay2=root:memory",
+    ]);
   });
 
   it("says which binary it could not ask for its version when the platform is auto", async () => {
@@ -59,7 +73,9 @@ describe("snapshotFlags", () => {
   });
 
   it("refuses options an older runsc lacks, and background restore of compressed pages", () => {
-    expect(() => snapshotFlags({ uncompressed: true }, 20221219)).toThrow("runsc snapshot options uncompressed need runsc release 20240930 or later; this runsc is 20221219");
+    expect(() => snapshotFlags({ uncompressed: true }, 20221219)).toThrow(
+      "runsc snapshot options uncompressed need runsc release 20240930 or later; this runsc is 20221219",
+    );
     expect(() => snapshotFlags({ directIo: true }, undefined)).toThrow(/this runsc is of no known release/);
     expect(() => snapshotFlags({ backgroundRestore: true }, 20260420)).toThrow(/backgroundRestore needs uncompressed/);
   });

@@ -72,7 +72,10 @@ export class RunscError extends Error {
  * the whole kernel object it could not encode, megabytes of it).
  */
 export function summariseRunscError(stderr: string): string {
-  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l && !/^goroutine \d+|^\S+\.go:\d+|^[\w./*()-]+\(.*\)$/.test(l));
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !/^goroutine \d+|^\S+\.go:\d+|^[\w./*()-]+\(.*\)$/.test(l));
   const text = lines.slice(0, 3).join(" | ");
   return text.length > 600 ? `${text.slice(0, 600)}…` : text;
 }
@@ -111,9 +114,12 @@ export function snapshotOptionsFor(choice: RunscSnapshotChoice, release: number 
 export function snapshotFlags(options: Partial<RunscSnapshotOptions>, release: number | undefined): { checkpoint: string[]; restore: string[] } {
   const wanted = (Object.keys(options) as (keyof RunscSnapshotOptions)[]).filter((k) => options[k]);
   if (wanted.length > 0 && (release === undefined || release < SNAPSHOT_OPTIONS_RELEASE)) {
-    throw new Error(`runsc snapshot options ${wanted.join(", ")} need runsc release ${SNAPSHOT_OPTIONS_RELEASE} or later; this runsc is ${release ?? "of no known release"}`);
+    throw new Error(
+      `runsc snapshot options ${wanted.join(", ")} need runsc release ${SNAPSHOT_OPTIONS_RELEASE} or later; this runsc is ${release ?? "of no known release"}`,
+    );
   }
-  if (options.backgroundRestore && !options.uncompressed) throw new Error("runsc snapshot option backgroundRestore needs uncompressed: runsc loads compressed pages only before restore returns");
+  if (options.backgroundRestore && !options.uncompressed)
+    throw new Error("runsc snapshot option backgroundRestore needs uncompressed: runsc loads compressed pages only before restore returns");
   return {
     checkpoint: [
       ...(options.uncompressed ? ["--compression=none"] : []),
@@ -135,7 +141,9 @@ function sizeOf(file: string): number {
 /** What a command appended to a log file (at most 64 KiB of it). */
 function readFrom(file: string, offset: number): string {
   try {
-    return readFileSync(file).subarray(offset, offset + 65536).toString("utf8");
+    return readFileSync(file)
+      .subarray(offset, offset + 65536)
+      .toString("utf8");
   } catch {
     return "";
   }
@@ -194,7 +202,7 @@ export class RunscCli {
    * the program and its own arguments, which come before runsc's path.
    */
   async run(args: string[], log?: { fd: number; path: string }, via?: string | readonly string[]): Promise<string> {
-    const [viaProgram, ...viaArgs] = typeof via === "string" ? [via] : via ?? [];
+    const [viaProgram, ...viaArgs] = typeof via === "string" ? [via] : (via ?? []);
     const full = [...this.globalFlags(await this.platform()), ...args];
     const logStart = log ? sizeOf(log.path) : 0;
     return new Promise((resolve, reject) => {

@@ -24,9 +24,7 @@ function parseStat(text: string): ProcEntry | undefined {
 
 async function readProcTable(): Promise<ProcEntry[]> {
   const names = await readdir("/proc");
-  const entries = await Promise.all(
-    names.filter((n) => /^\d+$/.test(n)).map((n) => readProcFile(`/proc/${n}/stat`).then(parseStat, () => undefined)),
-  );
+  const entries = await Promise.all(names.filter((n) => /^\d+$/.test(n)).map((n) => readProcFile(`/proc/${n}/stat`).then(parseStat, () => undefined)));
   return entries.filter((e): e is ProcEntry => e !== undefined);
 }
 
@@ -40,7 +38,10 @@ export async function isAlive(pid: number): Promise<boolean> {
 export async function findGoferPids(bundleDir: string): Promise<number[]> {
   const found: number[] = [];
   for (const name of (await readdir("/proc")).filter((n) => /^\d+$/.test(n))) {
-    const argv = await readProcFile(`/proc/${name}/cmdline`).then((t) => t.split("\0"), () => [] as string[]);
+    const argv = await readProcFile(`/proc/${name}/cmdline`).then(
+      (t) => t.split("\0"),
+      () => [] as string[],
+    );
     if (!argv.includes("gofer")) continue;
     const i = argv.indexOf("--bundle");
     if ((i >= 0 && argv[i + 1] === bundleDir) || argv.includes(`--bundle=${bundleDir}`)) found.push(Number(name));

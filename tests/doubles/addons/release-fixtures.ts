@@ -16,15 +16,15 @@ export const calicoYaml = [
       template: {
         metadata: { labels: { "k8s-app": "calico-node" } },
         spec: {
-          containers: [
-            { name: "calico-node", image: "docker.io/calico/node:v3.31.5", env: [{ name: "CALICO_IPV4POOL_IPIP", value: "Always" }] },
-          ],
+          containers: [{ name: "calico-node", image: "docker.io/calico/node:v3.31.5", env: [{ name: "CALICO_IPV4POOL_IPIP", value: "Always" }] }],
         },
       },
     },
   },
   { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "calico-kube-controllers", namespace: "kube-system" }, spec: {} },
-].map((o) => stringify(o)).join("---\n");
+]
+  .map((o) => stringify(o))
+  .join("---\n");
 
 const webhookCfg = (kind: string, name: string, svcNs: string, svc: string) => ({
   apiVersion: "admissionregistration.k8s.io/v1",
@@ -35,7 +35,12 @@ const webhookCfg = (kind: string, name: string, svcNs: string, svc: string) => (
 
 export const servingCoreYaml = [
   { apiVersion: "v1", kind: "Namespace", metadata: { name: "knative-serving" } },
-  { apiVersion: "caching.internal.knative.dev/v1alpha1", kind: "Image", metadata: { name: "queue-proxy", namespace: "knative-serving" }, spec: { image: "gcr.io/knative-releases/queue@sha256:1" } },
+  {
+    apiVersion: "caching.internal.knative.dev/v1alpha1",
+    kind: "Image",
+    metadata: { name: "queue-proxy", namespace: "knative-serving" },
+    spec: { image: "gcr.io/knative-releases/queue@sha256:1" },
+  },
   { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "config-deployment", namespace: "knative-serving" }, data: { _example: "..." } },
   { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "config-features", namespace: "knative-serving" }, data: { _example: "..." } },
   { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "config-network", namespace: "knative-serving" }, data: { _example: "..." } },
@@ -43,14 +48,18 @@ export const servingCoreYaml = [
   { apiVersion: "v1", kind: "Service", metadata: { name: "webhook", namespace: "knative-serving" }, spec: { selector: { app: "webhook" } } },
   webhookCfg("ValidatingWebhookConfiguration", "config.webhook.serving.knative.dev", "knative-serving", "webhook"),
   webhookCfg("MutatingWebhookConfiguration", "webhook.serving.knative.dev", "knative-serving", "webhook"),
-].map((o) => stringify(o)).join("---\n");
+]
+  .map((o) => stringify(o))
+  .join("---\n");
 
 export const metallbYaml = [
   { apiVersion: "v1", kind: "Namespace", metadata: { name: "metallb-system" } },
   { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "controller", namespace: "metallb-system" }, spec: {} },
   { apiVersion: "apps/v1", kind: "DaemonSet", metadata: { name: "speaker", namespace: "metallb-system" }, spec: {} },
   webhookCfg("ValidatingWebhookConfiguration", "metallb-webhook-configuration", "metallb-system", "metallb-webhook-service"),
-].map((o) => stringify(o)).join("---\n");
+]
+  .map((o) => stringify(o))
+  .join("---\n");
 
 export const genericYaml = (name: string) => stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "default" } });
 

@@ -17,7 +17,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { connect } from "node:net";
 import { appendFileSync, existsSync, openSync, closeSync, ftruncateSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import type { FirecrackerApiVersion, MachineConfiguration, BootSource, Drive, NetworkInterface, SnapshotCreateParams, SnapshotLoadParams } from "#node-runtime/sandbox/firecracker/api-types.js";
+import type {
+  FirecrackerApiVersion,
+  MachineConfiguration,
+  BootSource,
+  Drive,
+  NetworkInterface,
+  SnapshotCreateParams,
+  SnapshotLoadParams,
+} from "#node-runtime/sandbox/firecracker/api-types.js";
 import { FirecrackerSpec } from "./spec-validator.js";
 
 type VmmState = "Not started" | "Running" | "Paused";
@@ -131,7 +139,8 @@ export class FirecrackerDouble {
         const b = body as BootSource;
         // Firecracker opens the kernel (and initrd) when the boot source is set.
         if (!isFile(hostPath(b.kernel_image_path))) throw new Refusal(`The kernel file cannot be opened: No such file or directory (os error 2)`);
-        if (b.initrd_path !== undefined && !isFile(hostPath(b.initrd_path))) throw new Refusal(`The initrd file cannot be opened due to invalid path or invalid permissions. No such file or directory (os error 2)`);
+        if (b.initrd_path !== undefined && !isFile(hostPath(b.initrd_path)))
+          throw new Refusal(`The initrd file cannot be opened due to invalid path or invalid permissions. No such file or directory (os error 2)`);
         this.bootSource = b;
         this.configured = true;
         return undefined;
@@ -141,7 +150,10 @@ export class FirecrackerDouble {
         const d = body as Drive;
         if (d.drive_id !== params.drive_id) throw new Refusal(`The id from the path [${params.drive_id}] does not match the id from the body [${d.drive_id}]!`);
         if (d.path_on_host === undefined) throw new Refusal("Unable to create the virtio block device: path_on_host is required for virtio-block.");
-        if (!isFile(hostPath(d.path_on_host))) throw new Refusal(`Unable to create the block device: BackingFile(Os { code: 2, kind: NotFound, message: "No such file or directory" }, "${d.path_on_host}")`);
+        if (!isFile(hostPath(d.path_on_host)))
+          throw new Refusal(
+            `Unable to create the block device: BackingFile(Os { code: 2, kind: NotFound, message: "No such file or directory" }, "${d.path_on_host}")`,
+          );
         if (d.is_root_device && [...this.drives.values()].some((o) => o.is_root_device && o.drive_id !== d.drive_id)) {
           throw new Refusal("A root block device already exists!");
         }
@@ -156,7 +168,9 @@ export class FirecrackerDouble {
         // Under the jailer Firecracker runs unprivileged and can only open a tap that already exists
         // in its network namespace; the double checks that (its /sys/class/net is the namespace's).
         if (!existsSync(`/sys/class/net/${n.host_dev_name}`)) {
-          throw new Refusal(`Could not create the network device: Open tap device failed: Error while creating ifreq structure: No such device. Invalid TUN/TAP Backend provided by ${n.host_dev_name}.`);
+          throw new Refusal(
+            `Could not create the network device: Open tap device failed: Error while creating ifreq structure: No such device. Invalid TUN/TAP Backend provided by ${n.host_dev_name}.`,
+          );
         }
         if (n.guest_mac !== undefined && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(n.guest_mac)) {
           throw new Refusal(`Invalid guest MAC address: ${n.guest_mac}`);
@@ -202,7 +216,8 @@ export class FirecrackerDouble {
       throw new Refusal("Create snapshot error: Diff snapshots are not enabled (track_dirty_pages is false).");
     }
     for (const path of [p.snapshot_path, p.mem_file_path]) {
-      if (!existsSync(dirname(resolve(hostPath(path))))) throw new Refusal(`Create snapshot error: Cannot open snapshot file: No such file or directory (os error 2): ${path}`);
+      if (!existsSync(dirname(resolve(hostPath(path)))))
+        throw new Refusal(`Create snapshot error: Cannot open snapshot file: No such file or directory (os error 2): ${path}`);
     }
     const vmstate: DoubleVmState = {
       double: "firecracker-double",
@@ -245,7 +260,8 @@ export class FirecrackerDouble {
     const memBytes = vmstate.machine.mem_size_mib * 1024 * 1024;
     const backend = p.mem_backend ?? { backend_type: "File" as const, backend_path: p.mem_file_path ?? "" };
     if (backend.backend_type === "File") {
-      if (!isFile(hostPath(backend.backend_path))) throw new Refusal(`Load snapshot error: Failed to open memory backing file: No such file or directory (os error 2)`);
+      if (!isFile(hostPath(backend.backend_path)))
+        throw new Refusal(`Load snapshot error: Failed to open memory backing file: No such file or directory (os error 2)`);
       const size = statSync(hostPath(backend.backend_path)).size;
       if (size < memBytes) throw new Refusal(`Load snapshot error: memory file is ${size} bytes, the snapshot needs ${memBytes}.`);
     }
@@ -275,7 +291,9 @@ export class FirecrackerDouble {
   private greetUffdHandler(path: string, memBytes: number): Promise<void> {
     return new Promise((ok, fail) => {
       const sock = connect(path);
-      sock.once("error", (e) => fail(new Refusal(`Load snapshot error: Cannot connect to UDS in order to send information on handling guest memory page-faults: ${e.message}`)));
+      sock.once("error", (e) =>
+        fail(new Refusal(`Load snapshot error: Cannot connect to UDS in order to send information on handling guest memory page-faults: ${e.message}`)),
+      );
       sock.once("connect", () => {
         const regions = [{ base_host_virt_addr: 0x7f0000000000, size: memBytes, offset: 0, page_size: 4096, page_size_kib: 4096 }];
         sock.end(JSON.stringify(regions), () => ok());

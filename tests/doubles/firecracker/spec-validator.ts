@@ -20,9 +20,7 @@ interface Operation {
   validate?: ValidateFunction;
 }
 
-export type Match =
-  | { ok: true; template: string; params: Record<string, string> }
-  | { ok: false; status: 400; faultMessage: string };
+export type Match = { ok: true; template: string; params: Record<string, string> } | { ok: false; status: 400; faultMessage: string };
 
 /**
  * Firecracker deserialises bodies with serde's `deny_unknown_fields`: a field the spec does not
@@ -110,7 +108,10 @@ export class FirecrackerSpec {
       }
       if (op.validate !== undefined && !op.validate(body)) {
         const why = (op.validate.errors ?? [])
-          .map((e) => `${e.instancePath || "(body)"} ${e.message ?? "invalid"}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`)
+          .map(
+            (e) =>
+              `${e.instancePath || "(body)"} ${e.message ?? "invalid"}${e.params && "additionalProperty" in e.params ? ` '${String(e.params.additionalProperty)}'` : ""}`,
+          )
           .join("; ");
         return { ok: false, status: 400, faultMessage: `An error occurred when deserializing the json body of a request: ${why}` };
       }

@@ -83,7 +83,13 @@ try {
     const s = summarize(samples.map((x) => x.ms));
     return { p50: round(s.p50), p99: round(s.p99), mean: round(s.mean), loadVmmMeanMs: round(samples.reduce((a, x) => a + x.loadVmmMs, 0) / samples.length) };
   };
-  const results = runs.map((r) => ({ variant: r.name, options: r.options, snapshotBytes: r.snapshotBytes, pageCacheDropped: summary(r.cold), fromPageCache: summary(r.warm) }));
+  const results = runs.map((r) => ({
+    variant: r.name,
+    options: r.options,
+    snapshotBytes: r.snapshotBytes,
+    pageCacheDropped: summary(r.cold),
+    fromPageCache: summary(r.warm),
+  }));
   const out = {
     what: "helloworld restored on gVisor until SayHello answers, per runsc checkpoint/restore option set",
     runsc: execFileSync("runsc", ["--version"], { encoding: "utf8" }).split("\n")[0],
@@ -94,12 +100,29 @@ try {
   const file = fileURLToPath(new URL("../../../bench/results/gvisor-restore-options.json", import.meta.url));
   await writeFile(file, JSON.stringify(out, null, 2) + "\n");
   console.log(`${out.runsc}, ${iterations} restores each way, load ${out.load.join(" ")}`);
-  console.log(["variant".padEnd(48), "MiB".padStart(6), "cold p50".padStart(9), "cold p99".padStart(9), "warm p50".padStart(9), "warm p99".padStart(9), "LoadVMM warm".padStart(13)].join(" "));
+  console.log(
+    [
+      "variant".padEnd(48),
+      "MiB".padStart(6),
+      "cold p50".padStart(9),
+      "cold p99".padStart(9),
+      "warm p50".padStart(9),
+      "warm p99".padStart(9),
+      "LoadVMM warm".padStart(13),
+    ].join(" "),
+  );
   for (const r of results) {
-    console.log([
-      r.variant.padEnd(48), (r.snapshotBytes / 2 ** 20).toFixed(1).padStart(6), String(r.pageCacheDropped.p50).padStart(9), String(r.pageCacheDropped.p99).padStart(9),
-      String(r.fromPageCache.p50).padStart(9), String(r.fromPageCache.p99).padStart(9), String(r.fromPageCache.loadVmmMeanMs).padStart(13),
-    ].join(" "));
+    console.log(
+      [
+        r.variant.padEnd(48),
+        (r.snapshotBytes / 2 ** 20).toFixed(1).padStart(6),
+        String(r.pageCacheDropped.p50).padStart(9),
+        String(r.pageCacheDropped.p99).padStart(9),
+        String(r.fromPageCache.p50).padStart(9),
+        String(r.fromPageCache.p99).padStart(9),
+        String(r.fromPageCache.loadVmmMeanMs).padStart(13),
+      ].join(" "),
+    );
   }
 } finally {
   await rm(snapRoot, { recursive: true, force: true });
