@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// One suite: unit tests sit beside the code (`*.test.ts`), integration tests that need
-// root, namespaces, containerd, runsc or SSH test hosts live under tests/.
+// One suite: unit tests sit beside the code (`*.test.ts`); tests of more than one unit (the program
+// under mocks, real runtimes, root, namespaces, SSH test hosts, the engine) are `*.integration.test.ts`,
+// most of them under tests/.
 export default defineConfig({
   test: {
     include: [
@@ -13,7 +14,7 @@ export default defineConfig({
       "tests/**/*.test.ts",
       "*.test.ts",
     ],
-    // Real-Firecracker tests need KVM: firecracker-nested.test.ts runs them in the nested machine.
+    // Real-Firecracker tests need KVM: firecracker-nested.integration.test.ts runs them in the nested machine.
     exclude: ["**/node_modules/**", "tests/**/*.kvm.test.ts"],
     pool: "forks",
     testTimeout: 120_000,

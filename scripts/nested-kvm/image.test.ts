@@ -1,5 +1,5 @@
 // The nested-KVM machine's scripts and QEMU command line, without booting it (the boot itself is
-// tests/sandbox/firecracker-nested.test.ts).
+// tests/sandbox/firecracker-nested.integration.test.ts).
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// Child process for tests/images/cross-process.test.ts: one store on a shared root, doing what a
+// Child process for tests/images/cross-process.integration.test.ts: one store on a shared root, doing what a
 // second node-runtime process would do at the same time.
 import { withFileLock } from "#node-runtime/images/file-lock.js";
 import { LocalImageStore } from "#node-runtime/images/image-store.js";

@@ -4,7 +4,7 @@
 // REAP records then prefetches, and a snapshot that stops loading is discarded and retaken. A second
 // runtime started under a smaller disk budget evicts the least recently used revision's snapshot and
 // its working set, and restores the other.
-// Needs KVM, FIRECRACKER_BIN and FIRECRACKER_KERNEL; tests/sandbox/firecracker-nested.test.ts runs
+// Needs KVM, FIRECRACKER_BIN and FIRECRACKER_KERNEL; tests/sandbox/firecracker-nested.integration.test.ts runs
 // it inside the nested-KVM machine.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";

@@ -9,7 +9,7 @@
 // v1.13.1 or v1.16.1) and FIRECRACKER_KERNEL (an uncompressed guest vmlinux,
 // scripts/guest-kernel/build.sh); JAILER_BIN (a statically linked jailer and firecracker) for the
 // jailer case. Here KVM exists only inside the nested-KVM machine:
-// tests/sandbox/firecracker-nested.test.ts runs this suite there.
+// tests/sandbox/firecracker-nested.integration.test.ts runs this suite there.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -14,7 +14,7 @@ import { CRI_SPEC } from "../upstream-specs.js";
 // points the queue-proxy (a relay per pod that outlives restarts of the function), what kubelet's
 // calls report once an instance dies, how pods are removed, and what it keeps across restarts.
 // The orchestrator behind it is a recording double here (each instance a TCP listener that names
-// itself); tests/cri/cri-knative-gvisor.test.ts and tests/kubelet/ run the real one.
+// itself); tests/cri/cri-knative-gvisor.integration.test.ts and tests/kubelet/ run the real one.
 
 // The file-level hooks start containerd only when a test runs (vitest skips them with every test).
 const skip = skipReason("cri-function-containers.test", { root: "a private containerd", specs: [CRI_SPEC] });

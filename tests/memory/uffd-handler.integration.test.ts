@@ -9,7 +9,7 @@ import { StageTimer } from "#node-runtime/metrics/stages.js";
 import { buildGuest, ensureAddonBuilt, GuestProcess, makeTempDir, pageSum, uffdUnavailableReason, writeTrace } from "./guest-process.js";
 
 const skipReason = uffdUnavailableReason();
-if (skipReason) console.log(`tests/memory/uffd-handler.test.ts skipped: ${skipReason}`);
+if (skipReason) console.log(`tests/memory/uffd-handler.integration.test.ts skipped: ${skipReason}`);
 
 const PS = 4096;
 const REGIONS = [16 << 20, 48 << 20]; // two regions, like a guest split around a memory hole

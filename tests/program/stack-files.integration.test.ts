@@ -14,7 +14,7 @@ describe("stack files", () => {
   });
   for (const stack of stacks) {
     it(`${stack}: has a mock test of the program and a docs page`, () => {
-      expect(existsSync(join(REPO, "tests", "program", `${stack}.test.ts`))).toBe(true);
+      expect(existsSync(join(REPO, "tests", "program", `${stack}.integration.test.ts`))).toBe(true);
       expect(existsSync(join(REPO, "docs", "stacks", `${stack}.md`))).toBe(true);
     });
     it(`${stack}: validates (with its referenced secrets set)`, () => {

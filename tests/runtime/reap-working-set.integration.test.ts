@@ -14,7 +14,7 @@ import { ReapGuestDriver } from "../doubles/driver/reap-guest-driver.js";
 import { buildGuest, ensureAddonBuilt, makeTempDir, pageSum, uffdUnavailableReason } from "../memory/guest-process.js";
 
 const skipReason = uffdUnavailableReason();
-if (skipReason) console.log(`tests/runtime/reap-working-set.test.ts skipped: ${skipReason}`);
+if (skipReason) console.log(`tests/runtime/reap-working-set.integration.test.ts skipped: ${skipReason}`);
 
 const PS = 4096;
 const MEMORY_BYTES = 4 << 20;
