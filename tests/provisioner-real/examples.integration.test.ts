@@ -104,7 +104,8 @@ describe("examples/typescript: NodeRuntimeHosts from a TypeScript program", () =
     expect(added).toContain(`Added package ${PACKAGE_NAME}`);
     const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
     expect(manifest.dependencies[`@pulumi/${PACKAGE_NAME}`]).toBe(`file:sdks/${PACKAGE_NAME}`);
-    expect(readdirSync(join(dir, "sdks", PACKAGE_NAME))).toContain("node-runtime-hosts.ts");
+    // The name Pulumi's code generator gives the component's module (camelCase, not this repository's style).
+    expect(readdirSync(join(dir, "sdks", PACKAGE_NAME))).toContain("nodeRuntimeHosts.ts");
     const projectFile = parseYaml(readFileSync(join(dir, "Pulumi.yaml"), "utf8")) as ProjectFile;
     expect(projectFile.packages?.[PACKAGE_NAME]).toBe(PACKAGE_DIR);
   });
