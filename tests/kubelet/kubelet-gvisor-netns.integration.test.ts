@@ -72,15 +72,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
 
     await node.deletePod("hello2");
     await waitFor("no instance left", async () => ((await node.instances()).length === 0 ? true : undefined), 180_000);
-    const left = await waitFor(
-      "nothing left behind",
-      async () => {
-        const l = await node.leftovers();
-        return Object.values(l).every((v) => v.length === 0) ? l : undefined;
-      },
-      60_000,
-      1_000,
-    ).catch(async () => node.leftovers());
+    const left = await node.leftoversWhenSettled();
     expect(left).toEqual({
       processes: [],
       shims: [],

@@ -150,15 +150,7 @@ describe.skipIf(unavailable !== undefined)("kubelet on the node runtime's CRI so
     for (const n of names) await node.deletePod(n);
     for (const n of names) await podGone(n);
     await waitFor("every instance to stop", async () => ((await node.instances()).length === 0 ? true : undefined), 300_000);
-    const left = await waitFor(
-      "nothing left behind",
-      async () => {
-        const l = await node.leftovers();
-        return Object.values(l).every((v) => v.length === 0) ? l : undefined;
-      },
-      60_000,
-      1_000,
-    ).catch(async () => node.leftovers());
+    const left = await node.leftoversWhenSettled();
     expect(left).toEqual({
       processes: [],
       shims: [],

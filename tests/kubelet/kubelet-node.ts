@@ -564,6 +564,22 @@ export class KubeletNode {
     };
   }
 
+  /**
+   * The leftovers once cleanup had up to a minute to finish: empty lists as soon as nothing is left,
+   * else what is still there at the end (so a failing assertion shows it).
+   */
+  async leftoversWhenSettled(): Promise<Record<string, string[]>> {
+    return waitFor(
+      "nothing left behind",
+      async () => {
+        const l = await this.leftovers();
+        return Object.values(l).every((v) => v.length === 0) ? l : undefined;
+      },
+      60_000,
+      1_000,
+    ).catch(async () => this.leftovers());
+  }
+
   /** Removes every pod, stops the daemons and leaves the machine as it was (sysctls included). */
   async destroy(): Promise<void> {
     for (const f of await readdir(this.manifests).catch(() => [] as string[])) await rm(path.join(this.manifests, f), { force: true });
