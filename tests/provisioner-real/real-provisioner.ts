@@ -99,7 +99,7 @@ export class EngineStack {
   };
 
   up(options: { refresh?: boolean } = {}): Promise<UpResult> {
-    return this.stack.up({ onOutput: this.collect, ...options });
+    return this.stack.up({ onOutput: this.collect, showSecrets: false, ...options });
   }
 
   /**
@@ -109,7 +109,7 @@ export class EngineStack {
   async upAllowingFailure(): Promise<{ ok: boolean; output: string; changes: Record<string, number> }> {
     const start = this.output.length;
     try {
-      const result = await this.stack.up({ onOutput: this.collect, continueOnError: true });
+      const result = await this.stack.up({ onOutput: this.collect, showSecrets: false, continueOnError: true });
       return { ok: true, output: this.output.slice(start), changes: result.summary.resourceChanges ?? {} };
     } catch (error) {
       return { ok: false, output: `${this.output.slice(start)}\n${(error as Error).message}`, changes: {} };
@@ -130,11 +130,11 @@ export class EngineStack {
   }
 
   refresh() {
-    return this.stack.refresh({ onOutput: this.collect });
+    return this.stack.refresh({ onOutput: this.collect, showSecrets: false });
   }
 
   destroy(): Promise<DestroyResult> {
-    return this.stack.destroy({ onOutput: this.collect });
+    return this.stack.destroy({ onOutput: this.collect, showSecrets: false });
   }
 
   /** Every file of the file state backend (checkpoints, backups, history), as text. */
