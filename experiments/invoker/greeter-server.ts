@@ -25,6 +25,8 @@ export interface GreeterServer {
   calls(): number;
   /** Distinct client addresses (ip:port) seen: one per connection. */
   peers(): Set<string>;
+  /** Distinct :authority values the calls named (the endpoint's host name when dialled via --connect). */
+  authorities(): Set<string>;
   close(): Promise<void>;
 }
 
@@ -34,10 +36,12 @@ export async function startGreeterServer(opts: GreeterServerOptions = {}): Promi
   const server = new grpc.Server();
   let count = 0;
   const peers = new Set<string>();
+  const authorities = new Set<string>();
   server.addService(pkg.helloworld.Greeter.service, {
     SayHello: (call: grpc.ServerUnaryCall<{ name: string }, { message: string }>, cb: grpc.sendUnaryData<{ message: string }>) => {
       count++;
       peers.add(call.getPeer());
+      authorities.add(call.getHost());
       const reply = () => {
         if (opts.failEvery && count % opts.failEvery === 0) cb({ code: opts.failCode ?? grpc.status.INTERNAL, details: `failing call ${count} on purpose` });
         else cb(null, { message: `Hello, ${call.request.name}!` });
@@ -55,6 +59,7 @@ export async function startGreeterServer(opts: GreeterServerOptions = {}): Promi
     port,
     calls: () => count,
     peers: () => peers,
+    authorities: () => authorities,
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());

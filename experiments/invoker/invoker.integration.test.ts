@@ -97,6 +97,19 @@ describe("invoker on loopback", () => {
     expect(s.peers().size).toBe(50);
   });
 
+  it("gRPC through --connect: dials that address and names the endpoint as :authority, on one connection or one per request", async () => {
+    const s = await greeter();
+    for (const perRequestConnection of [false, true]) {
+      const t = new GrpcTarget({ address: "hello.default.example.com:80", connect: s.address, perRequestConnection });
+      cleanup.push(() => t.close());
+      const { summary } = await runInvoker({ ...base, targets: [t], rps: 20, durationS: 0.5 });
+      expect(summary).toMatchObject({ issued: 10, completed: 10, errorsByCode: {} });
+    }
+    expect([...s.authorities()]).toEqual(["hello.default.example.com:80"]);
+    // One connection for the reused-connection run and its preflight's, then one per request.
+    expect(s.peers().size).toBe(2 + 1 + 10);
+  });
+
   it("sends from this thread's loop when asked, or when a target cannot be made again from a spec", async () => {
     const s = await greeter();
     const t = new GrpcTarget({ address: s.address });
