@@ -1,7 +1,6 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CriProxy } from "#node-runtime/api/cri/cri-proxy.js";
 import { OrchestratorFunctionBackend } from "#node-runtime/api/cri/orchestrator-backend.js";
@@ -10,6 +9,7 @@ import { createNodeRuntime, type NodeRuntime } from "#node-runtime/index.js";
 import { ensureHelloworldImage, type HelloworldImage } from "../fixtures/helloworld.js";
 import { gvisorUnavailable } from "../sandbox/gvisor/helloworld-fixture.js";
 import { CriTestClient } from "./cri-test-client.js";
+import { KnativeCriPods } from "./knative-cri-pods.js";
 import { PAUSE_REF, PrivateContainerd } from "./private-containerd.js";
 import { skipReason } from "../requirements.js";
 import { CRI_SPEC } from "../upstream-specs.js";
@@ -21,76 +21,13 @@ import { CRI_SPEC } from "../upstream-specs.js";
 // Upstream runsc by default, Debian's with VHIVE_RUNTIMES=debian.
 const skip = skipReason("cri-knative-gvisor.test", { specs: [CRI_SPEC], unavailable: gvisorUnavailable() }) !== undefined;
 
-const STANDIN = fileURLToPath(new URL("./queue-proxy-standin.py", import.meta.url));
 const containerd = new PrivateContainerd(`kn${process.pid}`);
 let root: string;
 let img: HelloworldImage;
 let rt: NodeRuntime;
 let proxy: CriProxy;
 let cri: CriTestClient;
-
-const podConfig = (name: string) => ({
-  metadata: { name, uid: `${name}-uid`, namespace: "default", attempt: 0 },
-  logDirectory: path.join(root, "logs", name),
-  linux: { securityContext: { namespaceOptions: { network: "NODE" } } },
-});
-
-async function knativePod(name: string, revision: string) {
-  const sandboxConfig = podConfig(name);
-  const pod = await cri.call<{ podSandboxId: string }>("RunPodSandbox", { config: sandboxConfig });
-  const user = await cri.call<{ containerId: string }>(
-    "CreateContainer",
-    {
-      podSandboxId: pod.podSandboxId,
-      config: {
-        metadata: { name: "user-container" },
-        image: { image: PAUSE_REF },
-        envs: [
-          { key: "GUEST_IMAGE", value: img.ref },
-          { key: "GUEST_PORT", value: String(img.port) },
-          { key: "K_REVISION", value: revision },
-        ],
-        logPath: "user-container.log",
-      },
-      sandboxConfig,
-    },
-    180_000,
-  );
-  const queue = await cri.call<{ containerId: string }>("CreateContainer", {
-    podSandboxId: pod.podSandboxId,
-    config: {
-      metadata: { name: "queue-proxy" },
-      image: { image: img.ref },
-      command: ["/usr/bin/python3", "-u", "/standin.py"],
-      mounts: [{ containerPath: "/standin.py", hostPath: STANDIN, readonly: true }],
-      logPath: "queue-proxy.log",
-    },
-    sandboxConfig,
-  });
-  for (const c of [user, queue]) await cri.call("StartContainer", { containerId: c.containerId });
-  return { name, pod: pod.podSandboxId, user: user.containerId, queue: queue.containerId };
-}
-
-async function queueProxyLog(name: string, until: RegExp, timeoutMs = 30_000): Promise<string> {
-  const file = path.join(root, "logs", name, "queue-proxy.log");
-  const deadline = Date.now() + timeoutMs;
-  let text = "";
-  while (Date.now() < deadline) {
-    text = await readFile(file, "utf8").catch(() => "");
-    if (until.test(text)) return text;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return text;
-}
-
-async function deletePod(p: { pod: string; user: string; queue: string }) {
-  for (const c of [p.queue, p.user]) {
-    await cri.call("StopContainer", { containerId: c, timeout: 2 }, 180_000);
-    await cri.call("RemoveContainer", { containerId: c });
-  }
-  await cri.call("StopPodSandbox", { podSandboxId: p.pod });
-  await cri.call("RemovePodSandbox", { podSandboxId: p.pod });
-}
+let pods: KnativeCriPods;
 
 describe.skipIf(skip)("CRI front end with the real orchestrator (gVisor, helloworld)", () => {
   beforeAll(async () => {
@@ -110,6 +47,7 @@ describe.skipIf(skip)("CRI front end with the real orchestrator (gVisor, hellowo
     });
     await proxy.start();
     cri = new CriTestClient(proxy.socketPath);
+    pods = new KnativeCriPods(cri, path.join(root, "logs"), img, { instanceCallTimeoutMs: 180_000 });
   });
 
   afterAll(async () => {
@@ -121,21 +59,21 @@ describe.skipIf(skip)("CRI front end with the real orchestrator (gVisor, hellowo
   });
 
   it("runs the function in gVisor, reachable at the queue-proxy's GUEST_ADDR, and restores the next pod from the snapshot", async () => {
-    const first = await knativePod("hello-a", "hello-00001");
+    const first = await pods.run("hello-a", "hello-00001");
     const [booted] = rt.orchestrator.list();
     expect(booted).toMatchObject({ revision: "hello-00001", sandbox: "gvisor", startKind: "boot", state: "running" });
-    expect(await queueProxyLog("hello-a", /reply: Hello, queue-proxy!/)).toMatch(/reply: Hello, queue-proxy!/);
+    expect(await pods.queueProxyLog("hello-a", /reply: Hello, queue-proxy!/)).toMatch(/reply: Hello, queue-proxy!/);
 
-    await deletePod(first);
+    await pods.remove(first);
     expect(rt.orchestrator.list()).toEqual([]);
     const snapshots = await rt.snapshots.list();
     expect(snapshots.map((s) => s.revision)).toEqual(["hello-00001"]);
 
-    const second = await knativePod("hello-b", "hello-00001");
+    const second = await pods.run("hello-b", "hello-00001");
     const [restored] = rt.orchestrator.list();
     expect(restored).toMatchObject({ revision: "hello-00001", startKind: "restore", state: "running" });
     expect(restored!.coldStart.LoadVMM).toBeGreaterThan(0);
-    expect(await queueProxyLog("hello-b", /reply: Hello, queue-proxy!/)).toMatch(/reply: Hello, queue-proxy!/);
+    expect(await pods.queueProxyLog("hello-b", /reply: Hello, queue-proxy!/)).toMatch(/reply: Hello, queue-proxy!/);
 
     // A crash of the sandbox shows as an exited user-container, with the signal's exit code, in
     // ContainerStatus and ListContainers alike.
@@ -148,12 +86,12 @@ describe.skipIf(skip)("CRI front end with the real orchestrator (gVisor, hellowo
     expect(status).toMatchObject({ state: "CONTAINER_EXITED", exitCode: 128 + 9 });
     const listed = await cri.call<{ containers: { state: string }[] }>("ListContainers", { filter: { id: second.user } });
     expect(listed.containers.map((c) => c.state)).toEqual(["CONTAINER_EXITED"]);
-    await deletePod(second);
+    await pods.remove(second);
     expect(rt.orchestrator.list()).toEqual([]);
   });
 
   it("fails CreateContainer with NOT_FOUND for an image the node does not have", async () => {
-    const sandboxConfig = podConfig("missing");
+    const sandboxConfig = pods.podConfig("missing");
     const pod = await cri.call<{ podSandboxId: string }>("RunPodSandbox", { config: sandboxConfig });
     const err = await cri
       .call("CreateContainer", {
