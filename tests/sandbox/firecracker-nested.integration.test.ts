@@ -8,8 +8,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { buildPauseImage } from "../cri/pause-image.js";
 import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 import { nestedMachineUnavailable, removeJobDir, runInNestedMachine, type NestedResult } from "../fixtures/nested-kvm.js";
+import { upstreamBinDir } from "../fixtures/upstream-runtimes.js";
+import { upstreamSpecsDir } from "../upstream-specs.js";
 import { q as shellQuote } from "#components/scripts/shell.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -24,6 +27,32 @@ function jailerBinary(firecracker: string): string | undefined {
   if (process.env.JAILER_BIN) return resolve(process.env.JAILER_BIN);
   const beside = join(dirname(firecracker), "jailer");
   return existsSync(beside) ? beside : undefined;
+}
+
+/**
+ * What the CRI test inside (tests/cri/*.kvm.test.ts) needs from this host: the upstream containerd
+ * and runc from the tool cache (the machine has neither; scripts/tools/build.sh finds them cached
+ * under VHIVE_TOOLS_DIR without building), the pause image (built with tools the machine lacks) and
+ * the CRI spec. What this host cannot provide is left out: the test inside then says why it skipped.
+ */
+async function criShares(): Promise<{ shares: string[]; env: Record<string, string> }> {
+  const shares: string[] = [];
+  const env: Record<string, string> = {};
+  const bins = (["containerd", "runc"] as const).map((tool) => upstreamBinDir(tool));
+  const toolDirs = bins.flatMap((b) => ("dir" in b ? [dirname(b.dir)] : []));
+  if (toolDirs.length === bins.length) {
+    shares.push(...toolDirs);
+    env.VHIVE_TOOLS_DIR = dirname(toolDirs[0]!);
+  }
+  // Without gcc or umoci here the test inside fails building it, and says so.
+  const pause = await buildPauseImage().catch(() => undefined);
+  if (pause) shares.push(dirname(pause));
+  const specs = upstreamSpecsDir();
+  if (existsSync(specs)) {
+    shares.push(specs);
+    env.VHIVE_SPECS_DIR = specs;
+  }
+  return { shares, env };
 }
 
 function guestKernel(): string {
@@ -58,7 +87,9 @@ describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM ma
       const hello = await ensureHelloworldImage();
       const imageCache = dirname(dirname(hello.layoutDir)); // <cache>/helloworld-<key>/layout
       const jailer = jailerBinary(firecracker!);
+      const cri = await criShares();
       const env: Record<string, string> = {
+        ...cri.env,
         FIRECRACKER_BIN: firecracker!,
         FIRECRACKER_KERNEL: kernel,
         VHIMG_CACHE_DIR: imageCache,
@@ -75,7 +106,7 @@ describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM ma
         // KVM_TEST_FILTER runs only the tests whose names match (a debugging aid; skips then fail here).
         'node node_modules/vitest/vitest.mjs run --config vitest.kvm.config.ts --reporter=default --reporter=json --outputFile.json=/job/report.json ${KVM_TEST_FILTER:+-t "$KVM_TEST_FILTER"}',
       ].join("\n");
-      const shares = [...new Set([REPO, dirname(firecracker!), ...(jailer ? [dirname(jailer)] : []), dirname(kernel), imageCache])];
+      const shares = [...new Set([REPO, dirname(firecracker!), ...(jailer ? [dirname(jailer)] : []), dirname(kernel), imageCache, ...cri.shares])];
       result = await runInNestedMachine({ script, shares, memoryMiB: 6144, cpus: 2, timeoutMs: 40 * 60_000 });
       console.log(result.output);
       const reportFile = join(result.jobDir, "report.json");
