@@ -48,6 +48,11 @@ const steps: Record<string, Step> = {
     bundleSha256: "cd".repeat(32),
     criSocket: CONTAINERD_SOCKET,
   }),
+  "node-runtime gvisor release": nodeRuntimeStep(parseStackConfig({ sandbox: "gvisor" }), {
+    bundlePath: "/tmp/vhive-node-runtime.tgz",
+    bundleSha256: "cd".repeat(32),
+    criSocket: CONTAINERD_SOCKET,
+  }),
   "node-runtime firecracker reap debian": nodeRuntimeStep(parseStackConfig({ sandbox: "firecracker", snapshots: "reap", packages: { source: "debian" } }), {
     bundlePath: "/tmp/vhive-node-runtime.tgz",
     bundleSha256: "cd".repeat(32),

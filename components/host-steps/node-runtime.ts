@@ -20,6 +20,8 @@ export interface NodeRuntimeStepInput {
 
 const NODE_DIR = "/opt/vhive-node";
 export const NODE_RUNTIME_UNIT = "vhive-node-runtime.service";
+/** What /run/netns was before the node runtime ran (kept with its state, removed on destroy). */
+const NETNS_BEFORE = `${NODE_RUNTIME_STATE_DIRS[0]}/run-netns-before`;
 
 export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput): Step {
   const dir = config.nodeRuntime.installDir;
@@ -57,6 +59,8 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
       config.sandbox === "firecracker" &&
         config.snapshots === "reap" &&
         `build_uffd_addon ${q(`${dir}/node-runtime/memory/native`)} ${debian ? "/usr/include/node" : `${NODE_DIR}/include/node`}`,
+      // gVisor's netns sandboxes and Firecracker's network slots make namespaces under /run/netns.
+      `record_netns_dir ${NETNS_BEFORE}`,
       writeFile(
         `/etc/systemd/system/${NODE_RUNTIME_UNIT}`,
         "0644",
@@ -67,6 +71,9 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
           snapshots: config.snapshots,
           healthPort: config.nodeRuntime.healthPort,
           ...(config.sandbox === "firecracker" ? { criSocket: input.criSocket } : {}),
+          // A namespace and address per gVisor sandbox, as vHive's; Debian's runsc (20221219)
+          // cannot run netstack in a namespace it did not create, the pinned release can.
+          ...(config.sandbox === "gvisor" && !debian ? { gvisorNetwork: "netns" as const } : {}),
           ...(input.apiPort ? { apiPort: input.apiPort } : {}),
         }),
       ),
@@ -81,6 +88,7 @@ export function nodeRuntimeStep(config: StackConfig, input: NodeRuntimeStepInput
       `# The runtime's data (snapshots, working sets) and its API socket directory, once the`,
       `# sandboxes it left running are stopped and their mounts released.`,
       `release_tree ${NODE_RUNTIME_STATE_DIRS.join(" ")}`,
+      `release_netns_dir ${NETNS_BEFORE}`,
       `remove_path ${NODE_RUNTIME_STATE_DIRS.join(" ")}`,
       debian ? `apt_remove_recorded node-runtime ${config.packages.keepOnDestroy ? 1 : 0}` : `remove_path ${NODE_DIR} "${nodeArchive}"`,
       config.sandbox === "firecracker" && `remove_path ${q(socketPath.replace(/\/[^/]+$/, ""))}`,

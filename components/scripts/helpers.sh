@@ -307,6 +307,34 @@ release_tree() {
   done
 }
 
+# record_netns_dir FILE: notes once whether /run/netns is a mount ("mounted"), a plain directory
+# ("dir") or absent, before anything of ours makes network namespaces (`ip netns add` creates and
+# mounts it), so that teardown can leave it as it was.
+record_netns_dir() {
+  local file=$1 state=absent
+  as_root test -e "$file" && return 0
+  if mountpoint -q /run/netns 2>/dev/null; then state=mounted; elif [ -d /run/netns ]; then state=dir; fi
+  as_root install -d "$(dirname "$file")"
+  printf '%s\n' "$state" | as_root tee "$file" >/dev/null
+}
+
+# release_netns_dir FILE: undoes what `ip netns` did to /run/netns since record_netns_dir, once no
+# namespace is left in it (one still there belongs to someone else, and keeps it).
+release_netns_dir() {
+  local before
+  before=$(as_root cat "$1" 2>/dev/null || true)
+  [ -n "$before" ] || return 0
+  [ -z "$(as_root ls -A /run/netns 2>/dev/null)" ] || return 0
+  if [ "$before" != mounted ] && mountpoint -q /run/netns 2>/dev/null; then
+    as_root umount /run/netns
+    changed=1
+  fi
+  if [ "$before" = absent ] && [ -d /run/netns ]; then
+    as_root rmdir /run/netns
+    changed=1
+  fi
+}
+
 # disable_unit UNIT: stops and disables a unit if it is known.
 disable_unit() {
   local unit="$1"

@@ -73,6 +73,8 @@ export interface NodeRuntimeUnitInput {
   readonly criSocket?: string;
   /** Serve the gRPC API on this TCP port of every address (node-runtime-only hosts). */
   readonly apiPort?: number;
+  /** gVisor sandboxes each in a network namespace of their own (needs runsc 20240801 or later). */
+  readonly gvisorNetwork?: "netns";
 }
 
 /** Where the node runtime keeps snapshots and working sets, and its API socket directory. */
@@ -92,6 +94,7 @@ export function nodeRuntimeServeArgs(input: NodeRuntimeUnitInput): string[] {
     "--data-dir",
     NODE_RUNTIME_DATA_DIR,
     ...(input.criSocket ? ["--cri-socket", input.criSocket.replace(/^unix:\/\//, "")] : []),
+    ...(input.gvisorNetwork ? ["--gvisor-network", input.gvisorNetwork] : []),
     ...(input.apiPort ? ["--port", String(input.apiPort), "--host", "0.0.0.0"] : []),
   ];
 }

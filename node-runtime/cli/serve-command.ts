@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { startApiServer } from "../api/api-server.js";
-import { loadRuntimeConfig } from "../config/runtime-config.js";
+import { loadRuntimeConfig, type RuntimeConfig } from "../config/runtime-config.js";
 import { startMetricsExporter } from "../metrics/http-exporter.js";
 import { createNodeRuntime, type NodeRuntime } from "../index.js";
 export { SERVE_USAGE } from "./serve-usage.js";
@@ -29,8 +29,8 @@ async function startCriFrontEnd(runtime: NodeRuntime, socketPath: string) {
   return proxy;
 }
 
-/** Runs the gRPC server until SIGINT/SIGTERM, then stops every instance and exits. */
-export async function serveCommand(argv: string[]): Promise<void> {
+/** `serve`'s command line to the runtime config it runs with (flags override the config file). */
+export async function serveConfigFromArgs(argv: string[]): Promise<RuntimeConfig> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -47,12 +47,13 @@ export async function serveCommand(argv: string[]): Promise<void> {
       "cri-socket": { type: "string" },
       "cri-upstream": { type: "string" },
       "cri-relay-host": { type: "string" },
+      "gvisor-network": { type: "string" },
       "log-level": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
   });
-  const config = await loadRuntimeConfig(values.config, {
+  return loadRuntimeConfig(values.config, {
     sandbox: values.sandbox,
     sandboxes: values.sandboxes?.split(",").map((s) => s.trim()),
     snapshotMode: values["snapshot-mode"],
@@ -65,8 +66,14 @@ export async function serveCommand(argv: string[]): Promise<void> {
     criSocket: values["cri-socket"],
     criUpstream: values["cri-upstream"],
     criRelayHost: values["cri-relay-host"],
+    gvisorNetwork: values["gvisor-network"],
     logLevel: values["log-level"],
   });
+}
+
+/** Runs the gRPC server until SIGINT/SIGTERM, then stops every instance and exits. */
+export async function serveCommand(argv: string[]): Promise<void> {
+  const config = await serveConfigFromArgs(argv);
   const runtime = await createNodeRuntime(config);
   const log = runtime.logger;
   const listen = config.port !== undefined ? { host: config.host, port: config.port } : { socket: config.socket! };

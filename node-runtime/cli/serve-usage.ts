@@ -11,4 +11,5 @@ export const SERVE_USAGE = `node-runtime serve [options]
   --cri-socket PATH      also serve the CRI front end for kubelet on this socket
   --cri-upstream PATH    containerd's CRI socket behind it (default: containerd's socket)
   --cri-relay-host ADDR  address function relays of hostNetwork pods listen on (127.0.0.1)
+  --gvisor-network MODE  gVisor sandboxes: none (host Unix socket) | netns (a namespace and address each)
   --log-level LEVEL      pino level (info)`;
