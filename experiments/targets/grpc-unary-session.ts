@@ -80,6 +80,12 @@ function decodeMessage(v: unknown): string {
 
 const DEADLINE_SWEEP_MS = 5;
 
+/** gRPC's timeout header: at most 8 digits and a unit. */
+export function grpcTimeout(ms: number): string {
+  const whole = Math.max(1, Math.ceil(ms));
+  return whole <= 99_999_999 ? `${whole}m` : `${Math.min(Math.ceil(whole / 1000), 99_999_999)}S`;
+}
+
 export class GrpcUnarySession<Req, Res> {
   private session: http2.ClientHttp2Session | undefined;
   private readonly pending = new Set<PendingCall<Res>>();
@@ -135,7 +141,7 @@ export class GrpcUnarySession<Req, Res> {
   call(req: Req, deadlineMs: number, finish: Finish<Res>): void {
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = this.open().request({ ...this.headers, "grpc-timeout": `${Math.max(1, Math.ceil(deadlineMs))}m` });
+      stream = this.open().request({ ...this.headers, "grpc-timeout": grpcTimeout(deadlineMs) });
     } catch (err) {
       this.session?.destroy();
       finish({ code: "UNAVAILABLE", message: (err as Error).message }, undefined);
