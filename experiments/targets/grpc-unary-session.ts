@@ -6,6 +6,7 @@
 // service definition's own codec (grpc-js + proto-loader), and deadlines are swept by one timer.
 import http2 from "node:http2";
 import { connect as netConnect } from "node:net";
+import { status } from "@grpc/grpc-js";
 import type { Failure } from "./target.js";
 
 export interface UnaryCodec<Req, Res> {
@@ -29,27 +30,8 @@ interface PendingCall<Res> {
   finish: Finish<Res>;
 }
 
-/** gRPC's status codes by number (the wire carries numbers; failures are recorded by name). */
-const STATUS_NAMES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
-const statusName = (n: number) => STATUS_NAMES[n] ?? `GRPC_${n}`;
+/** The wire carries status numbers; failures are recorded by name, as grpc-js's client names them. */
+const statusName = (n: number) => status[n] ?? `GRPC_${n}`;
 
 /** An HTTP status without gRPC status, named as gRPC's HTTP-to-status mapping does. */
 function httpFailure(status: number): Failure {
