@@ -27,7 +27,8 @@ export const USAGE = `usage: invoke [options]
   --per-request-connection   a new connection for every request (vSwarm's method)
   --sender thread|loop   send from a thread of its own (default) or from the main event loop
   --sender-nice=N        nice value of the sending thread (e.g. --sender-nice=-10; needs CAP_SYS_NICE)
-  --wake poll|thread     with --sender loop: how it wakes for due times (default poll)
+  --wake timer|poll|thread   how the sender wakes for due times: a timerfd (default; falls back to
+                         poll, and says so, without the native addon), setImmediate polling, or a timer thread
   --deadline-ms N        per-request deadline (default 30000)
   --name S               the Greeter request's name (default "Invoke relay"); with http, a body to POST
   --latf NAME            latency file suffix: rps<real>_<NAME> (default lat.csv)
@@ -129,8 +130,8 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
   }
   const distribution = values.distribution ?? "uniform";
   if (distribution !== "uniform" && distribution !== "poisson") throw new InvokerError(`--distribution: expected uniform or poisson, got ${distribution}`);
-  const wake = values.wake ?? "poll";
-  if (wake !== "poll" && wake !== "thread") throw new InvokerError(`--wake: expected poll or thread, got ${wake}`);
+  const wake = values.wake ?? "timer";
+  if (wake !== "timer" && wake !== "poll" && wake !== "thread") throw new InvokerError(`--wake: expected timer, poll or thread, got ${wake}`);
   const sender = values.sender ?? "thread";
   if (sender !== "thread" && sender !== "loop") throw new InvokerError(`--sender: expected thread or loop, got ${sender}`);
   const senderNice = values["sender-nice"] === undefined ? undefined : num(values["sender-nice"], "sender-nice", 0);
@@ -156,7 +157,7 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
       wake,
       sender,
       ...(senderNice !== undefined ? { senderNice } : {}),
-      describe: { ...describe, sender, ...(sender === "loop" ? { wake } : {}) },
+      describe: { ...describe, sender, wake },
     });
     if (values.json) console.log(JSON.stringify(summary, null, 2));
     else printSummary(summary);

@@ -9,7 +9,7 @@ import { describeFailure, PreflightError, type Target } from "../targets/target.
 import { arrivalOffsetsNs, type ArrivalDistribution } from "./arrivals.js";
 import { drawInvokerPlots } from "./plots.js";
 import { gcOverlaps, recordGcPauses, type GcPauses } from "./gc-pauses.js";
-import { runSendLoop } from "./send-loop.js";
+import { runSendLoop, type WakeMode } from "./send-loop.js";
 import { sendInWorker } from "./sender-worker.js";
 import { hasSpec } from "../targets/target-spec.js";
 import { vswarmLatencyCsv, vswarmLatencyFileName } from "./vswarm-format.js";
@@ -39,8 +39,8 @@ export interface InvokerOptions {
   sender?: "thread" | "loop";
   /** A nice value for the sending thread (negative raises it; needs CAP_SYS_NICE). */
   senderNice?: number;
-  /** With sender "loop": how it wakes up for due times (see send-loop.ts); default "poll". */
-  wake?: "thread" | "poll";
+  /** How the sending loop wakes up for due times (see send-loop.ts); default "timer". */
+  wake?: WakeMode;
   /** Free-form description of the run, copied into the summary (protocol, connection mode, …). */
   describe?: Record<string, unknown>;
 }
@@ -78,6 +78,9 @@ export interface InvokerSummary {
   /** Where the sends ran and what delayed them (measured window). */
   sender: {
     mode: "thread" | "loop";
+    /** How the send loop woke for due times, and why not as asked. */
+    wake: WakeMode;
+    wakeFallback?: string;
     priority: { nice: number } | { error: string } | null;
     /** Sends more than 1 ms late, and how many of them a GC pause of the sending thread overlapped. */
     lateOver1Ms: number;
@@ -156,6 +159,8 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   const useThread = (opts.sender ?? "thread") === "thread" && targets.every(hasSpec);
   const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
   let sentNs: Float64Array;
+  let wake: WakeMode;
+  let wakeFallback: string | undefined;
   let gc: GcPauses;
   let priority: InvokerSummary["sender"]["priority"] = null;
   let restorePriority: (() => void) | undefined;
@@ -167,10 +172,11 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
         deadlineMs: opts.deadlineMs,
         startLeadNs: 5_000_000,
         dueNs,
+        ...(opts.wake ? { wake: opts.wake } : {}),
         ...(opts.senderNice !== undefined ? { nice: opts.senderNice } : {}),
         onProgress: bar ? (sent, settledCount, failed) => bar.update(sent, { inflight: sent - settledCount, failed }) : undefined,
       });
-      ({ sentNs, gc, priority } = r);
+      ({ sentNs, gc, priority, wake, wakeFallback } = r);
       doneNs.set(r.doneNs);
       code.set(r.code);
       codes.splice(0, codes.length, ...r.codes);
@@ -205,7 +211,7 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
         });
       };
       const stopGc = recordGcPauses(startNs);
-      ({ sentNs } = await runSendLoop({
+      ({ sentNs, wake, wakeFallback } = await runSendLoop({
         startNs,
         wake: opts.wake,
         offsetsNs: dueNs,
@@ -225,6 +231,8 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   }
   const senderInfo = {
     mode: useThread ? ("thread" as const) : ("loop" as const),
+    wake,
+    wakeFallback,
     priority,
     gc,
     involuntaryContextSwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
@@ -238,6 +246,8 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
 
 interface SenderInfo {
   mode: "thread" | "loop";
+  wake: WakeMode;
+  wakeFallback: string | undefined;
   priority: InvokerSummary["sender"]["priority"];
   gc: GcPauses;
   involuntaryContextSwitches: number;
@@ -304,6 +314,8 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
     scheduleErrorMs: rounded({ p50: s.p50, p99: s.p99, p999: s.p999, max: s.max }, 4),
     sender: {
       mode: sender.mode,
+      wake: sender.wake,
+      ...(sender.wakeFallback ? { wakeFallback: sender.wakeFallback } : {}),
       priority: sender.priority,
       lateOver1Ms: late,
       lateOver1MsDuringGc: lateInGc,

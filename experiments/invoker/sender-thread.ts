@@ -8,7 +8,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { targetFromSpec, type TargetSpec } from "../targets/target-spec.js";
 import { describeFailure } from "../targets/target.js";
 import { recordGcPauses, type GcPauses } from "./gc-pauses.js";
-import { runSendLoop } from "./send-loop.js";
+import { runSendLoop, type WakeMode } from "./send-loop.js";
 
 export interface SenderThreadData {
   specs: TargetSpec[];
@@ -17,6 +17,8 @@ export interface SenderThreadData {
   /** How long after its set-up (targets made) the thread's schedule starts, ns. */
   startLeadNs: number;
   dueNs: Float64Array;
+  /** How the send loop wakes for due times (send-loop.ts); default "timer". */
+  wake?: WakeMode;
   /** [sent, settled, failed], for the main thread's progress bar. */
   counters: Int32Array;
   /** A nice value for this thread (e.g. -10); none: leave it. */
@@ -31,6 +33,8 @@ export interface SenderThreadResult {
   examples: Record<string, string>;
   /** This thread's GC pauses during the run. */
   gc: GcPauses;
+  wake: WakeMode;
+  wakeFallback?: string;
   /** What became of the priority request: the nice value set, or why not. */
   priority: { nice: number } | { error: string } | null;
 }
@@ -80,11 +84,17 @@ async function main(d: SenderThreadData): Promise<void> {
     });
   };
   const stopGc = recordGcPauses(startNs);
-  const { sentNs } = await runSendLoop({ startNs, offsetsNs: d.dueNs, fire, onProgress: (sent) => Atomics.store(d.counters, 0, sent) });
+  const { sentNs, wake, wakeFallback } = await runSendLoop({
+    startNs,
+    offsetsNs: d.dueNs,
+    fire,
+    ...(d.wake ? { wake: d.wake } : {}),
+    onProgress: (sent) => Atomics.store(d.counters, 0, sent),
+  });
   if (inFlight > 0) await new Promise<void>((resolve) => (settled = resolve));
   const gc = stopGc();
   for (const t of targets) t.close();
-  const result: SenderThreadResult = { sentNs, doneNs, code, codes, examples, gc, priority };
+  const result: SenderThreadResult = { sentNs, doneNs, code, codes, examples, gc, priority, wake, ...(wakeFallback ? { wakeFallback } : {}) };
   parentPort!.postMessage(result, [sentNs.buffer as ArrayBuffer, doneNs.buffer as ArrayBuffer, code.buffer as ArrayBuffer]);
 }
 

@@ -9,6 +9,7 @@ import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import type { SpecifiedTarget } from "../targets/target-spec.js";
 import type { SenderThreadData, SenderThreadResult } from "./sender-thread.js";
+import type { WakeMode } from "./send-loop.js";
 
 /**
  * Young generation of the sender thread: V8 starts a new isolate with 1 MiB semi-spaces and grows
@@ -25,6 +26,7 @@ export interface WorkerSendOptions {
   /** The schedule starts this long after the thread is ready, ns. */
   startLeadNs: number;
   dueNs: Float64Array;
+  wake?: WakeMode;
   nice?: number;
   /** Called every 100 ms with [sent, settled, failed]. */
   onProgress?: (sent: number, settled: number, failed: number) => void;
@@ -54,6 +56,7 @@ export function sendInWorker(o: WorkerSendOptions): Promise<SenderThreadResult> 
     deadlineMs: o.deadlineMs,
     startLeadNs: o.startLeadNs,
     dueNs: o.dueNs,
+    ...(o.wake ? { wake: o.wake } : {}),
     counters,
     ...(o.nice !== undefined ? { nice: o.nice } : {}),
     entry: ENTRY,
