@@ -9,7 +9,7 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import type { TopLevelSpec } from "vega-lite";
 import { loadSample, type LoadSample } from "../experiments/common/loadavg.js";
@@ -22,6 +22,8 @@ const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = path.join(ROOT, "bench", "results");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+/** tsx's loader for `node --import` (by file URL: the runs' working directories are elsewhere). */
+const TSX_LOADER = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const TRIAL_S = Number(process.env.INVOKER_BENCH_SECONDS ?? 5);
 // JIT compilation of both client and server takes the first seconds; those are warm-up, not measured.
 const WARMUP_S = 3;
@@ -84,10 +86,13 @@ function ours(perRequest: boolean, extra: string[] = []): Tool {
         ];
         // A run in which nothing succeeded exits 1 with its summary; one that could not start
         // (e.g. the preflight timed out on a server still draining) exits 2: a failed trial.
-        const r = await exec(TSX, args, { cwd: dir, maxBuffer: 1 << 24 }).catch((e: { stdout?: string; stderr?: string }) => ({
-          stdout: e.stdout ?? "",
-          stderr: e.stderr ?? "",
-        }));
+        // As `npm run invoke` starts it: node with a single-threaded collector (sender-worker.ts).
+        const r = await exec(process.execPath, ["--single-threaded-gc", "--import", TSX_LOADER, ...args], { cwd: dir, maxBuffer: 1 << 24 }).catch(
+          (e: { stdout?: string; stderr?: string }) => ({
+            stdout: e.stdout ?? "",
+            stderr: e.stderr ?? "",
+          }),
+        );
         let s: InvokerSummary;
         try {
           s = JSON.parse(r.stdout) as InvokerSummary;

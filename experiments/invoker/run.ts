@@ -10,7 +10,7 @@ import { arrivalOffsetsNs, type ArrivalDistribution } from "./arrivals.js";
 import { drawInvokerPlots } from "./plots.js";
 import { gcOverlaps, recordGcPauses, type GcPauses } from "./gc-pauses.js";
 import { runSendLoop, type WakeMode } from "./send-loop.js";
-import { sendInWorker } from "./sender-worker.js";
+import { senderGcFlags, sendInWorker } from "./sender-worker.js";
 import { hasSpec } from "../targets/target-spec.js";
 import { vswarmLatencyCsv, vswarmLatencyFileName } from "./vswarm-format.js";
 
@@ -81,6 +81,8 @@ export interface InvokerSummary {
     /** How the send loop woke for due times, and why not as asked. */
     wake: WakeMode;
     wakeFallback?: string;
+    /** The sender thread's V8 collector flags (see sender-worker.ts). */
+    gcFlags?: string[];
     priority: { nice: number } | { error: string } | null;
     /** Sends more than 1 ms late, and how many of them a GC pause of the sending thread overlapped. */
     lateOver1Ms: number;
@@ -233,6 +235,7 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
     mode: useThread ? ("thread" as const) : ("loop" as const),
     wake,
     wakeFallback,
+    ...(useThread ? { gcFlags: senderGcFlags() } : {}),
     priority,
     gc,
     involuntaryContextSwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
@@ -248,6 +251,7 @@ interface SenderInfo {
   mode: "thread" | "loop";
   wake: WakeMode;
   wakeFallback: string | undefined;
+  gcFlags?: string[];
   priority: InvokerSummary["sender"]["priority"];
   gc: GcPauses;
   involuntaryContextSwitches: number;
@@ -316,6 +320,7 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
       mode: sender.mode,
       wake: sender.wake,
       ...(sender.wakeFallback ? { wakeFallback: sender.wakeFallback } : {}),
+      ...(sender.gcFlags ? { gcFlags: sender.gcFlags } : {}),
       priority: sender.priority,
       lateOver1Ms: late,
       lateOver1MsDuringGc: lateInGc,

@@ -1,7 +1,7 @@
 // The invoker's sends on a thread of their own (sender-thread.ts), so that what else the process
-// does (progress, statistics, outputs) never delays a due request, with a young generation large
-// enough that the run's allocations cause few scavenges (each one a pause of the sending loop).
-// Targets move by their spec (target-spec.ts): the thread makes its own connections.
+// does (progress, statistics, outputs) never delays a due request, with a garbage collector set
+// for short pauses (below). Targets move by their spec (target-spec.ts): the thread makes its own
+// connections.
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -12,12 +12,30 @@ import type { SenderThreadData, SenderThreadResult } from "./sender-thread.js";
 import type { WakeMode } from "./send-loop.js";
 
 /**
- * Young generation of the sender thread: V8 starts a new isolate with 1 MiB semi-spaces and grows
- * them only under pressure, so a run begins with a scavenge every few hundred requests. The
- * minimum is a process-wide V8 flag read when an isolate is made: set just before the thread is.
+ * The sender thread's garbage collection, for the shortest pauses rather than the fewest. With the
+ * timer wake-up (send-loop.ts) nearly all garbage is the requests' own, and most of it outlives a
+ * scavenge (HTTP/2 streams and write requests are wrappers of native objects, kept until a full
+ * collection), so a scavenge costs in proportion to the requests since the last one: small, frequent
+ * scavenges in a 1 MiB semi-space. On two cores V8's parallel collector threads make each pause
+ * longer, not shorter. Measured at 2,000 requests/s on this 2-core machine, quiet (schedule-error
+ * p99, timer wake-up): 32 MiB, parallel: 6.6-7.3 ms; 1 MiB, parallel: 1.4-3.2 ms; 1 MiB, no parallel
+ * scavenge: 0.88-2.9 ms; 2 MiB, `node --single-threaded-gc`: 1.3-1.5 ms; 1 MiB,
+ * `--single-threaded-gc`: 0.82-0.94 ms. So the CLI (`npm run invoke`) starts node with
+ * --single-threaded-gc; here the semi-space and no parallel scavenge are set, process-wide flags
+ * read when an isolate is made, just before the thread is (the rest of single-threaded GC cannot be
+ * switched on in a running process: V8 aborted). INVOKER_SEMI_SPACE_MB changes the size for experiments.
  */
-const SEMI_SPACE_MB = Number(process.env.INVOKER_SEMI_SPACE_MB ?? 32);
-const YOUNG_GENERATION_MB = SEMI_SPACE_MB * 3;
+const SEMI_SPACE_MB = Number(process.env.INVOKER_SEMI_SPACE_MB ?? 1);
+if (!Number.isInteger(SEMI_SPACE_MB) || SEMI_SPACE_MB < 1 || SEMI_SPACE_MB > 1024) {
+  throw new Error(`INVOKER_SEMI_SPACE_MB must be a whole number of MiB from 1 to 1024, got ${JSON.stringify(process.env.INVOKER_SEMI_SPACE_MB)}`);
+}
+const YOUNG_GENERATION_MB = Math.max(3, SEMI_SPACE_MB * 3);
+
+/** The V8 flags the sender's collector runs with (for the summary). */
+export function senderGcFlags(): string[] {
+  const startup = process.execArgv.filter((a) => a === "--single-threaded-gc");
+  return [...startup, `--min-semi-space-size=${SEMI_SPACE_MB}`, "--no-parallel-scavenge"];
+}
 
 export interface WorkerSendOptions {
   targets: SpecifiedTarget[];
@@ -63,7 +81,8 @@ export function sendInWorker(o: WorkerSendOptions): Promise<SenderThreadResult> 
     ...(ENTRY.endsWith(".ts") ? { tsxApi: tsxEsmApi() } : {}),
   };
   return new Promise((resolve, reject) => {
-    if (SEMI_SPACE_MB > 0) setFlagsFromString(`--min-semi-space-size=${SEMI_SPACE_MB}`);
+    setFlagsFromString(`--min-semi-space-size=${SEMI_SPACE_MB}`);
+    setFlagsFromString("--no-parallel-scavenge");
     const worker = new Worker(BOOT, { eval: true, workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     const timer = o.onProgress
       ? setInterval(() => o.onProgress!(Atomics.load(counters, 0), Atomics.load(counters, 1), Atomics.load(counters, 2)), 100)
