@@ -13,6 +13,7 @@ import { ensureHelloworldImage } from "../fixtures/helloworld.js";
 import { nestedMachineUnavailable, removeJobDir, runInNestedMachine, type NestedResult } from "../fixtures/nested-kvm.js";
 import { upstreamBinDir } from "../fixtures/upstream-runtimes.js";
 import { upstreamSpecsDir } from "../upstream-specs.js";
+import { LocalImageStore } from "#node-runtime/images/image-store.js";
 import { q as shellQuote } from "#components/scripts/shell.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -86,6 +87,12 @@ describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM ma
       // Built on this host, where it is fast; the machine only reads the cache.
       const hello = await ensureHelloworldImage();
       const imageCache = dirname(dirname(hello.layoutDir)); // <cache>/helloworld-<key>/layout
+      // The suite's image store, with helloworld unpacked and converted to ext4 here (seconds)
+      // rather than in the emulated machine (half a minute); the job copies it onto the machine's
+      // own disk, where the drivers' hard links into it work.
+      const storeDir = join(imageCache, "kvm-image-store");
+      const store = new LocalImageStore({ root: storeDir });
+      await store.ext4((await store.loadOciLayout(hello.layoutDir, hello.ref)).digest);
       const jailer = jailerBinary(firecracker!);
       const cri = await criShares();
       const env: Record<string, string> = {
@@ -103,16 +110,35 @@ describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM ma
         `cd ${shellQuote(REPO)}`,
         ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
         "ls -l /dev/kvm",
+        `mkdir -p "$KVM_TEST_IMAGE_DIR" && cp -a ${shellQuote(storeDir)}/. "$KVM_TEST_IMAGE_DIR"/`,
+        // What ran, every 30 s: a hung or spinning case shows up here (the outer test prints the tail).
+        "( while sleep 30; do { date; ps -eo pid,etime,time,pcpu,stat,args --sort=-pcpu | head -12 | cut -c1-240; } >>/job/ps.log; done ) &",
         // KVM_TEST_FILTER runs only the tests whose names match (a debugging aid; skips then fail here).
-        'node node_modules/vitest/vitest.mjs run --config vitest.kvm.config.ts --reporter=default --reporter=json --outputFile.json=/job/report.json ${KVM_TEST_FILTER:+-t "$KVM_TEST_FILTER"}',
+        'node node_modules/vitest/vitest.mjs run --config vitest.kvm.config.ts --reporter=verbose --reporter=json --outputFile.json=/job/report.json ${KVM_TEST_FILTER:+-t "$KVM_TEST_FILTER"}',
       ].join("\n");
       const shares = [...new Set([REPO, dirname(firecracker!), ...(jailer ? [dirname(jailer)] : []), dirname(kernel), imageCache, ...cri.shares])];
-      result = await runInNestedMachine({ script, shares, memoryMiB: 6144, cpus: 2, timeoutMs: 40 * 60_000 });
+      // The emulated machine itself sometimes fails under nested KVM (its kernel hit a stack guard
+      // page in a vCPU thread once; another time it hung mid-suite, QEMU busy, nothing advancing).
+      // Such a run says nothing about our code: it is reported and run once more, in a fresh machine.
+      // A test that fails is never retried.
+      const machineFailures: string[] = [];
+      for (;;) {
+        result = await runInNestedMachine({ script, shares, memoryMiB: 6144, cpus: 2, timeoutMs: 25 * 60_000 });
+        const reported = existsSync(join(result.jobDir, "report.json"));
+        if (reported || result.machineFailure === undefined || machineFailures.length > 0) break;
+        machineFailures.push(result.machineFailure);
+        console.warn(`firecracker-nested.test: ${result.machineFailure}; running the suite once more in a fresh machine\n${result.console.slice(-3000)}`);
+        removeJobDir(result);
+      }
       console.log(result.output);
+      if (machineFailures.length > 0)
+        console.warn(`firecracker-nested.test: the first machine failed (${machineFailures[0]}); this result is the second machine's`);
       const reportFile = join(result.jobDir, "report.json");
       if (!existsSync(reportFile)) {
+        const ps = join(result.jobDir, "ps.log");
+        const processes = existsSync(ps) ? readFileSync(ps, "utf8").slice(-3000) : "(none)";
         throw new Error(
-          `the nested machine produced no test report (exit ${result.exitCode}, timed out: ${result.timedOut})\n--- console ---\n${result.console.slice(-4000)}`,
+          `the nested machine produced no test report (exit ${result.exitCode}, timed out: ${result.timedOut}${result.machineFailure ? `, ${result.machineFailure}` : ""})\n--- console ---\n${result.console.slice(-4000)}\n--- processes, last samples ---\n${processes}`,
         );
       }
       const report = JSON.parse(readFileSync(reportFile, "utf8")) as VitestReport;
@@ -127,6 +153,6 @@ describe.skipIf(skipReason !== undefined)("real Firecracker in the nested-KVM ma
       expect(report.numPassedTests).toBeGreaterThan(0);
       expect(result.exitCode).toBe(0);
     },
-    45 * 60_000,
+    55 * 60_000,
   );
 });
