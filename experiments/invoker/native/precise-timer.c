@@ -28,6 +28,9 @@ typedef struct precise_timer {
   uv_poll_t poll;
   int fd;
   int closed;
+  /* onDue is running: a close from inside it releases the callback's context only once it returned. */
+  int in_callback;
+  int callback_released;
   /* The JavaScript handle and libuv's poll handle both point here: freed when both let go. */
   int owners;
   napi_env env;
@@ -51,15 +54,21 @@ static void on_uv_closed(uv_handle_t* handle) {
   release(handle->data);
 }
 
+static void release_callback(precise_timer* t) {
+  if (t->callback_released) return;
+  t->callback_released = 1;
+  napi_delete_reference(t->env, t->on_due);
+  napi_delete_reference(t->env, t->resource);
+  napi_async_destroy(t->env, t->async);
+}
+
 /* Releases everything; the struct itself goes once libuv has closed the poll handle. */
 static void timer_close(precise_timer* t) {
   if (t->closed) return;
   t->closed = 1;
   uv_poll_stop(&t->poll);
   close(t->fd);
-  napi_delete_reference(t->env, t->on_due);
-  napi_delete_reference(t->env, t->resource);
-  napi_async_destroy(t->env, t->async);
+  if (!t->in_callback) release_callback(t);
   uv_close((uv_handle_t*)&t->poll, on_uv_closed);
 }
 
@@ -78,7 +87,9 @@ static void on_readable(uv_poll_t* poll, int status, int events) {
   if (napi_open_handle_scope(t->env, &scope) != napi_ok) return;
   napi_value fn, resource, result;
   if (napi_get_reference_value(t->env, t->on_due, &fn) == napi_ok && napi_get_reference_value(t->env, t->resource, &resource) == napi_ok) {
+    t->in_callback = 1;
     napi_status st = napi_make_callback(t->env, t->async, resource, fn, 0, NULL, &result);
+    t->in_callback = 0;
     if (st == napi_pending_exception) {
       napi_value error;
       napi_get_and_clear_last_exception(t->env, &error);
@@ -86,6 +97,8 @@ static void on_readable(uv_poll_t* poll, int status, int events) {
     }
   }
   napi_close_handle_scope(t->env, scope);
+  /* Closed by onDue itself: its context can go now. */
+  if (t->closed) release_callback(t);
 }
 
 /* The JavaScript handle was collected: a timer still open is closed first. */
