@@ -9,11 +9,9 @@
 // only garbage (and GC pauses) left are the requests' own. Without the addon built it falls back
 // to "poll": the loop sleeps on a libuv timer while the next due time is more than 2 ms away and
 // polls with setImmediate within 2 ms of it (an Immediate per turn: at 2,000 requests/s the
-// scavenges they cause made about 2% of the sends more than 1 ms late). "thread": a timer thread sleeps until each due time (Atomics.wait, sub-millisecond)
-// and wakes the event loop with a message, so both threads sleep between sends; waking costs
-// about 0.2-0.3 ms per send and the main thread also wakes later for responses (measured on this
-// 2-core machine while other builds loaded it: p50 schedule error 0.25 ms vs 0.0005 ms polling,
-// p99 similar within the noise of that load).
+// scavenges they cause made about 2% of the sends more than 1 ms late). "thread": a timer thread
+// sleeps until each due time (Atomics.wait, sub-millisecond) and wakes the event loop with a
+// message; waking costs about 0.2-0.3 ms per send.
 import { Worker } from "node:worker_threads";
 import { loadPreciseTimer } from "./precise-timer.js";
 
