@@ -321,6 +321,9 @@ async function main() {
     const niceTrials: Trial[] = [];
     for (let k = 0; k < 2; k++) niceTrials.push(await trial(ours(false, ["--sender-nice=-10"]), 2000, server.port, load));
     load.push(await loadSample("end"));
+    // Every trial of ours at 2,000 req/s with its defaults (the latency trial and the sustained-rate
+    // search's): the goal holds only if it holds in each, not in whichever came first.
+    const scheduleErrorsAt2000 = oursResult.trials.filter((t) => t.rps === 2000).map((t) => t.scheduleErrorP99Ms);
     const json = {
       ours: resultJson(oursResult),
       vswarm: vswarmResult
@@ -339,7 +342,8 @@ async function main() {
       },
       goals: {
         sustainedAtLeastVswarm: vswarmResult ? oursResult.maxSustainedRps >= vswarmResult.maxSustainedRps : null,
-        scheduleErrorP99Within1Ms: oursResult.scheduleErrorP99Ms !== null && oursResult.scheduleErrorP99Ms <= 1,
+        scheduleErrorP99Within1Ms: scheduleErrorsAt2000.length > 0 && scheduleErrorsAt2000.every((e) => e !== null && e <= 1),
+        scheduleErrorP99MsAt2000Trials: scheduleErrorsAt2000,
       },
       setup: {
         server: "experiments/invoker/greeter-server.ts (grpc-js) in its own process",
@@ -359,7 +363,7 @@ async function main() {
     printTable(all);
     console.log(`ratios ours/vSwarm: ${JSON.stringify(json.ratios.oursToVswarm)}; ours/per-request: ${JSON.stringify(json.ratios.oursToPerRequestConnection)}`);
     console.log(
-      `goals: sustained ≥ vSwarm: ${json.goals.sustainedAtLeastVswarm === null ? "not measured" : json.goals.sustainedAtLeastVswarm ? "met" : "NOT met"}; schedule error p99 ≤ 1 ms at 2000 req/s: ${json.goals.scheduleErrorP99Within1Ms ? "met" : "NOT met"} (${oursResult.scheduleErrorP99Ms} ms)`,
+      `goals: sustained ≥ vSwarm: ${json.goals.sustainedAtLeastVswarm === null ? "not measured" : json.goals.sustainedAtLeastVswarm ? "met" : "NOT met"}; schedule error p99 ≤ 1 ms at 2000 req/s in every trial: ${json.goals.scheduleErrorP99Within1Ms ? "met" : "NOT met"} (${scheduleErrorsAt2000.join(", ")} ms)`,
     );
     await plot(all);
   } finally {
