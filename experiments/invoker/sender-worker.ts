@@ -20,7 +20,8 @@ import type { WakeMode } from "./send-loop.js";
  * longer, not shorter. Measured at 2,000 requests/s on this 2-core machine, quiet (schedule-error
  * p99, timer wake-up): 32 MiB, parallel: 6.6-7.3 ms; 1 MiB, parallel: 1.4-3.2 ms; 1 MiB, no parallel
  * scavenge: 0.88-2.9 ms; 2 MiB, `node --single-threaded-gc`: 1.3-1.5 ms; 1 MiB,
- * `--single-threaded-gc`: 0.82-0.94 ms. So the CLI (`npm run invoke`) starts node with
+ * `--single-threaded-gc`: 0.82-0.94 ms in that A/B, 0.74-1.69 ms over bench:invoker's eight trials.
+ * So the CLI (`npm run invoke`) starts node with
  * --single-threaded-gc; here the semi-space and no parallel scavenge are set, process-wide flags
  * read when an isolate is made, just before the thread is (the rest of single-threaded GC cannot be
  * switched on in a running process: V8 aborted). INVOKER_SEMI_SPACE_MB changes the size for experiments.
