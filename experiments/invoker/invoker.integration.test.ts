@@ -48,8 +48,9 @@ describe("invoker on loopback", () => {
     expect(summary.sender.mode).toBe("thread");
     expect(summary.sender.lateOver1MsDuringGc).toBeLessThanOrEqual(summary.sender.lateOver1Ms);
     expect(summary.sender.gcPauses.minor).toBeLessThanOrEqual(summary.sender.gcPauses.count);
-    // One connection reused for everything the run sent (the preflight has its own).
-    expect(s.peers().size).toBe(2);
+    // One connection per sender thread (two by default), reused for everything it sent; the preflight has its own.
+    expect(summary.sender.threads).toBe(2);
+    expect(s.peers().size).toBe(1 + 2);
 
     const files = await readdir(out);
     const lat = files.find((f) => /^rps\d+\.\d\d_lat\.csv$/.test(f));
@@ -106,8 +107,8 @@ describe("invoker on loopback", () => {
       expect(summary).toMatchObject({ issued: 10, completed: 10, errorsByCode: {} });
     }
     expect([...s.authorities()]).toEqual(["hello.default.example.com:80"]);
-    // One connection for the reused-connection run and its preflight's, then one per request.
-    expect(s.peers().size).toBe(2 + 1 + 10);
+    // One connection per sender thread (two) for the reused-connection run, each run's preflight's, then one per request.
+    expect(s.peers().size).toBe(2 + 1 + 1 + 10);
   });
 
   it("sends from this thread's loop when asked, or when a target cannot be made again from a spec", async () => {
@@ -136,6 +137,60 @@ describe("invoker on loopback", () => {
     const loop = await runInvoker({ ...base, targets: [t], rps: 20, durationS: 0.5, preflight: false, sender: "loop", senderNice: before + 3 });
     expect(loop.summary.sender).toMatchObject({ mode: "loop", priority: { nice: before + 3 } });
     if (process.getuid?.() === 0) expect(getPriority()).toBe(before);
+  });
+
+  it("several sender threads share one schedule: every request once, on time, round-robin kept", async () => {
+    const [a, b] = [await greeter(), await greeter()];
+    const ts = [new GrpcTarget({ address: a.address }), new GrpcTarget({ address: b.address })];
+    cleanup.push(() => {
+      for (const t of ts) t.close();
+    });
+    const { summary, records } = await runInvoker({ ...base, targets: ts, rps: 90, durationS: 1, preflight: false, senders: 3 });
+    expect(summary).toMatchObject({ issued: 90, completed: 90, sender: { mode: "thread", threads: 3 } });
+    // Request i went to target i mod 2 whichever thread sent it: 45 each, over one connection per thread.
+    expect([a.calls(), b.calls()]).toEqual([45, 45]);
+    expect([a.peers().size, b.peers().size]).toEqual([3, 3]);
+    for (let i = 0; i < 90; i++) {
+      expect(records.code[i]).toBe(0);
+      expect(records.sentNs[i]).toBeGreaterThanOrEqual(records.dueNs[i]!);
+      expect(records.doneNs[i]).toBeGreaterThan(records.sentNs[i]!);
+    }
+    // The threads started together: the first request of each went out near its own due time.
+    for (let j = 0; j < 3; j++) expect(records.sentNs[j]! - records.dueNs[j]!).toBeLessThan(50e6);
+    // More threads than requests: the idle ones take part and end.
+    const few = await runInvoker({ ...base, targets: ts, rps: 2, durationS: 1, preflight: false, senders: 4 });
+    expect(few.summary).toMatchObject({ issued: 2, completed: 2, sender: { threads: 4 } });
+  });
+
+  it("the sender threads' real-time priority: running SCHED_FIFO when allowed, else the reason; refused where it cannot apply", async () => {
+    const s = await greeter();
+    const t = new GrpcTarget({ address: s.address });
+    cleanup.push(() => t.close());
+    // While the run goes on, the policy of this process's threads (field 41 of /proc/…/task/…/stat; 1 = SCHED_FIFO).
+    const policies = async () => {
+      const tids = await readdir("/proc/self/task");
+      const stats = await Promise.all(tids.map((tid) => readFile(`/proc/self/task/${tid}/stat`, "utf8").catch(() => "")));
+      return stats.filter(Boolean).map((st) => Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[41 - 3]));
+    };
+    let during: number[] = [];
+    const sample = setTimeout(async () => (during = await policies()), 600);
+    const { summary } = await runInvoker({ ...base, targets: [t], rps: 20, durationS: 1.5, preflight: false, senderRealtime: 1 });
+    clearTimeout(sample);
+    expect(summary.completed).toBe(30);
+    if ("error" in summary.sender.priority!) {
+      expect(summary.sender.priority.error).toMatch(/chrt/);
+      console.log(`real-time sender threads not allowed here: ${summary.sender.priority.error}`);
+    } else {
+      expect(summary.sender.priority).toEqual({ realtime: 1 });
+      expect(during.filter((p) => p === 1)).toHaveLength(2);
+    }
+    // This thread itself stays as it was.
+    expect((await policies())[0]).toBe(0);
+    await expect(runInvoker({ ...base, targets: [t], rps: 20, durationS: 0.5, sender: "loop", senderRealtime: 1 })).rejects.toThrow(
+      /senderRealtime: only sender threads run real-time, and sender is "loop"/,
+    );
+    await expect(runInvoker({ ...base, targets: [t], rps: 20, durationS: 0.5, senderRealtime: 1, senderNice: -1 })).rejects.toThrow(/give one/);
+    await expect(runInvoker({ ...base, targets: [t], rps: 20, durationS: 0.5, senders: 0 })).rejects.toThrow(/senders: expected a whole number from 1 to 16, got 0/);
   });
 
   it("round-robins over several endpoints", async () => {
@@ -215,6 +270,19 @@ describe("invoke CLI", () => {
     expect((r as { stderr: string }).stderr).toContain(
       "invoke: " + path.join(dir, "endpoints.json") + ': entry 1: field "hostname" must be a non-empty string, got number',
     );
+  });
+
+  it("bad sender flags exit 2 naming the flag, before any endpoint is read", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "inv-cli-"));
+    for (const [flag, message] of [
+      ["--senders=0", "--senders: expected a whole number from 1 to 16, got 0"],
+      ["--senders=2.5", "--senders: expected a whole number from 1 to 16, got 2.5"],
+      ["--sender-realtime=100", "--sender-realtime: expected a whole number from 1 to 99, got 100"],
+    ]) {
+      const r = await run(tsx, [main, flag!], { cwd: dir }).catch((e: { code: number; stderr: string }) => e);
+      expect(r).toMatchObject({ code: 2 });
+      expect((r as { stderr: string }).stderr.trim()).toBe(`invoke: ${message}`);
+    }
   });
 
   it("runs against a Greeter and writes its files where asked", async () => {

@@ -10,6 +10,7 @@ import { NodeRuntimeTarget } from "../targets/node-runtime-target.js";
 import type { Target } from "../targets/target.js";
 import { EndpointsError, readEndpointsFile } from "./endpoints.js";
 import { InvokerError, runInvoker, type InvokerSummary } from "./run.js";
+import { MAX_SENDERS } from "./sender-worker.js";
 
 export const USAGE = `usage: invoke [options]
   --endpointsFile FILE   vSwarm endpoints.json [{hostname, eventing, matchers}] (default endpoints.json)
@@ -26,7 +27,12 @@ export const USAGE = `usage: invoke [options]
   --seed N               seed of the Poisson arrivals (default 1)
   --per-request-connection   a new connection for every request (vSwarm's method)
   --sender thread|loop   send from a thread of its own (default) or from the main event loop
-  --sender-nice=N        nice value of the sending thread (e.g. --sender-nice=-10; needs CAP_SYS_NICE)
+  --senders N            sender threads sharing the schedule, request i from thread i mod N (default 2;
+                         each thread has its own connection per endpoint)
+  --sender-nice=N        nice value of the sending threads (e.g. --sender-nice=-10; needs CAP_SYS_NICE)
+  --sender-realtime=P    run the sender threads at real-time priority P (SCHED_FIFO, 1-99; needs
+                         CAP_SYS_NICE): other processes cannot delay a send; the kernel still keeps 5% of
+                         each second for them
   --wake timer|poll|thread   how the sender wakes for due times: a timerfd (default; falls back to
                          poll, and says so, without the native addon), setImmediate polling, or a timer thread
   --deadline-ms N        per-request deadline (default 30000)
@@ -112,7 +118,9 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
       "per-request-connection": { type: "boolean" },
       wake: { type: "string" },
       sender: { type: "string" },
+      senders: { type: "string" },
       "sender-nice": { type: "string" },
+      "sender-realtime": { type: "string" },
       "deadline-ms": { type: "string" },
       name: { type: "string" },
       latf: { type: "string" },
@@ -137,6 +145,12 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
   const senderNice = values["sender-nice"] === undefined ? undefined : num(values["sender-nice"], "sender-nice", 0);
   if (senderNice !== undefined && (!Number.isInteger(senderNice) || senderNice < -20 || senderNice > 19))
     throw new InvokerError(`--sender-nice: expected a whole number from -20 to 19, got ${values["sender-nice"]}`);
+  const senders = values.senders === undefined ? undefined : num(values.senders, "senders", 0);
+  if (senders !== undefined && (!Number.isInteger(senders) || senders < 1 || senders > MAX_SENDERS))
+    throw new InvokerError(`--senders: expected a whole number from 1 to ${MAX_SENDERS}, got ${values.senders}`);
+  const senderRealtime = values["sender-realtime"] === undefined ? undefined : num(values["sender-realtime"], "sender-realtime", 0);
+  if (senderRealtime !== undefined && (!Number.isInteger(senderRealtime) || senderRealtime < 1 || senderRealtime > 99))
+    throw new InvokerError(`--sender-realtime: expected a whole number from 1 to 99, got ${values["sender-realtime"]}`);
   const { targets, describe, cleanup } = await buildTargets(values);
   try {
     const { summary } = await runInvoker({
@@ -156,7 +170,9 @@ export async function invokeCommand(argv: string[]): Promise<InvokerSummary> {
       progress: values.progress,
       wake,
       sender,
+      ...(senders !== undefined ? { senders } : {}),
       ...(senderNice !== undefined ? { senderNice } : {}),
+      ...(senderRealtime !== undefined ? { senderRealtime } : {}),
       describe: { ...describe, sender, wake },
     });
     if (values.json) console.log(JSON.stringify(summary, null, 2));

@@ -10,8 +10,9 @@ import { arrivalOffsetsNs, type ArrivalDistribution } from "./arrivals.js";
 import { drawInvokerPlots } from "./plots.js";
 import { gcOverlaps, recordGcPauses, type GcPauses } from "./gc-pauses.js";
 import { runSendLoop, type WakeMode } from "./send-loop.js";
-import { senderGcFlags, sendInWorker } from "./sender-worker.js";
+import { DEFAULT_SENDERS, MAX_SENDERS, senderGcFlags, sendInWorkers } from "./sender-worker.js";
 import { hasSpec } from "../targets/target-spec.js";
+import type { PriorityOutcome, PriorityRequest } from "./thread-priority.js";
 import { vswarmLatencyCsv, vswarmLatencyFileName } from "./vswarm-format.js";
 
 export interface InvokerOptions {
@@ -37,8 +38,16 @@ export interface InvokerOptions {
    * spec): a sender thread of its own (sender-worker.ts); "loop": this thread's event loop.
    */
   sender?: "thread" | "loop";
-  /** A nice value for the sending thread (negative raises it; needs CAP_SYS_NICE). */
+  /**
+   * With sender "thread": how many sender threads share the schedule (request i from thread i mod
+   * n), each with its own connections; default DEFAULT_SENDERS. A GC pause of one thread then delays
+   * only its own share of the sends.
+   */
+  senders?: number;
+  /** A nice value for the sending threads (negative raises it; needs CAP_SYS_NICE). */
   senderNice?: number;
+  /** SCHED_FIFO at this priority (1-99) for the sender threads (sender "thread" only; needs CAP_SYS_NICE). */
+  senderRealtime?: number;
   /** How the sending loop wakes up for due times (see send-loop.ts); default "timer". */
   wake?: WakeMode;
   /** Free-form description of the run, copied into the summary (protocol, connection mode, …). */
@@ -78,16 +87,18 @@ export interface InvokerSummary {
   /** Where the sends ran and what delayed them (measured window). */
   sender: {
     mode: "thread" | "loop";
+    /** Sender threads (1 with mode "loop"). */
+    threads: number;
     /** How the send loop woke for due times, and why not as asked. */
     wake: WakeMode;
     wakeFallback?: string;
     /** The sender thread's V8 collector flags (see sender-worker.ts). */
     gcFlags?: string[];
-    priority: { nice: number } | { error: string } | null;
+    priority: PriorityOutcome | null;
     /** Sends more than 1 ms late, and how many of them a GC pause of the sending thread overlapped. */
     lateOver1Ms: number;
     lateOver1MsDuringGc: number;
-    /** GC pauses of the sending thread during the whole run (warm-up included). */
+    /** GC pauses of the sending threads during the whole run (warm-up included), all threads together. */
     gcPauses: { count: number; minor: number; totalMs: number; maxMs: number };
     /** Times the kernel took a core from this process during the run (other work wanted it). */
     involuntaryContextSwitches: number;
@@ -115,6 +126,15 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   if (opts.targets.length === 0) throw new InvokerError("no targets to invoke");
   if (!(opts.warmupS >= 0)) throw new InvokerError(`warm-up: expected seconds ≥ 0, got ${opts.warmupS}`);
   if (!(opts.deadlineMs > 0)) throw new InvokerError(`deadline: expected milliseconds > 0, got ${opts.deadlineMs}`);
+  if (opts.senders !== undefined && !(Number.isInteger(opts.senders) && opts.senders >= 1 && opts.senders <= MAX_SENDERS))
+    throw new InvokerError(`senders: expected a whole number from 1 to ${MAX_SENDERS}, got ${opts.senders}`);
+  if (opts.senderNice !== undefined && opts.senderRealtime !== undefined)
+    throw new InvokerError("senderNice and senderRealtime: give one (a real-time thread has no nice value)");
+  const useThread = (opts.sender ?? "thread") === "thread" && opts.targets.every(hasSpec);
+  if (!useThread && opts.senderRealtime !== undefined)
+    throw new InvokerError(
+      `senderRealtime: only sender threads run real-time, and ${opts.sender === "loop" ? 'sender is "loop"' : "a target cannot be made again in a thread (it has no spec)"}`,
+    );
 
   if (opts.preflight !== false) {
     for (const t of opts.targets) {
@@ -158,27 +178,29 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   bar?.start(n, 0, { inflight: 0, failed: 0 });
 
   const targets = opts.targets;
-  const useThread = (opts.sender ?? "thread") === "thread" && targets.every(hasSpec);
+  const senderPriority: PriorityRequest | undefined =
+    opts.senderRealtime !== undefined ? { realtime: opts.senderRealtime } : opts.senderNice !== undefined ? { nice: opts.senderNice } : undefined;
   const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
   let sentNs: Float64Array;
   let wake: WakeMode;
   let wakeFallback: string | undefined;
-  let gc: GcPauses;
+  let gcByThread: GcPauses[];
   let priority: InvokerSummary["sender"]["priority"] = null;
   let restorePriority: (() => void) | undefined;
   try {
     if (useThread) {
-      const r = await sendInWorker({
+      const r = await sendInWorkers({
         targets: targets.filter(hasSpec),
         payload: opts.payload,
         deadlineMs: opts.deadlineMs,
         startLeadNs: 5_000_000,
         dueNs,
+        senders: opts.senders ?? DEFAULT_SENDERS,
         ...(opts.wake ? { wake: opts.wake } : {}),
-        ...(opts.senderNice !== undefined ? { nice: opts.senderNice } : {}),
+        ...(senderPriority ? { priority: senderPriority } : {}),
         onProgress: bar ? (sent, settledCount, failed) => bar.update(sent, { inflight: sent - settledCount, failed }) : undefined,
       });
-      ({ sentNs, gc, priority, wake, wakeFallback } = r);
+      ({ sentNs, gcByThread, priority, wake, wakeFallback } = r);
       doneNs.set(r.doneNs);
       code.set(r.code);
       codes.splice(0, codes.length, ...r.codes);
@@ -221,7 +243,7 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
         onProgress: bar ? (sent) => bar.update(sent, { inflight: inFlight, failed: failedSoFar }) : undefined,
       }));
       if (inFlight > 0) await new Promise<void>((resolve) => (settled = resolve));
-      gc = stopGc();
+      gcByThread = [stopGc()];
     }
   } finally {
     bar?.stop();
@@ -233,11 +255,11 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
   }
   const senderInfo = {
     mode: useThread ? ("thread" as const) : ("loop" as const),
+    gcByThread,
     wake,
     wakeFallback,
     ...(useThread ? { gcFlags: senderGcFlags() } : {}),
     priority,
-    gc,
     involuntaryContextSwitches: process.resourceUsage().involuntaryContextSwitches - switchesBefore,
   };
 
@@ -253,7 +275,8 @@ interface SenderInfo {
   wakeFallback: string | undefined;
   gcFlags?: string[];
   priority: InvokerSummary["sender"]["priority"];
-  gc: GcPauses;
+  /** Each sending thread's GC pauses; request i went out from thread i mod their number. */
+  gcByThread: GcPauses[];
   involuntaryContextSwitches: number;
 }
 
@@ -280,7 +303,7 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
     sched.push(lateMs);
     if (lateMs > 1) {
       late++;
-      if (gcOverlaps(sender.gc, r.dueNs[i]!, r.sentNs[i]!)) lateInGc++;
+      if (gcOverlaps(sender.gcByThread[i % sender.gcByThread.length]!, r.dueNs[i]!, r.sentNs[i]!)) lateInGc++;
     }
     if (ok) {
       lat.push((r.doneNs[i]! - r.sentNs[i]!) / 1e6);
@@ -318,23 +341,35 @@ function summarize(opts: InvokerOptions, r: RunRecords, examples: Map<string, st
     scheduleErrorMs: rounded({ p50: s.p50, p99: s.p99, p999: s.p999, max: s.max }, 4),
     sender: {
       mode: sender.mode,
+      threads: sender.gcByThread.length,
       wake: sender.wake,
       ...(sender.wakeFallback ? { wakeFallback: sender.wakeFallback } : {}),
       ...(sender.gcFlags ? { gcFlags: sender.gcFlags } : {}),
       priority: sender.priority,
       lateOver1Ms: late,
       lateOver1MsDuringGc: lateInGc,
-      gcPauses: {
-        count: sender.gc.startNs.length,
-        minor: sender.gc.minor,
-        totalMs: Number((sender.gc.endNs.reduce((a, e, k) => a + e - sender.gc.startNs[k]!, 0) / 1e6).toFixed(3)),
-        maxMs: Number((Math.max(0, ...sender.gc.endNs.map((e, k) => e - sender.gc.startNs[k]!)) / 1e6).toFixed(3)),
-      },
+      gcPauses: gcPauseTotals(sender.gcByThread),
       involuntaryContextSwitches: sender.involuntaryContextSwitches,
     },
     warmup: { issued: wIssued, completed: wDone, failed: wFailed },
     files: {},
   };
+}
+
+function gcPauseTotals(byThread: GcPauses[]): InvokerSummary["sender"]["gcPauses"] {
+  let count = 0,
+    minor = 0,
+    totalNs = 0,
+    maxNs = 0;
+  for (const p of byThread) {
+    count += p.startNs.length;
+    minor += p.minor;
+    p.endNs.forEach((e, k) => {
+      totalNs += e - p.startNs[k]!;
+      maxNs = Math.max(maxNs, e - p.startNs[k]!);
+    });
+  }
+  return { count, minor, totalMs: Number((totalNs / 1e6).toFixed(3)), maxMs: Number((maxNs / 1e6).toFixed(3)) };
 }
 
 async function writeOutputs(opts: InvokerOptions, summary: InvokerSummary, r: RunRecords, warmNs: number): Promise<void> {

@@ -1,28 +1,39 @@
-// The body of the invoker's sender thread (see sender-worker.ts): its own copies of the targets,
-// the open-loop send loop, and per-request records, with nothing else on its event loop: the main
-// thread's progress bar, statistics and file writing cannot delay a send. It raises its own
-// scheduling priority when asked and allowed, and says whether it could.
-import { readlinkSync } from "node:fs";
-import { setPriority } from "node:os";
+// The body of one of the invoker's sender threads (see sender-worker.ts): its own copies of the
+// targets, the open-loop send loop over its share of the schedule, and per-request records, with
+// nothing else on its event loop: the main thread's progress bar, statistics and file writing cannot
+// delay a send. It raises its own scheduling priority when asked and allowed, and says whether it could.
 import { parentPort, workerData } from "node:worker_threads";
 import { targetFromSpec, type TargetSpec } from "../targets/target-spec.js";
 import { describeFailure } from "../targets/target.js";
 import { recordGcPauses, type GcPauses } from "./gc-pauses.js";
 import { runSendLoop, type WakeMode } from "./send-loop.js";
+import { applyThreadPriority, type PriorityOutcome, type PriorityRequest } from "./thread-priority.js";
 
 export interface SenderThreadData {
   specs: TargetSpec[];
   payload: string;
   deadlineMs: number;
-  /** How long after its set-up (targets made) the thread's schedule starts, ns. */
-  startLeadNs: number;
+  /** This thread's share of the schedule: due times (ns from the run's start) of requests k·stride + offset. */
   dueNs: Float64Array;
+  /** The share's place in the whole schedule; the target of request i is targets[i mod targets]. */
+  offset: number;
+  stride: number;
   /** How the send loop wakes for due times (send-loop.ts); default "timer". */
   wake?: WakeMode;
   /** [sent, settled, failed], for the main thread's progress bar. */
   counters: Int32Array;
-  /** A nice value for this thread (e.g. -10); none: leave it. */
-  nice?: number;
+  /** A priority for this thread; none: leave it. */
+  priority?: PriorityRequest;
+}
+
+/** The thread's first message: its targets are made; it then waits for {@link SenderStart}. */
+export interface SenderReady {
+  ready: true;
+}
+
+/** The run's start on the process's monotonic clock (hrtime), the same for every sender thread. */
+export interface SenderStart {
+  startNs: bigint;
 }
 
 export interface SenderThreadResult {
@@ -35,38 +46,29 @@ export interface SenderThreadResult {
   gc: GcPauses;
   wake: WakeMode;
   wakeFallback?: string;
-  /** What became of the priority request: the nice value set, or why not. */
-  priority: { nice: number } | { error: string } | null;
-}
-
-function raisePriority(nice: number): SenderThreadResult["priority"] {
-  try {
-    // This thread's id: setpriority on a thread id changes that thread only (Linux).
-    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    setPriority(tid, nice);
-    return { nice };
-  } catch (err) {
-    return { error: (err as Error).message };
-  }
+  /** What became of the priority request: as asked, or why not. */
+  priority: PriorityOutcome | null;
 }
 
 async function main(d: SenderThreadData): Promise<void> {
-  const priority = d.nice === undefined ? null : raisePriority(d.nice);
+  const priority = d.priority === undefined ? null : applyThreadPriority(d.priority);
   const targets = await Promise.all(d.specs.map(targetFromSpec));
+  // The run starts once every sender thread is ready: loading a thread's modules takes longer than
+  // any fixed lead would allow, and a start fixed before it would send the first requests late in a burst.
+  const started = new Promise<SenderStart>((resolve) => parentPort!.once("message", resolve));
+  parentPort!.postMessage({ ready: true } satisfies SenderReady);
+  const { startNs } = await started;
   const n = d.dueNs.length;
   const doneNs = new Float64Array(n);
   const code = new Int16Array(n).fill(-1);
   const codes = ["OK"];
   const codeIndex = new Map<string, number>([["OK", 0]]);
   const examples: Record<string, string> = {};
-  // The schedule starts once this thread is ready: loading the thread's modules takes longer than
-  // any fixed lead would allow, and a start fixed before it would send the first requests late in a burst.
-  const startNs = process.hrtime.bigint() + BigInt(Math.round(d.startLeadNs));
   let inFlight = 0;
   let settled: (() => void) | undefined;
   const fire = (i: number) => {
     inFlight++;
-    const target = targets[i % targets.length]!;
+    const target = targets[(i * d.stride + d.offset) % targets.length]!;
     target.invoke(d.payload, d.deadlineMs, (failure) => {
       doneNs[i] = Number(process.hrtime.bigint() - startNs);
       if (failure) {
