@@ -190,7 +190,9 @@ describe("invoker on loopback", () => {
       /senderRealtime: only sender threads run real-time, and sender is "loop"/,
     );
     await expect(runInvoker({ ...base, targets: [t], rps: 20, durationS: 0.5, senderRealtime: 1, senderNice: -1 })).rejects.toThrow(/give one/);
-    await expect(runInvoker({ ...base, targets: [t], rps: 20, durationS: 0.5, senders: 0 })).rejects.toThrow(/senders: expected a whole number from 1 to 16, got 0/);
+    await expect(runInvoker({ ...base, targets: [t], rps: 20, durationS: 0.5, senders: 0 })).rejects.toThrow(
+      /senders: expected a whole number from 1 to 16, got 0/,
+    );
   });
 
   it("round-robins over several endpoints", async () => {
