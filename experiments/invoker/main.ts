@@ -31,8 +31,8 @@ export const USAGE = `usage: invoke [options]
                          each thread has its own connection per endpoint)
   --sender-nice=N        nice value of the sending threads (e.g. --sender-nice=-10; needs CAP_SYS_NICE)
   --sender-realtime=P    run the sender threads at real-time priority P (SCHED_FIFO, 1-99; needs
-                         CAP_SYS_NICE): other processes cannot delay a send; the kernel still keeps 5% of
-                         each second for them
+                         CAP_SYS_NICE): other processes cannot delay a send; at rates that keep the
+                         threads busy they take the cores from everything else (5% of each second left)
   --wake timer|poll|thread   how the sender wakes for due times: a timerfd (default; falls back to
                          poll, and says so, without the native addon), setImmediate polling, or a timer thread
   --deadline-ms N        per-request deadline (default 30000)

@@ -47,7 +47,7 @@ export interface WorkerSendOptions {
   /** The schedule starts this long after every sender thread is ready, ns. */
   startLeadNs: number;
   dueNs: Float64Array;
-  /** Sender threads; request i goes out from thread i mod senders (default 1). */
+  /** Sender threads; request i goes out from thread i mod senders (default DEFAULT_SENDERS). */
   senders?: number;
   wake?: WakeMode;
   priority?: PriorityRequest;
@@ -69,7 +69,9 @@ export const MAX_SENDERS = 16;
  * Two threads by default: a GC pause in one delays only the requests due on it. At 2,000 requests/s on
  * this 2-core machine, quiet, eight trials each (schedule-error p99): one thread 0.62-2.98 ms (four
  * within 1 ms), two 0.43-1.21 ms (six within 1 ms); sends late in a GC pause fell from 65-86 to
- * 40-58 per 10,000. Three threads: 0.82-1.44 ms (more preemption between the threads).
+ * 40-58 per 10,000. Three threads: 0.82-1.44 ms (more preemption between the threads). In two
+ * bench:invoker runs: two threads 0.50-0.87 ms, one 0.76-1.63 ms. The price: one connection per
+ * thread and endpoint, and latency p99 at 2,000 req/s 1.8-2.1 ms against 1.4-1.6 ms.
  */
 export const DEFAULT_SENDERS = 2;
 
@@ -90,7 +92,7 @@ function tsxEsmApi(): string {
 }
 
 export async function sendInWorkers(o: WorkerSendOptions): Promise<WorkerSendResult> {
-  const k = o.senders ?? 1;
+  const k = o.senders ?? DEFAULT_SENDERS;
   if (!Number.isInteger(k) || k < 1 || k > MAX_SENDERS) throw new Error(`senders: expected a whole number from 1 to ${MAX_SENDERS}, got ${k}`);
   const counters = new Int32Array(new SharedArrayBuffer(12 * k));
   // The flags are read when an isolate is made, so they are set just before the threads are.
