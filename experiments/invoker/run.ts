@@ -35,7 +35,7 @@ export interface InvokerOptions {
   progress?: boolean;
   /**
    * Where requests are sent from: "thread" (default when every target can be made again from its
-   * spec): a sender thread of its own (sender-worker.ts); "loop": this thread's event loop.
+   * spec): sender threads of its own (sender-worker.ts; `senders`); "loop": this thread's event loop.
    */
   sender?: "thread" | "loop";
   /**
@@ -92,7 +92,7 @@ export interface InvokerSummary {
     /** How the send loop woke for due times, and why not as asked. */
     wake: WakeMode;
     wakeFallback?: string;
-    /** The sender thread's V8 collector flags (see sender-worker.ts). */
+    /** The sender threads' V8 collector flags (see sender-worker.ts). */
     gcFlags?: string[];
     priority: PriorityOutcome | null;
     /** Sends more than 1 ms late, and how many of them a GC pause of the sending thread overlapped. */

@@ -1,7 +1,7 @@
-// The invoker's sends on a thread of their own (sender-thread.ts), so that what else the process
+// The invoker's sends on threads of their own (sender-thread.ts), so that what else the process
 // does (progress, statistics, outputs) never delays a due request, with a garbage collector set
-// for short pauses (below). Targets move by their spec (target-spec.ts): the thread makes its own
-// connections.
+// for short pauses (below), the schedule shared between them. Targets move by their spec
+// (target-spec.ts): each thread makes its own connections.
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -14,7 +14,7 @@ import type { WakeMode } from "./send-loop.js";
 import type { PriorityRequest } from "./thread-priority.js";
 
 /**
- * The sender thread's garbage collection, for the shortest pauses rather than the fewest. With the
+ * The sender threads' garbage collection, for the shortest pauses rather than the fewest. With the
  * timer wake-up (send-loop.ts) nearly all garbage is the requests' own, and most of it outlives a
  * scavenge (HTTP/2 streams and write requests are wrappers of native objects, kept until a full
  * collection), so a scavenge costs in proportion to the requests since the last one: small, frequent
