@@ -73,12 +73,15 @@ export interface InvokeResult {
  * Runs function instances keyed by revision, knowing sandboxes only through SandboxDriver.
  * The first instance of a revision boots; the teardown of a booted instance, when the revision has no
  * snapshot yet, takes one (pause, snapshot into staging, resume, commit); later instances restore
- * from it, any number concurrently. Every failure path gives back what it took (sandbox, network
+ * from it, any number concurrently; one that starts while that snapshot is being taken waits for it
+ * (a boot then would be slower than the rest of the snapshot and a restore, and the revision's cold
+ * starts would mix boots into restores). Every failure path gives back what it took (sandbox, network
  * slot, staging files, lease) and raises a RuntimeError whose code the API maps to gRPC.
  */
 export class Orchestrator {
   private readonly instances = new Map<string, LiveInstance>();
-  private readonly snapshotting = new Set<string>();
+  /** Revisions whose snapshot a teardown is taking: by which sandbox, and when it is done (taken or not). */
+  private readonly snapshotting = new Map<string, { sandbox: SandboxKind; done: Promise<void> }>();
   private readonly defaults: OrchestratorDefaults;
   private readonly log: Logger;
 
@@ -240,6 +243,12 @@ export class Orchestrator {
     log: Logger,
   ): Promise<SandboxHandle> {
     if (mode !== "off" && driver.capabilities.snapshots) {
+      const taking = this.snapshotting.get(boot.revision);
+      if (taking?.sandbox === driver.kind) {
+        const since = performance.now();
+        await taking.done;
+        info.notes.push(`waited ${Math.round(performance.now() - since)} ms for the snapshot of revision ${boot.revision} being taken`);
+      }
       let lease: SnapshotLease | undefined;
       try {
         lease = await this.opts.snapshots.acquire(boot.revision);
@@ -395,7 +404,8 @@ export class Orchestrator {
       return;
     }
     // Claim the revision before any await so a concurrent teardown cannot start a second snapshot.
-    this.snapshotting.add(info.revision);
+    let finished!: () => void;
+    this.snapshotting.set(info.revision, { sandbox: driver.kind, done: new Promise<void>((resolve) => (finished = resolve)) });
     let staging: string | undefined;
     try {
       if (await this.opts.snapshots.has(info.revision)) {
@@ -426,6 +436,7 @@ export class Orchestrator {
       if (staging) await this.opts.snapshots.abort(staging);
     } finally {
       this.snapshotting.delete(info.revision);
+      finished();
     }
   }
 

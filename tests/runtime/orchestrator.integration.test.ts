@@ -121,6 +121,31 @@ describe("orchestrator with the driver double", () => {
     expect(h.driver.calls.snapshot).toBe(1);
   });
 
+  it("a start while the revision's first teardown takes its snapshot waits for it and restores", async () => {
+    h = await orchestratorHarness();
+    const { orchestrator, driver } = h;
+    await orchestrator.start({ revision: "wait-1", image: IMAGE, instanceId: "first" });
+    driver.faults.slowSnapshotMs.set("wait-1", 400);
+    const stopping = orchestrator.stop("first");
+    while (driver.calls.snapshot === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await orchestrator.start({ revision: "wait-1", image: IMAGE, instanceId: "second" });
+    expect(second.startKind).toBe("restore");
+    expect(second.notes).toEqual([expect.stringMatching(/^waited \d+ ms for the snapshot of revision wait-1 being taken$/)]);
+    expect((await stopping).snapshot).toBe("taken");
+    expect((await orchestrator.invoke("second", "x")).message).toBe("Hello, x! [restore snap-of-first]");
+    // A snapshot that fails ends the wait too: the start boots.
+    await orchestrator.start({ revision: "wait-2", image: IMAGE, instanceId: "third" });
+    driver.faults.slowSnapshotMs.set("wait-2", 300);
+    driver.faults.failSnapshot.add("wait-2");
+    const failing = orchestrator.stop("third");
+    while (driver.calls.snapshot === 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    const fourth = await orchestrator.start({ revision: "wait-2", image: IMAGE, instanceId: "fourth" });
+    expect(fourth.startKind).toBe("boot");
+    expect((await failing).snapshot).toBe("failed");
+    for (const id of ["second", "fourth"]) await orchestrator.stop(id);
+    expect(await h.leftovers()).toEqual([]);
+  });
+
   it("passes REAP's uffd memory backend: record on the first load, prefetch once its snapshot has a working set", async () => {
     h = await orchestratorHarness({ defaults: { snapshotMode: "reap" } });
     await h.orchestrator.start({ revision: "reap-1", image: IMAGE, instanceId: "a" });

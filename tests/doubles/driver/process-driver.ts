@@ -34,6 +34,8 @@ export interface DriverFaults {
   failRestore: Set<string>;
   /** Revisions whose snapshot throws after writing part of its files. */
   failSnapshot: Set<string>;
+  /** Revisions whose snapshot takes this many ms (a real checkpoint takes hundreds). */
+  slowSnapshotMs: Map<string, number>;
 }
 
 interface DoubleHandle extends SandboxHandle {
@@ -47,7 +49,7 @@ export class ProcessDriver implements SandboxDriver {
   readonly capabilities: DriverCapabilities;
   readonly calls = { boot: 0, restore: 0, pause: 0, resume: 0, snapshot: 0, stop: 0 };
   readonly restores: RestoreRequest[] = [];
-  readonly faults: DriverFaults = { neverListen: new Set(), crashAfterMs: new Map(), failRestore: new Set(), failSnapshot: new Set() };
+  readonly faults: DriverFaults = { neverListen: new Set(), crashAfterMs: new Map(), failRestore: new Set(), failSnapshot: new Set(), slowSnapshotMs: new Map() };
   /** Instances whose REAP first invocation was reported (the Firecracker driver's optional hook). */
   readonly firstInvocations: string[] = [];
   /** Live child pids, for leak checks. */
@@ -127,6 +129,8 @@ export class ProcessDriver implements SandboxDriver {
     const d = h as DoubleHandle;
     await writeFile(path.join(dir, "memory.img"), randomBytes(this.memoryBytes));
     if (this.faults.failSnapshot.has(d.revision)) throw new Error("injected snapshot failure");
+    const slow = this.faults.slowSnapshotMs.get(d.revision);
+    if (slow) await new Promise((resolve) => setTimeout(resolve, slow));
     const tag = `snap-of-${h.instanceId}`;
     await writeFile(path.join(dir, "state.json"), JSON.stringify({ tag }));
     return { files: ["memory.img", "state.json"] };
