@@ -74,8 +74,7 @@ export interface InvokeResult {
  * The first instance of a revision boots; the teardown of a booted instance, when the revision has no
  * snapshot yet, takes one (pause, snapshot into staging, resume, commit); later instances restore
  * from it, any number concurrently; one that starts while that snapshot is being taken waits for it
- * (a boot then would be slower than the rest of the snapshot and a restore, and the revision's cold
- * starts would mix boots into restores). Every failure path gives back what it took (sandbox, network
+ * (a boot then would mix boots into the revision's restores). Every failure path gives back what it took (sandbox, network
  * slot, staging files, lease) and raises a RuntimeError whose code the API maps to gRPC.
  */
 export class Orchestrator {
