@@ -49,7 +49,13 @@ export class ProcessDriver implements SandboxDriver {
   readonly capabilities: DriverCapabilities;
   readonly calls = { boot: 0, restore: 0, pause: 0, resume: 0, snapshot: 0, stop: 0 };
   readonly restores: RestoreRequest[] = [];
-  readonly faults: DriverFaults = { neverListen: new Set(), crashAfterMs: new Map(), failRestore: new Set(), failSnapshot: new Set(), slowSnapshotMs: new Map() };
+  readonly faults: DriverFaults = {
+    neverListen: new Set(),
+    crashAfterMs: new Map(),
+    failRestore: new Set(),
+    failSnapshot: new Set(),
+    slowSnapshotMs: new Map(),
+  };
   /** Instances whose REAP first invocation was reported (the Firecracker driver's optional hook). */
   readonly firstInvocations: string[] = [];
   /** Live child pids, for leak checks. */
