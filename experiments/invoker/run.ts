@@ -10,7 +10,7 @@ import { arrivalOffsetsNs, type ArrivalDistribution } from "./arrivals.js";
 import { drawInvokerPlots } from "./plots.js";
 import { gcOverlaps, recordGcPauses, type GcPauses } from "./gc-pauses.js";
 import { runSendLoop, type WakeMode } from "./send-loop.js";
-import { DEFAULT_SENDERS, MAX_SENDERS, senderGcFlags, sendInWorkers } from "./sender-worker.js";
+import { MAX_SENDERS, senderGcFlags, sendInWorkers } from "./sender-worker.js";
 import { hasSpec } from "../targets/target-spec.js";
 import type { PriorityOutcome, PriorityRequest } from "./thread-priority.js";
 import { vswarmLatencyCsv, vswarmLatencyFileName } from "./vswarm-format.js";
@@ -40,7 +40,7 @@ export interface InvokerOptions {
   sender?: "thread" | "loop";
   /**
    * With sender "thread": how many sender threads share the schedule (request i from thread i mod
-   * n), each with its own connections; default DEFAULT_SENDERS. A GC pause of one thread then delays
+   * n), each with its own connections; default DEFAULT_SENDERS (sender-worker.ts). A GC pause of one thread then delays
    * only its own share of the sends.
    */
   senders?: number;
@@ -195,7 +195,7 @@ export async function runInvoker(opts: InvokerOptions): Promise<{ summary: Invok
         deadlineMs: opts.deadlineMs,
         startLeadNs: 5_000_000,
         dueNs,
-        senders: opts.senders ?? DEFAULT_SENDERS,
+        ...(opts.senders !== undefined ? { senders: opts.senders } : {}),
         ...(opts.wake ? { wake: opts.wake } : {}),
         ...(senderPriority ? { priority: senderPriority } : {}),
         onProgress: bar ? (sent, settledCount, failed) => bar.update(sent, { inflight: sent - settledCount, failed }) : undefined,

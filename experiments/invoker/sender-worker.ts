@@ -92,8 +92,8 @@ function tsxEsmApi(): string {
 }
 
 export async function sendInWorkers(o: WorkerSendOptions): Promise<WorkerSendResult> {
+  // Checked by runInvoker, its caller (1 to MAX_SENDERS).
   const k = o.senders ?? DEFAULT_SENDERS;
-  if (!Number.isInteger(k) || k < 1 || k > MAX_SENDERS) throw new Error(`senders: expected a whole number from 1 to ${MAX_SENDERS}, got ${k}`);
   const counters = new Int32Array(new SharedArrayBuffer(12 * k));
   // The flags are read when an isolate is made, so they are set just before the threads are.
   setFlagsFromString(`--min-semi-space-size=${SEMI_SPACE_MB}`);
